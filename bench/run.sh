@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# korebase benchmark (`make bench`).
+#
+# Measures, with wrk and pgbench on this machine:
+#   health     GET /health on the real server (SERVER_URL)
+#   hello      GET / on a bare Kore hello-world module (bench/hello), started
+#              here on a free port with the server's worker count
+#   setting    GET /api/v1/settings/bench.key (one-row read) on the server
+#   batch      POST /api/v1/settings/batch (bench/batch.lua) on the server
+#   pgbench    pgbench -S -M prepared on the server's database
+# and prints req/s and p99 latency for each, then two ratios with targets:
+#   health / hello     >= 90%   (what the framework layers cost)
+#   setting / pgbench  >= 70%   (what HTTP + JSON cost over raw SQL)
+# The table also goes to build/bench.txt.
+#
+# Environment:
+#   SERVER_URL       the running korebase (default http://127.0.0.1:8080);
+#                    its rows are skipped when it does not answer
+#   DATABASE_URL     the server's database; when unset, libpq's PGHOST,
+#                    PGPORT, PGUSER, PGDATABASE, ... are used
+#   BENCH_DURATION   seconds per measurement (default 10)
+#   BENCH_THREADS    wrk threads (default 2)
+#   BENCH_CONNS      wrk connections (default 64)
+#   BENCH_DB_CONNS   pgbench clients (default 16)
+#   BENCH_WORKERS    Kore workers of the hello module (default: KB_WORKERS,
+#                    as the server's scripts/run.sh uses it, else `workers`
+#                    from KORE_CONF or ./kore.conf, else the CPU count)
+#   BENCH_SCALE      pgbench -i scale when its tables are missing (default 10)
+#   BENCH_STRICT=1   exit 1 when a ratio misses its target
+set -u
+
+cd "$(dirname "$0")/.." || exit 2
+ROOT=$(pwd)
+
+SERVER_URL=${SERVER_URL:-http://127.0.0.1:8080}
+SERVER_URL=${SERVER_URL%/}
+DURATION=${BENCH_DURATION:-10}
+THREADS=${BENCH_THREADS:-2}
+CONNS=${BENCH_CONNS:-64}
+DB_CONNS=${BENCH_DB_CONNS:-16}
+SCALE=${BENCH_SCALE:-10}
+BENCH_KEY=bench.key
+
+OUT=$ROOT/build/bench.txt
+WORK=$ROOT/build/bench
+mkdir -p "$WORK"
+
+DB_ARGS=()
+if [ -n "${DATABASE_URL:-}" ]; then
+	DB_ARGS=("$DATABASE_URL")
+fi
+
+hello_pid=
+cleanup() {
+	if [ -n "$hello_pid" ]; then
+		kill "$hello_pid" 2>/dev/null
+		wait "$hello_pid" 2>/dev/null
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+: >"$WORK/report.txt"
+say() {
+	printf '%s\n' "$*" | tee -a "$WORK/report.txt"
+}
+note() {
+	printf 'bench: %s\n' "$*" >&2
+}
+
+for tool in wrk curl cc kore; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		note "$tool is not installed"
+		exit 2
+	fi
+done
+
+# Results: name -> "rps p99_ms errors" or "SKIP reason".
+declare -A RESULT
+NAMES=(health hello setting batch pgbench)
+
+# wrk_run NAME URL [LUA]: a 1 s warm-up, then the measured run; fills
+# RESULT[NAME] from wrk's summary (Requests/sec, the 99% latency, socket
+# errors and non-2xx/3xx responses).
+wrk_run() {
+	local name=$1 url=$2 lua=${3:-} args=() log=$WORK/wrk-$1.txt
+
+	[ -n "$lua" ] && args=(-s "$lua")
+	wrk -t1 -c"$CONNS" -d1s "${args[@]}" "$url" >/dev/null 2>&1
+	if ! wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
+	    "${args[@]}" "$url" >"$log" 2>&1; then
+		RESULT[$name]="SKIP wrk failed (see $log)"
+		return
+	fi
+	RESULT[$name]=$(awk '
+	function ms(v) {
+		if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000;
+		if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0;
+		if (v ~ /m$/) return substr(v, 1, length(v) - 1) * 60000;
+		if (v ~ /s$/) return substr(v, 1, length(v) - 1) * 1000;
+		return v + 0;
+	}
+	/^Requests\/sec:/		{ rps = $2 }
+	/^ +99%/			{ p99 = ms($2) }
+	/Socket errors:/ {
+		for (i = 1; i <= NF; i++)
+			if ($i ~ /^[0-9]+,?$/) err += $i + 0;
+	}
+	/Non-2xx or 3xx responses:/	{ err += $NF }
+	END {
+		if (rps == "") print "SKIP no wrk summary";
+		else printf "%.0f %.2f %d\n", rps, p99, err;
+	}' "$log")
+}
+
+# http_status URL [curl args]: the status code, 000 when nothing answers.
+http_status() {
+	local url=$1
+	shift
+	curl -s -m 3 -o /dev/null -w '%{http_code}' "$@" "$url"
+}
+
+free_port() {
+	local p i
+	for i in $(seq 100); do
+		p=$((20000 + RANDOM % 30000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# The server's Kore configuration, if there is one.
+server_conf() {
+	local f
+	for f in ${KORE_CONF:-} "$ROOT/kore.conf" "$ROOT/server/kore.conf"; do
+		if [ -f "$f" ]; then
+			echo "$f"
+			return
+		fi
+	done
+}
+
+# conf_value FILE KEY: the value of a top-level `KEY value` line.
+conf_value() {
+	[ -n "$1" ] && awk -v k="$2" '$1 == k { print $2; exit }' "$1"
+}
+
+psql_q() {
+	psql -X -q -At -v ON_ERROR_STOP=1 "${DB_ARGS[@]}" -c "$1" 2>>"$WORK/psql.log"
+}
+
+# ---- the bare Kore module ---------------------------------------------------
+SERVER_CONF=$(server_conf)
+WORKERS=${BENCH_WORKERS:-${KB_WORKERS:-$(conf_value "$SERVER_CONF" workers)}}
+WORKERS=${WORKERS:-$(nproc)}
+KORE_FLAGS=$(cat /usr/share/kore/features 2>/dev/null)
+if ! cc $KORE_FLAGS -fPIC -shared -O2 -o "$WORK/hello.so" \
+    bench/hello/hello.c 2>"$WORK/hello-build.log"; then
+	RESULT[hello]="SKIP build failed (see $WORK/hello-build.log)"
+elif ! port=$(free_port); then
+	RESULT[hello]="SKIP no free port"
+else
+	# Same process settings as the server: its worker count and its
+	# connection and keep-alive tunables, where its conf sets them.
+	tune=(-e "s|^workers .*|workers $WORKERS|")
+	for key in worker_max_connections worker_accept_threshold \
+	    http_keepalive_time http_request_limit; do
+		val=$(conf_value "$SERVER_CONF" "$key")
+		[ -n "$val" ] && tune+=(-e "s|^$key .*|$key $val|")
+	done
+	sed -e "s|^\([[:space:]]*bind\) .*|\1 127.0.0.1 $port|" \
+	    -e "s|^load .*|load $WORK/hello.so|" "${tune[@]}" \
+	    bench/hello/kore.conf >"$WORK/hello.conf"
+	# -f foreground (so $! is Kore's parent), -n no chroot, -r keep the
+	# user: Kore refuses to run as root otherwise.
+	kore -f -n -r -c "$WORK/hello.conf" >"$WORK/hello.log" 2>&1 &
+	hello_pid=$!
+	for _ in $(seq 50); do
+		[ "$(http_status "http://127.0.0.1:$port/")" = 200 ] && break
+		sleep 0.1
+	done
+	if [ "$(http_status "http://127.0.0.1:$port/")" = 200 ]; then
+		wrk_run hello "http://127.0.0.1:$port/"
+	else
+		RESULT[hello]="SKIP did not start (see $WORK/hello.log)"
+	fi
+	cleanup
+	hello_pid=
+fi
+
+# ---- the database -------------------------------------------------------------
+db_ok=0
+settings_ok=0
+: >"$WORK/psql.log"
+if ! command -v psql >/dev/null || ! command -v pgbench >/dev/null; then
+	note "psql/pgbench not installed: database rows skipped"
+elif ! psql_q "SELECT 1" >/dev/null; then
+	note "database not reachable ($(head -1 "$WORK/psql.log" | sed "s/^psql: error: //")): database rows skipped"
+else
+	db_ok=1
+	cols=$(psql_q "SELECT string_agg(column_name, ',') FROM
+	    information_schema.columns WHERE table_name = 'settings'
+	    AND table_schema = current_schema()")
+	case ",$cols," in
+	,,)
+		note "no settings table in the database (migrations not applied?)"
+		;;
+	*,is_public,*)
+		psql_q "INSERT INTO settings(key, value, is_public)
+		    VALUES ('$BENCH_KEY', '\"v\"', true)
+		    ON CONFLICT (key) DO UPDATE SET is_public = true" &&
+		    settings_ok=1
+		;;
+	*)
+		psql_q "INSERT INTO settings(key, value)
+		    VALUES ('$BENCH_KEY', '\"v\"') ON CONFLICT DO NOTHING" &&
+		    settings_ok=1
+		;;
+	esac
+fi
+
+# ---- the real server ------------------------------------------------------------
+status=$(http_status "$SERVER_URL/health")
+if [ "$status" = 000 ]; then
+	note "SERVER_URL $SERVER_URL does not answer: server rows skipped" \
+	    "(start it with 'make run', or set SERVER_URL)"
+	for n in health setting batch; do
+		RESULT[$n]="SKIP server not answering"
+	done
+else
+	if [ "$status" = 200 ]; then
+		wrk_run health "$SERVER_URL/health"
+	else
+		RESULT[health]="SKIP /health answered $status"
+	fi
+	if [ $settings_ok = 0 ]; then
+		RESULT[setting]="SKIP bench.key not inserted"
+		RESULT[batch]="SKIP bench.key not inserted"
+	else
+		status=$(http_status "$SERVER_URL/api/v1/settings/$BENCH_KEY")
+		if [ "$status" = 200 ]; then
+			wrk_run setting "$SERVER_URL/api/v1/settings/$BENCH_KEY"
+		else
+			RESULT[setting]="SKIP answered $status"
+		fi
+		status=$(http_status "$SERVER_URL/api/v1/settings/batch" \
+		    -X POST -H 'Content-Type: application/json' \
+		    --data '{"keys":["bench.key","missing.key"]}')
+		if [ "$status" = 200 ]; then
+			wrk_run batch "$SERVER_URL/api/v1/settings/batch" \
+			    "$ROOT/bench/batch.lua"
+		else
+			RESULT[batch]="SKIP answered $status"
+		fi
+	fi
+fi
+
+# ---- pgbench ------------------------------------------------------------------
+if [ $db_ok = 0 ]; then
+	RESULT[pgbench]="SKIP database not reachable"
+else
+	if [ -z "$(psql_q "SELECT to_regclass('pgbench_accounts')")" ]; then
+		note "initializing pgbench tables (scale $SCALE)"
+		pgbench -i -q -s "$SCALE" "${DB_ARGS[@]}" \
+		    >"$WORK/pgbench-init.txt" 2>&1
+	fi
+	if pgbench -n -S -M prepared -c "$DB_CONNS" -j2 -T"$DURATION" \
+	    "${DB_ARGS[@]}" >"$WORK/pgbench.txt" 2>&1; then
+		RESULT[pgbench]=$(awk '
+		/^latency average/	{ lat = $4 }
+		/^tps = /		{ tps = $3 }
+		END {
+			if (tps == "") print "SKIP no pgbench summary";
+			else printf "%.0f - 0\n", tps;
+		}' "$WORK/pgbench.txt")
+	else
+		RESULT[pgbench]="SKIP pgbench failed (see $WORK/pgbench.txt)"
+	fi
+fi
+
+# ---- report -------------------------------------------------------------------
+rps() {
+	case ${RESULT[$1]:-SKIP} in
+	SKIP*) echo "" ;;
+	*) set -- ${RESULT[$1]}; echo "$1" ;;
+	esac
+}
+
+# ratio NAME A B TARGET_PERCENT
+ratio() {
+	local a b
+	a=$(rps "$2")
+	b=$(rps "$3")
+	if [ -z "$a" ] || [ -z "$b" ] || [ "$b" = 0 ]; then
+		printf '%-38s %7s  (target >= %s%%)  SKIP\n' "$1" "-" "$4"
+		return 0
+	fi
+	awk -v a="$a" -v b="$b" -v t="$4" -v n="$1" 'BEGIN {
+		r = 100 * a / b;
+		ok = (r >= t);
+		printf "%-38s %6.1f%%  (target >= %d%%)  %s\n", n, r, t,
+		    (ok ? "PASS" : "FAIL");
+		exit (ok ? 0 : 1);
+	}'
+}
+
+: >"$WORK/report.txt"
+say "korebase bench $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) CPUs;" \
+    "wrk -t$THREADS -c$CONNS -d${DURATION}s, hello workers $WORKERS," \
+    "pgbench -S -M prepared -c$DB_CONNS -j2 -T$DURATION"
+say "server $SERVER_URL"
+say ""
+say "$(printf '%-10s %-40s %12s %10s %8s' name what req/s p99_ms errors)"
+for n in "${NAMES[@]}"; do
+	case $n in
+	health)  what="GET /health (server)" ;;
+	hello)   what="GET / (bare Kore module)" ;;
+	setting) what="GET /api/v1/settings/$BENCH_KEY" ;;
+	batch)   what="POST /api/v1/settings/batch (2 keys)" ;;
+	pgbench) what="pgbench -S -M prepared (tps)" ;;
+	esac
+	r=${RESULT[$n]:-SKIP not run}
+	case $r in
+	SKIP*)
+		say "$(printf '%-10s %-40s %12s %10s %8s  %s' "$n" "$what" - - - "$r")"
+		;;
+	*)
+		set -- $r
+		say "$(printf '%-10s %-40s %12s %10s %8s' "$n" "$what" "$1" "$2" "$3")"
+		;;
+	esac
+done
+say ""
+fails=0
+line=$(ratio "health vs bare Kore (req/s)" health hello 90) || fails=$((fails + 1))
+say "$line"
+line=$(ratio "one-row read vs pgbench (req/s/tps)" setting pgbench 70) || fails=$((fails + 1))
+say "$line"
+
+cp "$WORK/report.txt" "$OUT"
+note "written to ${OUT#"$ROOT"/}"
+if [ "${BENCH_STRICT:-0}" = 1 ] && [ $fails -gt 0 ]; then
+	exit 1
+fi
+exit 0
