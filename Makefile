@@ -1,0 +1,112 @@
+# korebase.  `make run` and `make test` are all a new user needs; both
+# install what is missing first (scripts/deps.sh).
+
+BUILD		?= build
+CC		?= cc
+KORE_FEATURES	:= $(shell cat /usr/share/kore/features 2>/dev/null)
+PKGS		:= jansson libpq libpcre2-8 openssl
+PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS		?= -O2 -g
+WARN		 = -Wall -Wextra -Wmissing-prototypes -Wshadow \
+		   -Wno-unused-parameter
+MOD_CFLAGS	 = $(CFLAGS) $(WARN) -std=gnu11 -fPIC $(KORE_FEATURES) \
+		   -Iruntime -Iserver -Igenerated $(PKG_CFLAGS)
+
+SPEC		 = spec/openapi.yaml
+SPEC_FILES	:= $(shell find spec -name '*.yaml' -o -name '*.json' 2>/dev/null)
+MODULE		 = $(BUILD)/korebase.so
+
+SERVER_SRCS	:= $(wildcard server/*.c)
+HANDLER_SRCS	:= $(wildcard handlers/*.c)
+RUNTIME_SRCS	:= $(wildcard runtime/*.c)
+GEN_SRCS	 = $(wildcard generated/*.c)
+MOD_SRCS	 = $(SERVER_SRCS) $(HANDLER_SRCS) $(RUNTIME_SRCS) $(GEN_SRCS)
+MOD_OBJS	 = $(patsubst %.c,$(BUILD)/mod/%.o,$(MOD_SRCS))
+
+.PHONY: all deps codegen generate module run migrate test test-lint \
+	test-generated test-integration bench fuzz clean
+
+all: module $(BUILD)/kbmigrate
+
+include codegen/codegen.mk
+include tests/unit/unit.mk
+
+deps:
+	@scripts/deps.sh
+
+codegen: $(BUILD)/kbgen
+
+# generated/ is checked in; it is rebuilt whenever the spec or kbgen
+# changes, and `make test` fails if the checked-in copy is stale.
+generate: $(BUILD)/kbgen
+	$(BUILD)/kbgen $(SPEC) -o generated
+	@touch $(BUILD)/.generated
+
+$(BUILD)/.generated: $(SPEC_FILES) $(BUILD)/kbgen
+	$(BUILD)/kbgen $(SPEC) -o generated
+	@touch $@
+
+module: $(BUILD)/.generated
+	@$(MAKE) --no-print-directory $(MODULE)
+
+$(MODULE): $(MOD_OBJS)
+	$(CC) -shared -o $@ $(MOD_OBJS) $(PKG_LIBS)
+	@missing=$$(nm $@ | awk '$$1 == "w" && $$2 ~ /^kbh_/ { sub(/^kbh_/, "", $$2); printf " %s", $$2 }'); \
+	if [ -n "$$missing" ]; then \
+		echo "unimplemented operations (answer 501):$$missing"; \
+	else \
+		echo "every operation has a handler"; \
+	fi
+
+$(BUILD)/mod/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(MOD_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/kbmigrate: tools/kbmigrate.c
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run.sh
+
+# Apply pending migrations to DATABASE_URL (default: the embedded cluster).
+migrate: deps $(BUILD)/kbmigrate
+	@if [ -z "$$DATABASE_URL" ]; then \
+		scripts/pg.sh start $(CURDIR)/var/pg $${KB_PG_PORT:-5432}; \
+		DATABASE_URL="postgresql://postgres@/korebase?host=$(CURDIR)/var/pg/run&port=$${KB_PG_PORT:-5432}"; \
+	fi; \
+	$(BUILD)/kbmigrate -d "$$DATABASE_URL" migrations
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory test-generated test-lint test-unit \
+	    test-integration test-thirdparty
+
+test-generated: $(BUILD)/kbgen
+	@rm -rf $(BUILD)/gen-check
+	@$(BUILD)/kbgen $(SPEC) -o $(BUILD)/gen-check
+	@if diff -r generated $(BUILD)/gen-check >/dev/null; then \
+		echo "generated/ is up to date with spec/"; \
+	else \
+		diff -r generated $(BUILD)/gen-check | head -20; \
+		echo "generated/ is stale: run 'make generate' and commit"; \
+		exit 1; \
+	fi
+
+test-lint:
+	@tests/lint-spec.sh
+
+test-integration: all
+	@tests/integration/run.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(MOD_OBJS:.o=.d)

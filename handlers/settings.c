@@ -1,0 +1,150 @@
+/*
+ * Public settings (reference 000, "Settings"): read-only for everyone,
+ * only rows marked is_public.  PostgreSQL renders the JSON, so a read is
+ * one prepared statement and no re-encoding here.
+ */
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb_server.h"
+#include "kbg_api.h"
+#include "kbg_handlers.h"
+
+#define SETTING_JSON							\
+	"json_build_object('key', s.key, 'value', s.value,"		\
+	" 'description', s.description, 'updated_at',"			\
+	" to_char(s.updated_at AT TIME ZONE 'UTC',"			\
+	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"
+
+static struct kb_stmt	get_setting = KB_STMT_RO(
+	"SELECT " SETTING_JSON "::text FROM settings s"
+	" WHERE s.key = $1 AND s.is_public");
+
+static struct kb_stmt	list_settings = KB_STMT_RO(
+	"SELECT (SELECT count(*) FROM settings WHERE is_public),"
+	" count(*), coalesce(json_agg(j ORDER BY k), '[]')::text"
+	" FROM (SELECT s.key AS k, " SETTING_JSON " AS j FROM settings s"
+	" WHERE s.is_public ORDER BY s.key LIMIT $1 OFFSET $2) page");
+
+static struct kb_stmt	batch_settings = KB_STMT_RO(
+	"SELECT coalesce(json_agg(" SETTING_JSON " ORDER BY w.ord), '[]')::text"
+	" FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY"
+	" AS w(key, ord) JOIN settings s ON s.key = w.key AND s.is_public");
+
+struct list_arg {
+	int64_t		offset;
+	int		count_exact;
+};
+
+static void	get_done(struct kb_ctx *, struct kb_db_result *, void *);
+static void	list_done(struct kb_ctx *, struct kb_db_result *, void *);
+static void	json_done(struct kb_ctx *, struct kb_db_result *, void *);
+
+void
+kbh_getSetting(struct kb_ctx *ctx, const struct kbg_getSetting_in *in)
+{
+	const char	*params[1] = { in->key };
+
+	kb_db_query(ctx, &get_setting, 1, params, get_done,
+	    kb_ctx_strdup(ctx, in->key));
+}
+
+static void
+get_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		kb_respond_error(ctx, 404, "NOT_FOUND",
+		    "no public setting named %s", (const char *)arg);
+		return;
+	}
+	kb_respond_text(ctx, 200, "application/json",
+	    PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
+}
+
+/* Prefer: count=exact, among other preferences, per RFC 7240. */
+static int
+prefers_count_exact(const char *prefer)
+{
+	const char	*p;
+
+	for (p = prefer; p != NULL && (p = strstr(p, "count=exact")); p++) {
+		if ((p == prefer || p[-1] == ' ' || p[-1] == ',' ||
+		    p[-1] == ';') && strchr(",; ", p[11]) != NULL)
+			return (1);
+	}
+	return (0);
+}
+
+void
+kbh_listSettings(struct kb_ctx *ctx, const struct kbg_listSettings_in *in)
+{
+	struct list_arg	*arg;
+	char		 limit[24], offset[24];
+	const char	*params[2] = { limit, offset };
+
+	arg = kb_ctx_alloc(ctx, sizeof(*arg));
+	arg->offset = in->has_offset ? in->offset : 0;
+	arg->count_exact = in->has_prefer && prefers_count_exact(in->prefer);
+	(void)snprintf(limit, sizeof(limit), "%" PRId64,
+	    in->has_limit ? in->limit : 100);
+	(void)snprintf(offset, sizeof(offset), "%" PRId64, arg->offset);
+	kb_db_query(ctx, &list_settings, 2, params, list_done, arg);
+}
+
+/* Content-Range as PostgREST sends it: "0-9/42", "*\/42", "0-9/\*". */
+static void
+list_done(struct kb_ctx *ctx, struct kb_db_result *r, void *varg)
+{
+	struct list_arg	*arg = varg;
+	char		 range[64], total[24];
+	int64_t		 n;
+
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	n = strtoll(PQgetvalue(r->res, 0, 1), NULL, 10);
+	(void)snprintf(total, sizeof(total), "%s",
+	    arg->count_exact ? PQgetvalue(r->res, 0, 0) : "*");
+	if (n == 0)
+		(void)snprintf(range, sizeof(range), "*/%s", total);
+	else
+		(void)snprintf(range, sizeof(range), "%" PRId64 "-%" PRId64
+		    "/%s", arg->offset, arg->offset + n - 1, total);
+	kb_header_set(ctx, "Content-Range", range);
+	kb_respond_text(ctx, 200, "application/json",
+	    PQgetvalue(r->res, 0, 2), (size_t)PQgetlength(r->res, 0, 2));
+}
+
+void
+kbh_batchGetSettings(struct kb_ctx *ctx,
+    const struct kbg_batchGetSettings_in *in)
+{
+	char		*keys;
+	const char	*params[1];
+
+	keys = json_dumps(json_object_get(in->body_json, "keys"),
+	    JSON_COMPACT);
+	params[0] = keys;
+	kb_db_query(ctx, &batch_settings, 1, params, json_done, NULL);
+	free(keys);
+}
+
+static void
+json_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	(void)arg;
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	kb_respond_text(ctx, 200, "application/json",
+	    PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
+}

@@ -1,0 +1,114 @@
+/*
+ * System endpoints: the root document, health, the served spec and
+ * Swagger UI.
+ */
+
+#include <string.h>
+
+#include "kb_server.h"
+#include "kbg_api.h"
+#include "kbg_handlers.h"
+
+static void	health_done(struct kb_ctx *, struct kb_db_result *, void *);
+
+static struct kb_stmt	health_ping = KB_STMT_RO("SELECT 1");
+
+void
+kbh_getRoot(struct kb_ctx *ctx, const struct kbg_getRoot_in *in)
+{
+	(void)in;
+	kb_respond_json(ctx, 200, json_pack("{s:s, s:s, s:s, s:s}",
+	    "name", "korebase", "version", KB_VERSION,
+	    "docs", "/docs", "openapi", "/openapi.json"));
+}
+
+static void
+health_respond(struct kb_ctx *ctx, int up)
+{
+	kb_respond_json(ctx, up ? 200 : 503, json_pack("{s:s, s:s, s:s}",
+	    "status", up ? "ok" : "unavailable",
+	    "database", up ? "up" : "down", "version", KB_VERSION));
+}
+
+/* Healthy means PostgreSQL answered a query just now, not just a socket. */
+void
+kbh_getHealth(struct kb_ctx *ctx, const struct kbg_getHealth_in *in)
+{
+	(void)in;
+	if (!kb_db_available()) {
+		health_respond(ctx, 0);
+		return;
+	}
+	kb_db_query(ctx, &health_ping, 0, NULL, health_done, NULL);
+}
+
+static void
+health_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	(void)arg;
+	health_respond(ctx, r->ok);
+}
+
+/* True if an If-None-Match list names `etag` (or is "*"). */
+static int
+etag_listed(const char *list, const char *etag)
+{
+	size_t		len, n;
+
+	len = strlen(etag);
+	while (*list != '\0') {
+		list += strspn(list, " ,\t");
+		if (strncmp(list, "W/", 2) == 0)
+			list += 2;
+		n = strcspn(list, ", \t");
+		if ((n == 1 && *list == '*') ||
+		    (n == len && strncmp(list, etag, len) == 0))
+			return (1);
+		list += n;
+	}
+	return (0);
+}
+
+void
+kbh_getOpenApi(struct kb_ctx *ctx, const struct kbg_getOpenApi_in *in)
+{
+	const char	*inm;
+
+	kb_header_set(ctx, "ETag", kb_spec_etag());
+	kb_header_set(ctx, "Cache-Control", "no-cache");
+	inm = kb_ctx_header(ctx, "if-none-match");
+	(void)in;
+	if (inm != NULL && etag_listed(inm, kb_spec_etag())) {
+		kb_respond_empty(ctx, 304);
+		return;
+	}
+	kb_respond_static(ctx, 200, "application/json",
+	    kbg_api.spec_json, kbg_api.spec_json_len);
+}
+
+void
+kbh_getDocs(struct kb_ctx *ctx, const struct kbg_getDocs_in *in)
+{
+	const char	*html;
+	size_t		 len;
+
+	(void)in;
+	html = kb_static_docs_html(&len);
+	kb_respond_static(ctx, 200, "text/html; charset=utf-8", html, len);
+}
+
+void
+kbh_getDocsAsset(struct kb_ctx *ctx, const struct kbg_getDocsAsset_in *in)
+{
+	const void	*data;
+	const char	*ctype;
+	size_t		 len;
+
+	if (!kb_static_asset(in->asset, &data, &len, &ctype)) {
+		kb_respond_error(ctx, 404, "NOT_FOUND",
+		    "no documentation asset named %s", in->asset);
+		return;
+	}
+	kb_header_set(ctx, "Cache-Control", "public, max-age=3600");
+	kb_respond_static(ctx, 200, ctype, data, len);
+}

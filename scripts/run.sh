@@ -1,0 +1,30 @@
+#!/bin/sh
+# Start korebase: the embedded PostgreSQL under var/ (unless DATABASE_URL
+# points elsewhere), pending migrations, then Kore in the foreground.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+PORT=${PORT:-8080}
+KB_BIND=${KB_BIND:-127.0.0.1}
+KB_WORKERS=${KB_WORKERS:-2}
+
+if [ -z "${DATABASE_URL:-}" ]; then
+	KB_PG_PORT=${KB_PG_PORT:-5432}
+	scripts/pg.sh start "$top/var/pg" "$KB_PG_PORT"
+	DATABASE_URL="postgresql://postgres@/korebase?host=$top/var/pg/run&port=$KB_PG_PORT"
+	echo "run: embedded PostgreSQL at $top/var/pg (socket $top/var/pg/run)"
+fi
+export DATABASE_URL
+
+build/kbmigrate -d "$DATABASE_URL" migrations
+
+sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1$KB_BIND $PORT|" \
+    -e "s|^workers[[:space:]].*|workers\t\t\t$KB_WORKERS|" \
+    -e "s|^load[[:space:]].*|load\t\t$top/build/korebase.so|" \
+    kore.conf > build/kore.run.conf
+
+echo "run: serving on http://$KB_BIND:$PORT (docs: http://$KB_BIND:$PORT/docs)"
+flags="-f -n"
+[ "$(id -u)" -eq 0 ] && flags="$flags -r"
+exec kore -c build/kore.run.conf $flags

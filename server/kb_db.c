@@ -1,0 +1,650 @@
+/*
+ * The asynchronous PostgreSQL pool.
+ *
+ * Each worker owns `kb_config.db_pool` libpq connections in non-blocking,
+ * pipeline mode, driven by Kore's event loop: a worker never waits on the
+ * database.  Every query is sent as [Parse] + Bind/Execute + Sync, so many
+ * requests share one connection without waiting for each other, each in
+ * its own implicit transaction (an error aborts only its own query).
+ * Statements are prepared lazily, once per connection.
+ *
+ * When a connection dies (PostgreSQL restarted, network gone) its queries
+ * fail with `unavailable` -- read-only ones are retried once elsewhere --
+ * and the connection is re-established in the background with backoff.
+ * While no connection is usable, queries wait briefly for one and then
+ * fail, so callers answer 503 instead of hanging.
+ */
+
+#include <sys/types.h>
+#include <sys/queue.h>
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+
+#include "kb_server.h"
+#include "kb_server_int.h"
+
+#define DB_EVENT_TYPE		100
+#define DB_MAX_INFLIGHT		128	/* queries per connection */
+#define DB_RING			(DB_MAX_INFLIGHT * 3)
+#define DB_WAIT_MS		1000	/* for a connection to come up */
+#define DB_CONNECT_TIMEOUT_MS	5000
+#define DB_BACKOFF_MIN_MS	100
+#define DB_BACKOFF_MAX_MS	2000
+#define DB_TICK_MS		100
+#define DB_MAX_STMTS		1024
+
+enum conn_state {
+	CONN_DOWN = 0,
+	CONN_CONNECTING,
+	CONN_READY
+};
+
+enum expect_kind {
+	EXPECT_PREPARE = 0,
+	EXPECT_QUERY,
+	EXPECT_SYNC
+};
+
+struct kb_db_query {
+	struct kb_ctx			*ctx;	/* NULL: the client went away */
+	struct kb_stmt			*stmt;
+	int				 nparams;
+	char				**values;
+	kb_db_cb			 cb;
+	void				*arg;
+	PGresult			*res;
+	PGresult			*prep_res;	/* a failed Parse */
+	int				 retried;
+	u_int64_t			 deadline;	/* while waiting */
+	int				 waiting;
+	TAILQ_ENTRY(kb_db_query)	 clist;		/* ctx->queries */
+	TAILQ_ENTRY(kb_db_query)	 wlist;		/* pool wait queue */
+};
+
+struct expect {
+	enum expect_kind	 kind;
+	int			 got;		/* a result arrived */
+	struct kb_db_query	*q;
+};
+
+struct db_conn {
+	struct kore_event	 evt;		/* must be first */
+	PGconn			*pg;
+	int			 fd;
+	int			 writing;	/* registered for EPOLLOUT */
+	enum conn_state		 state;
+	u_int64_t		 since;		/* state entered */
+	u_int64_t		 retry_at;
+	u_int64_t		 backoff;
+	int			 inflight;	/* queries sent, not done */
+	struct expect		 ring[DB_RING];
+	size_t			 head;
+	size_t			 count;
+	u_int8_t		 prepared[DB_MAX_STMTS];
+};
+
+static void	conn_event(void *, int);
+static void	conn_connect(struct db_conn *);
+static void	conn_connect_poll(struct db_conn *);
+static void	conn_fail(struct db_conn *, const char *);
+static void	conn_read(struct db_conn *);
+static void	conn_flush(struct db_conn *);
+static int	conn_send(struct db_conn *, struct kb_db_query *);
+static void	conn_watch(struct db_conn *, int);
+static void	query_complete(struct kb_db_query *, int, const char *);
+static void	query_free(struct kb_db_query *);
+static void	query_dispatch(struct kb_db_query *);
+static void	pool_tick(void *, u_int64_t);
+static void	pool_drain(void);
+static struct db_conn	*pool_pick(void);
+
+static struct db_conn		*pool;
+static int			 pool_size;
+static int			 stmt_next = 1;
+static TAILQ_HEAD(, kb_db_query) waitq = TAILQ_HEAD_INITIALIZER(waitq);
+
+void
+kb_db_init(void)
+{
+	int		i;
+
+	pool_size = kb_config.db_pool;
+	pool = kore_calloc(pool_size, sizeof(*pool));
+	for (i = 0; i < pool_size; i++) {
+		pool[i].evt.type = DB_EVENT_TYPE;
+		pool[i].evt.handle = conn_event;
+		pool[i].fd = -1;
+		conn_connect(&pool[i]);
+	}
+	kore_timer_add(pool_tick, DB_TICK_MS, NULL, 0);
+}
+
+void
+kb_db_shutdown(void)
+{
+	int		i;
+
+	for (i = 0; i < pool_size; i++) {
+		if (pool[i].pg != NULL)
+			conn_fail(&pool[i], "server shutting down");
+	}
+}
+
+int
+kb_db_available(void)
+{
+	int		i;
+
+	for (i = 0; i < pool_size; i++) {
+		if (pool[i].state == CONN_READY)
+			return (1);
+	}
+	return (0);
+}
+
+void
+kb_db_query(struct kb_ctx *ctx, struct kb_stmt *stmt, int nparams,
+    const char *const *values, kb_db_cb cb, void *arg)
+{
+	struct kb_db_query	*q;
+	int			 i;
+
+	if (stmt->id == 0) {
+		if (stmt_next >= DB_MAX_STMTS)
+			fatal("kb_db_query: more than %d statements",
+			    DB_MAX_STMTS);
+		stmt->id = stmt_next++;
+	}
+
+	q = kore_calloc(1, sizeof(*q));
+	q->ctx = ctx;
+	q->stmt = stmt;
+	q->cb = cb;
+	q->arg = arg;
+	q->nparams = nparams;
+	if (nparams > 0) {
+		q->values = kore_calloc(nparams, sizeof(char *));
+		for (i = 0; i < nparams; i++) {
+			if (values[i] != NULL)
+				q->values[i] = kore_strdup(values[i]);
+		}
+	}
+	TAILQ_INSERT_TAIL(&ctx->queries, q, clist);
+	query_dispatch(q);
+}
+
+int
+kb_db_pending(struct kb_ctx *ctx)
+{
+	return (!TAILQ_EMPTY(&ctx->queries));
+}
+
+/*
+ * The request is going away: its queries must not call back into it.
+ * Queries already sent stay in their connection's pipeline (their results
+ * must still be read) and are freed when they complete.
+ */
+void
+kb_db_detach(struct kb_ctx *ctx)
+{
+	struct kb_db_query	*q;
+
+	while ((q = TAILQ_FIRST(&ctx->queries)) != NULL) {
+		TAILQ_REMOVE(&ctx->queries, q, clist);
+		q->ctx = NULL;
+		if (q->waiting) {
+			TAILQ_REMOVE(&waitq, q, wlist);
+			query_free(q);
+		}
+	}
+}
+
+void
+kb_db_respond_failure(struct kb_ctx *ctx, struct kb_db_result *r)
+{
+	if (r->unavailable) {
+		kb_header_set(ctx, "Retry-After", "1");
+		kb_respond_error(ctx, 503, "SERVICE_UNAVAILABLE",
+		    "the database is unavailable, try again shortly");
+		return;
+	}
+	kb_log("error", "query failed: request %s: %s (%s)",
+	    kb_ctx_request_id(ctx), r->message, r->sqlstate);
+	kb_respond_error(ctx, 500, "INTERNAL", "the query failed");
+}
+
+/* Send `q` now if a connection can take it, else let it wait. */
+static void
+query_dispatch(struct kb_db_query *q)
+{
+	struct db_conn		*c;
+
+	if ((c = pool_pick()) != NULL && conn_send(c, q))
+		return;
+
+	if (q->retried && !kb_db_available()) {
+		query_complete(q, 1, "the database is unavailable");
+		return;
+	}
+	q->waiting = 1;
+	q->deadline = kore_time_ms() + DB_WAIT_MS;
+	TAILQ_INSERT_TAIL(&waitq, q, wlist);
+}
+
+/* The ready connection with the fewest queries in flight, or NULL. */
+static struct db_conn *
+pool_pick(void)
+{
+	struct db_conn	*best;
+	int		 i;
+
+	best = NULL;
+	for (i = 0; i < pool_size; i++) {
+		if (pool[i].state != CONN_READY ||
+		    pool[i].inflight >= DB_MAX_INFLIGHT)
+			continue;
+		if (best == NULL || pool[i].inflight < best->inflight)
+			best = &pool[i];
+	}
+	return (best);
+}
+
+static void
+pool_drain(void)
+{
+	struct kb_db_query	*q;
+	struct db_conn		*c;
+
+	while ((q = TAILQ_FIRST(&waitq)) != NULL) {
+		if ((c = pool_pick()) == NULL)
+			return;
+		TAILQ_REMOVE(&waitq, q, wlist);
+		q->waiting = 0;
+		if (!conn_send(c, q)) {
+			q->waiting = 1;
+			TAILQ_INSERT_HEAD(&waitq, q, wlist);
+			return;
+		}
+	}
+}
+
+static void
+pool_tick(void *arg, u_int64_t now)
+{
+	struct kb_db_query	*q, *next;
+	struct db_conn		*c;
+	int			 i, connecting;
+
+	(void)arg;
+	connecting = 0;
+	for (i = 0; i < pool_size; i++) {
+		c = &pool[i];
+		if (c->state == CONN_DOWN && now >= c->retry_at)
+			conn_connect(c);
+		if (c->state == CONN_CONNECTING) {
+			if (now - c->since > DB_CONNECT_TIMEOUT_MS)
+				conn_fail(c, "connection attempt timed out");
+			else
+				connecting = 1;
+		}
+	}
+
+	for (q = TAILQ_FIRST(&waitq); q != NULL; q = next) {
+		next = TAILQ_NEXT(q, wlist);
+		if (now < q->deadline && (connecting || kb_db_available()))
+			continue;
+		TAILQ_REMOVE(&waitq, q, wlist);
+		q->waiting = 0;
+		query_complete(q, 1, "the database is unavailable");
+	}
+}
+
+static void
+conn_connect(struct db_conn *c)
+{
+	static const char *const keys[] = {
+		"dbname", "application_name", "options", NULL
+	};
+	const char	*vals[4];
+	char		 opts[64];
+
+	(void)snprintf(opts, sizeof(opts), "-c statement_timeout=%d",
+	    kb_config.db_timeout_ms);
+	vals[0] = kb_config.database_url;
+	vals[1] = "korebase";
+	vals[2] = opts;
+	vals[3] = NULL;
+
+	c->pg = PQconnectStartParams(keys, vals, 1);
+	c->state = CONN_CONNECTING;
+	c->since = kore_time_ms();
+	c->count = 0;
+	c->head = 0;
+	c->inflight = 0;
+	memset(c->prepared, 0, sizeof(c->prepared));
+	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
+		conn_fail(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+		return;
+	}
+	if (PQsetnonblocking(c->pg, 1) == -1) {
+		conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	c->fd = -1;
+	conn_connect_poll(c);
+}
+
+/* Register the socket for reads, and for writes while `want_write`. */
+static void
+conn_watch(struct db_conn *c, int want_write)
+{
+	int		fd;
+
+	fd = PQsocket(c->pg);
+	if (fd < 0)
+		return;
+	if (fd == c->fd && want_write == c->writing)
+		return;
+	c->fd = fd;
+	c->writing = want_write;
+	if (want_write)
+		kore_platform_event_level_all(fd, c);
+	else
+		kore_platform_event_level_read(fd, c);
+}
+
+static void
+conn_connect_poll(struct db_conn *c)
+{
+	switch (PQconnectPoll(c->pg)) {
+	case PGRES_POLLING_READING:
+		conn_watch(c, 0);
+		break;
+	case PGRES_POLLING_WRITING:
+		conn_watch(c, 1);
+		break;
+	case PGRES_POLLING_OK:
+		if (!PQenterPipelineMode(c->pg)) {
+			conn_fail(c, PQerrorMessage(c->pg));
+			return;
+		}
+		c->state = CONN_READY;
+		c->since = kore_time_ms();
+		c->backoff = 0;
+		conn_watch(c, 0);
+		kb_log("info", "database connection ready (%d of %d)",
+		    (int)(c - pool) + 1, pool_size);
+		pool_drain();
+		break;
+	default:
+		conn_fail(c, PQerrorMessage(c->pg));
+		break;
+	}
+}
+
+/*
+ * Tear the connection down: every query it carried either moves to
+ * another connection (read-only, first failure) or fails as unavailable.
+ */
+static void
+conn_fail(struct db_conn *c, const char *why)
+{
+	struct expect		*e;
+	struct kb_db_query	*q;
+	char			 msg[256];
+	size_t			 i;
+
+	(void)snprintf(msg, sizeof(msg), "%s", why ? why : "unknown error");
+	msg[strcspn(msg, "\n")] = '\0';
+	if (c->state == CONN_READY || c->backoff == 0)
+		kb_log("warning", "database connection %d lost: %s",
+		    (int)(c - pool) + 1, msg);
+
+	if (c->pg != NULL) {
+		/* PQfinish closes the socket, which leaves the epoll set. */
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	c->fd = -1;
+	c->writing = 0;
+	c->state = CONN_DOWN;
+	c->backoff = c->backoff == 0 ? DB_BACKOFF_MIN_MS :
+	    MIN(c->backoff * 2, DB_BACKOFF_MAX_MS);
+	c->retry_at = kore_time_ms() + c->backoff;
+
+	for (i = 0; i < c->count; i++) {
+		e = &c->ring[(c->head + i) % DB_RING];
+		if (e->kind != EXPECT_QUERY)
+			continue;
+		q = e->q;
+		if (q->prep_res != NULL) {
+			PQclear(q->prep_res);
+			q->prep_res = NULL;
+		}
+		if (q->res != NULL) {
+			PQclear(q->res);
+			q->res = NULL;
+		}
+		if (q->ctx != NULL && q->stmt->readonly && !q->retried) {
+			q->retried = 1;
+			query_dispatch(q);
+		} else {
+			query_complete(q, 1, "the database connection was lost");
+		}
+	}
+	c->count = 0;
+	c->head = 0;
+	c->inflight = 0;
+}
+
+static int
+ring_push(struct db_conn *c, enum expect_kind kind, struct kb_db_query *q)
+{
+	struct expect	*e;
+
+	assert(c->count < DB_RING);
+	e = &c->ring[(c->head + c->count) % DB_RING];
+	e->kind = kind;
+	e->got = 0;
+	e->q = q;
+	c->count++;
+	return (1);
+}
+
+/* Queue `q` on `c`.  Returns 0 if libpq refused it (the conn is failed). */
+static int
+conn_send(struct db_conn *c, struct kb_db_query *q)
+{
+	char		name[16];
+	int		id;
+
+	id = q->stmt->id;
+	(void)snprintf(name, sizeof(name), "kb%d", id);
+	if (!c->prepared[id]) {
+		if (!PQsendPrepare(c->pg, name, q->stmt->sql, 0, NULL))
+			goto fail;
+		c->prepared[id] = 1;
+		ring_push(c, EXPECT_PREPARE, q);
+	}
+	if (!PQsendQueryPrepared(c->pg, name, q->nparams,
+	    (const char *const *)q->values, NULL, NULL, 0))
+		goto fail;
+	ring_push(c, EXPECT_QUERY, q);
+	if (!PQpipelineSync(c->pg))
+		goto fail;
+	ring_push(c, EXPECT_SYNC, NULL);
+	c->inflight++;
+	conn_flush(c);
+	return (1);
+
+fail:
+	/* The query is not in the ring yet unless its Parse went out. */
+	if (c->count > 0 &&
+	    c->ring[(c->head + c->count - 1) % DB_RING].q == q)
+		c->count--;
+	conn_fail(c, PQerrorMessage(c->pg));
+	return (0);
+}
+
+static void
+conn_flush(struct db_conn *c)
+{
+	switch (PQflush(c->pg)) {
+	case 0:
+		conn_watch(c, 0);
+		break;
+	case 1:
+		conn_watch(c, 1);
+		break;
+	default:
+		conn_fail(c, PQerrorMessage(c->pg));
+		break;
+	}
+}
+
+static void
+conn_event(void *arg, int error)
+{
+	struct db_conn	*c = arg;
+	int		 flags;
+
+	flags = c->evt.flags;
+	c->evt.flags = 0;
+
+	if (c->state == CONN_CONNECTING) {
+		conn_connect_poll(c);
+		return;
+	}
+	if (c->state != CONN_READY)
+		return;
+
+	if (flags & KORE_EVENT_WRITE) {
+		conn_flush(c);
+		if (c->state != CONN_READY)
+			return;
+	}
+	if ((flags & KORE_EVENT_READ) || error)
+		conn_read(c);
+	if (error && c->state == CONN_READY)
+		conn_fail(c, "connection closed by the server");
+}
+
+/* Read every complete result and finish the queries they belong to. */
+static void
+conn_read(struct db_conn *c)
+{
+	struct expect	*e;
+	PGresult	*r;
+
+	if (!PQconsumeInput(c->pg)) {
+		conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+
+	while (c->count > 0 && !PQisBusy(c->pg)) {
+		e = &c->ring[c->head];
+		r = PQgetResult(c->pg);
+		if (r == NULL) {
+			if (e->kind == EXPECT_SYNC || !e->got)
+				break;
+			/* End of this statement's results. */
+			c->head = (c->head + 1) % DB_RING;
+			c->count--;
+			if (e->kind == EXPECT_QUERY) {
+				c->inflight--;
+				query_complete(e->q, 0, NULL);
+			}
+			continue;
+		}
+
+		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			if (e->kind != EXPECT_SYNC) {
+				conn_fail(c, "pipeline out of step");
+				return;
+			}
+			c->head = (c->head + 1) % DB_RING;
+			c->count--;
+			continue;
+		}
+
+		if (e->kind == EXPECT_SYNC || e->got) {
+			/* Extra results (several statements): keep the first. */
+			PQclear(r);
+			continue;
+		}
+		e->got = 1;
+		if (e->kind == EXPECT_PREPARE) {
+			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+				c->prepared[e->q->stmt->id] = 0;
+				e->q->prep_res = r;
+			} else {
+				PQclear(r);
+			}
+		} else {
+			e->q->res = r;
+		}
+	}
+	if (c->state == CONN_READY)
+		pool_drain();
+}
+
+/* Deliver the outcome to the request, if it is still there, and free. */
+static void
+query_complete(struct kb_db_query *q, int unavailable, const char *why)
+{
+	struct kb_db_result	 r;
+	struct kb_ctx		*ctx;
+	PGresult		*err;
+	ExecStatusType		 st;
+	const char		*s;
+
+	ctx = q->ctx;
+	if (ctx != NULL) {
+		TAILQ_REMOVE(&ctx->queries, q, clist);
+		memset(&r, 0, sizeof(r));
+		r.res = q->res;
+		r.sqlstate = "";
+		r.message = why ? why : "";
+		r.unavailable = unavailable;
+		if (!unavailable) {
+			err = q->prep_res ? q->prep_res : q->res;
+			st = err ? PQresultStatus(err) : PGRES_FATAL_ERROR;
+			r.ok = (q->prep_res == NULL) &&
+			    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK);
+			if (!r.ok && err != NULL) {
+				s = PQresultErrorField(err, PG_DIAG_SQLSTATE);
+				r.sqlstate = s ? s : "";
+				s = PQresultErrorField(err,
+				    PG_DIAG_MESSAGE_PRIMARY);
+				r.message = s ? s : "query failed";
+			}
+		}
+		q->cb(ctx, &r, q->arg);
+		/* Whatever happened, a request with nothing left must run. */
+		if (ctx->sleeping && (ctx->responded || !kb_db_pending(ctx)))
+			kb_ctx_wakeup(ctx);
+	}
+	query_free(q);
+}
+
+static void
+query_free(struct kb_db_query *q)
+{
+	int		i;
+
+	for (i = 0; i < q->nparams; i++)
+		kore_free(q->values[i]);
+	kore_free(q->values);
+	if (q->res != NULL)
+		PQclear(q->res);
+	if (q->prep_res != NULL)
+		PQclear(q->prep_res);
+	kore_free(q);
+}

@@ -1,0 +1,126 @@
+/*
+ * korebase server runtime: the per-request context, responses, the
+ * asynchronous PostgreSQL pool, configuration and logging.
+ *
+ * Handlers include this header.  Everything here runs on a Kore worker's
+ * event loop: nothing may block.  Responses are buffered in the context
+ * and written by the dispatcher, so a handler (or a database callback)
+ * may respond at any time before the request ends, exactly once.
+ */
+
+#ifndef KB_SERVER_H
+#define KB_SERVER_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "kb_rt.h"
+
+#define KB_VERSION		"0.1.0"
+#define KB_REQUEST_ID_MAX	64
+
+/* Configuration, read once from the environment at start-up. */
+struct kb_config {
+	const char	*database_url;	/* DATABASE_URL */
+	int		db_pool;	/* KB_DB_POOL: connections per worker */
+	int		db_timeout_ms;	/* KB_DB_TIMEOUT_MS: statement timeout */
+	size_t		body_max;	/* KB_BODY_MAX: JSON request bodies */
+	const char	*swagger_dir;	/* KB_SWAGGER_DIR */
+	int		access_log;	/* KB_ACCESS_LOG: 1 or 0 */
+};
+
+extern struct kb_config	kb_config;
+
+void	kb_config_load(void);
+
+/*
+ * Request context.  Created by the dispatcher for every request, freed
+ * with everything allocated by kb_ctx_alloc when the request ends.
+ */
+struct kb_ctx;
+
+const char	*kb_ctx_request_id(struct kb_ctx *);
+const char	*kb_ctx_header(struct kb_ctx *, const char *name);
+const char	*kb_ctx_method(struct kb_ctx *);
+char		*kb_ctx_strdup(struct kb_ctx *, const char *);
+
+/*
+ * Responses.  Exactly one kb_respond_* per request; later calls are
+ * ignored (and logged).  Headers set with kb_header_set are sent with it.
+ */
+void	kb_header_set(struct kb_ctx *, const char *name, const char *value);
+void	kb_respond_json(struct kb_ctx *, int status, json_t *body); /* steals */
+void	kb_respond_text(struct kb_ctx *, int status, const char *ctype,
+	    const char *data, size_t len);		/* copies data */
+void	kb_respond_static(struct kb_ctx *, int status, const char *ctype,
+	    const void *data, size_t len);		/* data outlives ctx */
+void	kb_respond_empty(struct kb_ctx *, int status);
+void	kb_respond_error(struct kb_ctx *, int status, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void	kb_respond_errors(struct kb_ctx *, int status, const char *code,
+	    const char *message, const struct kb_errors *);
+int	kb_responded(struct kb_ctx *);
+
+/*
+ * Prepared statements.  Declare one static struct per statement; the pool
+ * prepares it lazily on each connection the first time it is used there.
+ *
+ *	static struct kb_stmt get_setting = KB_STMT("SELECT ... $1");
+ */
+struct kb_stmt {
+	const char	*sql;
+	int		readonly;	/* safe to retry on another connection */
+	int		id;		/* assigned on first use, 0 = unset */
+};
+
+#define KB_STMT(sql)		{ (sql), 0, 0 }
+#define KB_STMT_RO(sql)		{ (sql), 1, 0 }
+
+/* What a database callback gets.  `res` is freed after the callback. */
+struct kb_db_result {
+	PGresult	*res;		/* NULL when the query never ran */
+	int		ok;		/* TUPLES_OK or COMMAND_OK */
+	int		unavailable;	/* database down or connection lost */
+	const char	*sqlstate;	/* "23505", or "" */
+	const char	*message;	/* PostgreSQL's message, or ours */
+};
+
+typedef void	(*kb_db_cb)(struct kb_ctx *, struct kb_db_result *, void *);
+
+/*
+ * Run `stmt` with text parameters (NULL for SQL NULL; values are copied)
+ * and call `cb` from the event loop with the result.  If the database is
+ * unavailable the callback still runs, with `unavailable` set.  If the
+ * client goes away first, the callback is not called.
+ */
+void	kb_db_query(struct kb_ctx *, struct kb_stmt *, int nparams,
+	    const char *const *values, kb_db_cb cb, void *arg);
+
+/*
+ * The usual way to end a failed query: 503 when the database is down,
+ * else 500 (the details are logged, not sent).
+ */
+void	kb_db_respond_failure(struct kb_ctx *, struct kb_db_result *);
+
+/* 1 if at least one pooled connection in this worker is usable. */
+int	kb_db_available(void);
+
+void	kb_db_init(void);		/* per worker */
+void	kb_db_shutdown(void);
+
+/* Logging: one JSON object per line on stderr. */
+void	kb_log(const char *level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* The embedded Swagger UI assets and the served spec. */
+void	kb_static_init(void);
+int	kb_static_asset(const char *name, const void **data, size_t *len,
+	    const char **ctype);
+const char *kb_static_docs_html(size_t *len);
+const char *kb_spec_etag(void);
+
+#endif /* KB_SERVER_H */

@@ -1,0 +1,58 @@
+/*
+ * Internals shared by the server runtime's own files; handlers use
+ * kb_server.h only.
+ */
+
+#ifndef KB_SERVER_INT_H
+#define KB_SERVER_INT_H
+
+#include <kore/kore.h>
+#include <kore/http.h>
+
+#include "kb_server.h"
+
+#define KB_CTX_MAX_HEADERS	16
+
+struct kb_header {
+	char		*name;
+	char		*value;
+};
+
+struct kb_db_query;
+
+struct kb_ctx {
+	struct http_request		*req;
+	const struct kb_op		*op;
+	struct kb_route_match		 match;
+	char				 request_id[KB_REQUEST_ID_MAX + 1];
+	u_int64_t			 start_us;
+
+	json_t				*params;	/* coerced parameters */
+	json_t				*body;		/* parsed JSON body */
+	char				*body_buf;	/* raw body bytes */
+
+	struct arena_chunk		*arena;
+
+	int				 responded;
+	int				 sleeping;
+	int				 status;
+	const char			*resp_ctype;
+	char				*resp_body;
+	size_t				 resp_len;
+	int				 resp_owned;
+	struct kb_header		 headers[KB_CTX_MAX_HEADERS];
+	size_t				 nheaders;
+
+	/* Queries in flight for this request (see kb_db.c). */
+	TAILQ_HEAD(, kb_db_query)	 queries;
+};
+
+void		kb_ctx_free(struct kb_ctx *);
+u_int64_t	kb_now_us(void);
+const char	*kb_log_time(void);
+void		kb_log_write(const char *, size_t);
+void	kb_ctx_wakeup(struct kb_ctx *);
+void	kb_db_detach(struct kb_ctx *);
+int	kb_db_pending(struct kb_ctx *);
+
+#endif /* KB_SERVER_INT_H */

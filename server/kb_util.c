@@ -1,0 +1,131 @@
+/*
+ * Configuration from the environment, and logging as JSON lines.
+ */
+
+#include <sys/types.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "kb_server.h"
+#include "kb_server_int.h"
+
+struct kb_config	kb_config;
+
+static long	env_long(const char *, long, long, long);
+
+/*
+ * An unset variable takes its default; a set but invalid one is fatal at
+ * start-up, so a typo never silently runs with the wrong setting.
+ */
+static long
+env_long(const char *name, long def, long min, long max)
+{
+	const char	*v;
+	char		*end;
+	long		 n;
+
+	if ((v = getenv(name)) == NULL || *v == '\0')
+		return (def);
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || n < min || n > max)
+		fatal("%s=%s: expected an integer in %ld..%ld", name, v,
+		    min, max);
+	return (n);
+}
+
+void
+kb_config_load(void)
+{
+	const char	*v;
+
+	v = getenv("DATABASE_URL");
+	kb_config.database_url = (v && *v) ? v :
+	    "postgresql:///korebase?host=/tmp";
+	kb_config.db_pool = (int)env_long("KB_DB_POOL", 2, 1, 64);
+	kb_config.db_timeout_ms = (int)env_long("KB_DB_TIMEOUT_MS", 5000,
+	    0, INT_MAX);
+	kb_config.body_max = (size_t)env_long("KB_BODY_MAX", 1024 * 1024,
+	    1, 64L * 1024 * 1024);
+	v = getenv("KB_SWAGGER_DIR");
+	kb_config.swagger_dir = (v && *v) ? v :
+	    "node_modules/swagger-ui-dist";
+	kb_config.access_log = (int)env_long("KB_ACCESS_LOG", 1, 0, 1);
+}
+
+u_int64_t
+kb_now_us(void)
+{
+	struct timespec	ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return ((u_int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+}
+
+/* RFC 3339 UTC with milliseconds; a static buffer, valid until next call. */
+const char *
+kb_log_time(void)
+{
+	static char	buf[64];
+	struct timespec	ts;
+	struct tm	tm;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	(void)gmtime_r(&ts.tv_sec, &tm);
+	(void)snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	return (buf);
+}
+
+/* One write(2) per line, so lines from several workers never interleave. */
+void
+kb_log_write(const char *line, size_t len)
+{
+	ssize_t		n;
+
+	while (len > 0) {
+		n = write(STDOUT_FILENO, line, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		line += n;
+		len -= (size_t)n;
+	}
+}
+
+void
+kb_log(const char *level, const char *fmt, ...)
+{
+	va_list		 ap;
+	char		 msg[1024], *enc, line[1400];
+	json_t		*s;
+	int		 n;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+
+	s = json_string(msg);
+	if (s == NULL)			/* not UTF-8 */
+		s = json_string("(log message was not valid UTF-8)");
+	enc = json_dumps(s, JSON_ENCODE_ANY);
+	json_decref(s);
+	n = snprintf(line, sizeof(line),
+	    "{\"ts\":\"%s\",\"level\":\"%s\",\"pid\":%d,\"msg\":%s}\n",
+	    kb_log_time(), level, (int)getpid(), enc ? enc : "\"\"");
+	free(enc);
+	if (n > 0)
+		kb_log_write(line, (size_t)(n < (int)sizeof(line) ? n :
+		    (int)sizeof(line) - 1));
+}

@@ -1,0 +1,188 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "http.h"
+
+struct buf {
+	char	*p;
+	size_t	 len;
+};
+
+static size_t
+append(char *data, size_t size, size_t n, void *arg)
+{
+	struct buf	*b = arg;
+	size_t		 len = size * n;
+
+	b->p = realloc(b->p, b->len + len + 1);
+	assert_non_null(b->p);
+	memcpy(b->p + b->len, data, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+	return (len);
+}
+
+long
+http(const char *method, const char *path, const char *const *headers,
+    const char *body, size_t blen, struct resp *r)
+{
+	struct curl_slist	*hl = NULL;
+	struct buf		 hb = { NULL, 0 }, bb = { NULL, 0 };
+	char			 url[8192];
+	const char		*base;
+	CURL			*c;
+	CURLcode		 rc;
+
+	memset(r, 0, sizeof(*r));
+	base = getenv("BASE_URL");
+	assert_non_null(base);
+	snprintf(url, sizeof(url), "%s%s", base, path);
+
+	c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, append);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &bb);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, append);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &hb);
+	for (; headers != NULL && *headers != NULL; headers++)
+		hl = curl_slist_append(hl, *headers);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)blen);
+		hl = curl_slist_append(hl, "Expect:");
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	else
+		r->status = -1;
+	curl_slist_free_all(hl);
+	curl_easy_cleanup(c);
+
+	r->body = bb.p ? bb.p : strdup("");
+	r->len = bb.len;
+	r->headers = hb.p ? hb.p : strdup("");
+	r->json = json_loadb(r->body, r->len, JSON_DECODE_ANY, NULL);
+	return (r->status);
+}
+
+long
+http_get(const char *path, struct resp *r)
+{
+	return (http("GET", path, NULL, NULL, 0, r));
+}
+
+long
+http_post_json(const char *path, const char *json, struct resp *r)
+{
+	static const char *const h[] = {
+		"Content-Type: application/json", NULL
+	};
+
+	return (http("POST", path, h, json, strlen(json), r));
+}
+
+void
+resp_free(struct resp *r)
+{
+	free(r->body);
+	free(r->headers);
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+const char *
+resp_header(struct resp *r, const char *name, char *buf, size_t len)
+{
+	const char	*line, *colon, *end;
+	size_t		 nlen = strlen(name), vlen;
+
+	for (line = r->headers; line && *line; line = end ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		colon = strchr(line, ':');
+		if (colon == NULL || (end && colon > end))
+			continue;
+		if ((size_t)(colon - line) != nlen ||
+		    strncasecmp(line, name, nlen) != 0)
+			continue;
+		colon++;
+		while (*colon == ' ')
+			colon++;
+		vlen = (end ? (size_t)(end - colon) : strlen(colon));
+		while (vlen > 0 && (colon[vlen - 1] == '\r' ||
+		    colon[vlen - 1] == ' '))
+			vlen--;
+		if (vlen >= len)
+			vlen = len - 1;
+		memcpy(buf, colon, vlen);
+		buf[vlen] = '\0';
+		return (buf);
+	}
+	return (NULL);
+}
+
+int
+psql(const char *sql)
+{
+	char	cmd[8192];
+
+	snprintf(cmd, sizeof(cmd),
+	    "psql \"$DATABASE_URL\" -qAt -v ON_ERROR_STOP=1 -c \"%s\" "
+	    ">/dev/null", sql);
+	return (system(cmd));
+}
+
+void
+assert_error(struct resp *r, long status, const char *code)
+{
+	json_t		*id;
+	char		 hdr[128];
+
+	if (r->status != status)
+		fprintf(stderr, "expected %ld, got %ld: %s\n", status,
+		    r->status, r->body);
+	assert_int_equal(r->status, status);
+	assert_non_null(r->json);
+	assert_string_equal(json_string_value(
+	    json_object_get(r->json, "code")), code);
+	assert_true(json_is_string(json_object_get(r->json, "error")));
+	assert_true(strlen(json_string_value(
+	    json_object_get(r->json, "error"))) > 0);
+	id = json_object_get(r->json, "request_id");
+	assert_true(json_is_string(id));
+	assert_non_null(resp_header(r, "x-request-id", hdr, sizeof(hdr)));
+	assert_string_equal(json_string_value(id), hdr);
+	assert_non_null(resp_header(r, "content-type", hdr, sizeof(hdr)));
+	assert_string_equal(hdr, "application/json");
+}
+
+int
+error_has_path(struct resp *r, const char *pointer)
+{
+	json_t		*d, *item;
+	size_t		 i;
+
+	d = json_object_get(r->json, "details");
+	json_array_foreach(d, i, item) {
+		if (strcmp(json_string_value(json_object_get(item, "path")),
+		    pointer) == 0)
+			return (1);
+	}
+	return (0);
+}

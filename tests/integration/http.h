@@ -1,0 +1,47 @@
+/*
+ * A small libcurl client for the integration tests: one call, one
+ * response with its status, headers and body (JSON parsed if it is JSON).
+ */
+
+#ifndef KB_TEST_HTTP_H
+#define KB_TEST_HTTP_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct resp {
+	long		 status;
+	char		*body;
+	size_t		 len;
+	char		*headers;	/* raw header block */
+	json_t		*json;		/* NULL unless the body parsed */
+};
+
+/*
+ * Send `method` `path` to $BASE_URL with optional extra headers
+ * (NULL-terminated "Name: value" strings) and body.  Fills `r`; free it
+ * with resp_free.  Returns the status, or -1 when the request failed.
+ */
+long		http(const char *method, const char *path,
+		    const char *const *headers, const char *body, size_t blen,
+		    struct resp *r);
+long		http_get(const char *path, struct resp *r);
+long		http_post_json(const char *path, const char *json,
+		    struct resp *r);
+void		resp_free(struct resp *);
+
+/* The value of response header `name` (case-insensitive), or NULL. */
+const char	*resp_header(struct resp *, const char *name, char *buf,
+		    size_t len);
+
+/* Shell out to psql on $DATABASE_URL; returns the exit status. */
+int		psql(const char *sql);
+
+/* Assert the standard error body: status, code, request_id present. */
+void		assert_error(struct resp *, long status, const char *code);
+
+/* True if the error's details name `pointer`. */
+int		error_has_path(struct resp *, const char *pointer);
+
+#endif

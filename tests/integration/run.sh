@@ -1,0 +1,78 @@
+#!/bin/sh
+# Integration tests: a fresh PostgreSQL cluster and the real server on
+# free ports, then the cmocka suite in tests/integration against them.
+set -eu
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+B=build
+
+free_port() {
+	while :; do
+		p=$(shuf -i 20000-60999 -n 1)
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+CFLAGS="-O1 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 $(pkg-config --cflags jansson libcurl cmocka)"
+LIBS="$(pkg-config --libs jansson libcurl cmocka)"
+cc $CFLAGS -o $B/test_integration tests/integration/test_server.c \
+    tests/integration/http.c $LIBS
+
+PGDIR=$top/$B/test-pg
+PGPORT=$(free_port)
+PORT=$(free_port)
+LOG=$top/$B/test-server.log
+KORE_PID=
+
+cleanup() {
+	[ -n "$KORE_PID" ] && kill "$KORE_PID" 2>/dev/null && wait "$KORE_PID" 2>/dev/null
+	scripts/pg.sh stop "$PGDIR" || true
+}
+trap cleanup EXIT INT TERM
+
+rm -rf "$PGDIR"
+KB_DB_NAME=korebase_test scripts/pg.sh start "$PGDIR" "$PGPORT"
+export DATABASE_URL="postgresql://postgres@/korebase_test?host=$PGDIR/run&port=$PGPORT"
+$B/kbmigrate -d "$DATABASE_URL" migrations >/dev/null
+
+sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT|" \
+    -e "s|^load[[:space:]].*|load\t\t$top/$B/korebase.so|" \
+    kore.conf > $B/kore.test.conf
+flags="-f -n"
+[ "$(id -u)" -eq 0 ] && flags="$flags -r"
+KB_DB_POOL=2 kore -c $B/kore.test.conf $flags > "$LOG" 2>&1 &
+KORE_PID=$!
+
+export BASE_URL="http://127.0.0.1:$PORT"
+i=0
+until curl -s -o /dev/null "$BASE_URL/health" 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 "$KORE_PID" 2>/dev/null; then
+		echo "integration: the server did not start; its log:" >&2
+		cat "$LOG" >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+
+export KB_PG_DIR="$PGDIR" KB_PG_PORT="$PGPORT" KB_SERVER_LOG="$LOG"
+KB_DB_NAME=korebase_test
+export KB_DB_NAME
+status=0
+$B/test_integration || status=$?
+
+# The server must have survived everything above.
+if ! kill -0 "$KORE_PID" 2>/dev/null; then
+	echo "integration: the server died during the tests" >&2
+	status=1
+fi
+if grep -q '"level":"error"' "$LOG" || grep -qi 'worker .* died\|signal' "$LOG"; then
+	echo "integration: the server logged errors:" >&2
+	grep '"level":"error"\|died\|signal' "$LOG" | head -20 >&2
+	status=1
+fi
+exit $status

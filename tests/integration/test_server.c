@@ -1,0 +1,626 @@
+/*
+ * Integration tests: the real server (Kore + the module) against a real
+ * PostgreSQL, started by tests/integration/run.sh, which passes BASE_URL,
+ * DATABASE_URL, KB_PG_DIR, KB_PG_PORT and KB_SERVER_LOG.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "http.h"
+
+/* ---- system ---- */
+
+static void
+test_root(void **state)
+{
+	struct resp	r;
+
+	assert_int_equal(http_get("/", &r), 200);
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "name")), "korebase");
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "openapi")), "/openapi.json");
+	resp_free(&r);
+}
+
+static void
+test_health_up(void **state)
+{
+	struct resp	r;
+	char		h[128];
+
+	assert_int_equal(http_get("/health", &r), 200);
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "status")), "ok");
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "database")), "up");
+	assert_true(json_is_string(json_object_get(r.json, "version")));
+	assert_non_null(resp_header(&r, "x-request-id", h, sizeof(h)));
+	assert_int_equal(strncmp(h, "req_", 4), 0);
+	assert_int_equal(strlen(h), 28);
+	resp_free(&r);
+}
+
+static void
+test_request_id_echo(void **state)
+{
+	static const char *const good[] = { "X-Request-Id: abc-123.x_y", NULL };
+	static const char *const bad[] = {
+		"X-Request-Id: has spaces \"and quotes\"", NULL
+	};
+	struct resp	r;
+	char		h[128];
+
+	http("GET", "/health", good, NULL, 0, &r);
+	assert_string_equal(resp_header(&r, "x-request-id", h, sizeof(h)),
+	    "abc-123.x_y");
+	resp_free(&r);
+
+	http("GET", "/health", bad, NULL, 0, &r);
+	assert_int_equal(strncmp(resp_header(&r, "x-request-id", h,
+	    sizeof(h)), "req_", 4), 0);
+	resp_free(&r);
+}
+
+static void
+test_access_log(void **state)
+{
+	static const char *const h[] = { "X-Request-Id: access-log-probe", NULL };
+	struct resp	r;
+	char		cmd[1024];
+	const char	*log = getenv("KB_SERVER_LOG");
+
+	assert_non_null(log);
+	http("GET", "/health", h, NULL, 0, &r);
+	resp_free(&r);
+	usleep(200 * 1000);
+	snprintf(cmd, sizeof(cmd), "grep -q '\"msg\":\"access\",\"request_id\":"
+	    "\"access-log-probe\",\"method\":\"GET\",\"path\":\"/health\"' %s",
+	    log);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* ---- routing and errors ---- */
+
+static void
+test_not_found(void **state)
+{
+	struct resp	r;
+
+	http_get("/no/such/path", &r);
+	assert_error(&r, 404, "NOT_FOUND");
+	resp_free(&r);
+
+	/* A trailing slash is another path. */
+	http_get("/health/", &r);
+	assert_error(&r, 404, "NOT_FOUND");
+	resp_free(&r);
+
+	http_get("/api/v1/settings/a/b", &r);
+	assert_error(&r, 404, "NOT_FOUND");
+	resp_free(&r);
+}
+
+static void
+test_method_not_allowed(void **state)
+{
+	struct resp	r;
+	char		h[128];
+
+	http("DELETE", "/health", NULL, NULL, 0, &r);
+	assert_error(&r, 405, "METHOD_NOT_ALLOWED");
+	assert_non_null(resp_header(&r, "allow", h, sizeof(h)));
+	assert_string_equal(h, "GET, HEAD");
+	resp_free(&r);
+
+	http("PUT", "/api/v1/settings/batch", NULL, "{}", 2, &r);
+	assert_error(&r, 405, "METHOD_NOT_ALLOWED");
+	assert_string_equal(resp_header(&r, "allow", h, sizeof(h)), "POST");
+	resp_free(&r);
+}
+
+static void
+test_head_and_options(void **state)
+{
+	struct resp	r;
+	char		h[128];
+
+	assert_int_equal(http("HEAD", "/health", NULL, NULL, 0, &r), 200);
+	assert_int_equal(r.len, 0);
+	assert_non_null(resp_header(&r, "x-request-id", h, sizeof(h)));
+	resp_free(&r);
+
+	assert_int_equal(http("OPTIONS", "/api/v1/settings", NULL, NULL, 0,
+	    &r), 204);
+	assert_string_equal(resp_header(&r, "allow", h, sizeof(h)),
+	    "GET, HEAD");
+	resp_free(&r);
+}
+
+/* ---- the spec and Swagger UI ---- */
+
+static void
+test_openapi_etag(void **state)
+{
+	struct resp	r;
+	char		etag[128], hdr[200];
+	const char	*h[2] = { hdr, NULL };
+
+	assert_int_equal(http_get("/openapi.json", &r), 200);
+	assert_non_null(r.json);
+	assert_non_null(json_object_get(r.json, "openapi"));
+	assert_non_null(json_object_get(json_object_get(r.json, "paths"),
+	    "/api/v1/settings/{key}"));
+	assert_non_null(resp_header(&r, "etag", etag, sizeof(etag)));
+	assert_true(etag[0] == '"');
+	resp_free(&r);
+
+	snprintf(hdr, sizeof(hdr), "If-None-Match: %s", etag);
+	assert_int_equal(http("GET", "/openapi.json", h, NULL, 0, &r), 304);
+	assert_int_equal(r.len, 0);
+	resp_free(&r);
+
+	snprintf(hdr, sizeof(hdr), "If-None-Match: \"other\", W/%s", etag);
+	assert_int_equal(http("GET", "/openapi.json", h, NULL, 0, &r), 304);
+	resp_free(&r);
+
+	snprintf(hdr, sizeof(hdr), "If-None-Match: \"stale\"");
+	assert_int_equal(http("GET", "/openapi.json", h, NULL, 0, &r), 200);
+	resp_free(&r);
+}
+
+static void
+test_docs(void **state)
+{
+	struct resp	r;
+	char		h[128];
+
+	assert_int_equal(http_get("/docs", &r), 200);
+	assert_non_null(strstr(r.body, "SwaggerUIBundle"));
+	assert_non_null(strstr(r.body, "/openapi.json"));
+	assert_null(strstr(r.body, "https://"));	/* no CDN */
+	resp_free(&r);
+
+	assert_int_equal(http_get("/docs/swagger-ui-bundle.js", &r), 200);
+	assert_true(r.len > 100000);
+	assert_non_null(resp_header(&r, "content-type", h, sizeof(h)));
+	assert_non_null(strstr(h, "javascript"));
+	resp_free(&r);
+
+	assert_int_equal(http_get("/docs/swagger-ui.css", &r), 200);
+	resp_free(&r);
+
+	http_get("/docs/nope.js", &r);
+	assert_error(&r, 404, "NOT_FOUND");
+	resp_free(&r);
+
+	/* Traversal never reaches the disk: the pattern refuses it. */
+	http_get("/docs/..%2f..%2fetc%2fpasswd", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/path/asset"));
+	resp_free(&r);
+}
+
+/* ---- settings ---- */
+
+static void
+test_settings_list(void **state)
+{
+	static const char *const count[] = { "Prefer: count=exact", NULL };
+	struct resp	r;
+	char		h[128];
+	size_t		n;
+
+	assert_int_equal(http_get("/api/v1/settings", &r), 200);
+	assert_true(json_is_array(r.json));
+	n = json_array_size(r.json);
+	assert_true(n >= 3);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(r.json, 0), "key")), "app.name");
+	/* Private settings never show. */
+	assert_null(strstr(r.body, "secret.internal"));
+	snprintf(h, sizeof(h), "0-%zu/*", n - 1);
+	{
+		char	got[128];
+
+		assert_string_equal(resp_header(&r, "content-range", got,
+		    sizeof(got)), h);
+	}
+	resp_free(&r);
+
+	http("GET", "/api/v1/settings?limit=1&offset=1", count, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(r.json), 1);
+	snprintf(h, sizeof(h), "1-1/%zu", n);
+	{
+		char	got[128];
+
+		assert_string_equal(resp_header(&r, "content-range", got,
+		    sizeof(got)), h);
+	}
+	resp_free(&r);
+
+	http_get("/api/v1/settings?offset=100000", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(r.json), 0);
+	resp_free(&r);
+}
+
+static void
+test_settings_list_bad_query(void **state)
+{
+	struct resp	r;
+
+	http_get("/api/v1/settings?limit=0", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/query/limit"));
+	resp_free(&r);
+
+	/* Every failure at once. */
+	http_get("/api/v1/settings?limit=abc&offset=-1", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/query/limit"));
+	assert_true(error_has_path(&r, "/query/offset"));
+	assert_int_equal(json_array_size(json_object_get(r.json, "details")),
+	    2);
+	resp_free(&r);
+
+	http_get("/api/v1/settings?limit=1001", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	resp_free(&r);
+
+	http_get("/api/v1/settings?limit=%zz", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	resp_free(&r);
+}
+
+static void
+test_settings_get(void **state)
+{
+	struct resp	r;
+
+	assert_int_equal(http_get("/api/v1/settings/app.name", &r), 200);
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "key")), "app.name");
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "value")), "korebase");
+	assert_non_null(strstr(json_string_value(json_object_get(r.json,
+	    "updated_at")), "Z"));
+	resp_free(&r);
+
+	assert_int_equal(http_get("/api/v1/settings/auth.signup_enabled",
+	    &r), 200);
+	assert_true(json_is_true(json_object_get(r.json, "value")));
+	resp_free(&r);
+}
+
+static void
+test_settings_get_missing_and_private(void **state)
+{
+	struct resp	r;
+
+	http_get("/api/v1/settings/no.such.key", &r);
+	assert_error(&r, 404, "NOT_FOUND");
+	resp_free(&r);
+
+	http_get("/api/v1/settings/secret.internal", &r);
+	assert_error(&r, 404, "NOT_FOUND");
+	resp_free(&r);
+}
+
+static void
+test_settings_get_bad_key(void **state)
+{
+	struct resp	r;
+	char		path[600];
+
+	http_get("/api/v1/settings/a%20b", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/path/key"));
+	resp_free(&r);
+
+	/* An injection attempt is just a key that does not match. */
+	http_get("/api/v1/settings/x'%20OR%20'1'='1", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	resp_free(&r);
+
+	memset(path, 0, sizeof(path));
+	strcpy(path, "/api/v1/settings/");
+	memset(path + strlen(path), 'k', 300);
+	http_get(path, &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	resp_free(&r);
+
+	http_get("/api/v1/settings/%ff%fe", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	resp_free(&r);
+}
+
+static void
+test_settings_batch(void **state)
+{
+	struct resp	r;
+
+	http_post_json("/api/v1/settings/batch",
+	    "{\"keys\":[\"storage.max_upload_bytes\",\"nope\",\"app.name\","
+	    "\"secret.internal\"]}", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(r.json), 2);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(r.json, 0), "key")), "storage.max_upload_bytes");
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(r.json, 1), "key")), "app.name");
+	resp_free(&r);
+
+	http_post_json("/api/v1/settings/batch", "{\"keys\":[\"nope\"]}", &r);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(r.json), 0);
+	resp_free(&r);
+}
+
+static void
+test_settings_batch_invalid(void **state)
+{
+	struct resp	r;
+
+	http_post_json("/api/v1/settings/batch", "{\"keys\":[]}", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/body/keys"));
+	resp_free(&r);
+
+	http_post_json("/api/v1/settings/batch",
+	    "{\"keys\":[\"a\",\"a\"]}", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	resp_free(&r);
+
+	/* Every failure at once, each with its pointer. */
+	http_post_json("/api/v1/settings/batch",
+	    "{\"keys\":[\"ok\",\"bad key\",7],\"extra\":1}", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/body/keys/1"));
+	assert_true(error_has_path(&r, "/body/keys/2"));
+	assert_true(error_has_path(&r, "/body/extra"));
+	resp_free(&r);
+
+	http_post_json("/api/v1/settings/batch", "{}", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/body/keys"));
+	resp_free(&r);
+
+	http_post_json("/api/v1/settings/batch", "[1,2]", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	resp_free(&r);
+}
+
+static void
+test_settings_batch_bad_bodies(void **state)
+{
+	static const char *const text[] = { "Content-Type: text/plain", NULL };
+	static const char *const json[] = {
+		"Content-Type: application/json; charset=utf-8", NULL
+	};
+	struct resp	r;
+	char		*big;
+	size_t		 len;
+
+	http_post_json("/api/v1/settings/batch", "{\"keys\":[", &r);
+	assert_error(&r, 400, "INVALID_JSON");
+	assert_true(error_has_path(&r, "/body"));
+	resp_free(&r);
+
+	http_post_json("/api/v1/settings/batch", "\xff\xfe", &r);
+	assert_error(&r, 400, "INVALID_JSON");
+	resp_free(&r);
+
+	http("POST", "/api/v1/settings/batch", text, "{\"keys\":[\"a\"]}", 14,
+	    &r);
+	assert_error(&r, 415, "UNSUPPORTED_MEDIA_TYPE");
+	resp_free(&r);
+
+	http("POST", "/api/v1/settings/batch", json, "{\"keys\":[\"a\"]}", 14,
+	    &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+
+	http("POST", "/api/v1/settings/batch", json, "", 0, &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/body"));
+	resp_free(&r);
+
+	len = 2 * 1024 * 1024;
+	big = malloc(len);
+	memset(big, ' ', len);
+	big[0] = '{';
+	big[len - 1] = '}';
+	http("POST", "/api/v1/settings/batch", json, big, len, &r);
+	assert_error(&r, 413, "PAYLOAD_TOO_LARGE");
+	resp_free(&r);
+	free(big);
+
+	/* Deeply nested JSON is an error, not a crash. */
+	len = 100000;
+	big = malloc(len + 1);
+	memset(big, '[', len);
+	big[len] = '\0';
+	http("POST", "/api/v1/settings/batch", json, big, len, &r);
+	assert_error(&r, 400, "INVALID_JSON");
+	resp_free(&r);
+	free(big);
+
+	/* The server is still fine. */
+	assert_int_equal(http_get("/health", &r), 200);
+	resp_free(&r);
+}
+
+/* ---- migrations ---- */
+
+static int
+sh(const char *fmt, ...)
+{
+	va_list		ap;
+	char		cmd[4096];
+	int		st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+static void
+test_migrations_idempotent(void **state)
+{
+	assert_int_equal(sh("build/kbmigrate migrations | "
+	    "grep -q '0 applied'"), 0);
+	assert_int_equal(psql("SELECT 1/(count(*) = 1)::int FROM "
+	    "kb_schema_migrations WHERE version = 1 AND length(checksum) = 64"),
+	    0);
+}
+
+static void
+test_migrations_changed_file_refused(void **state)
+{
+	const char	*d = "build/test-migrations";
+
+	assert_int_equal(sh("rm -rf %s && cp -r migrations %s && "
+	    "echo '-- edited' >> %s/0001_settings.sql", d, d, d), 0);
+	assert_int_equal(sh("build/kbmigrate %s 2>build/test-mig.err", d), 2);
+	assert_int_equal(sh("grep -q 'was changed after it was applied' "
+	    "build/test-mig.err"), 0);
+
+	assert_int_equal(sh("rm -rf %s && cp -r migrations %s && "
+	    "touch %s/9_bad.sql", d, d, d), 0);
+	assert_int_equal(sh("build/kbmigrate %s 2>/dev/null", d), 2);
+}
+
+static void
+test_migrations_apply_new(void **state)
+{
+	const char	*d = "build/test-migrations";
+
+	assert_int_equal(sh("rm -rf %s && cp -r migrations %s && "
+	    "printf 'CREATE TABLE kb_test_mig (id int);\\n' > "
+	    "%s/9000_test_table.sql", d, d, d), 0);
+	assert_int_equal(sh("build/kbmigrate %s | grep -q 'applied "
+	    "9000_test_table.sql'", d), 0);
+	assert_int_equal(psql("SELECT * FROM kb_test_mig"), 0);
+	/* A failing migration applies nothing of itself. */
+	assert_int_equal(sh("printf 'CREATE TABLE kb_test_mig2 (id int);\\n"
+	    "SELECT 1/0;\\n' > %s/9001_fails.sql", d), 0);
+	assert_int_equal(sh("build/kbmigrate %s >/dev/null 2>&1", d), 1);
+	assert_int_not_equal(psql("SELECT * FROM kb_test_mig2"), 0);
+	assert_int_equal(psql("DROP TABLE kb_test_mig; DELETE FROM "
+	    "kb_schema_migrations WHERE version >= 9000"), 0);
+}
+
+/* ---- PostgreSQL restarts under a running server ---- */
+
+static void
+pg_ctl(const char *what)
+{
+	assert_int_equal(sh("scripts/pg.sh %s \"$KB_PG_DIR\" \"$KB_PG_PORT\"",
+	    what), 0);
+}
+
+static void
+test_database_restart(void **state)
+{
+	struct resp	r;
+	int		i, ok;
+
+	assert_int_equal(http_get("/api/v1/settings/app.name", &r), 200);
+	resp_free(&r);
+
+	pg_ctl("stop");
+	for (i = 0; i < 3; i++) {
+		http_get("/health", &r);
+		assert_int_equal(r.status, 503);
+		assert_string_equal(json_string_value(json_object_get(r.json,
+		    "database")), "down");
+		resp_free(&r);
+
+		http_get("/api/v1/settings/app.name", &r);
+		assert_error(&r, 503, "SERVICE_UNAVAILABLE");
+		resp_free(&r);
+	}
+
+	pg_ctl("start");
+	for (ok = 0, i = 0; i < 100 && !ok; i++) {
+		http_get("/api/v1/settings/app.name", &r);
+		ok = (r.status == 200);
+		resp_free(&r);
+		if (!ok)
+			usleep(100 * 1000);
+	}
+	assert_true(ok);
+	/* Every worker and connection recovered, not just one. */
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(http_get("/health", &r), 200);
+		resp_free(&r);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest system_tests[] = {
+		cmocka_unit_test(test_root),
+		cmocka_unit_test(test_health_up),
+		cmocka_unit_test(test_request_id_echo),
+		cmocka_unit_test(test_access_log),
+		cmocka_unit_test(test_not_found),
+		cmocka_unit_test(test_method_not_allowed),
+		cmocka_unit_test(test_head_and_options),
+		cmocka_unit_test(test_openapi_etag),
+		cmocka_unit_test(test_docs),
+	};
+	const struct CMUnitTest settings_tests[] = {
+		cmocka_unit_test(test_settings_list),
+		cmocka_unit_test(test_settings_list_bad_query),
+		cmocka_unit_test(test_settings_get),
+		cmocka_unit_test(test_settings_get_missing_and_private),
+		cmocka_unit_test(test_settings_get_bad_key),
+		cmocka_unit_test(test_settings_batch),
+		cmocka_unit_test(test_settings_batch_invalid),
+		cmocka_unit_test(test_settings_batch_bad_bodies),
+	};
+	const struct CMUnitTest migration_tests[] = {
+		cmocka_unit_test(test_migrations_idempotent),
+		cmocka_unit_test(test_migrations_changed_file_refused),
+		cmocka_unit_test(test_migrations_apply_new),
+	};
+	const struct CMUnitTest restart_tests[] = {
+		cmocka_unit_test(test_database_restart),
+	};
+	int	failed = 0;
+
+	curl_global_init(CURL_GLOBAL_ALL);
+	if (psql("INSERT INTO settings (key, value, is_public) VALUES "
+	    "('secret.internal', '\\\"hidden\\\"', false) "
+	    "ON CONFLICT (key) DO NOTHING") != 0) {
+		fprintf(stderr, "cannot seed the test database\n");
+		return (1);
+	}
+	failed += cmocka_run_group_tests_name("integration: system",
+	    system_tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("integration: settings",
+	    settings_tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("integration: migrations",
+	    migration_tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("integration: database restart",
+	    restart_tests, NULL, NULL);
+	curl_global_cleanup();
+	return (failed != 0);
+}
