@@ -104,7 +104,7 @@ test-integration: all
 
 bench: deps
 	@$(MAKE) --no-print-directory all
-	@bench/run.sh
+	@scripts/bench.sh
 
 clean:
 	rm -rf $(BUILD)

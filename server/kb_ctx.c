@@ -75,8 +75,8 @@ kb_ctx_free(struct kb_ctx *ctx)
 		kore_free(c);
 	}
 	for (i = 0; i < ctx->nheaders; i++) {
-		free(ctx->headers[i].name);
-		free(ctx->headers[i].value);
+		kore_free(ctx->headers[i].name);
+		kore_free(ctx->headers[i].value);
 	}
 	if (ctx->resp_owned)
 		free(ctx->resp_body);
@@ -121,7 +121,7 @@ kb_header_set(struct kb_ctx *ctx, const char *name, const char *value)
 
 	for (i = 0; i < ctx->nheaders; i++) {
 		if (strcasecmp(ctx->headers[i].name, name) == 0) {
-			free(ctx->headers[i].value);
+			kore_free(ctx->headers[i].value);
 			ctx->headers[i].value = kore_strdup(value);
 			return;
 		}

@@ -38,6 +38,8 @@
 #define DB_BACKOFF_MAX_MS	2000
 #define DB_TICK_MS		100
 #define DB_MAX_STMTS		1024
+#define DB_PING_MS		1000	/* ping an idle database this often */
+#define DB_HEALTH_MS		3000	/* healthy if it answered this recently */
 
 enum conn_state {
 	CONN_DOWN = 0,
@@ -105,6 +107,9 @@ static void	pool_drain(void);
 static struct db_conn	*pool_pick(void);
 
 static struct db_conn		*pool;
+static u_int64_t		 last_ok;	/* a query succeeded */
+static u_int64_t		 last_ping;
+static struct kb_stmt		 ping_stmt = KB_STMT_RO("SELECT 1");
 static int			 pool_size;
 static int			 stmt_next = 1;
 static TAILQ_HEAD(, kb_db_query) waitq = TAILQ_HEAD_INITIALIZER(waitq);
@@ -148,8 +153,15 @@ kb_db_available(void)
 	return (0);
 }
 
-void
-kb_db_query(struct kb_ctx *ctx, struct kb_stmt *stmt, int nparams,
+int
+kb_db_healthy(void)
+{
+	return (kb_db_available() &&
+	    kore_time_ms() - last_ok < DB_HEALTH_MS);
+}
+
+static struct kb_db_query *
+query_new(struct kb_ctx *ctx, struct kb_stmt *stmt, int nparams,
     const char *const *values, kb_db_cb cb, void *arg)
 {
 	struct kb_db_query	*q;
@@ -175,6 +187,16 @@ kb_db_query(struct kb_ctx *ctx, struct kb_stmt *stmt, int nparams,
 				q->values[i] = kore_strdup(values[i]);
 		}
 	}
+	return (q);
+}
+
+void
+kb_db_query(struct kb_ctx *ctx, struct kb_stmt *stmt, int nparams,
+    const char *const *values, kb_db_cb cb, void *arg)
+{
+	struct kb_db_query	*q;
+
+	q = query_new(ctx, stmt, nparams, values, cb, arg);
 	TAILQ_INSERT_TAIL(&ctx->queries, q, clist);
 	query_dispatch(q);
 }
@@ -295,6 +317,15 @@ pool_tick(void *arg, u_int64_t now)
 		}
 	}
 
+	/* Keep kb_db_healthy() fresh when there is no traffic. */
+	if (now - last_ok >= DB_PING_MS && now - last_ping >= DB_PING_MS &&
+	    (c = pool_pick()) != NULL) {
+		last_ping = now;
+		q = query_new(NULL, &ping_stmt, 0, NULL, NULL, NULL);
+		if (!conn_send(c, q))
+			query_free(q);
+	}
+
 	for (q = TAILQ_FIRST(&waitq); q != NULL; q = next) {
 		next = TAILQ_NEXT(q, wlist);
 		if (now < q->deadline && (connecting || kb_db_available()))
@@ -377,6 +408,7 @@ conn_connect_poll(struct db_conn *c)
 		c->state = CONN_READY;
 		c->since = kore_time_ms();
 		c->backoff = 0;
+		last_ok = c->since;
 		conn_watch(c, 0);
 		kb_log("info", "database connection ready (%d of %d)",
 		    (int)(c - pool) + 1, pool_size);
@@ -589,6 +621,9 @@ conn_read(struct db_conn *c)
 			}
 		} else {
 			e->q->res = r;
+			if (PQresultStatus(r) == PGRES_TUPLES_OK ||
+			    PQresultStatus(r) == PGRES_COMMAND_OK)
+				last_ok = kore_time_ms();
 		}
 	}
 	if (c->state == CONN_READY)

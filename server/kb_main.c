@@ -80,18 +80,28 @@ kore_parent_configure(int argc, char **argv)
 	kb_config_load();
 }
 
+static void
+log_tick(void *arg, u_int64_t now)
+{
+	(void)arg;
+	(void)now;
+	kb_log_flush();
+}
+
 void
 kore_worker_configure(void)
 {
 	kb_config_load();
 	kb_static_init();
 	kb_db_init();
+	kore_timer_add(log_tick, KB_LOG_FLUSH_MS, NULL, 0);
 }
 
 void
 kore_worker_teardown(void)
 {
 	kb_db_shutdown();
+	kb_log_flush();
 }
 
 /*
@@ -152,13 +162,15 @@ ctx_onfree(struct http_request *req)
 	}
 }
 
-/* Echo a sane client X-Request-Id, else make one: req_ + 24 hex digits. */
+/*
+ * Echo a sane client X-Request-Id, else make one: req_ + 24 hex digits,
+ * a per-worker random prefix and a counter, unique without a syscall.
+ */
 static void
 ctx_request_id(struct kb_ctx *ctx)
 {
-	static const char	 hex[] = "0123456789abcdef";
+	static u_int64_t	 prefix, counter;
 	const char		*v;
-	u_int8_t		 rnd[12];
 	size_t			 i, len;
 
 	if (http_request_header(ctx->req, "x-request-id", &v)) {
@@ -173,13 +185,15 @@ ctx_request_id(struct kb_ctx *ctx)
 			return;
 		}
 	}
-	arc4random_buf(rnd, sizeof(rnd));
-	memcpy(ctx->request_id, "req_", 4);
-	for (i = 0; i < sizeof(rnd); i++) {
-		ctx->request_id[4 + i * 2] = hex[rnd[i] >> 4];
-		ctx->request_id[5 + i * 2] = hex[rnd[i] & 0xf];
+	if (prefix == 0) {
+		arc4random_buf(&prefix, sizeof(prefix));
+		arc4random_buf(&counter, sizeof(counter));
+		prefix |= 1;
 	}
-	ctx->request_id[4 + sizeof(rnd) * 2] = '\0';
+	counter++;
+	(void)snprintf(ctx->request_id, sizeof(ctx->request_id),
+	    "req_%08x%016llx", (unsigned int)(prefix >> 32),
+	    (unsigned long long)counter);
 }
 
 static int
@@ -533,27 +547,21 @@ ctx_write(struct kb_ctx *ctx)
 static void
 ctx_access_log(struct kb_ctx *ctx)
 {
-	char		 line[1024];
-	json_t		*path;
-	char		*p;
-	int		 n;
+	char		line[1024], path[512];
+	int		n;
 
 	if (!kb_config.access_log)
 		return;
-	/* The path is client input: let jansson escape it. */
-	path = json_string_nocheck(ctx->req->path);
-	p = json_dumps(path, JSON_ENCODE_ANY);
-	json_decref(path);
+	kb_json_escape(ctx->req->path, path, sizeof(path));
 	n = snprintf(line, sizeof(line),
 	    "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"access\","
-	    "\"request_id\":\"%s\",\"method\":\"%s\",\"path\":%.400s,"
+	    "\"request_id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
 	    "\"operation\":\"%s\",\"status\":%d,\"bytes\":%zu,"
 	    "\"duration_ms\":%.3f}\n",
 	    kb_log_time(), ctx->request_id,
-	    http_method_text(ctx->req->method), p ? p : "\"\"",
+	    http_method_text(ctx->req->method), path,
 	    ctx->op ? ctx->op->operation_id : "", ctx->status, ctx->resp_len,
 	    (double)(kb_now_us() - ctx->start_us) / 1000.0);
-	free(p);
 	if (n > 0)
-		kb_log_write(line, (size_t)MIN(n, (int)sizeof(line) - 1));
+		kb_log_buffered(line, (size_t)MIN(n, (int)sizeof(line) - 1));
 }

@@ -109,6 +109,13 @@ void	kb_db_respond_failure(struct kb_ctx *, struct kb_db_result *);
 /* 1 if at least one pooled connection in this worker is usable. */
 int	kb_db_available(void);
 
+/*
+ * 1 if PostgreSQL answered a query on this worker's pool within the last
+ * KB_DB_HEALTH_MS.  The pool pings an idle database once a second, so
+ * this is a fresh answer without a query per caller.
+ */
+int	kb_db_healthy(void);
+
 void	kb_db_init(void);		/* per worker */
 void	kb_db_shutdown(void);
 

@@ -12,6 +12,7 @@
 #include "kb_server.h"
 
 #define KB_CTX_MAX_HEADERS	16
+#define KB_LOG_FLUSH_MS		50
 
 struct kb_header {
 	char		*name;
@@ -51,6 +52,9 @@ void		kb_ctx_free(struct kb_ctx *);
 u_int64_t	kb_now_us(void);
 const char	*kb_log_time(void);
 void		kb_log_write(const char *, size_t);
+void		kb_log_buffered(const char *, size_t);
+void		kb_log_flush(void);
+void		kb_json_escape(const char *, char *, size_t);
 void	kb_ctx_wakeup(struct kb_ctx *);
 void	kb_db_detach(struct kb_ctx *);
 int	kb_db_pending(struct kb_ctx *);

@@ -104,6 +104,71 @@ kb_log_write(const char *line, size_t len)
 	}
 }
 
+/*
+ * Access-log lines are batched: written when the buffer fills or, at the
+ * latest, by the next flush tick (KB_LOG_FLUSH_MS), one write(2) for many
+ * lines.  Other log lines flush the buffer first to keep the order.
+ */
+#define LOG_BUF		(64 * 1024)
+
+static char	log_buf[LOG_BUF];
+static size_t	log_len;
+
+void
+kb_log_flush(void)
+{
+	if (log_len > 0) {
+		kb_log_write(log_buf, log_len);
+		log_len = 0;
+	}
+}
+
+void
+kb_log_buffered(const char *line, size_t len)
+{
+	if (log_len + len > sizeof(log_buf))
+		kb_log_flush();
+	if (len > sizeof(log_buf)) {
+		kb_log_write(line, len);
+		return;
+	}
+	memcpy(log_buf + log_len, line, len);
+	log_len += len;
+}
+
+/*
+ * Write `s` as the inside of a JSON string into `out` (always
+ * terminated; truncated to fit).  Control characters and bytes >= 0x80
+ * (request paths are raw bytes, not necessarily UTF-8) become \u00XX, so
+ * the line is always valid JSON.
+ */
+void
+kb_json_escape(const char *s, char *out, size_t len)
+{
+	static const char	hex[] = "0123456789abcdef";
+	size_t			o;
+	unsigned char		c;
+
+	for (o = 0; *s != '\0' && o + 7 < len; s++) {
+		c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f || c >= 0x80) {
+			/* Request paths are raw bytes: keep the log valid. */
+			out[o++] = '\\';
+			out[o++] = 'u';
+			out[o++] = '0';
+			out[o++] = '0';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 0xf];
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+}
+
 void
 kb_log(const char *level, const char *fmt, ...)
 {
@@ -125,6 +190,7 @@ kb_log(const char *level, const char *fmt, ...)
 	    "{\"ts\":\"%s\",\"level\":\"%s\",\"pid\":%d,\"msg\":%s}\n",
 	    kb_log_time(), level, (int)getpid(), enc ? enc : "\"\"");
 	free(enc);
+	kb_log_flush();
 	if (n > 0)
 		kb_log_write(line, (size_t)(n < (int)sizeof(line) ? n :
 		    (int)sizeof(line) - 1));

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # Integration tests: a fresh PostgreSQL cluster and the real server on
 # free ports, then the cmocka suite in tests/integration against them.
 set -eu
