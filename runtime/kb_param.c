@@ -146,7 +146,7 @@ kb_param_scalar(const struct kb_schema *s, const char *raw, size_t len,
 	unsigned int	t;
 	json_int_t	i;
 	double		d;
-	int		range;
+	int		range = 0;
 	json_t		*v;
 
 	t = s != NULL ? s->types : 0;
