@@ -19,6 +19,7 @@ enum kbc_ctype {
 /* One member of a generated struct (object property or parameter). */
 struct kbc_field {
 	const char		*key;		/* JSON name */
+	const char		*label;		/* C name source, or key */
 	const char		*cname;		/* C member */
 	const char		*has_name;	/* has_<cname> or NULL */
 	const char		*count_name;	/* n_<cname> for arrays */

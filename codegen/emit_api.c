@@ -401,16 +401,30 @@ kbc_emit_api_c(struct kbc_emit *e, struct kbc_buf *b, size_t spec_len)
 			kbc_buf_str(b, "};\n");
 		}
 		if (node->n.nmore_params > 0) {
+			for (j = 0; j < node->n.nmore_params; j++) {
+				if (node->n.more_params[j].nseps == 0)
+					continue;
+				(void)snprintf(name, sizeof(name),
+				    "kbn_%zu_s%zu", i, j);
+				kbc_emit_strlist(b, name,
+				    node->n.more_params[j].seps,
+				    node->n.more_params[j].nseps);
+			}
 			kbc_buf_printf(b, "static const struct kb_route_param "
 			    "kbn_%zu_m[] = {\n", i);
 			for (j = 0; j < node->n.nmore_params; j++) {
-				kbc_buf_str(b, "\t{ ");
+				kbc_buf_str(b, "\t{ .prefix = ");
 				kbc_buf_cstring(b, node->n.more_params[j].prefix);
-				kbc_buf_str(b, ", ");
+				kbc_buf_str(b, ", .suffix = ");
 				kbc_buf_cstring(b, node->n.more_params[j].suffix);
-				kbc_buf_printf(b, ", &kbn_%d },\n",
+				kbc_buf_printf(b, ", .node = &kbn_%d",
 				    ((const struct kbc_node *)
 				    node->n.more_params[j].node)->id);
+				if (node->n.more_params[j].nseps > 0)
+					kbc_buf_printf(b, ", .seps = kbn_%zu_s%zu, "
+					    ".nseps = %zu", i, j,
+					    node->n.more_params[j].nseps);
+				kbc_buf_str(b, " },\n");
 			}
 			kbc_buf_str(b, "};\n");
 		}

@@ -170,7 +170,8 @@ kbc_field_names(struct kbc *kbc, struct kbc_field *f, size_t n, json_t *set)
 	size_t		i;
 
 	for (i = 0; i < n; i++)
-		f[i].cname = kbc_unique(kbc, set, kbc_cident(kbc, f[i].key));
+		f[i].cname = kbc_unique(kbc, set, kbc_cident(kbc,
+		    f[i].label ? f[i].label : f[i].key));
 	for (i = 0; i < n; i++) {
 		if (f[i].array)
 			f[i].count_name = kbc_unique(kbc, set,
@@ -262,6 +263,7 @@ kbc_emit_types_prepare(struct kbc_emit *e)
 		f = kbc_alloc(kbc, (op->op.nparams + 1) * sizeof(*f));
 		for (j = 0; j < op->op.nparams; j++) {
 			f[j].key = op->params[j].name;
+			f[j].label = op->pmeta[j].label;
 			f[j].required = op->params[j].required;
 			if (op->params[j].content_json)
 				f[j].type = KBC_CT_JSON;

@@ -182,7 +182,8 @@ int		 kbc_schema_check_cycles(struct kbc *);
 
 /* model.c: the API model. */
 struct kbc_param {
-	const char		*cname;		/* field in the in-struct */
+	const char		*label;		/* name for the C member when
+						   the path item renamed it */
 	json_t			*src;
 };
 

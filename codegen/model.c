@@ -22,7 +22,9 @@ struct kbc_seg {
 	char		*text;		/* static segment, or NULL */
 	char		*prefix;	/* param segment: literal around */
 	char		*suffix;
-	char		*name;
+	char		**names;	/* the parameters, in order */
+	char		**seps;		/* literals between them */
+	size_t		nnames;
 };
 
 static json_t	*kbc_model_deref(struct kbc *, json_t *, json_t *,
@@ -45,6 +47,8 @@ static int	kbc_model_insert(struct kbc *, struct kbc_api *,
 static struct kbc_node *kbc_model_node(struct kbc *, struct kbc_api *);
 static void	kbc_model_finish(struct kbc *, struct kbc_api *);
 static int	kbc_model_json_media(const char *);
+static int	kbc_model_same_param(const struct kb_route_param *,
+		    const struct kbc_seg *);
 
 struct kbc_api *
 kbc_api_load(struct kbc *kbc, const char *path)
@@ -157,6 +161,70 @@ kbc_model_deref(struct kbc *kbc, json_t *root, json_t *node, const char *what)
 	return (NULL);
 }
 
+/* The path item already routed with exactly this shape, or -1. */
+static int
+kbc_model_find(struct kbc_api *api, struct kbc_seg *segs, size_t nsegs)
+{
+	struct kbc_node		*node;
+	size_t			i, j;
+
+	node = api->nodes[0];
+	for (i = 0; i < nsegs && node != NULL; i++) {
+		const struct kb_route_node *next = NULL;
+
+		if (segs[i].text != NULL) {
+			for (j = 0; j < node->n.nedges; j++) {
+				if (strcmp(node->edges[j].seg,
+				    segs[i].text) == 0)
+					next = node->edges[j].node;
+			}
+		} else {
+			for (j = 0; j < node->n.nmore_params; j++) {
+				if (kbc_model_same_param(&node->more[j],
+				    &segs[i]))
+					next = node->more[j].node;
+			}
+		}
+		node = (struct kbc_node *)next;
+	}
+	return (node != NULL ? node->n.path_index : -1);
+}
+
+static void
+kbc_model_allow(struct kbc *kbc, struct kb_path_item *pi)
+{
+	static const int	order[] = {
+		KB_M_DELETE, KB_M_GET, KB_M_HEAD, KB_M_OPTIONS, KB_M_PATCH,
+		KB_M_POST, KB_M_PUT, KB_M_TRACE
+	};
+	static const char	*upper[KB_M_COUNT] = {
+		"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH",
+		"TRACE"
+	};
+	char			allow[128];
+	size_t			i;
+	int			m;
+
+	allow[0] = '\0';
+	for (i = 0; i < KB_M_COUNT; i++) {
+		m = order[i];
+		if (pi->ops[m] == NULL && !(m == KB_M_HEAD &&
+		    pi->ops[KB_M_GET] != NULL))
+			continue;
+		if (allow[0] != '\0')
+			strcat(allow, ", ");
+		strcat(allow, upper[m]);
+	}
+	pi->allow = kbc_strdup(kbc, allow);
+}
+
+/*
+ * One path item.  A path with the same shape as an earlier one
+ * ("/a/{x}" after "/a/{y}") is invalid OpenAPI but common; when their
+ * methods do not overlap, its operations join the earlier path item and
+ * their path parameters take that item's names, position by position
+ * (the typed input keeps the operation's own member names).
+ */
 static int
 kbc_model_path(struct kbc *kbc, struct kbc_api *api, size_t index,
     const char *path, json_t *item, json_t *paths, json_t *root)
@@ -164,12 +232,10 @@ kbc_model_path(struct kbc *kbc, struct kbc_api *api, size_t index,
 	struct kb_path_item	*pi;
 	struct kbc_seg		*segs;
 	struct kbc_op		*op;
-	json_t			*params, *opnode;
+	json_t			*params, *opnode, *v;
 	const char		**names, *k;
-	char			allow[128];
-	size_t			nsegs, i, nnames;
-	int			m, any;
-	json_t			*v;
+	size_t			nsegs, i, j, l, nnames;
+	int			m, existing;
 
 	if (path[0] != '/') {
 		kbc_error(kbc, item, paths, "path \"%s\" must start with '/'",
@@ -187,24 +253,33 @@ kbc_model_path(struct kbc *kbc, struct kbc_api *api, size_t index,
 			    "routed");
 	}
 
-	pi = &api->paths[index];
-	pi->path = path;
-	names = kbc_alloc(kbc, (nsegs + 1) * sizeof(*names));
+	names = kbc_alloc(kbc, (KB_MAX_CAPTURES + 1) * sizeof(*names));
 	nnames = 0;
 	for (i = 0; i < nsegs; i++) {
-		if (segs[i].name != NULL)
-			names[nnames++] = segs[i].name;
+		for (j = 0; j < segs[i].nnames; j++) {
+			if (nnames == KB_MAX_CAPTURES) {
+				kbc_error(kbc, item, paths, "path \"%s\" has "
+				    "more than %d parameters", path,
+				    KB_MAX_CAPTURES);
+				return (-1);
+			}
+			names[nnames++] = segs[i].names[j];
+		}
 	}
-	if (nnames > KB_MAX_CAPTURES) {
-		kbc_error(kbc, item, paths, "path \"%s\" has more than %d "
-		    "parameters", path, KB_MAX_CAPTURES);
-		return (-1);
+
+	existing = kbc_model_find(api, segs, nsegs);
+	if (existing >= 0) {
+		pi = &api->paths[existing];
+		kbc_warn(kbc, item, paths, "path \"%s\" has the same shape as "
+		    "\"%s\"; merged into it", path, pi->path);
+	} else {
+		pi = &api->paths[index];
+		pi->path = path;
+		pi->param_names = names;
+		pi->nparam_names = nnames;
 	}
-	pi->param_names = names;
-	pi->nparam_names = nnames;
 
 	params = json_object_get(item, "parameters");
-	any = 0;
 	/* Spec order of the methods in the path item. */
 	json_object_foreach(item, k, opnode) {
 		for (m = 0; m < KB_M_COUNT; m++) {
@@ -213,37 +288,36 @@ kbc_model_path(struct kbc *kbc, struct kbc_api *api, size_t index,
 		}
 		if (m == KB_M_COUNT)
 			continue;
+		if (existing >= 0 && pi->ops[m] != NULL) {
+			kbc_error(kbc, opnode, item, "%s %s is the same route "
+			    "as %s %s", pi->ops[m]->method, path,
+			    pi->ops[m]->method, pi->path);
+			continue;
+		}
 		op = kbc_model_op(kbc, api, path, m, opnode, params, root,
 		    segs, nsegs);
 		if (op == NULL)
 			continue;
 		pi->ops[m] = &op->op;
-		any = 1;
-	}
-	(void)any;
-
-	allow[0] = '\0';
-	{
-		static const int	order[] = {
-			KB_M_DELETE, KB_M_GET, KB_M_HEAD, KB_M_OPTIONS,
-			KB_M_PATCH, KB_M_POST, KB_M_PUT, KB_M_TRACE
-		};
-		static const char	*upper[KB_M_COUNT] = {
-			"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD",
-			"PATCH", "TRACE"
-		};
-		for (i = 0; i < KB_M_COUNT; i++) {
-			m = order[i];
-			if (pi->ops[m] == NULL && !(m == KB_M_HEAD &&
-			    pi->ops[KB_M_GET] != NULL))
+		if (existing < 0)
+			continue;
+		for (l = 0; l < op->op.nparams; l++) {
+			if (op->params[l].in != KB_IN_PATH)
 				continue;
-			if (allow[0] != '\0')
-				strcat(allow, ", ");
-			strcat(allow, upper[m]);
+			for (j = 0; j < nnames; j++) {
+				if (strcmp(names[j], op->params[l].name) == 0)
+					break;
+			}
+			if (j < nnames) {
+				op->pmeta[l].label = op->params[l].name;
+				op->params[l].name = pi->param_names[j];
+			}
 		}
 	}
-	pi->allow = kbc_strdup(kbc, allow);
+	kbc_model_allow(kbc, pi);
 
+	if (existing >= 0)
+		return (-1);
 	return (kbc_model_insert(kbc, api, segs, nsegs, (int)index, item));
 }
 
@@ -251,8 +325,8 @@ static int
 kbc_model_segments(struct kbc *kbc, const char *path, json_t *item,
     struct kbc_seg **out, size_t *nout)
 {
-	struct kbc_seg	*segs;
-	const char	*p, *end, *ob, *cb;
+	struct kbc_seg	*segs, *sg;
+	const char	*p, *end, *q, *ob, *cb, *lit;
 	size_t		n, cap;
 
 	cap = 8;
@@ -264,40 +338,57 @@ kbc_model_segments(struct kbc *kbc, const char *path, json_t *item,
 		if (end == NULL)
 			end = p + strlen(p);
 		if (n == cap) {
-			struct kbc_seg *ns = kbc_alloc(kbc, cap * 2 *
-			    sizeof(*ns));
-			memcpy(ns, segs, cap * sizeof(*ns));
-			segs = ns;
+			sg = kbc_alloc(kbc, cap * 2 * sizeof(*sg));
+			memcpy(sg, segs, cap * sizeof(*sg));
+			segs = sg;
 			cap *= 2;
 		}
-		ob = memchr(p, '{', (size_t)(end - p));
-		if (ob == NULL) {
+		sg = &segs[n];
+		if (memchr(p, '{', (size_t)(end - p)) == NULL) {
 			if (memchr(p, '}', (size_t)(end - p)) != NULL) {
 				kbc_error(kbc, item, NULL, "path \"%s\": "
 				    "unbalanced '}'", path);
 				return (-1);
 			}
-			segs[n].text = kbc_strndup(kbc, p, (size_t)(end - p));
+			sg->text = kbc_strndup(kbc, p, (size_t)(end - p));
 		} else {
-			cb = memchr(ob, '}', (size_t)(end - ob));
-			if (cb == NULL || cb == ob + 1) {
+			sg->names = kbc_alloc(kbc, (size_t)(end - p) *
+			    sizeof(*sg->names));
+			sg->seps = kbc_alloc(kbc, (size_t)(end - p) *
+			    sizeof(*sg->seps));
+			q = p;
+			while ((ob = memchr(q, '{', (size_t)(end - q))) !=
+			    NULL) {
+				cb = memchr(ob, '}', (size_t)(end - ob));
+				if (cb == NULL || cb == ob + 1 ||
+				    memchr(ob + 1, '{', (size_t)(cb - ob - 1)) ||
+				    memchr(q, '}', (size_t)(ob - q))) {
+					kbc_error(kbc, item, NULL, "path "
+					    "\"%s\": bad parameter in segment",
+					    path);
+					return (-1);
+				}
+				lit = kbc_strndup(kbc, q, (size_t)(ob - q));
+				if (sg->nnames == 0) {
+					sg->prefix = (char *)lit;
+				} else if (lit[0] == '\0') {
+					kbc_error(kbc, item, NULL, "path "
+					    "\"%s\": two parameters with no "
+					    "literal text between them", path);
+					return (-1);
+				} else {
+					sg->seps[sg->nnames - 1] = (char *)lit;
+				}
+				sg->names[sg->nnames++] = kbc_strndup(kbc,
+				    ob + 1, (size_t)(cb - ob - 1));
+				q = cb + 1;
+			}
+			if (memchr(q, '}', (size_t)(end - q)) != NULL) {
 				kbc_error(kbc, item, NULL, "path \"%s\": "
-				    "bad parameter in segment", path);
+				    "unbalanced '}'", path);
 				return (-1);
 			}
-			if (memchr(cb + 1, '{', (size_t)(end - cb - 1)) ||
-			    memchr(cb + 1, '}', (size_t)(end - cb - 1)) ||
-			    memchr(ob + 1, '{', (size_t)(cb - ob - 1))) {
-				kbc_error(kbc, item, NULL, "path \"%s\": more "
-				    "than one parameter in one segment is not "
-				    "supported", path);
-				return (-1);
-			}
-			segs[n].prefix = kbc_strndup(kbc, p, (size_t)(ob - p));
-			segs[n].name = kbc_strndup(kbc, ob + 1,
-			    (size_t)(cb - ob - 1));
-			segs[n].suffix = kbc_strndup(kbc, cb + 1,
-			    (size_t)(end - cb - 1));
+			sg->suffix = kbc_strndup(kbc, q, (size_t)(end - q));
 		}
 		n++;
 		if (*end == '\0')
@@ -307,6 +398,23 @@ kbc_model_segments(struct kbc *kbc, const char *path, json_t *item,
 	*out = segs;
 	*nout = n;
 	return (0);
+}
+
+/* Same literal shape: prefix, suffix and separators. */
+static int
+kbc_model_same_param(const struct kb_route_param *rp, const struct kbc_seg *sg)
+{
+	size_t		i;
+
+	if (strcmp(rp->prefix, sg->prefix) != 0 ||
+	    strcmp(rp->suffix, sg->suffix) != 0 ||
+	    rp->nseps != sg->nnames - 1)
+		return (0);
+	for (i = 0; i < rp->nseps; i++) {
+		if (strcmp(rp->seps[i], sg->seps[i]) != 0)
+			return (0);
+	}
+	return (1);
 }
 
 static struct kbc_node *
@@ -334,6 +442,7 @@ kbc_model_insert(struct kbc *kbc, struct kbc_api *api, struct kbc_seg *segs,
     size_t nsegs, int index, json_t *item)
 {
 	struct kbc_node		*node, *next;
+	struct kb_route_param	*rp;
 	size_t			i, j;
 
 	node = api->nodes[0];
@@ -361,10 +470,8 @@ kbc_model_insert(struct kbc *kbc, struct kbc_api *api, struct kbc_seg *segs,
 			}
 		} else {
 			for (j = 0; j < node->n.nmore_params; j++) {
-				if (strcmp(node->more[j].prefix,
-				    segs[i].prefix) == 0 &&
-				    strcmp(node->more[j].suffix,
-				    segs[i].suffix) == 0) {
+				if (kbc_model_same_param(&node->more[j],
+				    &segs[i])) {
 					next = (struct kbc_node *)
 					    node->more[j].node;
 					break;
@@ -375,12 +482,16 @@ kbc_model_insert(struct kbc *kbc, struct kbc_api *api, struct kbc_seg *segs,
 				node->more = kbc_xrealloc(node->more,
 				    (node->n.nmore_params + 1) *
 				    sizeof(*node->more));
-				node->more[node->n.nmore_params].prefix =
-				    segs[i].prefix;
-				node->more[node->n.nmore_params].suffix =
-				    segs[i].suffix;
-				node->more[node->n.nmore_params].node =
-				    &next->n;
+				rp = &node->more[node->n.nmore_params];
+				memset(rp, 0, sizeof(*rp));
+				rp->prefix = segs[i].prefix;
+				rp->suffix = segs[i].suffix;
+				rp->node = &next->n;
+				if (segs[i].nnames > 1) {
+					rp->seps = (const char *const *)
+					    segs[i].seps;
+					rp->nseps = segs[i].nnames - 1;
+				}
 				node->n.nmore_params++;
 			}
 		}
@@ -413,13 +524,27 @@ kbc_model_param_cmp(const void *a, const void *b)
 	size_t				lx, ly;
 	int				c;
 
+	size_t				i;
+
 	lx = strlen(x->prefix) + strlen(x->suffix);
 	ly = strlen(y->prefix) + strlen(y->suffix);
+	for (i = 0; i < x->nseps; i++)
+		lx += strlen(x->seps[i]);
+	for (i = 0; i < y->nseps; i++)
+		ly += strlen(y->seps[i]);
 	if (lx != ly)
 		return (lx > ly ? -1 : 1);
+	if (x->nseps != y->nseps)
+		return (x->nseps > y->nseps ? -1 : 1);
 	if ((c = strcmp(x->prefix, y->prefix)) != 0)
 		return (c);
-	return (strcmp(x->suffix, y->suffix));
+	if ((c = strcmp(x->suffix, y->suffix)) != 0)
+		return (c);
+	for (i = 0; i < x->nseps; i++) {
+		if ((c = strcmp(x->seps[i], y->seps[i])) != 0)
+			return (c);
+	}
+	return (0);
 }
 
 static void
@@ -438,12 +563,14 @@ kbc_model_finish(struct kbc *kbc, struct kbc_api *api)
 		if (node->n.nmore_params > 1)
 			qsort(node->more, node->n.nmore_params,
 			    sizeof(*node->more), kbc_model_param_cmp);
-		if (node->n.nmore_params > 0) {
+		if (node->n.nmore_params > 0 && node->more[0].nseps == 0) {
 			node->n.param = node->more[0].node;
 			node->n.param_prefix = node->more[0].prefix;
 			node->n.param_suffix = node->more[0].suffix;
 			node->n.more_params = node->more + 1;
 			node->n.nmore_params--;
+		} else {
+			node->n.more_params = node->more;
 		}
 		if (node->n.nmore_params == 0)
 			node->n.more_params = NULL;
@@ -506,7 +633,7 @@ kbc_model_op(struct kbc *kbc, struct kbc_api *api, const char *path,
 	struct kbc_op		*op;
 	json_t			*list, *p, *sec, *e, *lists[2];
 	const char		*name, *in, *id;
-	size_t			i, j, l, n;
+	size_t			i, j, k, l, n;
 	int			found;
 
 	if (!json_is_object(opnode)) {
@@ -598,27 +725,30 @@ kbc_model_op(struct kbc *kbc, struct kbc_api *api, const char *path,
 
 	/* Template names and declared path parameters must agree. */
 	for (i = 0; i < nsegs; i++) {
-		if (segs[i].name == NULL)
-			continue;
-		found = 0;
-		for (l = 0; l < op->op.nparams; l++) {
-			if (op->params[l].in == KB_IN_PATH &&
-			    strcmp(op->params[l].name, segs[i].name) == 0)
-				found = 1;
+		for (k = 0; k < segs[i].nnames; k++) {
+			found = 0;
+			for (l = 0; l < op->op.nparams; l++) {
+				if (op->params[l].in == KB_IN_PATH &&
+				    strcmp(op->params[l].name,
+				    segs[i].names[k]) == 0)
+					found = 1;
+			}
+			if (!found)
+				kbc_error(kbc, opnode, NULL, "%s %s: path "
+				    "parameter \"%s\" is not declared",
+				    upper[method], path, segs[i].names[k]);
 		}
-		if (!found)
-			kbc_error(kbc, opnode, NULL, "%s %s: path parameter "
-			    "\"%s\" is not declared", upper[method], path,
-			    segs[i].name);
 	}
 	for (l = 0; l < op->op.nparams; l++) {
 		if (op->params[l].in != KB_IN_PATH)
 			continue;
 		found = 0;
 		for (i = 0; i < nsegs; i++) {
-			if (segs[i].name != NULL &&
-			    strcmp(op->params[l].name, segs[i].name) == 0)
-				found = 1;
+			for (k = 0; k < segs[i].nnames; k++) {
+				if (strcmp(op->params[l].name,
+				    segs[i].names[k]) == 0)
+					found = 1;
+			}
 		}
 		if (!found)
 			kbc_error(kbc, op->pmeta[l].src, opnode, "%s %s: path "

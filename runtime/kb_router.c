@@ -8,6 +8,11 @@
  * the result does not depend on the order paths were declared in.
  */
 
+/* memmem() */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
 #include <string.h>
 
 #include "kb_rt.h"
@@ -22,7 +27,7 @@ static int	kb_route_walk(struct kb_route_walker *,
 		    const struct kb_route_node *, const char *);
 static int	kb_route_param(struct kb_route_walker *,
 		    const struct kb_route_node *, const char *, const char *,
-		    const char *, const char *);
+		    const char *const *, size_t, const char *, const char *);
 static const struct kb_route_node *kb_route_static(
 		    const struct kb_route_node *, const char *, size_t);
 
@@ -76,12 +81,13 @@ kb_route_walk(struct kb_route_walker *w, const struct kb_route_node *node,
 		return (1);
 
 	if (node->param != NULL && kb_route_param(w, node->param,
-	    node->param_prefix, node->param_suffix, seg, send))
+	    node->param_prefix, node->param_suffix, NULL, 0, seg, send))
 		return (1);
 
 	for (i = 0; i < node->nmore_params; i++) {
 		if (kb_route_param(w, node->more_params[i].node,
 		    node->more_params[i].prefix, node->more_params[i].suffix,
+		    node->more_params[i].seps, node->more_params[i].nseps,
 		    seg, send))
 			return (1);
 	}
@@ -89,13 +95,19 @@ kb_route_walk(struct kb_route_walker *w, const struct kb_route_node *node,
 	return (0);
 }
 
-/* Capture [seg, send) minus the literal prefix/suffix; never empty. */
+/*
+ * Capture [seg, send) minus the literal prefix/suffix, split at the
+ * separators when the segment holds several parameters.  Captures are
+ * never empty.
+ */
 static int
 kb_route_param(struct kb_route_walker *w, const struct kb_route_node *next,
-    const char *prefix, const char *suffix, const char *seg, const char *send)
+    const char *prefix, const char *suffix, const char *const *seps,
+    size_t nseps, const char *seg, const char *send)
 {
 	struct kb_route_match	*m = w->m;
-	size_t			plen, slen, len;
+	size_t			plen, slen, len, i, saved, seplen;
+	const char		*p, *end, *hit;
 
 	plen = prefix != NULL ? strlen(prefix) : 0;
 	slen = suffix != NULL ? strlen(suffix) : 0;
@@ -107,17 +119,39 @@ kb_route_param(struct kb_route_walker *w, const struct kb_route_node *next,
 		return (0);
 	if (slen > 0 && memcmp(send - slen, suffix, slen) != 0)
 		return (0);
-	if (m->ncaptures == KB_MAX_CAPTURES)
+	if (m->ncaptures + nseps + 1 > KB_MAX_CAPTURES)
 		return (0);
 
-	m->captures[m->ncaptures].ptr = seg + plen;
-	m->captures[m->ncaptures].len = len - plen - slen;
+	saved = m->ncaptures;
+	p = seg + plen;
+	end = send - slen;
+	for (i = 0; i < nseps; i++) {
+		seplen = strlen(seps[i]);
+		hit = NULL;
+		if (p + 1 + seplen < end)
+			hit = memmem(p + 1, (size_t)(end - p - 1), seps[i],
+			    seplen);
+		if (hit == NULL) {
+			m->ncaptures = saved;
+			return (0);
+		}
+		m->captures[m->ncaptures].ptr = p;
+		m->captures[m->ncaptures].len = (size_t)(hit - p);
+		m->ncaptures++;
+		p = hit + seplen;
+	}
+	if (p >= end) {
+		m->ncaptures = saved;
+		return (0);
+	}
+	m->captures[m->ncaptures].ptr = p;
+	m->captures[m->ncaptures].len = (size_t)(end - p);
 	m->ncaptures++;
 
 	if (kb_route_walk(w, next, send))
 		return (1);
 
-	m->ncaptures--;
+	m->ncaptures = saved;
 	return (0);
 }
 

@@ -294,18 +294,27 @@ struct kb_route_node {
 	int				path_index;	/* -1: none ends here */
 	/*
 	 * Further parameter children when one level has several templates
-	 * ("{id}.json" next to "{id}"); tried after `param`, in order.  kbgen
-	 * orders every parameter child most specific (longest literal
-	 * prefix + suffix) first, so a plain "{id}" comes last.
+	 * ("{id}.json" next to "{id}"), or one with several parameters in a
+	 * segment; tried after `param`, in order.  kbgen orders every
+	 * parameter child most specific (longest literal text) first, so a
+	 * plain "{id}" comes last.  `param` is only used for a child with a
+	 * single parameter.
 	 */
 	const struct kb_route_param	*more_params;
 	size_t				nmore_params;
 };
 
+/*
+ * A parameter child.  Several parameters may share one segment
+ * ("{base}...{head}"): `seps` are the literals between them, each capture
+ * ending at the first occurrence of the next separator.
+ */
 struct kb_route_param {
 	const char			*prefix;
 	const char			*suffix;
 	const struct kb_route_node	*node;
+	const char *const		*seps;		/* NULL: one param */
+	size_t				nseps;
 };
 
 struct kb_route_edge {
