@@ -38,7 +38,7 @@ int	kb_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
 /* Output sizes, including the terminating NUL. */
 #define KB_BASE32_ENCLEN(n)	((((n) * 8) + 4) / 5 + 1)
-#define KB_BASE64_ENCLEN(n)	((((n) + 2) / 3) * 4 + 1)
+#define KB_BASE64_ENCLEN(n)	((((n) * 4) + 2) / 3 + 1)
 #define KB_HEX_ENCLEN(n)	((n) * 2 + 1)
 
 /*

@@ -271,7 +271,8 @@ main(void)
 		cmocka_unit_test(base32_encodes_rfc4648_vectors),
 		cmocka_unit_test(base32_decodes_rfc4648_vectors_either_case),
 		cmocka_unit_test(base32_round_trips_every_length_and_byte),
-		cmocka_unit_test(base32_rejects_characters_outside_the_alphabet),
+		cmocka_unit_test(
+		    base32_rejects_characters_outside_the_alphabet),
 		cmocka_unit_test(base32_rejects_padding),
 		cmocka_unit_test(base32_rejects_impossible_lengths),
 		cmocka_unit_test(base32_rejects_nonzero_trailing_bits),

@@ -627,7 +627,8 @@ main(void)
 		cmocka_unit_test(unknown_typ_or_crit_header_is_malformed),
 		cmocka_unit_test(wrong_secret_is_a_bad_signature),
 		cmocka_unit_test(tampered_payload_is_a_bad_signature),
-		cmocka_unit_test(flipped_signature_character_is_a_bad_signature),
+		cmocka_unit_test(
+		    flipped_signature_character_is_a_bad_signature),
 		cmocka_unit_test(
 		    non_canonical_signature_encoding_is_a_bad_signature),
 		cmocka_unit_test(stripped_signature_is_a_bad_signature),
