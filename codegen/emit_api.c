@@ -25,6 +25,7 @@ static void	kbc_emit_sref(struct kbc_buf *, const struct kb_schema *);
 static void	kbc_emit_double(struct kbc_buf *, double);
 static void	kbc_emit_strlist(struct kbc_buf *, const char *,
 		    const char *const *, size_t);
+static int	kbc_mkdirs(struct kbc *, const char *);
 static int	kbc_write(struct kbc *, const char *, const char *,
 		    const struct kbc_buf *);
 
@@ -504,6 +505,26 @@ kbc_emit_spec_c(struct kbc_emit *e, struct kbc_buf *b, const char *json,
 	kbc_buf_str(b, ";\n");
 }
 
+/* mkdir -p */
+static int
+kbc_mkdirs(struct kbc *kbc, const char *dir)
+{
+	char		*p, *s;
+
+	p = kbc_strdup(kbc, dir);
+	for (s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) == -1 && errno != EEXIST)
+			return (-1);
+		*s = '/';
+	}
+	if (mkdir(p, 0755) == -1 && errno != EEXIST)
+		return (-1);
+	return (0);
+}
+
 /* Write atomically: a temporary file renamed over the target. */
 static int
 kbc_write(struct kbc *kbc, const char *dir, const char *name,
@@ -554,7 +575,7 @@ kbc_emit_all(struct kbc *kbc, struct kbc_api *api, const char *dir)
 		return (-1);
 	}
 
-	if (mkdir(dir, 0755) == -1 && errno != EEXIST) {
+	if (kbc_mkdirs(kbc, dir) == -1) {
 		kbc_error_file(kbc, dir, 0, 0, "cannot create: %s",
 		    strerror(errno));
 		return (-1);
