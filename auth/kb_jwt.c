@@ -1,18 +1,19 @@
 /*
  * korebase auth: HS256 access tokens.
  *
- * libjwt 1.10 encodes and decodes, but trusts the token's own header for
- * the algorithm, compares signatures with strcmp() and knows nothing of
- * exp, nbf, iss or aud.  So verification here runs in this order, and the
- * first failure decides the result:
+ * libjwt 1.10 encodes and decodes, but takes the algorithm from the
+ * token's own header, parses the payload before it checks the signature
+ * and knows nothing of exp, nbf, iss or aud.  So verification here runs in
+ * this order, and the first failure decides the result:
  *
  *   1. shape: at most KB_JWT_MAX_LEN bytes, three base64url segments;
  *   2. header: decoded and parsed by us, alg must be exactly "HS256"
  *      (none, HS384/512 and RS256 "algorithm confusion" stop here);
  *   3. signature: HMAC-SHA256 recomputed and compared in constant time
- *      against the segment as sent (one valid spelling only);
- *   4. libjwt decodes with the key (checking it again) and we check that
- *      it, too, saw HS256;
+ *      against the segment as sent (one valid spelling only), so libjwt
+ *      never parses a payload we have not authenticated;
+ *   4. libjwt decodes with the key (checking it again, with its own
+ *      constant time compare) and we check that it, too, saw HS256;
  *   5. claims: types and presence, iss, aud, nbf/iat, and exp last, so
  *      KB_JWT_EXPIRED means "valid except for its age".
  */
