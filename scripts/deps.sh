@@ -6,6 +6,7 @@ set -eu
 
 PKGS="gcc make pkg-config kore libyaml-dev libjansson-dev libjwt-dev
 libcmocka-dev libpq-dev libssl-dev libpcre2-dev libcurl4-openssl-dev
+libargon2-dev
 postgresql-15 postgresql-contrib-15 wrk nodejs npm curl ca-certificates"
 
 missing=""
