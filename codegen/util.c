@@ -107,10 +107,10 @@ kbc_sprintf(struct kbc *kbc, const char *fmt, ...)
 {
 	va_list		ap;
 	int		len;
-	char		*p;
+	char		*p, small[256];
 
 	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
+	len = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
 	if (len < 0)
 		abort();

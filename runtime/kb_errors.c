@@ -33,10 +33,10 @@ kb_errors_add(struct kb_errors *errs, const char *path, const char *fmt, ...)
 {
 	va_list		ap;
 	int		len;
-	char		*msg;
+	char		*msg, small[256];
 
 	va_start(ap, fmt);
-	len = vsnprintf(NULL, 0, fmt, ap);
+	len = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
 	if (len < 0)
 		abort();

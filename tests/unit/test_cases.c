@@ -1,5 +1,5 @@
 /*
- * Data-driven tests: every tests/cases/*.yaml is one cmocka test.
+ * Data-driven tests: every tests/cases/NAME.yaml is one cmocka test.
  *
  * A case is loaded with kbgen's own front end (so its YAML positions and
  * $refs behave exactly as in a spec), compiled to live kb_schema graphs or

@@ -10,7 +10,10 @@
 BUILD ?= build
 UNIT_BUILD = $(BUILD)/unit
 UNIT_SAN = -fsanitize=address,undefined -fno-omit-frame-pointer
+# -Wno-format-truncation: gcc 12 sees a "null format string" in va_list
+# wrappers once UBSan instruments them (a false positive).
 UNIT_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 \
+	-Wno-format-truncation \
 	$(UNIT_SAN) -Icodegen $(KB_RT_CFLAGS) $(KB_PKG_CFLAGS)
 UNIT_LIBS = $(KB_PKG_LIBS) $(shell pkg-config --libs cmocka) -lm
 GEN_CFLAGS = -std=c11 -Wall -Wextra -Werror -O0 -g $(KB_RT_CFLAGS)
