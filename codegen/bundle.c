@@ -51,6 +51,7 @@ kbc_bundle(struct kbc *kbc)
 {
 	struct kbc_bundler	b;
 	json_t			*root;
+	size_t			 i;
 
 	if (kbc->nfiles == 0 || kbc->files[0].root == NULL)
 		return (-1);
@@ -68,6 +69,16 @@ kbc_bundle(struct kbc *kbc)
 
 	(void)kbc_bundle_walk(&b, root, 0, KBC_CTX_OTHER);
 
+	/*
+	 * Visited nodes were kept alive (see kbc_bundle_walk): a $ref node
+	 * replaced in its parent would otherwise be freed mid-walk and its
+	 * address reused by a new node, which `visited` would then mistake
+	 * for the old one.
+	 */
+	for (i = 0; i < b.visited.cap; i++) {
+		if (b.visited.keys[i] != NULL)
+			json_decref((json_t *)b.visited.keys[i]);
+	}
 	kbc_pmap_free(&b.visited);
 	kbc_pmap_free(&b.inlining);
 	json_decref(b.memo);
@@ -155,7 +166,7 @@ kbc_bundle_walk(struct kbc_bundler *b, json_t *node, int file,
 		return (node);
 	if ((repl = kbc_pmap_get(&b->visited, node)) != NULL)
 		return (repl);
-	kbc_pmap_put(&b->visited, node, node);
+	kbc_pmap_put(&b->visited, node, json_incref(node));
 
 	if (json_is_object(node) && ctx != KBC_CTX_SCHEMA_MAP &&
 	    (ref = json_object_get(node, "$ref")) != NULL &&
