@@ -45,6 +45,8 @@ static enum kbc_bctx kbc_bundle_child_ctx(enum kbc_bctx, const char *,
 		    json_t *);
 static int	kbc_bundle_literal(const char *);
 static char	*kbc_bundle_name(struct kbc *, int, const char *);
+static int	kbc_bundle_names(struct kbc_bundler *, json_t *, int,
+		    const char *);
 
 int
 kbc_bundle(struct kbc *kbc)
@@ -257,6 +259,29 @@ kbc_bundle_children(struct kbc_bundler *b, json_t *node, int file,
 	free(keys);
 }
 
+/*
+ * True if `entry` (a root component) is just a $ref to file#ptr: the
+ * root names that external object, so it takes the root's name instead
+ * of a numbered one ("components: {schemas: {Setting: {$ref:
+ * schemas.yaml#/Setting}}}" bundles as #/components/schemas/Setting).
+ */
+static int
+kbc_bundle_names(struct kbc_bundler *b, json_t *entry, int tfile,
+    const char *tptr)
+{
+	json_t		*ref;
+	const char	*p;
+	int		 f;
+
+	if (!json_is_object(entry) || json_object_size(entry) != 1 ||
+	    !json_is_string(ref = json_object_get(entry, "$ref")))
+		return (0);
+	if (kbc_ref_resolve(b->kbc, 0, json_string_value(ref), entry, &f,
+	    &p) == NULL)
+		return (0);
+	return (f == tfile && strcmp(p, tptr) == 0);
+}
+
 /* A component name from a pointer's last token or the file's base name. */
 static char *
 kbc_bundle_name(struct kbc *kbc, int file, const char *ptr)
@@ -354,7 +379,9 @@ kbc_bundle_ref(struct kbc_bundler *b, int file, const char *ref,
 	}
 	base = name;
 	for (n = 2; json_object_get(kindobj, name) != NULL &&
-	    json_object_get(kindobj, name) != target; n++)
+	    json_object_get(kindobj, name) != target &&
+	    !kbc_bundle_names(b, json_object_get(kindobj, name), tfile, tptr);
+	    n++)
 		name = kbc_sprintf(kbc, "%s_%d", base, n);
 	json_object_set(kindobj, name, target);
 
