@@ -32,6 +32,7 @@ all: module $(BUILD)/kbmigrate
 
 include codegen/codegen.mk
 include tests/unit/unit.mk
+include auth/auth.mk
 
 deps:
 	@scripts/deps.sh
@@ -52,7 +53,7 @@ module: $(BUILD)/.generated
 	@$(MAKE) --no-print-directory $(MODULE)
 
 $(MODULE): $(MOD_OBJS)
-	$(CC) -shared -o $@ $(MOD_OBJS) $(PKG_LIBS)
+	$(CC) -shared -o $@ $(MOD_OBJS) $(PKG_LIBS) -lm
 	@missing=$$(nm $@ | awk '$$1 == "w" && $$2 ~ /^kbh_/ { sub(/^kbh_/, "", $$2); printf " %s", $$2 }'); \
 	if [ -n "$$missing" ]; then \
 		echo "unimplemented operations (answer 501):$$missing"; \
@@ -82,7 +83,7 @@ migrate: deps $(BUILD)/kbmigrate
 
 test: deps
 	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory test-generated test-lint test-unit \
+	@$(MAKE) --no-print-directory test-generated test-lint test-unit test-auth \
 	    test-integration test-thirdparty
 
 test-generated: $(BUILD)/kbgen

@@ -91,7 +91,7 @@ kbh_listSettings(struct kb_ctx *ctx, const struct kbg_listSettings_in *in)
 
 	arg = kb_ctx_alloc(ctx, sizeof(*arg));
 	arg->offset = in->has_offset ? in->offset : 0;
-	arg->count_exact = in->has_prefer && prefers_count_exact(in->prefer);
+	arg->count_exact = in->has_Prefer && prefers_count_exact(in->Prefer);
 	(void)snprintf(limit, sizeof(limit), "%" PRId64,
 	    in->has_limit ? in->limit : 100);
 	(void)snprintf(offset, sizeof(offset), "%" PRId64, arg->offset);
