@@ -174,7 +174,7 @@ kbc_bundle_walk(struct kbc_bundler *b, json_t *node, int file,
 	    (ref = json_object_get(node, "$ref")) != NULL &&
 	    json_is_string(ref)) {
 		repl = NULL;
-		local = kbc_bundle_ref(b, file, json_string_value(ref), node,
+		local = kbc_bundle_ref(b, file, json_string_value(ref), ref,
 		    ctx == KBC_CTX_SCHEMA_LIST ? KBC_CTX_SCHEMA : ctx, &repl);
 		if (repl != NULL) {
 			kbc_pmap_put(&b->visited, node, repl);
@@ -193,7 +193,7 @@ kbc_bundle_walk(struct kbc_bundler *b, json_t *node, int file,
 			    strpbrk(json_string_value(v), "#/") == NULL)
 				continue;
 			local = kbc_bundle_ref(b, file, json_string_value(v),
-			    mapping, KBC_CTX_SCHEMA, NULL);
+			    v, KBC_CTX_SCHEMA, NULL);
 			if (local != NULL &&
 			    strcmp(local, json_string_value(v)) != 0)
 				json_object_set_new(mapping, k,

@@ -70,6 +70,7 @@ struct kbc {
 	int			quiet;		/* do not print as they come */
 
 	int			oas31;		/* 3.1 semantics */
+	struct kbc_api		*api;		/* the model, once built */
 	json_t			*bundle;	/* the one bundled document */
 
 	/* Schema compiler: json_t * -> struct kbc_schema * */

@@ -314,8 +314,11 @@ kbc_load_parse(struct kbc *kbc, uint32_t file, const char *name,
 	}
 
 	yaml_parser_delete(&parser);
-	for (i = 0; i < ld.depth; i++)
+	/* Containers still open after an error hold their first reference. */
+	for (i = 0; i < ld.depth; i++) {
 		free(ld.stack[i].key);
+		json_decref(ld.stack[i].node);
+	}
 	free(ld.stack);
 	json_decref(ld.anchors);
 

@@ -94,6 +94,7 @@ kbc_api_build(struct kbc *kbc)
 
 	api = kbc_alloc(kbc, sizeof(*api));
 	api->root = root;
+	kbc->api = api;
 	v = json_object_get(root, "info");
 	api->api.title = json_string_value(json_object_get(v, "title"));
 	api->api.version = json_string_value(json_object_get(v, "version"));
@@ -118,6 +119,7 @@ kbc_api_build(struct kbc *kbc)
 		if (kbc_model_path(kbc, api, n, k, item, paths, root) == 0)
 			n++;
 	}
+	api->api.root = &api->nodes[0]->n;
 	api->api.paths = api->paths;
 	api->api.npaths = n;
 	api->api.ops = (const struct kb_op *const *)api->ops;

@@ -43,6 +43,14 @@ kbc_free(struct kbc *kbc)
 		json_decref(kbc->schemas[i]->cache.const_value);
 	}
 
+	if (kbc->api != NULL) {
+		for (i = 0; i < kbc->api->nnodes; i++) {
+			free(kbc->api->nodes[i]->edges);
+			free(kbc->api->nodes[i]->more);
+		}
+		free(kbc->api->nodes);
+		free(kbc->api->ops);
+	}
 	for (i = 0; i < kbc->nfiles; i++)
 		json_decref(kbc->files[i].root);
 	for (i = 0; i < kbc->ndiags; i++)

@@ -642,7 +642,7 @@ run_case(void **state)
 
 		failures = NULL;
 		failures_len = 0;
-		print_error("%s", f);
+		fprintf(stderr, "%s", f);
 		free(f);
 		fail();
 	}
