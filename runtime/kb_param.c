@@ -151,7 +151,8 @@ kb_param_scalar(const struct kb_schema *s, const char *raw, size_t len,
 
 	t = s != NULL ? s->types : 0;
 
-	if (t == 0 || (t & KB_T_STRING))
+	/* Other types first: with [integer, string], "12" is 12. */
+	if (t == 0 || t == KB_T_STRING || t == (KB_T_STRING | KB_T_NULL))
 		v = json_stringn(raw, len);
 	else if ((t & KB_T_BOOLEAN) && len == 4 && memcmp(raw, "true", 4) == 0)
 		v = json_true();
@@ -163,6 +164,8 @@ kb_param_scalar(const struct kb_schema *s, const char *raw, size_t len,
 		v = json_integer(i);
 	else if ((t & KB_T_NUMBER) && kb_param_number(raw, len, &d))
 		v = json_real(d);
+	else if (t & KB_T_STRING)
+		v = json_stringn(raw, len);
 	else if ((t & KB_T_NULL) && len == 4 && memcmp(raw, "null", 4) == 0)
 		v = json_null();
 	else {
