@@ -249,11 +249,21 @@ kbc_emit_types_prepare(struct kbc_emit *e)
 	e->nopfields = kbc_alloc(kbc, (e->api->nops + 1) *
 	    sizeof(*e->nopfields));
 	for (i = 0; i < e->api->nops; i++) {
+		const char	*base, *cname;
+		int		n;
+
 		op = e->api->ops[i];
-		op->cname = kbc_unique(kbc, set,
-		    kbc_cident(kbc, op->op.operation_id));
-		(void)kbc_unique(kbc, e->typenames,
-		    kbc_sprintf(kbc, "kbg_%s_in", op->cname));
+		/* Unique as an operation, and its input struct as a type. */
+		base = kbc_cident(kbc, op->op.operation_id);
+		cname = base;
+		for (n = 2; json_object_get(set, cname) != NULL ||
+		    json_object_get(e->typenames, kbc_sprintf(kbc,
+		    "kbg_%s_in", cname)) != NULL; n++)
+			cname = kbc_sprintf(kbc, "%s_%d", base, n);
+		json_object_set_new(set, cname, json_true());
+		json_object_set_new(e->typenames, kbc_sprintf(kbc,
+		    "kbg_%s_in", cname), json_true());
+		op->cname = cname;
 	}
 	json_decref(set);
 	for (i = 0; i < e->api->nops; i++) {

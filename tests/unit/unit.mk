@@ -20,6 +20,8 @@ GEN_CFLAGS = -std=c11 -Wall -Wextra -Werror -O0 -g $(KB_RT_CFLAGS)
 UNIT_ENV = ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1
 
 UNIT_FIXTURE = tests/fixtures/petstore/openapi.yaml
+UNIT_COMPILE_FIXTURES = tests/fixtures/names/openapi.yaml \
+	tests/fixtures/empty/openapi.json
 
 .PHONY: test-unit test-unit-cases test-unit-runtime test-unit-generated \
 	test-unit-determinism test-thirdparty
@@ -63,6 +65,15 @@ test-unit-generated: $(BUILD)/kbgen tests/unit/sample_main.c
 	    $(UNIT_BUILD)/gen/kbg_api.c $(UNIT_BUILD)/gen/kbg_types.c \
 	    $(UNIT_BUILD)/gen/kbg_spec.c $(KB_RT_SRCS) $(UNIT_LIBS)
 	$(UNIT_ENV) $(UNIT_BUILD)/sample
+	@for f in $(UNIT_COMPILE_FIXTURES); do \
+		rm -rf $(UNIT_BUILD)/genc && \
+		$(BUILD)/kbgen -q $$f -o $(UNIT_BUILD)/genc 2>/dev/null && \
+		for c in kbg_api.c kbg_types.c kbg_spec.c; do \
+			$(CC) $(GEN_CFLAGS) -Wshadow -c \
+			    -o $(UNIT_BUILD)/genc/$$c.o \
+			    $(UNIT_BUILD)/genc/$$c || exit 1; \
+		done && echo "compiles with -Werror: $$f" || exit 1; \
+	done
 
 THIRDPARTY = $(BUILD)/thirdparty
 THIRDPARTY_PKG = @octokit/openapi
