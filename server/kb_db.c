@@ -317,6 +317,12 @@ pool_tick(void *arg, u_int64_t now)
 		}
 	}
 
+	/* A safety net: finish anything libpq has buffered but not handed. */
+	for (i = 0; i < pool_size; i++) {
+		if (pool[i].state == CONN_READY && pool[i].count > 0)
+			conn_read(&pool[i]);
+	}
+
 	/* Keep kb_db_healthy() fresh when there is no traffic. */
 	if (now - last_ok >= DB_PING_MS && now - last_ping >= DB_PING_MS &&
 	    (c = pool_pick()) != NULL) {
@@ -512,7 +518,13 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 		goto fail;
 	ring_push(c, EXPECT_SYNC, NULL);
 	c->inflight++;
-	conn_flush(c);
+	/*
+	 * Flush from the event loop, not here: every query queued in this
+	 * loop iteration goes out in one write, and whatever libpq reads
+	 * while it writes (it does when the socket is full) is handled right
+	 * after, in conn_event, instead of lying unseen in its buffer.
+	 */
+	conn_watch(c, 1);
 	return (1);
 
 fail:
@@ -561,7 +573,7 @@ conn_event(void *arg, int error)
 		if (c->state != CONN_READY)
 			return;
 	}
-	if ((flags & KORE_EVENT_READ) || error)
+	if ((flags & KORE_EVENT_READ) || error || c->count > 0)
 		conn_read(c);
 	if (error && c->state == CONN_READY)
 		conn_fail(c, "connection closed by the server");
@@ -573,18 +585,29 @@ conn_read(struct db_conn *c)
 {
 	struct expect	*e;
 	PGresult	*r;
+	int		 nulls;
 
 	if (!PQconsumeInput(c->pg)) {
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
 
+	nulls = 0;
 	while (c->count > 0 && !PQisBusy(c->pg)) {
 		e = &c->ring[c->head];
 		r = PQgetResult(c->pg);
 		if (r == NULL) {
-			if (e->kind == EXPECT_SYNC || !e->got)
-				break;
+			/*
+			 * Between two statements (after a Sync) libpq answers
+			 * NULL while it moves on to the next queued one; only
+			 * several NULLs in a row mean nothing more is there.
+			 */
+			if (e->kind == EXPECT_SYNC || !e->got) {
+				if (++nulls > 3)
+					break;
+				continue;
+			}
+			nulls = 0;
 			/* End of this statement's results. */
 			c->head = (c->head + 1) % DB_RING;
 			c->count--;
@@ -595,6 +618,7 @@ conn_read(struct db_conn *c)
 			continue;
 		}
 
+		nulls = 0;
 		if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) {
 			PQclear(r);
 			if (e->kind != EXPECT_SYNC) {
