@@ -144,7 +144,7 @@ psql(const char *sql)
 
 	snprintf(cmd, sizeof(cmd),
 	    "psql \"$DATABASE_URL\" -qAt -v ON_ERROR_STOP=1 -c \"%s\" "
-	    ">/dev/null", sql);
+	    ">/dev/null 2>&1", sql);
 	return (system(cmd));
 }
 
