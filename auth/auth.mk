@@ -35,10 +35,10 @@ test-auth: $(KB_AUTH_TEST_BINS)
 		    UBSAN_OPTIONS=print_stacktrace=1 $$t >$$t.log 2>&1; then \
 			cat $$t.log; echo "test-auth: $$t FAILED"; exit 1; \
 		fi; \
-		grep -h '^argon2id' $$t.log || true; \
+		grep -h '^argon2id\|^\[==========\] Running\|^\[  PASSED  \]\|^\[  FAILED  \]' \
+		    $$t.log || true; \
 		n=$$(sed -n 's/^\[  PASSED  \] \([0-9]*\) .*/\1/p' \
 		    $$t.log); \
-		echo "$$(basename $$t): $$n passed"; \
 		total=$$((total + n)); \
 	done; \
 	echo "test-auth: $$total tests passed (ASan+UBSan)"
