@@ -233,6 +233,9 @@ kbc_sc_fill(struct kbc *kbc, json_t *root, struct kbc_schema *sc,
 	pcre2_code		*re;
 	PCRE2_UCHAR		msg[256];
 
+	if ((v = json_object_get(node, "$ref")) != NULL && !json_is_string(v))
+		kbc_error(kbc, v, node, "$ref must be a string");
+
 	for (i = 0; kbc_unsupported[i] != NULL; i++) {
 		if ((v = json_object_get(node, kbc_unsupported[i])) != NULL)
 			kbc_error(kbc, v, node, "unsupported keyword \"%s\" "
