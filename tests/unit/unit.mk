@@ -87,8 +87,13 @@ $(THIRDPARTY_SPEC):
 test-thirdparty: $(BUILD)/kbgen $(THIRDPARTY_SPEC) tests/unit/thirdparty_main.c
 	@rm -rf $(THIRDPARTY)/gen
 	@ls -l $(THIRDPARTY_SPEC)
-	/usr/bin/time -f "kbgen: %es, %MKB" $(BUILD)/kbgen \
-	    $(THIRDPARTY_SPEC) -o $(THIRDPARTY)/gen 2>&1 | grep -v warning
+	@start=$$(date +%s%N); \
+	$(BUILD)/kbgen $(THIRDPARTY_SPEC) -o $(THIRDPARTY)/gen \
+	    2>$(THIRDPARTY)/kbgen.log || { cat $(THIRDPARTY)/kbgen.log; \
+	    exit 1; }; \
+	end=$$(date +%s%N); grep -v warning $(THIRDPARTY)/kbgen.log; \
+	echo "kbgen: $$(( (end - start) / 1000000 )) ms," \
+	    "$$(grep -c warning $(THIRDPARTY)/kbgen.log) warning(s)"
 	$(CC) $(GEN_CFLAGS) -c -o $(THIRDPARTY)/gen/kbg_api.o \
 	    $(THIRDPARTY)/gen/kbg_api.c
 	$(CC) $(GEN_CFLAGS) -c -o $(THIRDPARTY)/gen/kbg_types.o \
