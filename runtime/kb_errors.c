@@ -74,16 +74,19 @@ kb_errors_clear(struct kb_errors *errs)
 json_t *
 kb_errors_json(const struct kb_errors *errs)
 {
-	json_t		*arr;
+	json_t		*arr, *item;
 	size_t		i;
 
 	if ((arr = json_array()) == NULL)
 		abort();
 
+	/* Invalid UTF-8 (never expected) degrades to "?", never to abort. */
 	for (i = 0; i < errs->count; i++) {
-		if (json_array_append_new(arr, json_pack("{s:s, s:s}",
-		    "path", errs->items[i].path,
-		    "message", errs->items[i].message)) == -1)
+		if ((item = json_pack("{s:s, s:s}", "path", errs->items[i].path,
+		    "message", errs->items[i].message)) == NULL)
+			item = json_pack("{s:s, s:s}", "path", "?",
+			    "message", "?");
+		if (json_array_append_new(arr, item) == -1)
 			abort();
 	}
 

@@ -652,17 +652,30 @@ kb_v_pop(struct kb_vstate *st, size_t mark)
 	st->path[mark] = '\0';
 }
 
+/* Messages can quote long enums and patterns: no fixed-size buffer. */
 static void
 kb_v_fail(struct kb_vstate *st, const char *fmt, ...)
 {
 	va_list		ap;
-	char		buf[512];
+	char		small[256], *buf;
+	int		len;
 
 	va_start(ap, fmt);
-	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	len = vsnprintf(small, sizeof(small), fmt, ap);
 	va_end(ap);
-
+	if (len < 0)
+		abort();
+	if ((size_t)len < sizeof(small)) {
+		kb_errors_add(st->errs, st->path, "%s", small);
+		return;
+	}
+	if ((buf = malloc((size_t)len + 1)) == NULL)
+		abort();
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, (size_t)len + 1, fmt, ap);
+	va_end(ap);
 	kb_errors_add(st->errs, st->path, "%s", buf);
+	free(buf);
 }
 
 /* Integers print as integers, the rest with enough digits to round-trip. */
