@@ -26,7 +26,7 @@ MOD_SRCS	 = $(SERVER_SRCS) $(HANDLER_SRCS) $(RUNTIME_SRCS) $(GEN_SRCS)
 MOD_OBJS	 = $(patsubst %.c,$(BUILD)/mod/%.o,$(MOD_SRCS))
 
 .PHONY: all deps codegen generate module run migrate test test-lint \
-	test-generated test-integration bench fuzz clean
+	test-generated test-integration test-asan bench clean
 
 all: module $(BUILD)/kbmigrate
 
@@ -102,6 +102,23 @@ test-lint:
 
 test-integration: all
 	@tests/integration/run.sh
+
+# The integration suite against a module built with AddressSanitizer
+# (kore itself is not instrumented; libasan is preloaded).
+ASAN_OBJS	 = $(patsubst %.c,$(BUILD)/asan/%.o,$(MOD_SRCS))
+
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(MOD_CFLAGS) -O1 -fsanitize=address -fno-omit-frame-pointer \
+	    -c -o $@ $<
+
+$(BUILD)/asan/korebase.so: $(ASAN_OBJS)
+	$(CC) -shared -fsanitize=address -o $@ $(ASAN_OBJS) $(PKG_LIBS) -lm
+
+test-asan: all $(BUILD)/asan/korebase.so
+	@KB_MODULE=$(CURDIR)/$(BUILD)/asan/korebase.so \
+	    KB_PRELOAD=$$($(CC) -print-file-name=libasan.so) \
+	    tests/integration/run.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all

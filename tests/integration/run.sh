@@ -29,7 +29,17 @@ LOG=$top/$B/test-server.log
 KORE_PID=
 
 cleanup() {
-	[ -n "$KORE_PID" ] && kill "$KORE_PID" 2>/dev/null && wait "$KORE_PID" 2>/dev/null
+	if [ -n "$KORE_PID" ]; then
+		kill "$KORE_PID" 2>/dev/null
+		for _ in $(seq 50); do
+			kill -0 "$KORE_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		# Workers that outlive the parent's shutdown (seen under ASan).
+		pkill -9 -P "$KORE_PID" 2>/dev/null
+		kill -9 "$KORE_PID" 2>/dev/null
+		wait "$KORE_PID" 2>/dev/null
+	fi
 	scripts/pg.sh stop "$PGDIR" || true
 }
 trap cleanup EXIT INT TERM
@@ -40,11 +50,13 @@ export DATABASE_URL="postgresql://postgres@/korebase_test?host=$PGDIR/run&port=$
 $B/kbmigrate -d "$DATABASE_URL" migrations >/dev/null
 
 sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT|" \
-    -e "s|^load[[:space:]].*|load\t\t$top/$B/korebase.so|" \
+    -e "s|^load[[:space:]].*|load\t\t${KB_MODULE:-$top/$B/korebase.so}|" \
     kore.conf > $B/kore.test.conf
 flags="-f -n"
 [ "$(id -u)" -eq 0 ] && flags="$flags -r"
-KB_DB_POOL=2 kore -c $B/kore.test.conf $flags > "$LOG" 2>&1 &
+# KB_PRELOAD: e.g. libasan for the AddressSanitizer build (make test-asan).
+LD_PRELOAD=${KB_PRELOAD:-} ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
+    KB_DB_POOL=2 kore -c $B/kore.test.conf $flags > "$LOG" 2>&1 &
 KORE_PID=$!
 
 export BASE_URL="http://127.0.0.1:$PORT"
@@ -70,9 +82,11 @@ if ! kill -0 "$KORE_PID" 2>/dev/null; then
 	echo "integration: the server died during the tests" >&2
 	status=1
 fi
-if grep -q '"level":"error"' "$LOG" || grep -qi 'worker .* died\|signal' "$LOG"; then
+if grep -q '"level":"error"' "$LOG" ||
+    grep -qi 'worker .* died\|signal\|AddressSanitizer' "$LOG"; then
 	echo "integration: the server logged errors:" >&2
-	grep '"level":"error"\|died\|signal' "$LOG" | head -20 >&2
+	grep -A30 '"level":"error"\|died\|signal\|AddressSanitizer' "$LOG" |
+	    head -60 >&2
 	status=1
 fi
 exit $status
