@@ -9,21 +9,33 @@
 #include "kbg_api.h"
 #include "kbg_handlers.h"
 
+/* These bodies never change: render them once, serve them as they are. */
+#define ROOT_JSON	"{\"name\":\"korebase\",\"version\":\"" KB_VERSION \
+			"\",\"docs\":\"/docs\",\"openapi\":\"/openapi.json\"}"
+#define HEALTH_JSON(s, d) "{\"status\":\"" s "\",\"database\":\"" d \
+			"\",\"version\":\"" KB_VERSION "\"}"
+
+static const char	root_json[] = ROOT_JSON;
+static const char	health_up[] = HEALTH_JSON("ok", "up");
+static const char	health_down[] = HEALTH_JSON("unavailable", "down");
+
 void
 kbh_getRoot(struct kb_ctx *ctx, const struct kbg_getRoot_in *in)
 {
 	(void)in;
-	kb_respond_json(ctx, 200, json_pack("{s:s, s:s, s:s, s:s}",
-	    "name", "korebase", "version", KB_VERSION,
-	    "docs", "/docs", "openapi", "/openapi.json"));
+	kb_respond_static(ctx, 200, "application/json", root_json,
+	    sizeof(root_json) - 1);
 }
 
 static void
 health_respond(struct kb_ctx *ctx, int up)
 {
-	kb_respond_json(ctx, up ? 200 : 503, json_pack("{s:s, s:s, s:s}",
-	    "status", up ? "ok" : "unavailable",
-	    "database", up ? "up" : "down", "version", KB_VERSION));
+	if (up)
+		kb_respond_static(ctx, 200, "application/json", health_up,
+		    sizeof(health_up) - 1);
+	else
+		kb_respond_static(ctx, 503, "application/json", health_down,
+		    sizeof(health_down) - 1);
 }
 
 /*

@@ -519,12 +519,13 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 	ring_push(c, EXPECT_SYNC, NULL);
 	c->inflight++;
 	/*
-	 * Flush from the event loop, not here: every query queued in this
-	 * loop iteration goes out in one write, and whatever libpq reads
-	 * while it writes (it does when the socket is full) is handled right
-	 * after, in conn_event, instead of lying unseen in its buffer.
+	 * PQpipelineSync has already pushed what the socket takes.  If some
+	 * is left, conn_flush watches for EPOLLOUT; libpq may then also have
+	 * read results while it tried to write, and conn_event drains those
+	 * as soon as the socket is writable again, instead of leaving them
+	 * unseen in its buffer.
 	 */
-	conn_watch(c, 1);
+	conn_flush(c);
 	return (1);
 
 fail:

@@ -169,6 +169,7 @@ ctx_onfree(struct http_request *req)
 static void
 ctx_request_id(struct kb_ctx *ctx)
 {
+	static const char	 hex[] = "0123456789abcdef";
 	static u_int64_t	 prefix, counter;
 	const char		*v;
 	size_t			 i, len;
@@ -191,9 +192,12 @@ ctx_request_id(struct kb_ctx *ctx)
 		prefix |= 1;
 	}
 	counter++;
-	(void)snprintf(ctx->request_id, sizeof(ctx->request_id),
-	    "req_%08x%016llx", (unsigned int)(prefix >> 32),
-	    (unsigned long long)counter);
+	memcpy(ctx->request_id, "req_", 4);
+	for (i = 0; i < 8; i++)
+		ctx->request_id[4 + i] = hex[(prefix >> (60 - i * 4)) & 0xf];
+	for (i = 0; i < 16; i++)
+		ctx->request_id[12 + i] = hex[(counter >> (60 - i * 4)) & 0xf];
+	ctx->request_id[28] = '\0';
 }
 
 static int
@@ -256,7 +260,8 @@ ctx_handle(struct kb_ctx *ctx)
 	ctx->op = op;
 
 	kb_errors_init(&errs);
-	ctx->params = json_object();
+	if (op->nparams > 0)
+		ctx->params = json_object();
 	if (!ctx_params(ctx, &errs) || !ctx_body(ctx, &errs)) {
 		kb_errors_clear(&errs);
 		return;			/* already answered (400/413/415) */
@@ -544,24 +549,81 @@ ctx_write(struct kb_ctx *ctx)
 	http_response(req, ctx->status, ctx->resp_body, ctx->resp_len);
 }
 
+/* A bounded string builder for the access log line: no printf. */
+struct line {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+};
+
+static void
+line_add(struct line *l, const char *s, size_t n)
+{
+	if (n > l->cap - l->len)
+		n = l->cap - l->len;
+	memcpy(l->p + l->len, s, n);
+	l->len += n;
+}
+
+static void
+line_str(struct line *l, const char *s)
+{
+	line_add(l, s, strlen(s));
+}
+
+/* Decimal `v`. */
+static void
+line_num(struct line *l, u_int64_t v)
+{
+	char	d[24];
+	int	i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	line_add(l, d + i, sizeof(d) - (size_t)i);
+}
+
+/* Microseconds as milliseconds with three decimals: 1234 -> "1.234". */
+static void
+line_ms(struct line *l, u_int64_t us)
+{
+	char	frac[4];
+
+	line_num(l, us / 1000);
+	frac[0] = '.';
+	frac[1] = (char)('0' + us / 100 % 10);
+	frac[2] = (char)('0' + us / 10 % 10);
+	frac[3] = (char)('0' + us % 10);
+	line_add(l, frac, sizeof(frac));
+}
+
 static void
 ctx_access_log(struct kb_ctx *ctx)
 {
-	char		line[1024], path[512];
-	int		n;
+	char		buf[1024], path[512];
+	struct line	l = { buf, 0, sizeof(buf) - 1 };
 
 	if (!kb_config.access_log)
 		return;
 	kb_json_escape(ctx->req->path, path, sizeof(path));
-	n = snprintf(line, sizeof(line),
-	    "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"access\","
-	    "\"request_id\":\"%s\",\"method\":\"%s\",\"path\":\"%s\","
-	    "\"operation\":\"%s\",\"status\":%d,\"bytes\":%zu,"
-	    "\"duration_ms\":%.3f}\n",
-	    kb_log_time(), ctx->request_id,
-	    http_method_text(ctx->req->method), path,
-	    ctx->op ? ctx->op->operation_id : "", ctx->status, ctx->resp_len,
-	    (double)(kb_now_us() - ctx->start_us) / 1000.0);
-	if (n > 0)
-		kb_log_buffered(line, (size_t)MIN(n, (int)sizeof(line) - 1));
+	line_str(&l, "{\"ts\":\"");
+	line_str(&l, kb_log_time());
+	line_str(&l, "\",\"level\":\"info\",\"msg\":\"access\",\"request_id\":\"");
+	line_str(&l, ctx->request_id);
+	line_str(&l, "\",\"method\":\"");
+	line_str(&l, http_method_text(ctx->req->method));
+	line_str(&l, "\",\"path\":\"");
+	line_str(&l, path);
+	line_str(&l, "\",\"operation\":\"");
+	line_str(&l, ctx->op ? ctx->op->operation_id : "");
+	line_str(&l, "\",\"status\":");
+	line_num(&l, (u_int64_t)ctx->status);
+	line_str(&l, ",\"bytes\":");
+	line_num(&l, ctx->resp_len);
+	line_str(&l, ",\"duration_ms\":");
+	line_ms(&l, kb_now_us() - ctx->start_us);
+	line_str(&l, "}\n");
+	kb_log_buffered(buf, l.len);
 }

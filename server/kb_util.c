@@ -71,19 +71,31 @@ kb_now_us(void)
 	return ((u_int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
 }
 
-/* RFC 3339 UTC with milliseconds; a static buffer, valid until next call. */
+/*
+ * RFC 3339 UTC with milliseconds; a static buffer, valid until the next
+ * call.  The date and time of day are formatted once per second.
+ */
 const char *
 kb_log_time(void)
 {
 	static char	buf[64];
+	static time_t	last = -1;
 	struct timespec	ts;
 	struct tm	tm;
+	long		ms;
 
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	(void)gmtime_r(&ts.tv_sec, &tm);
-	(void)snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	if (ts.tv_sec != last) {
+		last = ts.tv_sec;
+		(void)gmtime_r(&ts.tv_sec, &tm);
+		(void)snprintf(buf, sizeof(buf),
+		    "%04d-%02d-%02dT%02d:%02d:%02d.000Z", tm.tm_year + 1900,
+		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	}
+	ms = ts.tv_nsec / 1000000;
+	buf[20] = (char)('0' + ms / 100);
+	buf[21] = (char)('0' + ms / 10 % 10);
+	buf[22] = (char)('0' + ms % 10);
 	return (buf);
 }
 
