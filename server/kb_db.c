@@ -38,6 +38,9 @@
 #define DB_BACKOFF_MAX_MS	2000
 #define DB_TICK_MS		100
 #define DB_MAX_STMTS		1024
+#define DB_BATCH_MAX		64	/* read-only queries per Sync */
+#define DB_MAX_ABORTS		3	/* re-sends after a batch aborted */
+#define DB_MAX_NULLS		8	/* NULLs in a row: libpq has no more */
 #define DB_PING_MS		1000	/* ping an idle database this often */
 #define DB_HEALTH_MS		3000	/* healthy if it answered this recently */
 
@@ -63,6 +66,7 @@ struct kb_db_query {
 	PGresult			*res;
 	PGresult			*prep_res;	/* a failed Parse */
 	int				 retried;
+	int				 aborts;	/* batch aborted, re-sent */
 	u_int64_t			 deadline;	/* while waiting */
 	int				 waiting;
 	TAILQ_ENTRY(kb_db_query)	 clist;		/* ctx->queries */
@@ -85,6 +89,7 @@ struct db_conn {
 	u_int64_t		 retry_at;
 	u_int64_t		 backoff;
 	int			 inflight;	/* queries sent, not done */
+	int			 unsynced;	/* read-only, awaiting Sync */
 	struct expect		 ring[DB_RING];
 	size_t			 head;
 	size_t			 count;
@@ -98,6 +103,7 @@ static void	conn_fail(struct db_conn *, const char *);
 static void	conn_read(struct db_conn *);
 static void	conn_flush(struct db_conn *);
 static int	conn_send(struct db_conn *, struct kb_db_query *);
+static int	conn_sync(struct db_conn *);
 static void	conn_watch(struct db_conn *, int);
 static void	query_complete(struct kb_db_query *, int, const char *);
 static void	query_free(struct kb_db_query *);
@@ -364,6 +370,7 @@ conn_connect(struct db_conn *c)
 	c->count = 0;
 	c->head = 0;
 	c->inflight = 0;
+	c->unsynced = 0;
 	memset(c->prepared, 0, sizeof(c->prepared));
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_fail(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -479,6 +486,7 @@ conn_fail(struct db_conn *c, const char *why)
 	c->count = 0;
 	c->head = 0;
 	c->inflight = 0;
+	c->unsynced = 0;
 }
 
 static int
@@ -495,7 +503,17 @@ ring_push(struct db_conn *c, enum expect_kind kind, struct kb_db_query *q)
 	return (1);
 }
 
-/* Queue `q` on `c`.  Returns 0 if libpq refused it (the conn is failed). */
+/*
+ * Queue `q` on `c`.  Returns 0 if libpq refused it (the conn is failed).
+ *
+ * Read-only statements are batched: they go out without a Sync, and one
+ * Sync follows from the next event-loop iteration (EPOLLOUT), so a busy
+ * worker sends many queries per write and PostgreSQL answers them in one
+ * implicit transaction.  If one of them fails, the rest of its batch is
+ * aborted by PostgreSQL and simply sent again.  A statement that writes
+ * is never batched: it closes any open batch and gets its own Sync, so it
+ * commits or fails on its own.
+ */
 static int
 conn_send(struct db_conn *c, struct kb_db_query *q)
 {
@@ -504,6 +522,8 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 
 	id = q->stmt->id;
 	(void)snprintf(name, sizeof(name), "kb%d", id);
+	if (!q->stmt->readonly && c->unsynced > 0 && !conn_sync(c))
+		return (0);
 	if (!c->prepared[id]) {
 		if (!PQsendPrepare(c->pg, name, q->stmt->sql, 0, NULL))
 			goto fail;
@@ -514,19 +534,13 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 	    (const char *const *)q->values, NULL, NULL, 0))
 		goto fail;
 	ring_push(c, EXPECT_QUERY, q);
-	if (!PQpipelineSync(c->pg))
-		goto fail;
-	ring_push(c, EXPECT_SYNC, NULL);
 	c->inflight++;
-	/*
-	 * PQpipelineSync has already pushed what the socket takes.  If some
-	 * is left, conn_flush watches for EPOLLOUT; libpq may then also have
-	 * read results while it tried to write, and conn_event drains those
-	 * as soon as the socket is writable again, instead of leaving them
-	 * unseen in its buffer.
-	 */
-	conn_flush(c);
-	return (1);
+	if (q->stmt->readonly && c->unsynced < DB_BATCH_MAX) {
+		if (c->unsynced++ == 0)
+			conn_watch(c, 1);
+		return (1);
+	}
+	return (conn_sync(c));
 
 fail:
 	/* The query is not in the ring yet unless its Parse went out. */
@@ -537,12 +551,38 @@ fail:
 	return (0);
 }
 
+/*
+ * End the open batch with a Sync.  PQpipelineSync pushes what the socket
+ * takes; if some is left, conn_flush watches for EPOLLOUT, and libpq may
+ * also have read results while it tried to write, which conn_event drains
+ * as soon as the socket is writable, instead of leaving them unseen.
+ */
+static int
+conn_sync(struct db_conn *c)
+{
+	if (!PQpipelineSync(c->pg)) {
+		conn_fail(c, PQerrorMessage(c->pg));
+		return (0);
+	}
+	ring_push(c, EXPECT_SYNC, NULL);
+	c->unsynced = 0;
+	conn_flush(c);
+	return (c->state == CONN_READY);
+}
+
+/*
+ * Push pending output.  libpq reads from the socket while it writes when
+ * the socket is full, so results may now sit in its buffer with no read
+ * event to announce them: when it has something to hand out, stay
+ * registered for EPOLLOUT so conn_event runs on the next loop iteration.
+ */
 static void
 conn_flush(struct db_conn *c)
 {
 	switch (PQflush(c->pg)) {
 	case 0:
-		conn_watch(c, 0);
+		conn_watch(c, c->unsynced > 0 ||
+		    (c->count > 0 && !PQisBusy(c->pg)));
 		break;
 	case 1:
 		conn_watch(c, 1);
@@ -570,7 +610,10 @@ conn_event(void *arg, int error)
 		return;
 
 	if (flags & KORE_EVENT_WRITE) {
-		conn_flush(c);
+		if (c->unsynced > 0)
+			(void)conn_sync(c);
+		else
+			conn_flush(c);
 		if (c->state != CONN_READY)
 			return;
 	}
@@ -584,9 +627,10 @@ conn_event(void *arg, int error)
 static void
 conn_read(struct db_conn *c)
 {
-	struct expect	*e;
-	PGresult	*r;
-	int		 nulls;
+	struct kb_db_query	*q;
+	struct expect		*e;
+	PGresult		*r;
+	int			 nulls;
 
 	if (!PQconsumeInput(c->pg)) {
 		conn_fail(c, PQerrorMessage(c->pg));
@@ -604,7 +648,7 @@ conn_read(struct db_conn *c)
 			 * several NULLs in a row mean nothing more is there.
 			 */
 			if (e->kind == EXPECT_SYNC || !e->got) {
-				if (++nulls > 3)
+				if (++nulls > DB_MAX_NULLS)
 					break;
 				continue;
 			}
@@ -614,7 +658,21 @@ conn_read(struct db_conn *c)
 			c->count--;
 			if (e->kind == EXPECT_QUERY) {
 				c->inflight--;
-				query_complete(e->q, 0, NULL);
+				q = e->q;
+				if (q->res != NULL && PQresultStatus(q->res) ==
+				    PGRES_PIPELINE_ABORTED &&
+				    q->aborts++ < DB_MAX_ABORTS) {
+					/* Another query failed its batch. */
+					PQclear(q->res);
+					q->res = NULL;
+					if (q->prep_res != NULL) {
+						PQclear(q->prep_res);
+						q->prep_res = NULL;
+					}
+					query_dispatch(q);
+				} else {
+					query_complete(q, 0, NULL);
+				}
 			}
 			continue;
 		}
@@ -640,7 +698,10 @@ conn_read(struct db_conn *c)
 		if (e->kind == EXPECT_PREPARE) {
 			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 				c->prepared[e->q->stmt->id] = 0;
-				e->q->prep_res = r;
+				if (PQresultStatus(r) == PGRES_PIPELINE_ABORTED)
+					PQclear(r);	/* the query says so too */
+				else
+					e->q->prep_res = r;
 			} else {
 				PQclear(r);
 			}
@@ -651,8 +712,12 @@ conn_read(struct db_conn *c)
 				last_ok = kore_time_ms();
 		}
 	}
-	if (c->state == CONN_READY)
-		pool_drain();
+	if (c->state != CONN_READY)
+		return;
+	pool_drain();
+	if (c->state == CONN_READY && nulls <= DB_MAX_NULLS)
+		conn_watch(c, c->unsynced > 0 ||
+		    (c->count > 0 && !PQisBusy(c->pg)));
 }
 
 /* Deliver the outcome to the request, if it is still there, and free. */
