@@ -749,6 +749,14 @@ query_complete(struct kb_db_query *q, int unavailable, const char *why)
 				s = PQresultErrorField(err,
 				    PG_DIAG_MESSAGE_PRIMARY);
 				r.message = s ? s : "query failed";
+				/*
+				 * The server is shutting down or restarting
+				 * (class 57P) or the connection broke (08):
+				 * not this query's fault, the database's.
+				 */
+				if (strncmp(r.sqlstate, "57P", 3) == 0 ||
+				    strncmp(r.sqlstate, "08", 2) == 0)
+					r.unavailable = 1;
 			}
 		}
 		q->cb(ctx, &r, q->arg);

@@ -572,6 +572,34 @@ test_database_restart(void **state)
 	}
 }
 
+/* A restart under load: every answer is 200 or 503, never a 500. */
+static void
+test_database_restart_under_load(void **state)
+{
+	struct resp	r;
+	int		i, ok;
+
+	assert_int_equal(sh("wrk -t1 -c16 -d4s "
+	    "\"$BASE_URL/api/v1/settings/app.name\" >build/test-wrk.txt 2>&1 &"),
+	    0);
+	usleep(1000 * 1000);
+	pg_ctl("stop");
+	usleep(1000 * 1000);
+	pg_ctl("start");
+	usleep(3000 * 1000);
+	assert_int_equal(sh("grep -q 'Requests/sec' build/test-wrk.txt"), 0);
+	assert_int_not_equal(sh("grep -q '\"status\":500' \"$KB_SERVER_LOG\""),
+	    0);
+	for (ok = 0, i = 0; i < 100 && !ok; i++) {
+		http_get("/api/v1/settings/app.name", &r);
+		ok = (r.status == 200);
+		resp_free(&r);
+		if (!ok)
+			usleep(100 * 1000);
+	}
+	assert_true(ok);
+}
+
 int
 main(void)
 {
@@ -603,6 +631,7 @@ main(void)
 	};
 	const struct CMUnitTest restart_tests[] = {
 		cmocka_unit_test(test_database_restart),
+		cmocka_unit_test(test_database_restart_under_load),
 	};
 	int	failed = 0;
 
