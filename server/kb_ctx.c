@@ -206,22 +206,14 @@ void
 kb_respond_errors(struct kb_ctx *ctx, int status, const char *code,
     const char *message, const struct kb_errors *errs)
 {
-	json_t		*o, *details;
-	size_t		 i;
+	json_t		*o;
 
 	o = json_object();
 	json_object_set_new(o, "error", json_string(message));
 	json_object_set_new(o, "code", json_string(code));
 	json_object_set_new(o, "request_id", json_string(ctx->request_id));
-	if (errs != NULL && errs->count > 0) {
-		details = json_array();
-		for (i = 0; i < errs->count; i++) {
-			json_array_append_new(details, json_pack("{s:s, s:s}",
-			    "path", errs->items[i].path,
-			    "message", errs->items[i].message));
-		}
-		json_object_set_new(o, "details", details);
-	}
+	if (errs != NULL && errs->count > 0)
+		json_object_set_new(o, "details", kb_errors_json(errs));
 	if (status == 401)
 		kb_header_set(ctx, "WWW-Authenticate", "Bearer");
 	kb_respond_json(ctx, status, o);

@@ -30,15 +30,15 @@ KORE_PID=
 
 cleanup() {
 	if [ -n "$KORE_PID" ]; then
-		kill "$KORE_PID" 2>/dev/null
+		kill "$KORE_PID" 2>/dev/null || true
 		for _ in $(seq 50); do
 			kill -0 "$KORE_PID" 2>/dev/null || break
 			sleep 0.1
 		done
 		# Workers that outlive the parent's shutdown (seen under ASan).
-		pkill -9 -P "$KORE_PID" 2>/dev/null
-		kill -9 "$KORE_PID" 2>/dev/null
-		wait "$KORE_PID" 2>/dev/null
+		pkill -9 -P "$KORE_PID" 2>/dev/null || true
+		kill -9 "$KORE_PID" 2>/dev/null || true
+		wait "$KORE_PID" 2>/dev/null || true
 	fi
 	scripts/pg.sh stop "$PGDIR" || true
 }
@@ -76,6 +76,7 @@ KB_DB_NAME=korebase_test
 export KB_DB_NAME
 status=0
 $B/test_integration || status=$?
+[ $status -eq 0 ] || echo "integration: the suite failed" >&2
 
 # The server must have survived everything above.
 if ! kill -0 "$KORE_PID" 2>/dev/null; then
@@ -89,4 +90,6 @@ if grep -q '"level":"error"' "$LOG" ||
 	    head -60 >&2
 	status=1
 fi
+trap - EXIT
+cleanup
 exit $status

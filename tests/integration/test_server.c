@@ -89,6 +89,31 @@ test_access_log(void **state)
 	    "\"access-log-probe\",\"method\":\"GET\",\"path\":\"/health\"' %s",
 	    log);
 	assert_int_equal(system(cmd), 0);
+
+	/* Every line is one JSON object, whatever bytes the paths held. */
+	http_get("/no%22such%0a\\path\x7f\xc3\xa9", &r);
+	resp_free(&r);
+	usleep(200 * 1000);
+	{
+		FILE	*f;
+		char	 line[4096];
+		json_t	*j;
+		int	 n = 0;
+
+		assert_non_null(f = fopen(log, "r"));
+		while (fgets(line, sizeof(line), f) != NULL) {
+			if (line[0] != '{')
+				continue;	/* Kore's own start-up lines */
+			j = json_loads(line, 0, NULL);
+			if (j == NULL)
+				fprintf(stderr, "not JSON: %s", line);
+			assert_non_null(j);
+			json_decref(j);
+			n++;
+		}
+		fclose(f);
+		assert_true(n > 3);
+	}
 }
 
 /* ---- routing and errors ---- */
