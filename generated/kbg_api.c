@@ -537,5 +537,5 @@ const struct kb_api kbg_api = {
 	.ops = kbg_ops,
 	.nops = 8,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 57970,
+	.spec_json_len = 58079,
 };

@@ -78,6 +78,9 @@ status=0
 $B/test_integration || status=$?
 [ $status -eq 0 ] || echo "integration: the suite failed" >&2
 
+# Swagger UI's "Try it out" against this server, in headless Chromium.
+node tests/e2e/docs.mjs || status=1
+
 # The server must have survived everything above.
 if ! kill -0 "$KORE_PID" 2>/dev/null; then
 	echo "integration: the server died during the tests" >&2
