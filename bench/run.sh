@@ -18,7 +18,8 @@
 #                    its rows are skipped when it does not answer
 #   DATABASE_URL     the server's database; when unset, libpq's PGHOST,
 #                    PGPORT, PGUSER, PGDATABASE, ... are used
-#   BENCH_DURATION   seconds per measurement (default 10)
+#   BENCH_DURATION   seconds per measured run (default 5)
+#   BENCH_ROUNDS     measured runs per row; the median is reported (default 3)
 #   BENCH_THREADS    wrk threads (default 2)
 #   BENCH_CONNS      wrk connections (default 64)
 #   BENCH_DB_CONNS   pgbench clients (default 16)
@@ -34,7 +35,8 @@ ROOT=$(pwd)
 
 SERVER_URL=${SERVER_URL:-http://127.0.0.1:8080}
 SERVER_URL=${SERVER_URL%/}
-DURATION=${BENCH_DURATION:-10}
+DURATION=${BENCH_DURATION:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
 THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNS:-64}
 DB_CONNS=${BENCH_DB_CONNS:-16}
@@ -83,16 +85,30 @@ NAMES=(health hello setting batch pgbench)
 # RESULT[NAME] from wrk's summary (Requests/sec, the 99% latency, socket
 # errors and non-2xx/3xx responses).
 wrk_run() {
-	local name=$1 url=$2 lua=${3:-} args=() log=$WORK/wrk-$1.txt
+	local name=$1 url=$2 lua=${3:-} args=() log r rows=""
 
 	[ -n "$lua" ] && args=(-s "$lua")
 	wrk -t1 -c"$CONNS" -d1s "${args[@]}" "$url" >/dev/null 2>&1
-	if ! wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
-	    "${args[@]}" "$url" >"$log" 2>&1; then
-		RESULT[$name]="SKIP wrk failed (see $log)"
-		return
-	fi
-	RESULT[$name]=$(awk '
+	# ROUNDS measured runs; the median by req/s is reported, so one
+	# disturbed run on a shared 2-core machine does not decide.
+	for r in $(seq "$ROUNDS"); do
+		log=$WORK/wrk-$name-$r.txt
+		if ! wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency \
+		    "${args[@]}" "$url" >"$log" 2>&1; then
+			RESULT[$name]="SKIP wrk failed (see $log)"
+			return
+		fi
+		rows+=$(wrk_parse "$log")$'\n'
+	done
+	RESULT[$name]=$(printf '%s' "$rows" | grep -v '^SKIP' | sort -n |
+	    awk '{ l[NR] = $0 } END {
+		if (NR == 0) print "SKIP no wrk summary";
+		else print l[int((NR + 1) / 2)] }')
+}
+
+# wrk_parse LOG: "req/s p99_ms errors" from wrk's summary.
+wrk_parse() {
+	awk '
 	function ms(v) {
 		if (v ~ /us$/) return substr(v, 1, length(v) - 2) / 1000;
 		if (v ~ /ms$/) return substr(v, 1, length(v) - 2) + 0;
@@ -110,7 +126,7 @@ wrk_run() {
 	END {
 		if (rps == "") print "SKIP no wrk summary";
 		else printf "%.0f %.2f %d\n", rps, p99, err;
-	}' "$log")
+	}' "$1"
 }
 
 # http_status URL [curl args]: the status code, 000 when nothing answers.
@@ -267,18 +283,18 @@ else
 		pgbench -i -q -s "$SCALE" "${DB_ARGS[@]}" \
 		    >"$WORK/pgbench-init.txt" 2>&1
 	fi
-	if pgbench -n -S -M prepared -c "$DB_CONNS" -j2 -T"$DURATION" \
-	    "${DB_ARGS[@]}" >"$WORK/pgbench.txt" 2>&1; then
-		RESULT[pgbench]=$(awk '
-		/^latency average/	{ lat = $4 }
-		/^tps = /		{ tps = $3 }
-		END {
-			if (tps == "") print "SKIP no pgbench summary";
-			else printf "%.0f - 0\n", tps;
-		}' "$WORK/pgbench.txt")
-	else
-		RESULT[pgbench]="SKIP pgbench failed (see $WORK/pgbench.txt)"
-	fi
+	rows=""
+	for r in $(seq "$ROUNDS"); do
+		if pgbench -n -S -M prepared -c "$DB_CONNS" -j2 -T"$DURATION" \
+		    "${DB_ARGS[@]}" >"$WORK/pgbench-$r.txt" 2>&1; then
+			rows+=$(awk '/^tps = / { printf "%.0f - 0", $3 }' \
+			    "$WORK/pgbench-$r.txt")$'\n'
+		fi
+	done
+	RESULT[pgbench]=$(printf '%s' "$rows" | grep . | sort -n |
+	    awk '{ l[NR] = $0 } END {
+		if (NR == 0) print "SKIP pgbench failed (see build/bench)";
+		else print l[int((NR + 1) / 2)] }')
 fi
 
 # ---- report -------------------------------------------------------------------
@@ -309,7 +325,7 @@ ratio() {
 
 : >"$WORK/report.txt"
 say "korebase bench $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) CPUs;" \
-    "wrk -t$THREADS -c$CONNS -d${DURATION}s, hello workers $WORKERS," \
+    "wrk -t$THREADS -c$CONNS -d${DURATION}s x$ROUNDS (median), hello workers $WORKERS," \
     "pgbench -S -M prepared -c$DB_CONNS -j2 -T$DURATION"
 say "server $SERVER_URL"
 say ""

@@ -88,6 +88,7 @@ struct db_conn {
 	u_int64_t		 since;		/* state entered */
 	u_int64_t		 retry_at;
 	u_int64_t		 backoff;
+	u_int64_t		 ping_at;	/* a ping is out since, or 0 */
 	int			 inflight;	/* queries sent, not done */
 	int			 unsynced;	/* read-only, awaiting Sync */
 	struct expect		 ring[DB_RING];
@@ -329,13 +330,30 @@ pool_tick(void *arg, u_int64_t now)
 			conn_read(&pool[i]);
 	}
 
+	/*
+	 * A connection that leaves a ping unanswered for longer than any
+	 * statement may run is hung (a dead peer, a network partition):
+	 * drop it and reconnect rather than wait for TCP to notice.
+	 */
+	for (i = 0; i < pool_size; i++) {
+		c = &pool[i];
+		if (c->state == CONN_READY && c->ping_at != 0 &&
+		    now - c->ping_at > (u_int64_t)MAX(DB_HEALTH_MS,
+		    kb_config.db_timeout_ms + 1000))
+			conn_fail(c, "no answer to a ping");
+	}
+
 	/* Keep kb_db_healthy() fresh when there is no traffic. */
 	if (now - last_ok >= DB_PING_MS && now - last_ping >= DB_PING_MS &&
 	    (c = pool_pick()) != NULL) {
 		last_ping = now;
 		q = query_new(NULL, &ping_stmt, 0, NULL, NULL, NULL);
-		if (!conn_send(c, q))
+		if (conn_send(c, q)) {
+			if (c->ping_at == 0)
+				c->ping_at = now;
+		} else {
 			query_free(q);
+		}
 	}
 
 	for (q = TAILQ_FIRST(&waitq); q != NULL; q = next) {
@@ -458,6 +476,7 @@ conn_fail(struct db_conn *c, const char *why)
 	}
 	c->fd = -1;
 	c->writing = 0;
+	c->ping_at = 0;
 	c->state = CONN_DOWN;
 	c->backoff = c->backoff == 0 ? DB_BACKOFF_MIN_MS :
 	    MIN(c->backoff * 2, DB_BACKOFF_MAX_MS);
@@ -707,6 +726,8 @@ conn_read(struct db_conn *c)
 			}
 		} else {
 			e->q->res = r;
+			if (e->q->stmt == &ping_stmt)
+				c->ping_at = 0;
 			if (PQresultStatus(r) == PGRES_TUPLES_OK ||
 			    PQresultStatus(r) == PGRES_COMMAND_OK)
 				last_ok = kore_time_ms();
