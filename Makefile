@@ -12,17 +12,20 @@ CFLAGS		?= -O2 -g
 WARN		 = -Wall -Wextra -Wmissing-prototypes -Wshadow \
 		   -Wno-unused-parameter
 MOD_CFLAGS	 = $(CFLAGS) $(WARN) -std=gnu11 -fPIC $(KORE_FEATURES) \
-		   -Iruntime -Iserver -Igenerated $(PKG_CFLAGS)
+		   -Iruntime -Iserver -Igenerated -Iauth $(PKG_CFLAGS)
 
 SPEC		 = spec/openapi.yaml
 SPEC_FILES	:= $(shell find spec -name '*.yaml' -o -name '*.json' 2>/dev/null)
 MODULE		 = $(BUILD)/korebase.so
+MOD_LIBS	 = -largon2 -ljwt -lpthread -lm
 
 SERVER_SRCS	:= $(wildcard server/*.c)
 HANDLER_SRCS	:= $(wildcard handlers/*.c)
 RUNTIME_SRCS	:= $(wildcard runtime/*.c)
 GEN_SRCS	 = $(wildcard generated/*.c)
-MOD_SRCS	 = $(SERVER_SRCS) $(HANDLER_SRCS) $(RUNTIME_SRCS) $(GEN_SRCS)
+AUTH_SRCS	:= $(wildcard auth/*.c)
+MOD_SRCS	 = $(SERVER_SRCS) $(HANDLER_SRCS) $(RUNTIME_SRCS) $(GEN_SRCS) \
+		   $(AUTH_SRCS)
 MOD_OBJS	 = $(patsubst %.c,$(BUILD)/mod/%.o,$(MOD_SRCS))
 
 .PHONY: all deps codegen generate module run migrate test test-lint \
@@ -53,7 +56,7 @@ module: $(BUILD)/.generated
 	@$(MAKE) --no-print-directory $(MODULE)
 
 $(MODULE): $(MOD_OBJS)
-	$(CC) -shared -o $@ $(MOD_OBJS) $(PKG_LIBS) -lm
+	$(CC) -shared -o $@ $(MOD_OBJS) $(PKG_LIBS) $(MOD_LIBS)
 	@missing=$$(nm $@ | awk '$$1 == "w" && $$2 ~ /^kbh_/ { sub(/^kbh_/, "", $$2); printf " %s", $$2 }'); \
 	if [ -n "$$missing" ]; then \
 		echo "unimplemented operations (answer 501):$$missing"; \
@@ -113,7 +116,8 @@ $(BUILD)/asan/%.o: %.c
 	    -c -o $@ $<
 
 $(BUILD)/asan/korebase.so: $(ASAN_OBJS)
-	$(CC) -shared -fsanitize=address -o $@ $(ASAN_OBJS) $(PKG_LIBS) -lm
+	$(CC) -shared -fsanitize=address -o $@ $(ASAN_OBJS) $(PKG_LIBS) \
+	    $(MOD_LIBS)
 
 test-asan: all $(BUILD)/asan/korebase.so
 	@KB_MODULE=$(CURDIR)/$(BUILD)/asan/korebase.so \

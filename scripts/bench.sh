@@ -17,6 +17,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
 	DATABASE_URL="postgresql://postgres@/korebase?host=$top/var/pg/run&port=$KB_PG_PORT"
 fi
 export DATABASE_URL
+. scripts/secret.sh
 build/kbmigrate -d "$DATABASE_URL" migrations >/dev/null
 
 while :; do

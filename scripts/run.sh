@@ -16,6 +16,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
 	echo "run: embedded PostgreSQL at $top/var/pg (socket $top/var/pg/run)"
 fi
 export DATABASE_URL
+. scripts/secret.sh
 
 build/kbmigrate -d "$DATABASE_URL" migrations
 

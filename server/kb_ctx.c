@@ -70,6 +70,7 @@ kb_ctx_free(struct kb_ctx *ctx)
 	size_t			 i;
 
 	kb_db_detach(ctx);
+	kb_work_detach(ctx);
 	for (c = ctx->arena; c != NULL; c = next) {
 		next = c->next;
 		kore_free(c);

@@ -13,6 +13,7 @@
 #include <sys/random.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,16 @@ KORE_SECCOMP_FILTER("korebase",
 	KORE_SYSCALL_ALLOW(lseek),
 	KORE_SYSCALL_ALLOW(ioctl),
 	KORE_SYSCALL_ALLOW(sysinfo),
+	/* Helper threads (kb_work.c); glibc falls back from clone3. */
+	KORE_SYSCALL_DENY(clone3, ENOSYS),
+	KORE_SYSCALL_ALLOW(clone),
+	KORE_SYSCALL_ALLOW(futex),
+	KORE_SYSCALL_ALLOW(set_robust_list),
+	KORE_SYSCALL_ALLOW(rseq),
+	KORE_SYSCALL_ALLOW(mprotect),
+	KORE_SYSCALL_ALLOW(madvise),
+	KORE_SYSCALL_ALLOW(eventfd2),
+	KORE_SYSCALL_ALLOW(sched_yield),
 );
 
 static const struct kb_api	*api = &kbg_api;
@@ -78,6 +89,7 @@ kore_parent_configure(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	kb_config_load();
+	kb_auth_init();
 }
 
 static void
@@ -92,8 +104,10 @@ void
 kore_worker_configure(void)
 {
 	kb_config_load();
+	kb_auth_init();
 	kb_static_init();
 	kb_db_init();
+	kb_work_init();
 	kore_timer_add(log_tick, KB_LOG_FLUSH_MS, NULL, 0);
 }
 
@@ -101,6 +115,7 @@ void
 kore_worker_teardown(void)
 {
 	kb_db_shutdown();
+	kb_work_shutdown();
 	kb_log_flush();
 }
 
@@ -119,6 +134,7 @@ kb_dispatch(struct http_request *req)
 		ctx->req = req;
 		ctx->start_us = kb_now_us();
 		TAILQ_INIT(&ctx->queries);
+		TAILQ_INIT(&ctx->jobs);
 		req->hdlr_extra = ctx;
 		req->onfree = ctx_onfree;
 		ctx_request_id(ctx);
@@ -126,7 +142,7 @@ kb_dispatch(struct http_request *req)
 	}
 
 	if (!ctx->responded) {
-		if (kb_db_pending(ctx)) {
+		if (kb_db_pending(ctx) || kb_work_pending(ctx)) {
 			ctx->sleeping = 1;
 			http_request_sleep(req);
 			return (KORE_RESULT_RETRY);
@@ -140,6 +156,19 @@ kb_dispatch(struct http_request *req)
 	ctx_write(ctx);
 	ctx_access_log(ctx);
 	return (KORE_RESULT_OK);
+}
+
+/*
+ * Something this request waited for finished: run it again if it has
+ * answered or has nothing left in flight (kb_dispatch then answers 500 if
+ * the handler forgot to respond).
+ */
+void
+kb_ctx_settle(struct kb_ctx *ctx)
+{
+	if (ctx->sleeping && (ctx->responded ||
+	    (!kb_db_pending(ctx) && !kb_work_pending(ctx))))
+		kb_ctx_wakeup(ctx);
 }
 
 void
@@ -258,6 +287,8 @@ ctx_handle(struct kb_ctx *ctx)
 		return;
 	}
 	ctx->op = op;
+	if (!kb_auth_gate(ctx))
+		return;			/* 401 or 403 */
 
 	kb_errors_init(&errs);
 	if (op->nparams > 0)

@@ -31,6 +31,12 @@ struct kb_config {
 	size_t		body_max;	/* KB_BODY_MAX: JSON request bodies */
 	const char	*swagger_dir;	/* KB_SWAGGER_DIR */
 	int		access_log;	/* KB_ACCESS_LOG: 1 or 0 */
+	int		work_threads;	/* KB_WORK_THREADS: helper threads */
+	const char	*jwt_secret;	/* KB_JWT_SECRET, >= 32 bytes */
+	const char	*jwt_issuer;	/* KB_JWT_ISSUER */
+	const char	*jwt_audience;	/* KB_JWT_AUDIENCE */
+	int		jwt_ttl;	/* KB_JWT_TTL: access-token seconds */
+	int		dev_mode;	/* KB_DEV_MODE: 1 allows no secret */
 };
 
 extern struct kb_config	kb_config;
@@ -47,6 +53,45 @@ const char	*kb_ctx_request_id(struct kb_ctx *);
 const char	*kb_ctx_header(struct kb_ctx *, const char *name);
 const char	*kb_ctx_method(struct kb_ctx *);
 char		*kb_ctx_strdup(struct kb_ctx *, const char *);
+
+/*
+ * The caller, as established by the dispatcher before the handler runs:
+ * from a verified `Authorization: Bearer <JWT>` access token, else anon.
+ * The generated gate has already checked the operation's x-kb-roles, so
+ * handlers only read this (e.g. `sub` to know whose data to touch).
+ * Strings live until the request ends.
+ */
+struct kb_caller {
+	const char	*role;		/* "anon", "authenticated", ... */
+	const char	*sub;		/* user id, NULL for anon */
+	const char	*sid;		/* session id, NULL for anon */
+	const char	*tenant;	/* tenant claim, or NULL */
+	int64_t		 exp;		/* token expiry (unix s), 0 for anon */
+};
+
+const struct kb_caller	*kb_ctx_caller(struct kb_ctx *);
+const char		*kb_ctx_client_addr(struct kb_ctx *);
+
+/*
+ * JWT settings (HS256 secret, issuer, audience, access-token lifetime) for
+ * handlers that issue tokens.  Defined by auth/kb_auth.h.
+ */
+struct kb_jwt_config;
+const struct kb_jwt_config	*kb_jwt_config(void);
+
+/*
+ * Work off the event loop: `fn(arg)` runs on one of the worker's helper
+ * threads (password hashing and other CPU-heavy or blocking work; it must
+ * not touch Kore, the request or the database pool), then `done(ctx, arg)`
+ * runs back on the event loop.  If the client went away meanwhile, `done`
+ * gets ctx == NULL and must only release `arg`.  `arg` is owned by the
+ * work from this call on (allocate it with malloc, not kb_ctx_alloc).
+ * Returns 0, or -1 when the queue is full (answer 503 and free `arg`).
+ */
+typedef void	(*kb_work_fn)(void *);
+typedef void	(*kb_work_done)(struct kb_ctx *, void *);
+
+int	kb_work(struct kb_ctx *, kb_work_fn fn, kb_work_done done, void *arg);
 
 /*
  * Responses.  Exactly one kb_respond_* per request; later calls are

@@ -20,6 +20,7 @@ struct kb_header {
 };
 
 struct kb_db_query;
+struct kb_job;
 
 struct kb_ctx {
 	struct http_request		*req;
@@ -46,9 +47,21 @@ struct kb_ctx {
 
 	/* Queries in flight for this request (see kb_db.c). */
 	TAILQ_HEAD(, kb_db_query)	 queries;
+	/* Work on helper threads for this request (see kb_work.c). */
+	TAILQ_HEAD(, kb_job)		 jobs;
+
+	struct kb_caller		 caller;
+	char				 client_addr[64];
 };
 
 void		kb_ctx_free(struct kb_ctx *);
+void		kb_ctx_settle(struct kb_ctx *);
+void		kb_work_init(void);
+void		kb_work_shutdown(void);
+void		kb_work_detach(struct kb_ctx *);
+int		kb_work_pending(struct kb_ctx *);
+void		kb_auth_init(void);
+int		kb_auth_gate(struct kb_ctx *);
 u_int64_t	kb_now_us(void);
 const char	*kb_log_time(void);
 void		kb_log_write(const char *, size_t);

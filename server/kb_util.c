@@ -60,6 +60,15 @@ kb_config_load(void)
 	kb_config.swagger_dir = (v && *v) ? v :
 	    "node_modules/swagger-ui-dist";
 	kb_config.access_log = (int)env_long("KB_ACCESS_LOG", 1, 0, 1);
+	kb_config.work_threads = (int)env_long("KB_WORK_THREADS", 2, 1, 64);
+	kb_config.dev_mode = (int)env_long("KB_DEV_MODE", 0, 0, 1);
+	v = getenv("KB_JWT_SECRET");
+	kb_config.jwt_secret = (v && *v) ? v : NULL;
+	v = getenv("KB_JWT_ISSUER");
+	kb_config.jwt_issuer = (v && *v) ? v : "korebase";
+	v = getenv("KB_JWT_AUDIENCE");
+	kb_config.jwt_audience = (v && *v) ? v : "authenticated";
+	kb_config.jwt_ttl = (int)env_long("KB_JWT_TTL", 3600, 60, 86400 * 7);
 }
 
 u_int64_t

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "http.h"
 
@@ -185,4 +187,57 @@ error_has_path(struct resp *r, const char *pointer)
 			return (1);
 	}
 	return (0);
+}
+
+static void
+b64url(const unsigned char *in, size_t len, char *out)
+{
+	static const char	a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t			i, o = 0;
+	unsigned int		v;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		v = in[i] << 16 | in[i + 1] << 8 | in[i + 2];
+		out[o++] = a[v >> 18 & 63];
+		out[o++] = a[v >> 12 & 63];
+		out[o++] = a[v >> 6 & 63];
+		out[o++] = a[v & 63];
+	}
+	if (len - i == 1) {
+		v = in[i] << 16;
+		out[o++] = a[v >> 18 & 63];
+		out[o++] = a[v >> 12 & 63];
+	} else if (len - i == 2) {
+		v = in[i] << 16 | in[i + 1] << 8;
+		out[o++] = a[v >> 18 & 63];
+		out[o++] = a[v >> 12 & 63];
+		out[o++] = a[v >> 6 & 63];
+	}
+	out[o] = '\0';
+}
+
+char *
+make_jwt(const char *header, const char *payload, const char *secret)
+{
+	unsigned char	 mac[EVP_MAX_MD_SIZE];
+	unsigned int	 maclen;
+	char		*tok, *p;
+	size_t		 hl = strlen(header), pl = strlen(payload);
+
+	if (secret == NULL)
+		secret = getenv("KB_JWT_SECRET");
+	assert_non_null(secret);
+	tok = malloc(hl * 2 + pl * 2 + 128);
+	assert_non_null(tok);
+	b64url((const unsigned char *)header, hl, tok);
+	p = tok + strlen(tok);
+	*p++ = '.';
+	b64url((const unsigned char *)payload, pl, p);
+	HMAC(EVP_sha256(), secret, (int)strlen(secret),
+	    (unsigned char *)tok, strlen(tok), mac, &maclen);
+	p = tok + strlen(tok);
+	*p++ = '.';
+	b64url(mac, maclen, p);
+	return (tok);
 }

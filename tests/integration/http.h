@@ -44,4 +44,12 @@ void		assert_error(struct resp *, long status, const char *code);
 /* True if the error's details name `pointer`. */
 int		error_has_path(struct resp *, const char *pointer);
 
+/*
+ * A JWT signed with HMAC-SHA256 under $KB_JWT_SECRET (or `secret`), with
+ * the given header and payload JSON, for tests that forge tokens.
+ * Returns a malloc'd string.
+ */
+char		*make_jwt(const char *header, const char *payload,
+		    const char *secret);
+
 #endif

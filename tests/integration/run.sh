@@ -17,8 +17,8 @@ free_port() {
 	done
 }
 
-CFLAGS="-O1 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 $(pkg-config --cflags jansson libcurl cmocka)"
-LIBS="$(pkg-config --libs jansson libcurl cmocka)"
+CFLAGS="-O1 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 $(pkg-config --cflags jansson libcurl cmocka openssl)"
+LIBS="$(pkg-config --libs jansson libcurl cmocka openssl)"
 cc $CFLAGS -o $B/test_integration tests/integration/test_server.c \
     tests/integration/http.c $LIBS
 
@@ -47,6 +47,9 @@ trap cleanup EXIT INT TERM
 rm -rf "$PGDIR"
 KB_DB_NAME=korebase_test scripts/pg.sh start "$PGDIR" "$PGPORT"
 export DATABASE_URL="postgresql://postgres@/korebase_test?host=$PGDIR/run&port=$PGPORT"
+# A fresh signing key per run; the tests use it to forge tokens of their own.
+KB_JWT_SECRET=$(head -c 48 /dev/urandom | base64 -w0)
+export KB_JWT_SECRET
 $B/kbmigrate -d "$DATABASE_URL" migrations >/dev/null
 
 sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT|" \

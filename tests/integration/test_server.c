@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -488,6 +489,95 @@ test_settings_batch_bad_bodies(void **state)
 	resp_free(&r);
 }
 
+/* ---- the credentials gate ---- */
+
+static char *
+token_for(const char *sub, const char *role, long exp_in, const char *aud)
+{
+	char	payload[512];
+	long	now = (long)time(NULL);
+
+	snprintf(payload, sizeof(payload),
+	    "{\"sub\":\"%s\",\"role\":\"%s\",\"sid\":\"s1\","
+	    "\"jti\":\"j1\",\"iat\":%ld,\"exp\":%ld,"
+	    "\"iss\":\"korebase\",\"aud\":\"%s\"}",
+	    sub, role, now - 10, now + exp_in, aud);
+	return (make_jwt("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload,
+	    NULL));
+}
+
+static long
+get_with_token(const char *path, const char *tok, struct resp *r)
+{
+	char		 h[4096];
+	const char	*hs[2] = { h, NULL };
+
+	snprintf(h, sizeof(h), "Authorization: Bearer %s", tok);
+	return (http("GET", path, hs, NULL, 0, r));
+}
+
+static void
+test_gate_valid_token(void **state)
+{
+	struct resp	 r;
+	char		*tok;
+
+	tok = token_for("11111111-1111-1111-1111-111111111111",
+	    "authenticated", 3600, "authenticated");
+	assert_int_equal(get_with_token("/api/v1/settings/app.name", tok,
+	    &r), 200);
+	resp_free(&r);
+	free(tok);
+}
+
+static void
+test_gate_bad_tokens(void **state)
+{
+	static const char *const basic[] = {
+		"Authorization: Basic dXNlcjpwYXNz", NULL
+	};
+	struct resp	 r;
+	char		*tok, h[128];
+
+	/* Expired. */
+	tok = token_for("u", "authenticated", -60, "authenticated");
+	get_with_token("/health", tok, &r);
+	assert_error(&r, 401, "TOKEN_EXPIRED");
+	assert_string_equal(resp_header(&r, "www-authenticate", h,
+	    sizeof(h)), "Bearer");
+	resp_free(&r);
+	free(tok);
+
+	/* Wrong audience. */
+	tok = token_for("u", "authenticated", 3600, "someone-else");
+	get_with_token("/health", tok, &r);
+	assert_error(&r, 401, "INVALID_TOKEN");
+	resp_free(&r);
+	free(tok);
+
+	/* Signed with another key. */
+	tok = make_jwt("{\"alg\":\"HS256\"}", "{\"sub\":\"u\"}",
+	    "not-the-server-secret-not-the-server-secret");
+	get_with_token("/health", tok, &r);
+	assert_error(&r, 401, "INVALID_TOKEN");
+	resp_free(&r);
+	free(tok);
+
+	/* alg none, no signature. */
+	get_with_token("/health", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1Iiwicm9s"
+	    "ZSI6InNlcnZpY2Vfcm9sZSJ9.", &r);
+	assert_error(&r, 401, "INVALID_TOKEN");
+	resp_free(&r);
+
+	/* Garbage, and another scheme. */
+	get_with_token("/health", "garbage", &r);
+	assert_error(&r, 401, "INVALID_TOKEN");
+	resp_free(&r);
+	http("GET", "/health", basic, NULL, 0, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+}
+
 /* ---- migrations ---- */
 
 static int
@@ -649,6 +739,10 @@ main(void)
 		cmocka_unit_test(test_settings_batch_invalid),
 		cmocka_unit_test(test_settings_batch_bad_bodies),
 	};
+	const struct CMUnitTest gate_tests[] = {
+		cmocka_unit_test(test_gate_valid_token),
+		cmocka_unit_test(test_gate_bad_tokens),
+	};
 	const struct CMUnitTest migration_tests[] = {
 		cmocka_unit_test(test_migrations_idempotent),
 		cmocka_unit_test(test_migrations_changed_file_refused),
@@ -671,6 +765,8 @@ main(void)
 	    system_tests, NULL, NULL);
 	failed += cmocka_run_group_tests_name("integration: settings",
 	    settings_tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("integration: credentials gate",
+	    gate_tests, NULL, NULL);
 	failed += cmocka_run_group_tests_name("integration: migrations",
 	    migration_tests, NULL, NULL);
 	failed += cmocka_run_group_tests_name("integration: database restart",
