@@ -5,7 +5,7 @@
 #include "kbg_api.h"
 #include "kbg_handlers.h"
 
-/* 8 compiled schemas */
+/* 17 compiled schemas */
 static const struct kb_schema kbs_0;
 static const struct kb_schema kbs_1;
 static const struct kb_schema kbs_2;
@@ -14,6 +14,15 @@ static const struct kb_schema kbs_4;
 static const struct kb_schema kbs_5;
 static const struct kb_schema kbs_6;
 static const struct kb_schema kbs_7;
+static const struct kb_schema kbs_8;
+static const struct kb_schema kbs_9;
+static const struct kb_schema kbs_10;
+static const struct kb_schema kbs_11;
+static const struct kb_schema kbs_12;
+static const struct kb_schema kbs_13;
+static const struct kb_schema kbs_14;
+static const struct kb_schema kbs_15;
+static const struct kb_schema kbs_16;
 
 static struct kb_schema_cache kbsc_0;
 static const struct kb_schema kbs_0 = {
@@ -91,6 +100,112 @@ static const struct kb_schema kbs_7 = {
 	.min_props = -1, .max_props = -1,
 	.pattern = "^[A-Za-z0-9_.:-]+$",
 	.cache = &kbsc_7,
+};
+
+static struct kb_schema_cache kbsc_8;
+static const struct kb_schema_prop kbs_8_p[] = {
+	{ "email", &kbs_9 },
+	{ "password", &kbs_10 },
+	{ "data", &kbs_11 },
+};
+static const char *const kbs_8_r[] = { "email", "password", NULL };
+static const struct kb_schema kbs_8 = {
+	.name = "SignupRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_8_p, .nprops = 3,
+	.required = kbs_8_r, .nrequired = 2,
+	.cache = &kbsc_8,
+};
+
+static struct kb_schema_cache kbsc_9;
+static const struct kb_schema kbs_9 = {
+	.name = "Email",
+	.types = 0x10, .flags = 0x0000, .format = 4,
+	.min_length = 3, .max_length = 254, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_9,
+};
+
+static struct kb_schema_cache kbsc_10;
+static const struct kb_schema kbs_10 = {
+	.name = "Password",
+	.types = 0x10, .flags = 0x0400, .format = 14,
+	.min_length = 8, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_10,
+};
+
+static struct kb_schema_cache kbsc_11;
+static const struct kb_schema kbs_11 = {
+	.name = "UserMetadata",
+	.types = 0x40, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = 100,
+	.cache = &kbsc_11,
+};
+
+static struct kb_schema_cache kbsc_12;
+static const struct kb_schema_prop kbs_12_p[] = {
+	{ "email", &kbs_9 },
+	{ "password", &kbs_13 },
+};
+static const char *const kbs_12_r[] = { "email", "password", NULL };
+static const struct kb_schema kbs_12 = {
+	.name = "SigninRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_12_p, .nprops = 2,
+	.required = kbs_12_r, .nrequired = 2,
+	.cache = &kbsc_12,
+};
+
+static struct kb_schema_cache kbsc_13;
+static const struct kb_schema kbs_13 = {
+	.types = 0x10, .flags = 0x0400, .format = 14,
+	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_13,
+};
+
+static struct kb_schema_cache kbsc_14;
+static const struct kb_schema_prop kbs_14_p[] = {
+	{ "refresh_token", &kbs_15 },
+};
+static const char *const kbs_14_r[] = { "refresh_token", NULL };
+static const struct kb_schema kbs_14 = {
+	.name = "RefreshRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_14_p, .nprops = 1,
+	.required = kbs_14_r, .nrequired = 1,
+	.cache = &kbsc_14,
+};
+
+static struct kb_schema_cache kbsc_15;
+static const struct kb_schema kbs_15 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 256, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_15,
+};
+
+static struct kb_schema_cache kbsc_16;
+static const struct kb_schema_prop kbs_16_p[] = {
+	{ "email", &kbs_9 },
+	{ "password", &kbs_10 },
+	{ "data", &kbs_11 },
+};
+static const struct kb_schema kbs_16 = {
+	.name = "UserUpdateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = 1, .max_props = -1,
+	.props = kbs_16_p, .nprops = 3,
+	.cache = &kbsc_16,
 };
 
 int	kbg_dec_str(json_t *, const char **);
@@ -303,6 +418,166 @@ kbm_getSetting(void)
 	return (kbh_getSetting != NULL);
 }
 
+static int
+kbi_getAuthConfig(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getAuthConfig_in	*in;
+
+	if (kbh_getAuthConfig == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_getAuthConfig(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getAuthConfig(void)
+{
+	return (kbh_getAuthConfig != NULL);
+}
+
+static int
+kbi_signup(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_signup_in	*in;
+
+	if (kbh_signup == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_SignupRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_signup(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_signup(void)
+{
+	return (kbh_signup != NULL);
+}
+
+static int
+kbi_signin(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_signin_in	*in;
+
+	if (kbh_signin == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_SigninRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_signin(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_signin(void)
+{
+	return (kbh_signin != NULL);
+}
+
+static int
+kbi_refreshToken(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_refreshToken_in	*in;
+
+	if (kbh_refreshToken == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_RefreshRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_refreshToken(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_refreshToken(void)
+{
+	return (kbh_refreshToken != NULL);
+}
+
+static int
+kbi_signout(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_signout_in	*in;
+
+	if (kbh_signout == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_signout(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_signout(void)
+{
+	return (kbh_signout != NULL);
+}
+
+static int
+kbi_getUser(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getUser_in	*in;
+
+	if (kbh_getUser == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_getUser(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getUser(void)
+{
+	return (kbh_getUser != NULL);
+}
+
+static int
+kbi_updateUser(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_updateUser_in	*in;
+
+	if (kbh_updateUser == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_UserUpdateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_updateUser(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_updateUser(void)
+{
+	return (kbh_updateUser != NULL);
+}
+
 static const struct kb_op kbo_0 = {
 	.operation_id = "getRoot",
 	.method = "GET",
@@ -404,6 +679,102 @@ static const struct kb_op kbo_7 = {
 	.implemented = kbm_getSetting,
 };
 
+static const char *const kbo_8_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_8 = {
+	.operation_id = "getAuthConfig",
+	.method = "GET",
+	.path = "/api/v1/auth/config",
+	.summary = "Public auth configuration",
+	.roles = kbo_8_roles,
+	.secured = 0,
+	.invoke = kbi_getAuthConfig,
+	.implemented = kbm_getAuthConfig,
+};
+
+static const char *const kbo_9_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_9_b = { 1, kbo_9_mt, 1, &kbs_8 };
+static const char *const kbo_9_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_9 = {
+	.operation_id = "signup",
+	.method = "POST",
+	.path = "/api/v1/auth/signup",
+	.summary = "Sign up with e-mail and password",
+	.body = &kbo_9_b,
+	.roles = kbo_9_roles,
+	.secured = 0,
+	.invoke = kbi_signup,
+	.implemented = kbm_signup,
+};
+
+static const char *const kbo_10_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_10_b = { 1, kbo_10_mt, 1, &kbs_12 };
+static const char *const kbo_10_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_10 = {
+	.operation_id = "signin",
+	.method = "POST",
+	.path = "/api/v1/auth/signin",
+	.summary = "Sign in with e-mail and password",
+	.body = &kbo_10_b,
+	.roles = kbo_10_roles,
+	.secured = 0,
+	.invoke = kbi_signin,
+	.implemented = kbm_signin,
+};
+
+static const char *const kbo_11_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_11_b = { 1, kbo_11_mt, 1, &kbs_14 };
+static const char *const kbo_11_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_11 = {
+	.operation_id = "refreshToken",
+	.method = "POST",
+	.path = "/api/v1/auth/refresh",
+	.summary = "Exchange a refresh token",
+	.body = &kbo_11_b,
+	.roles = kbo_11_roles,
+	.secured = 0,
+	.invoke = kbi_refreshToken,
+	.implemented = kbm_refreshToken,
+};
+
+static const char *const kbo_12_roles[] = { "authenticated", NULL };
+static const struct kb_op kbo_12 = {
+	.operation_id = "signout",
+	.method = "POST",
+	.path = "/api/v1/auth/signout",
+	.summary = "Sign out",
+	.roles = kbo_12_roles,
+	.secured = 1,
+	.invoke = kbi_signout,
+	.implemented = kbm_signout,
+};
+
+static const char *const kbo_13_roles[] = { "authenticated", NULL };
+static const struct kb_op kbo_13 = {
+	.operation_id = "getUser",
+	.method = "GET",
+	.path = "/api/v1/auth/user",
+	.summary = "Get the current user",
+	.roles = kbo_13_roles,
+	.secured = 1,
+	.invoke = kbi_getUser,
+	.implemented = kbm_getUser,
+};
+
+static const char *const kbo_14_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_14_b = { 1, kbo_14_mt, 1, &kbs_16 };
+static const char *const kbo_14_roles[] = { "authenticated", NULL };
+static const struct kb_op kbo_14 = {
+	.operation_id = "updateUser",
+	.method = "PATCH",
+	.path = "/api/v1/auth/user",
+	.summary = "Update the current user",
+	.body = &kbo_14_b,
+	.roles = kbo_14_roles,
+	.secured = 1,
+	.invoke = kbi_updateUser,
+	.implemented = kbm_updateUser,
+};
+
 static const struct kb_op *const kbg_ops[] = {
 	&kbo_0,
 	&kbo_1,
@@ -413,6 +784,13 @@ static const struct kb_op *const kbg_ops[] = {
 	&kbo_5,
 	&kbo_6,
 	&kbo_7,
+	&kbo_8,
+	&kbo_9,
+	&kbo_10,
+	&kbo_11,
+	&kbo_12,
+	&kbo_13,
+	&kbo_14,
 	NULL
 };
 
@@ -424,6 +802,12 @@ static const char *const kbg_path_4_names[] = { "asset", NULL };
 static const char *const kbg_path_5_names[] = { NULL };
 static const char *const kbg_path_6_names[] = { NULL };
 static const char *const kbg_path_7_names[] = { "key", NULL };
+static const char *const kbg_path_8_names[] = { NULL };
+static const char *const kbg_path_9_names[] = { NULL };
+static const char *const kbg_path_10_names[] = { NULL };
+static const char *const kbg_path_11_names[] = { NULL };
+static const char *const kbg_path_12_names[] = { NULL };
+static const char *const kbg_path_13_names[] = { NULL };
 
 static const struct kb_path_item kbg_paths[] = {
 	{
@@ -482,6 +866,48 @@ static const struct kb_path_item kbg_paths[] = {
 		.param_names = kbg_path_7_names,
 		.nparam_names = 1,
 	},
+	{
+		.path = "/api/v1/auth/config",
+		.ops = { [KB_M_GET] = &kbo_8, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_8_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/signup",
+		.ops = { [KB_M_POST] = &kbo_9, },
+		.allow = "POST",
+		.param_names = kbg_path_9_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/signin",
+		.ops = { [KB_M_POST] = &kbo_10, },
+		.allow = "POST",
+		.param_names = kbg_path_10_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/refresh",
+		.ops = { [KB_M_POST] = &kbo_11, },
+		.allow = "POST",
+		.param_names = kbg_path_11_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/signout",
+		.ops = { [KB_M_POST] = &kbo_12, },
+		.allow = "POST",
+		.param_names = kbg_path_12_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/user",
+		.ops = { [KB_M_GET] = &kbo_13, [KB_M_PATCH] = &kbo_14, },
+		.allow = "GET, HEAD, PATCH",
+		.param_names = kbg_path_13_names,
+		.nparam_names = 0,
+	},
 };
 
 static const struct kb_route_node kbn_0;
@@ -495,6 +921,13 @@ static const struct kb_route_node kbn_7;
 static const struct kb_route_node kbn_8;
 static const struct kb_route_node kbn_9;
 static const struct kb_route_node kbn_10;
+static const struct kb_route_node kbn_11;
+static const struct kb_route_node kbn_12;
+static const struct kb_route_node kbn_13;
+static const struct kb_route_node kbn_14;
+static const struct kb_route_node kbn_15;
+static const struct kb_route_node kbn_16;
+static const struct kb_route_node kbn_17;
 
 static const struct kb_route_edge kbn_0_e[] = {
 	{ "", 0, &kbn_1 },
@@ -515,9 +948,10 @@ static const struct kb_route_edge kbn_6_e[] = {
 };
 static const struct kb_route_node kbn_6 = { .edges = kbn_6_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_edge kbn_7_e[] = {
+	{ "auth", 4, &kbn_11 },
 	{ "settings", 8, &kbn_8 },
 };
-static const struct kb_route_node kbn_7 = { .edges = kbn_7_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_7 = { .edges = kbn_7_e, .nedges = 2, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_edge kbn_8_e[] = {
 	{ "batch", 5, &kbn_9 },
 };
@@ -525,6 +959,21 @@ static const struct kb_route_node kbn_8 = { .edges = kbn_8_e, .nedges = 1,
 	.param = &kbn_10, .param_prefix = "", .param_suffix = "", .path_index = 5 };
 static const struct kb_route_node kbn_9 = { .param_prefix = "", .param_suffix = "", .path_index = 6 };
 static const struct kb_route_node kbn_10 = { .param_prefix = "", .param_suffix = "", .path_index = 7 };
+static const struct kb_route_edge kbn_11_e[] = {
+	{ "config", 6, &kbn_12 },
+	{ "refresh", 7, &kbn_15 },
+	{ "signin", 6, &kbn_14 },
+	{ "signout", 7, &kbn_16 },
+	{ "signup", 6, &kbn_13 },
+	{ "user", 4, &kbn_17 },
+};
+static const struct kb_route_node kbn_11 = { .edges = kbn_11_e, .nedges = 6, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_12 = { .param_prefix = "", .param_suffix = "", .path_index = 8 };
+static const struct kb_route_node kbn_13 = { .param_prefix = "", .param_suffix = "", .path_index = 9 };
+static const struct kb_route_node kbn_14 = { .param_prefix = "", .param_suffix = "", .path_index = 10 };
+static const struct kb_route_node kbn_15 = { .param_prefix = "", .param_suffix = "", .path_index = 11 };
+static const struct kb_route_node kbn_16 = { .param_prefix = "", .param_suffix = "", .path_index = 12 };
+static const struct kb_route_node kbn_17 = { .param_prefix = "", .param_suffix = "", .path_index = 13 };
 
 extern const char kbg_spec_json[];
 
@@ -533,9 +982,9 @@ const struct kb_api kbg_api = {
 	.version = "0.1.0",
 	.root = &kbn_0,
 	.paths = kbg_paths,
-	.npaths = 8,
+	.npaths = 14,
 	.ops = kbg_ops,
-	.nops = 8,
+	.nops = 15,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 58079,
+	.spec_json_len = 132570,
 };

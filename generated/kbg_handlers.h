@@ -97,4 +97,71 @@ struct kbg_getSetting_in {
 void	kbh_getSetting(struct kb_ctx *, const struct kbg_getSetting_in *)
 	    __attribute__((weak));
 
+/* GET /api/v1/auth/config (getAuthConfig) */
+struct kbg_getAuthConfig_in {
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getAuthConfig(struct kb_ctx *, const struct kbg_getAuthConfig_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/signup (signup) */
+struct kbg_signup_in {
+	struct kbg_SignupRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_signup(struct kb_ctx *, const struct kbg_signup_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/signin (signin) */
+struct kbg_signin_in {
+	struct kbg_SigninRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_signin(struct kb_ctx *, const struct kbg_signin_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/refresh (refreshToken) */
+struct kbg_refreshToken_in {
+	struct kbg_RefreshRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_refreshToken(struct kb_ctx *, const struct kbg_refreshToken_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/signout (signout) */
+struct kbg_signout_in {
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_signout(struct kb_ctx *, const struct kbg_signout_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/auth/user (getUser) */
+struct kbg_getUser_in {
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getUser(struct kb_ctx *, const struct kbg_getUser_in *)
+	    __attribute__((weak));
+
+/* PATCH /api/v1/auth/user (updateUser) */
+struct kbg_updateUser_in {
+	struct kbg_UserUpdateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_updateUser(struct kb_ctx *, const struct kbg_updateUser_in *)
+	    __attribute__((weak));
+
 #endif /* KBG_HANDLERS_H */

@@ -353,3 +353,452 @@ kbg_ErrorDetail_encode(const struct kbg_ErrorDetail *in)
 	return (o);
 }
 
+int
+kbg_AppMetadata_decode(struct kb_ctx *ctx, json_t *j, struct kbg_AppMetadata *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "provider");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->provider) == -1)
+			return (-1);
+		out->has_provider = 1;
+	}
+	v = json_object_get(j, "providers");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_providers = json_array_size(v);
+		out->providers = kb_ctx_alloc(ctx, (out->n_providers + 1) * sizeof(*out->providers));
+		for (i = 0; i < out->n_providers; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->providers[i]) == -1)
+				return (-1);
+		}
+		out->has_providers = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_AppMetadata_encode(const struct kbg_AppMetadata *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_provider) {
+		json_object_set_new(o, "provider", in->provider != NULL ? json_string(in->provider) : json_null());
+	}
+	if (in->has_providers) {
+		a = json_array();
+		for (i = 0; i < in->n_providers; i++)
+			json_array_append_new(a, in->providers[i] != NULL ? json_string(in->providers[i]) : json_null());
+		json_object_set_new(o, "providers", a);
+	}
+	return (o);
+}
+
+int
+kbg_SignupRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_SignupRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "password");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->password) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "data");
+	if (v != NULL && !json_is_null(v)) {
+		out->data = v;
+		out->has_data = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_SignupRequest_encode(const struct kbg_SignupRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	json_object_set_new(o, "password", in->password != NULL ? json_string(in->password) : json_null());
+	if (in->has_data) {
+		json_object_set_new(o, "data", in->data != NULL ? json_incref(in->data) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_SigninRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_SigninRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "password");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->password) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_SigninRequest_encode(const struct kbg_SigninRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	json_object_set_new(o, "password", in->password != NULL ? json_string(in->password) : json_null());
+	return (o);
+}
+
+int
+kbg_RefreshRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_RefreshRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "refresh_token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->refresh_token) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_RefreshRequest_encode(const struct kbg_RefreshRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "refresh_token", in->refresh_token != NULL ? json_string(in->refresh_token) : json_null());
+	return (o);
+}
+
+int
+kbg_UserUpdateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_UserUpdateRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+		out->has_email = 1;
+	}
+	v = json_object_get(j, "password");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->password) == -1)
+			return (-1);
+		out->has_password = 1;
+	}
+	v = json_object_get(j, "data");
+	if (v != NULL && !json_is_null(v)) {
+		out->data = v;
+		out->has_data = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_UserUpdateRequest_encode(const struct kbg_UserUpdateRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_email) {
+		json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	}
+	if (in->has_password) {
+		json_object_set_new(o, "password", in->password != NULL ? json_string(in->password) : json_null());
+	}
+	if (in->has_data) {
+		json_object_set_new(o, "data", in->data != NULL ? json_incref(in->data) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_User_decode(struct kb_ctx *ctx, json_t *j, struct kbg_User *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "aud");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->aud) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "role");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->role) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "email_confirmed_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email_confirmed_at) == -1)
+			return (-1);
+		out->has_email_confirmed_at = 1;
+	}
+	v = json_object_get(j, "user_metadata");
+	if (v != NULL && !json_is_null(v)) {
+		out->user_metadata = v;
+	} else
+		return (-1);
+	v = json_object_get(j, "app_metadata");
+	if (v != NULL && !json_is_null(v)) {
+		out->app_metadata = kb_ctx_alloc(ctx, sizeof(*out->app_metadata));
+		if (kbg_AppMetadata_decode(ctx, v, out->app_metadata) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "updated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->updated_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "last_sign_in_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->last_sign_in_at) == -1)
+			return (-1);
+		out->has_last_sign_in_at = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_User_encode(const struct kbg_User *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "aud", in->aud != NULL ? json_string(in->aud) : json_null());
+	json_object_set_new(o, "role", in->role != NULL ? json_string(in->role) : json_null());
+	json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	if (in->has_email_confirmed_at) {
+		json_object_set_new(o, "email_confirmed_at", in->email_confirmed_at != NULL ? json_string(in->email_confirmed_at) : json_null());
+	}
+	json_object_set_new(o, "user_metadata", in->user_metadata != NULL ? json_incref(in->user_metadata) : json_null());
+	json_object_set_new(o, "app_metadata", in->app_metadata != NULL ? kbg_AppMetadata_encode(in->app_metadata) : json_null());
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	json_object_set_new(o, "updated_at", in->updated_at != NULL ? json_string(in->updated_at) : json_null());
+	if (in->has_last_sign_in_at) {
+		json_object_set_new(o, "last_sign_in_at", in->last_sign_in_at != NULL ? json_string(in->last_sign_in_at) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_AuthSession_decode(struct kb_ctx *ctx, json_t *j, struct kbg_AuthSession *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "access_token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->access_token) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "token_type");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->token_type) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_in");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->expires_in) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->expires_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "refresh_token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->refresh_token) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "user");
+	if (v != NULL && !json_is_null(v)) {
+		out->user = kb_ctx_alloc(ctx, sizeof(*out->user));
+		if (kbg_User_decode(ctx, v, out->user) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_AuthSession_encode(const struct kbg_AuthSession *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "access_token", in->access_token != NULL ? json_string(in->access_token) : json_null());
+	json_object_set_new(o, "token_type", in->token_type != NULL ? json_string(in->token_type) : json_null());
+	json_object_set_new(o, "expires_in", json_integer((json_int_t)in->expires_in));
+	json_object_set_new(o, "expires_at", json_integer((json_int_t)in->expires_at));
+	json_object_set_new(o, "refresh_token", in->refresh_token != NULL ? json_string(in->refresh_token) : json_null());
+	json_object_set_new(o, "user", in->user != NULL ? kbg_User_encode(in->user) : json_null());
+	return (o);
+}
+
+int
+kbg_AuthConfig_decode(struct kb_ctx *ctx, json_t *j, struct kbg_AuthConfig *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "signup_enabled");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->signup_enabled) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "email_confirmation_required");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->email_confirmation_required) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "password_min_length");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->password_min_length) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "password_max_length");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->password_max_length) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "access_token_lifetime");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->access_token_lifetime) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "max_failed_signins");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->max_failed_signins) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "lockout_seconds");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->lockout_seconds) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_AuthConfig_encode(const struct kbg_AuthConfig *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "signup_enabled", json_boolean(in->signup_enabled));
+	json_object_set_new(o, "email_confirmation_required", json_boolean(in->email_confirmation_required));
+	json_object_set_new(o, "password_min_length", json_integer((json_int_t)in->password_min_length));
+	json_object_set_new(o, "password_max_length", json_integer((json_int_t)in->password_max_length));
+	json_object_set_new(o, "access_token_lifetime", json_integer((json_int_t)in->access_token_lifetime));
+	json_object_set_new(o, "max_failed_signins", json_integer((json_int_t)in->max_failed_signins));
+	json_object_set_new(o, "lockout_seconds", json_integer((json_int_t)in->lockout_seconds));
+	return (o);
+}
+

@@ -26,6 +26,14 @@ struct kbg_Setting;
 struct kbg_SettingsBatchRequest;
 struct kbg_Error;
 struct kbg_ErrorDetail;
+struct kbg_AppMetadata;
+struct kbg_SignupRequest;
+struct kbg_SigninRequest;
+struct kbg_RefreshRequest;
+struct kbg_UserUpdateRequest;
+struct kbg_User;
+struct kbg_AuthSession;
+struct kbg_AuthConfig;
 
 /* ServiceInfo */
 struct kbg_ServiceInfo {
@@ -90,5 +98,104 @@ struct kbg_ErrorDetail {
 
 int	kbg_ErrorDetail_decode(struct kb_ctx *, json_t *, struct kbg_ErrorDetail *);
 json_t	*kbg_ErrorDetail_encode(const struct kbg_ErrorDetail *);
+
+/* AppMetadata */
+struct kbg_AppMetadata {
+	const char *provider;	/* provider */
+	int	has_provider;
+	size_t	n_providers;
+	const char **providers;	/* providers */
+	int	has_providers;
+};
+
+int	kbg_AppMetadata_decode(struct kb_ctx *, json_t *, struct kbg_AppMetadata *);
+json_t	*kbg_AppMetadata_encode(const struct kbg_AppMetadata *);
+
+/* SignupRequest */
+struct kbg_SignupRequest {
+	const char *email;	/* email */
+	const char *password;	/* password */
+	json_t *data;	/* data */
+	int	has_data;
+};
+
+int	kbg_SignupRequest_decode(struct kb_ctx *, json_t *, struct kbg_SignupRequest *);
+json_t	*kbg_SignupRequest_encode(const struct kbg_SignupRequest *);
+
+/* SigninRequest */
+struct kbg_SigninRequest {
+	const char *email;	/* email */
+	const char *password;	/* password */
+};
+
+int	kbg_SigninRequest_decode(struct kb_ctx *, json_t *, struct kbg_SigninRequest *);
+json_t	*kbg_SigninRequest_encode(const struct kbg_SigninRequest *);
+
+/* RefreshRequest */
+struct kbg_RefreshRequest {
+	const char *refresh_token;	/* refresh_token */
+};
+
+int	kbg_RefreshRequest_decode(struct kb_ctx *, json_t *, struct kbg_RefreshRequest *);
+json_t	*kbg_RefreshRequest_encode(const struct kbg_RefreshRequest *);
+
+/* UserUpdateRequest */
+struct kbg_UserUpdateRequest {
+	const char *email;	/* email */
+	int	has_email;
+	const char *password;	/* password */
+	int	has_password;
+	json_t *data;	/* data */
+	int	has_data;
+};
+
+int	kbg_UserUpdateRequest_decode(struct kb_ctx *, json_t *, struct kbg_UserUpdateRequest *);
+json_t	*kbg_UserUpdateRequest_encode(const struct kbg_UserUpdateRequest *);
+
+/* User */
+struct kbg_User {
+	const char *id;	/* id */
+	const char *aud;	/* aud */
+	const char *role;	/* role */
+	const char *email;	/* email */
+	const char *email_confirmed_at;	/* email_confirmed_at */
+	int	has_email_confirmed_at;
+	json_t *user_metadata;	/* user_metadata */
+	struct kbg_AppMetadata *app_metadata;	/* app_metadata */
+	const char *created_at;	/* created_at */
+	const char *updated_at;	/* updated_at */
+	const char *last_sign_in_at;	/* last_sign_in_at */
+	int	has_last_sign_in_at;
+};
+
+int	kbg_User_decode(struct kb_ctx *, json_t *, struct kbg_User *);
+json_t	*kbg_User_encode(const struct kbg_User *);
+
+/* AuthSession */
+struct kbg_AuthSession {
+	const char *access_token;	/* access_token */
+	const char *token_type;	/* token_type */
+	int64_t expires_in;	/* expires_in */
+	int64_t expires_at;	/* expires_at */
+	const char *refresh_token;	/* refresh_token */
+	struct kbg_User *user;	/* user */
+};
+
+int	kbg_AuthSession_decode(struct kb_ctx *, json_t *, struct kbg_AuthSession *);
+json_t	*kbg_AuthSession_encode(const struct kbg_AuthSession *);
+
+/* AuthConfig */
+struct kbg_AuthConfig {
+	int signup_enabled;	/* signup_enabled */
+	int email_confirmation_required;	/* email_confirmation_required */
+	int64_t password_min_length;	/* password_min_length */
+	int64_t password_max_length;	/* password_max_length */
+	int64_t access_token_lifetime;	/* access_token_lifetime */
+	int64_t max_failed_signins;	/* max_failed_signins */
+	int64_t lockout_seconds;	/* lockout_seconds */
+};
+
+int	kbg_AuthConfig_decode(struct kb_ctx *, json_t *, struct kbg_AuthConfig *);
+json_t	*kbg_AuthConfig_encode(const struct kbg_AuthConfig *);
 
 #endif /* KBG_TYPES_H */

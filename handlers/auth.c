@@ -1,0 +1,884 @@
+/*
+ * Users and tokens (reference 000, "Authentication"; issue 3, first
+ * slice): sign-up, sign-in, refresh, sign-out, the current user and the
+ * public auth configuration.
+ *
+ * Shape of every handler:
+ *  - Password hashing and verification (argon2id, ~20 ms) run on a helper
+ *    thread through kb_work(); the event loop only continues with the next
+ *    query when the work is done.
+ *  - Each step is ONE prepared statement.  A change and its audit_log row
+ *    are written by the same statement (data-modifying CTEs), so they
+ *    commit or fail together; the pool has no multi-statement
+ *    transactions.
+ *  - The dispatcher's gate has already checked the operation's x-kb-roles
+ *    and verified the access token; handlers read kb_ctx_caller() only.
+ *    The /auth/user and /auth/signout operations also require the token's
+ *    session (sid) to be active, so signing out ends the access token too.
+ *
+ * No answer tells whether an e-mail address has an account, except
+ * sign-up's 409 (inherent to sign-up): a wrong password and an unknown
+ * address get the same 401 after the same argon2id work (a dummy hash is
+ * verified for unknown addresses), and failed sign-ins are counted and
+ * locked per address whether or not it has an account (users columns for
+ * accounts, the signin_failures table otherwise).
+ */
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kb_auth.h"
+#include "kb_server.h"
+#include "kbg_api.h"
+#include "kbg_handlers.h"
+
+#define AUTH_MAX_FAILED		5
+#define AUTH_LOCK_SECONDS	900
+#define REFRESH_PREFIX		"kbrt_"
+#define REFRESH_BYTES		32
+
+/* RFC 3339 UTC with milliseconds, as the settings handler writes them. */
+#define TS(x)								\
+	"to_char((" x ") AT TIME ZONE 'UTC',"				\
+	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* A users row `u` as GoTrue clients expect a user. */
+#define USER_JSON							\
+	"json_build_object('id', u.id, 'aud', 'authenticated',"		\
+	" 'role', u.role, 'email', u.email, 'email_confirmed_at', NULL,"	\
+	" 'user_metadata', u.user_metadata, 'app_metadata',"		\
+	" json_build_object('provider', 'email', 'providers',"		\
+	" json_build_array('email')),"					\
+	" 'created_at', " TS("u.created_at") ","				\
+	" 'updated_at', " TS("u.updated_at") ","				\
+	" 'last_sign_in_at', " TS("u.last_sign_in_at") ")::text"
+
+#define AUDIT_COLS	"audit_log (actor_id, action, target, request_id," \
+			" client_addr, details)"
+
+#define SIGNUP_ENABLED							\
+	"coalesce((SELECT value <> 'false'::jsonb FROM settings"		\
+	" WHERE key = 'auth.signup_enabled'), true)"
+
+static struct kb_stmt	config_stmt = KB_STMT_RO(
+	"SELECT " SIGNUP_ENABLED);
+
+/*
+ * $1 email, $2 password hash, $3 user_metadata, $4 refresh token hash,
+ * $5 user agent, $6 client address, $7 request id.
+ */
+static struct kb_stmt	signup_stmt = KB_STMT(
+	"WITH cfg AS (SELECT " SIGNUP_ENABLED " AS enabled),"
+	" u AS (INSERT INTO users (email, password_hash, user_metadata,"
+	" last_sign_in_at) SELECT lower($1), $2, coalesce($3::jsonb, '{}'),"
+	" now() FROM cfg WHERE cfg.enabled"
+	" ON CONFLICT (email) DO NOTHING RETURNING *),"
+	" s AS (INSERT INTO sessions (user_id, user_agent, ip)"
+	" SELECT id, $5, $6 FROM u RETURNING id),"
+	" t AS (INSERT INTO refresh_tokens (session_id, token_hash)"
+	" SELECT id, $4 FROM s),"
+	" a AS (INSERT INTO " AUDIT_COLS
+	" SELECT u.id, 'user.signup', u.id::text, $7, $6,"
+	" jsonb_build_object('session_id', s.id) FROM u, s"
+	" UNION ALL SELECT NULL, CASE WHEN cfg.enabled"
+	" THEN 'user.signup.conflict' ELSE 'user.signup.disabled' END,"
+	" NULL, $7, $6, jsonb_build_object('email', lower($1)) FROM cfg"
+	" WHERE NOT EXISTS (SELECT 1 FROM u))"
+	" SELECT cfg.enabled, u.id, u.role, s.id, CASE WHEN u.id IS NOT NULL"
+	" THEN " USER_JSON " END FROM cfg LEFT JOIN u ON true"
+	" LEFT JOIN s ON true");
+
+/*
+ * $1 email.  One row always: the account (or NULLs) and the seconds left
+ * of a lock on the address, whether or not it has an account.
+ */
+static struct kb_stmt	signin_lookup = KB_STMT_RO(
+	"SELECT u.id, u.password_hash, coalesce(greatest(0, ceil(extract("
+	" epoch FROM CASE WHEN u.id IS NOT NULL THEN u.locked_until"
+	" ELSE f.locked_until END - now())))::int, 0)"
+	" FROM (SELECT $1::citext AS email) e"
+	" LEFT JOIN users u ON u.email = e.email"
+	" LEFT JOIN signin_failures f ON f.email = e.email");
+
+/* $1 user id or NULL, $2 email, $3 request id, $4 client address. */
+static struct kb_stmt	signin_locked = KB_STMT(
+	"INSERT INTO " AUDIT_COLS " VALUES (NULL, 'user.signin.locked',"
+	" $1, $3, $4, jsonb_build_object('email', lower($2)))");
+
+/*
+ * $1 user id, $2 refresh token hash, $3 user agent, $4 client address,
+ * $5 request id.  No row when the account got locked meanwhile.
+ */
+static struct kb_stmt	signin_ok = KB_STMT(
+	"WITH u AS (UPDATE users SET failed_signins = 0, locked_until = NULL,"
+	" last_sign_in_at = now() WHERE id = $1 AND (locked_until IS NULL"
+	" OR locked_until <= now()) RETURNING *),"
+	" s AS (INSERT INTO sessions (user_id, user_agent, ip)"
+	" SELECT id, $3, $4 FROM u RETURNING id),"
+	" t AS (INSERT INTO refresh_tokens (session_id, token_hash)"
+	" SELECT id, $2 FROM s),"
+	" a AS (INSERT INTO " AUDIT_COLS " SELECT u.id, 'user.signin',"
+	" u.id::text, $5, $4, jsonb_build_object('session_id', s.id)"
+	" FROM u, s)"
+	" SELECT u.id, u.role, s.id, " USER_JSON " FROM u, s");
+
+/*
+ * $1 email, $2 request id, $3 client address.  Counts the failure on the
+ * account, or on the address when it has none; the fifth in a row locks
+ * it for AUTH_LOCK_SECONDS and starts the count again.
+ */
+#define FAIL_COUNT(t)							\
+	"failed_signins = CASE WHEN " t ".failed_signins + 1 >= 5 THEN 0"	\
+	" ELSE " t ".failed_signins + 1 END,"				\
+	" locked_until = CASE WHEN " t ".failed_signins + 1 >= 5"		\
+	" THEN now() + interval '900 seconds' ELSE " t ".locked_until END"
+
+static struct kb_stmt	signin_fail = KB_STMT(
+	"WITH u AS (UPDATE users AS x SET " FAIL_COUNT("x")
+	" WHERE x.email = $1::citext RETURNING x.id, x.locked_until),"
+	" f AS (INSERT INTO signin_failures AS x (email, failed_signins)"
+	" SELECT lower($1), 1 WHERE NOT EXISTS (SELECT 1 FROM u)"
+	" ON CONFLICT (email) DO UPDATE SET " FAIL_COUNT("x") ","
+	" updated_at = now() RETURNING x.locked_until),"
+	" a AS (INSERT INTO " AUDIT_COLS " SELECT NULL,"
+	" 'user.signin.failed', (SELECT id::text FROM u), $2, $3,"
+	" jsonb_build_object('email', lower($1), 'locked',"
+	" coalesce((SELECT locked_until FROM u), (SELECT locked_until"
+	" FROM f), '-infinity') > now()))"
+	" SELECT 1");
+
+/*
+ * $1 presented token hash, $2 new token hash, $3 request id, $4 client
+ * address.  Rotates an unused token of an active session; a token that
+ * was already rotated revokes its session and every token of it.  A row
+ * only on success.
+ */
+static struct kb_stmt	refresh_stmt = KB_STMT(
+	"WITH rot AS (UPDATE refresh_tokens rt SET rotated_at = now()"
+	" FROM sessions s WHERE rt.token_hash = $1 AND rt.rotated_at IS NULL"
+	" AND NOT rt.revoked AND s.id = rt.session_id"
+	" AND s.revoked_at IS NULL RETURNING rt.session_id, s.user_id),"
+	" nt AS (INSERT INTO refresh_tokens (session_id, token_hash)"
+	" SELECT session_id, $2 FROM rot),"
+	" old AS (SELECT rt.session_id, s.user_id, rt.rotated_at IS NOT NULL"
+	" AND s.revoked_at IS NULL AS reuse FROM refresh_tokens rt"
+	" JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1"
+	" AND NOT EXISTS (SELECT 1 FROM rot)),"
+	" rs AS (UPDATE sessions SET revoked_at = now() WHERE id IN"
+	" (SELECT session_id FROM old WHERE reuse) AND revoked_at IS NULL),"
+	" rr AS (UPDATE refresh_tokens SET revoked = true WHERE session_id IN"
+	" (SELECT session_id FROM old WHERE reuse) AND NOT revoked),"
+	" a AS (INSERT INTO " AUDIT_COLS " SELECT user_id, 'token.refresh',"
+	" session_id::text, $3, $4, '{}' FROM rot UNION ALL"
+	" SELECT NULL, CASE WHEN reuse THEN 'token.reuse_detected'"
+	" ELSE 'token.refresh.rejected' END, session_id::text, $3, $4,"
+	" jsonb_build_object('user_id', user_id) FROM old)"
+	" SELECT u.id, u.role, rot.session_id, " USER_JSON
+	" FROM rot JOIN users u ON u.id = rot.user_id");
+
+/* $1 session id, $2 user id, $3 request id, $4 client address. */
+static struct kb_stmt	signout_stmt = KB_STMT(
+	"WITH s AS (UPDATE sessions SET revoked_at = now() WHERE id = $1"
+	" AND user_id = $2 AND revoked_at IS NULL RETURNING id, user_id),"
+	" r AS (UPDATE refresh_tokens SET revoked = true WHERE session_id IN"
+	" (SELECT id FROM s) AND NOT revoked),"
+	" a AS (INSERT INTO " AUDIT_COLS " SELECT user_id, 'user.signout',"
+	" id::text, $3, $4, '{}' FROM s)"
+	" SELECT count(*) FROM s");
+
+#define ACTIVE_SESSION							\
+	"EXISTS (SELECT 1 FROM sessions s WHERE s.id = $2"		\
+	" AND s.user_id = u.id AND s.revoked_at IS NULL)"
+
+/* $1 user id, $2 session id. */
+static struct kb_stmt	user_get = KB_STMT_RO(
+	"SELECT " USER_JSON " FROM users u WHERE u.id = $1 AND "
+	ACTIVE_SESSION);
+
+/*
+ * $1 user id, $2 session id, $3 email, $4 password hash, $5 metadata to
+ * merge (a key set to null is removed), $6 request id, $7 client address,
+ * $8 the names of the changed fields (JSON array).  NULL: unchanged.
+ */
+static struct kb_stmt	user_update = KB_STMT(
+	"WITH u AS (UPDATE users u SET email = coalesce(lower($3), u.email),"
+	" password_hash = coalesce($4, u.password_hash),"
+	" user_metadata = CASE WHEN $5::jsonb IS NULL THEN u.user_metadata"
+	" ELSE (u.user_metadata || $5::jsonb) - ARRAY(SELECT e.k FROM"
+	" jsonb_each($5::jsonb) AS e(k, v) WHERE e.v = 'null'::jsonb) END"
+	" WHERE u.id = $1 AND " ACTIVE_SESSION " RETURNING u.*),"
+	" a AS (INSERT INTO " AUDIT_COLS " SELECT id, 'user.update',"
+	" id::text, $6, $7, jsonb_build_object('fields', $8::jsonb) FROM u)"
+	" SELECT " USER_JSON " FROM u");
+
+/* Work handed to a helper thread: hash or verify one password. */
+struct pw_work {
+	char		*password;	/* malloc'd copy, wiped when done */
+	size_t		 len;
+	char		*stored;	/* verify: the stored hash, or NULL */
+	int		 rc;		/* KB_PASSWORD_* */
+	char		 hash[KB_PASSWORD_ENCODED_MAX];
+	/* Event-loop state, valid while ctx is. */
+	const void	*in;
+	char		*user_id;	/* signin: the account, or NULL */
+};
+
+static void	pw_hash_fn(void *);
+static void	pw_verify_fn(void *);
+static void	pw_free(struct pw_work *);
+static struct pw_work *pw_new(const void *, const char *);
+static int	pw_start(struct kb_ctx *, struct pw_work *, kb_work_fn,
+		    kb_work_done);
+
+static void	config_done(struct kb_ctx *, struct kb_db_result *, void *);
+static void	signup_hashed(struct kb_ctx *, void *);
+static void	signup_done(struct kb_ctx *, struct kb_db_result *, void *);
+static void	signin_found(struct kb_ctx *, struct kb_db_result *, void *);
+static void	signin_verified(struct kb_ctx *, void *);
+static void	signin_ok_done(struct kb_ctx *, struct kb_db_result *,
+		    void *);
+static void	signin_fail_done(struct kb_ctx *, struct kb_db_result *,
+		    void *);
+static void	signin_locked_done(struct kb_ctx *, struct kb_db_result *,
+		    void *);
+static void	refresh_done(struct kb_ctx *, struct kb_db_result *, void *);
+static void	signout_done(struct kb_ctx *, struct kb_db_result *, void *);
+static void	user_done(struct kb_ctx *, struct kb_db_result *, void *);
+static void	update_hashed(struct kb_ctx *, void *);
+static void	update_run(struct kb_ctx *, const struct kbg_updateUser_in *,
+		    const char *);
+static void	update_done(struct kb_ctx *, struct kb_db_result *, void *);
+
+static int	password_bytes_ok(struct kb_ctx *, const char *);
+static int	refresh_new(struct kb_ctx *, char *, size_t, char *, size_t);
+static void	respond_session(struct kb_ctx *, int, PGresult *, const char *);
+static void	respond_invalid_credentials(struct kb_ctx *);
+static int	caller_ok(struct kb_ctx *, const struct kb_caller **);
+static int	is_uuid(const char *);
+
+/* ---- GET /auth/config ---- */
+
+void
+kbh_getAuthConfig(struct kb_ctx *ctx, const struct kbg_getAuthConfig_in *in)
+{
+	kb_db_query(ctx, &config_stmt, 0, NULL, config_done, NULL);
+}
+
+static void
+config_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	kb_respond_json(ctx, 200, json_pack("{s:b, s:b, s:i, s:i, s:I, s:i,"
+	    " s:i}",
+	    "signup_enabled", PQgetvalue(r->res, 0, 0)[0] == 't',
+	    "email_confirmation_required", 0,
+	    "password_min_length", KB_PASSWORD_MIN_LEN,
+	    "password_max_length", KB_PASSWORD_MAX_LEN,
+	    "access_token_lifetime", (json_int_t)kb_jwt_config()->ttl,
+	    "max_failed_signins", AUTH_MAX_FAILED,
+	    "lockout_seconds", AUTH_LOCK_SECONDS));
+}
+
+/* ---- POST /auth/signup ---- */
+
+void
+kbh_signup(struct kb_ctx *ctx, const struct kbg_signup_in *in)
+{
+	struct pw_work	*w;
+
+	if (!password_bytes_ok(ctx, in->body->password))
+		return;
+	w = pw_new(in, in->body->password);
+	(void)pw_start(ctx, w, pw_hash_fn, signup_hashed);
+}
+
+static void
+signup_hashed(struct kb_ctx *ctx, void *arg)
+{
+	struct pw_work			*w = arg;
+	const struct kbg_signup_in	*in;
+	char				 token[KB_TOKEN_LEN(REFRESH_BYTES)];
+	char				 thash[KB_TOKEN_HASH_LEN];
+	char				*meta = NULL;
+	const char			*params[7];
+
+	if (ctx == NULL) {
+		pw_free(w);
+		return;
+	}
+	in = w->in;
+	if (w->rc != KB_PASSWORD_OK) {
+		kb_log("error", "signup: password hash failed: %s",
+		    kb_password_strerror(w->rc));
+		kb_respond_error(ctx, 500, "INTERNAL", "internal error");
+		pw_free(w);
+		return;
+	}
+	if (refresh_new(ctx, token, sizeof(token), thash, sizeof(thash))) {
+		pw_free(w);
+		return;
+	}
+	if (in->body->has_data)
+		meta = json_dumps(in->body->data, JSON_COMPACT);
+	params[0] = in->body->email;
+	params[1] = w->hash;
+	params[2] = meta;
+	params[3] = thash;
+	params[4] = kb_ctx_header(ctx, "user-agent");
+	params[5] = kb_ctx_client_addr(ctx);
+	params[6] = kb_ctx_request_id(ctx);
+	kb_db_query(ctx, &signup_stmt, 7, params, signup_done,
+	    kb_ctx_strdup(ctx, token));
+	free(meta);
+	pw_free(w);
+}
+
+static void
+signup_done(struct kb_ctx *ctx, struct kb_db_result *r, void *token)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	if (PQgetvalue(r->res, 0, 0)[0] != 't') {
+		kb_respond_error(ctx, 403, "SIGNUP_DISABLED",
+		    "sign-up is disabled on this instance");
+		return;
+	}
+	if (PQgetisnull(r->res, 0, 1)) {
+		kb_respond_error(ctx, 409, "EMAIL_EXISTS",
+		    "a user with this e-mail address already exists");
+		return;
+	}
+	respond_session(ctx, 201, r->res, token);
+}
+
+/* ---- POST /auth/signin ---- */
+
+void
+kbh_signin(struct kb_ctx *ctx, const struct kbg_signin_in *in)
+{
+	const char	*params[1] = { in->body->email };
+
+	kb_db_query(ctx, &signin_lookup, 1, params, signin_found,
+	    (void *)(uintptr_t)in);
+}
+
+static void
+signin_found(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	const struct kbg_signin_in	*in = arg;
+	struct pw_work			*w;
+	const char			*params[4];
+	int				*retry;
+
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	/*
+	 * Locked (account or not): no password work, the same answer.  The
+	 * attempt is audited first.
+	 */
+	retry = kb_ctx_alloc(ctx, sizeof(*retry));
+	*retry = atoi(PQgetvalue(r->res, 0, 2));
+	if (*retry > 0) {
+		params[0] = PQgetisnull(r->res, 0, 0) ? NULL :
+		    PQgetvalue(r->res, 0, 0);
+		params[1] = in->body->email;
+		params[2] = kb_ctx_request_id(ctx);
+		params[3] = kb_ctx_client_addr(ctx);
+		kb_db_query(ctx, &signin_locked, 4, params,
+		    signin_locked_done, retry);
+		return;
+	}
+
+	w = pw_new(in, in->body->password);
+	if (!PQgetisnull(r->res, 0, 0)) {
+		w->user_id = kb_ctx_strdup(ctx, PQgetvalue(r->res, 0, 0));
+		w->stored = strdup(PQgetvalue(r->res, 0, 1));
+		if (w->stored == NULL)
+			abort();
+	}
+	(void)pw_start(ctx, w, pw_verify_fn, signin_verified);
+}
+
+static void
+signin_locked_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	char	 buf[16];
+
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	(void)snprintf(buf, sizeof(buf), "%d", *(int *)arg);
+	kb_header_set(ctx, "Retry-After", buf);
+	kb_respond_error(ctx, 429, "SIGNIN_LOCKED", "too many failed sign-ins "
+	    "for this e-mail address; try again in %s seconds", buf);
+}
+
+static void
+signin_verified(struct kb_ctx *ctx, void *arg)
+{
+	struct pw_work			*w = arg;
+	const struct kbg_signin_in	*in;
+	char				 token[KB_TOKEN_LEN(REFRESH_BYTES)];
+	char				 thash[KB_TOKEN_HASH_LEN];
+	const char			*params[5];
+
+	if (ctx == NULL) {
+		pw_free(w);
+		return;
+	}
+	in = w->in;
+	if (w->user_id != NULL && w->rc == KB_PASSWORD_OK) {
+		if (refresh_new(ctx, token, sizeof(token), thash,
+		    sizeof(thash))) {
+			pw_free(w);
+			return;
+		}
+		params[0] = w->user_id;
+		params[1] = thash;
+		params[2] = kb_ctx_header(ctx, "user-agent");
+		params[3] = kb_ctx_client_addr(ctx);
+		params[4] = kb_ctx_request_id(ctx);
+		kb_db_query(ctx, &signin_ok, 5, params, signin_ok_done,
+		    kb_ctx_strdup(ctx, token));
+	} else {
+		if (w->rc != KB_PASSWORD_ERR_MISMATCH &&
+		    w->rc != KB_PASSWORD_ERR_TOO_LONG)
+			kb_log("warning", "signin: password check: %s",
+			    kb_password_strerror(w->rc));
+		params[0] = in->body->email;
+		params[1] = kb_ctx_request_id(ctx);
+		params[2] = kb_ctx_client_addr(ctx);
+		kb_db_query(ctx, &signin_fail, 3, params, signin_fail_done,
+		    NULL);
+	}
+	pw_free(w);
+}
+
+static void
+signin_ok_done(struct kb_ctx *ctx, struct kb_db_result *r, void *token)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		/* Locked (or deleted) between the lookup and now. */
+		respond_invalid_credentials(ctx);
+		return;
+	}
+	respond_session(ctx, 200, r->res, token);
+}
+
+static void
+signin_fail_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	respond_invalid_credentials(ctx);
+}
+
+static void
+respond_invalid_credentials(struct kb_ctx *ctx)
+{
+	kb_respond_error(ctx, 401, "INVALID_CREDENTIALS",
+	    "invalid e-mail address or password");
+}
+
+/* ---- POST /auth/refresh ---- */
+
+void
+kbh_refreshToken(struct kb_ctx *ctx, const struct kbg_refreshToken_in *in)
+{
+	const char	*tok = in->body->refresh_token;
+	char		 token[KB_TOKEN_LEN(REFRESH_BYTES)];
+	char		 thash[KB_TOKEN_HASH_LEN], ohash[KB_TOKEN_HASH_LEN];
+	const char	*params[4];
+
+	if (kb_token_hash(tok, strlen(tok), ohash, sizeof(ohash)) != 0 ||
+	    refresh_new(ctx, token, sizeof(token), thash, sizeof(thash))) {
+		if (!kb_responded(ctx))
+			kb_respond_error(ctx, 500, "INTERNAL",
+			    "internal error");
+		return;
+	}
+	params[0] = ohash;
+	params[1] = thash;
+	params[2] = kb_ctx_request_id(ctx);
+	params[3] = kb_ctx_client_addr(ctx);
+	kb_db_query(ctx, &refresh_stmt, 4, params, refresh_done,
+	    kb_ctx_strdup(ctx, token));
+}
+
+static void
+refresh_done(struct kb_ctx *ctx, struct kb_db_result *r, void *token)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		kb_respond_error(ctx, 401, "INVALID_REFRESH_TOKEN",
+		    "the refresh token is not valid");
+		return;
+	}
+	respond_session(ctx, 200, r->res, token);
+}
+
+/* ---- POST /auth/signout ---- */
+
+void
+kbh_signout(struct kb_ctx *ctx, const struct kbg_signout_in *in)
+{
+	const struct kb_caller	*c;
+	const char		*params[4];
+
+	if (!caller_ok(ctx, &c))
+		return;
+	params[0] = c->sid;
+	params[1] = c->sub;
+	params[2] = kb_ctx_request_id(ctx);
+	params[3] = kb_ctx_client_addr(ctx);
+	kb_db_query(ctx, &signout_stmt, 4, params, signout_done, NULL);
+}
+
+static void
+signout_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	if (strcmp(PQgetvalue(r->res, 0, 0), "1") != 0) {
+		kb_respond_error(ctx, 401, "UNAUTHORIZED",
+		    "the session of this access token has ended");
+		return;
+	}
+	kb_respond_empty(ctx, 204);
+}
+
+/* ---- GET /auth/user ---- */
+
+void
+kbh_getUser(struct kb_ctx *ctx, const struct kbg_getUser_in *in)
+{
+	const struct kb_caller	*c;
+	const char		*params[2];
+
+	if (!caller_ok(ctx, &c))
+		return;
+	params[0] = c->sub;
+	params[1] = c->sid;
+	kb_db_query(ctx, &user_get, 2, params, user_done, NULL);
+}
+
+static void
+user_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		kb_respond_error(ctx, 401, "UNAUTHORIZED",
+		    "the session of this access token has ended");
+		return;
+	}
+	kb_respond_text(ctx, 200, "application/json",
+	    PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
+}
+
+/* ---- PATCH /auth/user ---- */
+
+void
+kbh_updateUser(struct kb_ctx *ctx, const struct kbg_updateUser_in *in)
+{
+	const struct kb_caller	*c;
+	struct pw_work		*w;
+
+	if (!caller_ok(ctx, &c))
+		return;
+	if (!in->body->has_password) {
+		update_run(ctx, in, NULL);
+		return;
+	}
+	if (!password_bytes_ok(ctx, in->body->password))
+		return;
+	w = pw_new(in, in->body->password);
+	(void)pw_start(ctx, w, pw_hash_fn, update_hashed);
+}
+
+static void
+update_hashed(struct kb_ctx *ctx, void *arg)
+{
+	struct pw_work	*w = arg;
+
+	if (ctx == NULL) {
+		pw_free(w);
+		return;
+	}
+	if (w->rc != KB_PASSWORD_OK) {
+		kb_log("error", "update user: password hash failed: %s",
+		    kb_password_strerror(w->rc));
+		kb_respond_error(ctx, 500, "INTERNAL", "internal error");
+	} else
+		update_run(ctx, w->in, w->hash);
+	pw_free(w);
+}
+
+static void
+update_run(struct kb_ctx *ctx, const struct kbg_updateUser_in *in,
+    const char *hash)
+{
+	const struct kb_caller	*c = kb_ctx_caller(ctx);
+	const char		*params[8];
+	char			*meta = NULL, *fields;
+	json_t			*f;
+
+	f = json_array();
+	if (in->body->has_email)
+		json_array_append_new(f, json_string("email"));
+	if (hash != NULL)
+		json_array_append_new(f, json_string("password"));
+	if (in->body->has_data) {
+		json_array_append_new(f, json_string("data"));
+		meta = json_dumps(in->body->data, JSON_COMPACT);
+	}
+	fields = json_dumps(f, JSON_COMPACT);
+	json_decref(f);
+
+	params[0] = c->sub;
+	params[1] = c->sid;
+	params[2] = in->body->has_email ? in->body->email : NULL;
+	params[3] = hash;
+	params[4] = meta;
+	params[5] = kb_ctx_request_id(ctx);
+	params[6] = kb_ctx_client_addr(ctx);
+	params[7] = fields;
+	kb_db_query(ctx, &user_update, 8, params, update_done, NULL);
+	free(meta);
+	free(fields);
+}
+
+static void
+update_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	if (!r->ok) {
+		if (strcmp(r->sqlstate, "23505") == 0) {
+			kb_respond_error(ctx, 409, "EMAIL_EXISTS",
+			    "a user with this e-mail address already exists");
+			return;
+		}
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	user_done(ctx, r, arg);
+}
+
+/* ---- helpers ---- */
+
+/*
+ * The spec bounds the password in characters; argon2id and our limit
+ * count bytes.  At most KB_PASSWORD_MAX_LEN bytes of UTF-8.
+ */
+static int
+password_bytes_ok(struct kb_ctx *ctx, const char *pw)
+{
+	struct kb_errors	errs;
+
+	if (strlen(pw) <= KB_PASSWORD_MAX_LEN)
+		return (1);
+	kb_errors_init(&errs);
+	kb_errors_add(&errs, "/body/password",
+	    "must be at most %d bytes in UTF-8", KB_PASSWORD_MAX_LEN);
+	kb_respond_errors(ctx, 400, "VALIDATION_FAILED",
+	    "the password is too long", &errs);
+	kb_errors_clear(&errs);
+	return (0);
+}
+
+/* A new refresh token and its hash; 1 when it answered 500. */
+static int
+refresh_new(struct kb_ctx *ctx, char *token, size_t tlen, char *hash,
+    size_t hlen)
+{
+	if (kb_token_new(REFRESH_PREFIX, REFRESH_BYTES, token, tlen) != 0 ||
+	    kb_token_hash(token, strlen(token), hash, hlen) != 0) {
+		kb_log("error", "auth: cannot make a refresh token");
+		kb_respond_error(ctx, 500, "INTERNAL", "internal error");
+		return (1);
+	}
+	return (0);
+}
+
+/*
+ * Answer a session from a row (user id, role, session id, user JSON) and
+ * the new refresh token: a fresh access token for it, GoTrue's shape.
+ */
+static void
+respond_session(struct kb_ctx *ctx, int status, PGresult *res,
+    const char *refresh)
+{
+	const struct kb_jwt_config	*cfg = kb_jwt_config();
+	struct kb_jwt_claims		 claims;
+	json_t				*user;
+	json_error_t			 jerr;
+	char				*access = NULL;
+	time_t				 now = time(NULL);
+	int				 col, rc;
+
+	/* signup's row starts with the `enabled` flag. */
+	col = PQnfields(res) == 5 ? 1 : 0;
+	memset(&claims, 0, sizeof(claims));
+	claims.sub = PQgetvalue(res, 0, col);
+	claims.role = PQgetvalue(res, 0, col + 1);
+	claims.sid = PQgetvalue(res, 0, col + 2);
+	if ((rc = kb_jwt_issue(cfg, &claims, now, &access)) != KB_JWT_OK) {
+		kb_log("error", "auth: cannot issue an access token: %s",
+		    kb_jwt_strerror(rc));
+		kb_respond_error(ctx, 500, "INTERNAL", "internal error");
+		return;
+	}
+	if ((user = json_loads(PQgetvalue(res, 0, col + 3), 0, &jerr)) ==
+	    NULL) {
+		free(access);
+		kb_log("error", "auth: user JSON: %s", jerr.text);
+		kb_respond_error(ctx, 500, "INTERNAL", "internal error");
+		return;
+	}
+	kb_respond_json(ctx, status, json_pack("{s:s, s:s, s:I, s:I, s:s,"
+	    " s:o}", "access_token", access, "token_type", "bearer",
+	    "expires_in", (json_int_t)cfg->ttl,
+	    "expires_at", (json_int_t)now + (json_int_t)cfg->ttl,
+	    "refresh_token", refresh, "user", user));
+	free(access);
+}
+
+/*
+ * The gate has verified the token; its sub and sid are ours, so they are
+ * UUIDs, but a token without a sid (or a forged-by-config one) must not
+ * reach SQL as a bad uuid.  0 when it answered 401.
+ */
+static int
+caller_ok(struct kb_ctx *ctx, const struct kb_caller **cp)
+{
+	const struct kb_caller	*c = kb_ctx_caller(ctx);
+
+	*cp = c;
+	if (c != NULL && is_uuid(c->sub) && is_uuid(c->sid))
+		return (1);
+	kb_respond_error(ctx, 401, "UNAUTHORIZED",
+	    "this operation needs a user access token");
+	return (0);
+}
+
+static int
+is_uuid(const char *s)
+{
+	size_t	i;
+
+	if (s == NULL || strlen(s) != 36)
+		return (0);
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return (0);
+		} else if (!isxdigit((unsigned char)s[i]))
+			return (0);
+	}
+	return (1);
+}
+
+static struct pw_work *
+pw_new(const void *in, const char *password)
+{
+	struct pw_work	*w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL ||
+	    (w->password = strdup(password)) == NULL)
+		abort();
+	w->len = strlen(password);
+	w->in = in;
+	return (w);
+}
+
+static void
+pw_free(struct pw_work *w)
+{
+	explicit_bzero(w->password, w->len);
+	free(w->password);
+	free(w->stored);
+	explicit_bzero(w->hash, sizeof(w->hash));
+	free(w);
+}
+
+/* 0, or -1 when it answered 503 (the helper queue is full). */
+static int
+pw_start(struct kb_ctx *ctx, struct pw_work *w, kb_work_fn fn,
+    kb_work_done done)
+{
+	if (kb_work(ctx, fn, done, w) == 0)
+		return (0);
+	pw_free(w);
+	kb_header_set(ctx, "Retry-After", "1");
+	kb_respond_error(ctx, 503, "SERVICE_UNAVAILABLE",
+	    "the server is busy; retry shortly");
+	return (-1);
+}
+
+/* Helper thread: hash w->password. */
+static void
+pw_hash_fn(void *arg)
+{
+	struct pw_work	*w = arg;
+
+	w->rc = kb_password_hash(w->password, w->len, NULL, w->hash,
+	    sizeof(w->hash));
+}
+
+/*
+ * A hash of a random password made with the default parameters, verified
+ * against for addresses without an account: the same argon2id work as a
+ * real check, so the answer's timing does not tell them apart.
+ */
+static char		dummy_hash[KB_PASSWORD_ENCODED_MAX];
+static pthread_once_t	dummy_once = PTHREAD_ONCE_INIT;
+
+static void
+dummy_init(void)
+{
+	char	pw[KB_TOKEN_LEN(32)];
+
+	if (kb_token_new("", 32, pw, sizeof(pw)) != 0 ||
+	    kb_password_hash(pw, strlen(pw), NULL, dummy_hash,
+	    sizeof(dummy_hash)) != 0)
+		abort();
+	explicit_bzero(pw, sizeof(pw));
+}
+
+/* Helper thread: verify w->password against w->stored (or the dummy). */
+static void
+pw_verify_fn(void *arg)
+{
+	struct pw_work	*w = arg;
+
+	(void)pthread_once(&dummy_once, dummy_init);
+	w->rc = kb_password_verify(w->password, w->len,
+	    w->stored != NULL ? w->stored : dummy_hash);
+	if (w->stored == NULL)
+		w->rc = KB_PASSWORD_ERR_MISMATCH;
+}
