@@ -21,6 +21,8 @@ CFLAGS="-O1 -g -Wall -Wextra -Wno-unused-parameter -std=gnu11 $(pkg-config --cfl
 LIBS="$(pkg-config --libs jansson libcurl cmocka openssl)"
 cc $CFLAGS -o $B/test_integration tests/integration/test_server.c \
     tests/integration/http.c $LIBS
+cc $CFLAGS -o $B/test_auth tests/integration/test_auth.c \
+    tests/integration/http.c $LIBS
 
 PGDIR=$top/$B/test-pg
 PGPORT=$(free_port)
@@ -80,6 +82,11 @@ export KB_DB_NAME
 status=0
 $B/test_integration || status=$?
 [ $status -eq 0 ] || echo "integration: the suite failed" >&2
+# Users and tokens (/api/v1/auth).
+if ! $B/test_auth; then
+	echo "integration: the auth suite failed" >&2
+	status=1
+fi
 
 # Swagger UI's "Try it out" against this server, in headless Chromium.
 node tests/e2e/docs.mjs || status=1

@@ -1,0 +1,1003 @@
+/*
+ * Integration tests of users and tokens (/api/v1/auth), against the real
+ * server and PostgreSQL started by tests/integration/run.sh (BASE_URL,
+ * DATABASE_URL, KB_JWT_SECRET).  Tokens the server would never issue
+ * (expired, tampered, alg none, other roles) are built here with OpenSSL.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include "http.h"
+
+#define PW	"correct horse battery"
+
+/* ---- helpers ---- */
+
+static long
+post(const char *path, const char *bearer, const char *body, struct resp *r)
+{
+	char		 auth[8300];
+	const char	*h[3] = { "Content-Type: application/json", NULL, NULL };
+
+	if (bearer != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+		    bearer);
+		h[1] = auth;
+	}
+	if (body == NULL)
+		body = "";
+	return (http("POST", path, h, body, strlen(body), r));
+}
+
+static long
+req(const char *method, const char *path, const char *bearer,
+    const char *body, struct resp *r)
+{
+	char		 auth[8300];
+	const char	*h[3] = { "Content-Type: application/json", NULL, NULL };
+
+	if (bearer != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+		    bearer);
+		h[1] = auth;
+	}
+	return (http(method, path, h, body, body ? strlen(body) : 0, r));
+}
+
+static const char *
+jstr(json_t *o, const char *key)
+{
+	return (json_string_value(json_object_get(o, key)));
+}
+
+/* A session object: copies of its tokens and user id. */
+struct sess {
+	char	access[4096];
+	char	refresh[128];
+	char	user_id[64];
+};
+
+static void
+sess_from(struct resp *r, struct sess *s)
+{
+	json_t	*user;
+
+	assert_non_null(r->json);
+	assert_non_null(jstr(r->json, "access_token"));
+	assert_non_null(jstr(r->json, "refresh_token"));
+	snprintf(s->access, sizeof(s->access), "%s",
+	    jstr(r->json, "access_token"));
+	snprintf(s->refresh, sizeof(s->refresh), "%s",
+	    jstr(r->json, "refresh_token"));
+	user = json_object_get(r->json, "user");
+	assert_non_null(jstr(user, "id"));
+	snprintf(s->user_id, sizeof(s->user_id), "%s", jstr(user, "id"));
+}
+
+static void
+signup(const char *email, const char *pw, struct sess *s)
+{
+	struct resp	r;
+	char		body[512];
+
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
+	    email, pw);
+	if (post("/api/v1/auth/signup", NULL, body, &r) != 201)
+		fprintf(stderr, "signup %s: %ld %s\n", email, r.status, r.body);
+	assert_int_equal(r.status, 201);
+	sess_from(&r, s);
+	resp_free(&r);
+}
+
+static long
+signin(const char *email, const char *pw, struct resp *r)
+{
+	char	body[2048];
+
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
+	    email, pw);
+	return (post("/api/v1/auth/signin", NULL, body, r));
+}
+
+static void
+signin_ok(const char *email, const char *pw, struct sess *s)
+{
+	struct resp	r;
+
+	if (signin(email, pw, &r) != 200)
+		fprintf(stderr, "signin %s: %ld %s\n", email, r.status, r.body);
+	assert_int_equal(r.status, 200);
+	sess_from(&r, s);
+	resp_free(&r);
+}
+
+static long
+refresh(const char *token, struct resp *r)
+{
+	char	body[512];
+
+	snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}", token);
+	return (post("/api/v1/auth/refresh", NULL, body, r));
+}
+
+static long
+get_user(const char *bearer, struct resp *r)
+{
+	return (req("GET", "/api/v1/auth/user", bearer, NULL, r));
+}
+
+/* The first line of psql's unaligned output for `sql`, into buf. */
+static char *
+psql_value(const char *sql, char *buf, size_t len)
+{
+	char	 cmd[4096];
+	FILE	*p;
+
+	snprintf(cmd, sizeof(cmd), "psql \"$DATABASE_URL\" -qAt "
+	    "-v ON_ERROR_STOP=1 -c \"%s\"", sql);
+	assert_non_null(p = popen(cmd, "r"));
+	buf[0] = '\0';
+	if (fgets(buf, (int)len, p) != NULL)
+		buf[strcspn(buf, "\n")] = '\0';
+	assert_int_equal(pclose(p), 0);
+	return (buf);
+}
+
+static long
+psql_count(const char *fmt, ...)
+{
+	char	sql[2048], buf[64];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	return (strtol(psql_value(sql, buf, sizeof(buf)), NULL, 10));
+}
+
+static double
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec * 1e3 + ts.tv_nsec / 1e6);
+}
+
+/* base64url without padding. */
+static void
+b64url(const unsigned char *in, size_t len, char *out)
+{
+	size_t	i, j;
+	int	n;
+
+	n = EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	for (i = 0, j = 0; i < (size_t)n; i++) {
+		if (out[i] == '=')
+			break;
+		out[j++] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+	}
+	out[j] = '\0';
+}
+
+static json_t *
+b64url_json(const char *in, size_t len)
+{
+	char		 b[4096];
+	unsigned char	 d[4096];
+	size_t		 i;
+	int		 n;
+
+	assert_true(len + 4 < sizeof(b));
+	for (i = 0; i < len; i++)
+		b[i] = in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i];
+	while (i % 4)
+		b[i++] = '=';
+	b[i] = '\0';
+	n = EVP_DecodeBlock(d, (unsigned char *)b, (int)i);
+	assert_true(n > 0);
+	while (n > 0 && d[n - 1] == '\0')
+		n--;
+	return (json_loadb((char *)d, (size_t)n, 0, NULL));
+}
+
+/* The claims of a token the server issued. */
+static json_t *
+claims_of(const char *jwt)
+{
+	const char	*p = strchr(jwt, '.'), *q;
+
+	assert_non_null(p);
+	q = strchr(p + 1, '.');
+	assert_non_null(q);
+	return (b64url_json(p + 1, (size_t)(q - p - 1)));
+}
+
+/*
+ * A token with `header` and `claims` (JSON), signed with HS256 and
+ * KB_JWT_SECRET (or unsigned when `sign` is 0: "header.claims.").
+ */
+static void
+forge(const char *header, json_t *claims, int sign, char *out, size_t len)
+{
+	char		 h[512], c[4096], sig[128];
+	char		*cj;
+	unsigned char	 mac[EVP_MAX_MD_SIZE];
+	unsigned int	 maclen = 0;
+	const char	*secret = getenv("KB_JWT_SECRET");
+
+	assert_non_null(secret);
+	b64url((const unsigned char *)header, strlen(header), h);
+	cj = json_dumps(claims, JSON_COMPACT);
+	b64url((const unsigned char *)cj, strlen(cj), c);
+	free(cj);
+	snprintf(out, len, "%s.%s", h, c);
+	sig[0] = '\0';
+	if (sign) {
+		HMAC(EVP_sha256(), secret, (int)strlen(secret),
+		    (unsigned char *)out, strlen(out), mac, &maclen);
+		b64url(mac, maclen, sig);
+	}
+	snprintf(out + strlen(out), len - strlen(out), ".%s", sig);
+}
+
+static void
+assert_unauthorized(struct resp *r)
+{
+	char	h[128];
+
+	assert_int_equal(r->status, 401);
+	assert_non_null(resp_header(r, "www-authenticate", h, sizeof(h)));
+	assert_int_equal(strncmp(h, "Bearer", 6), 0);
+}
+
+/* Two error bodies say the same except for the request id. */
+static void
+assert_same_error(struct resp *a, struct resp *b)
+{
+	assert_int_equal(a->status, b->status);
+	assert_string_equal(jstr(a->json, "error"), jstr(b->json, "error"));
+	assert_string_equal(jstr(a->json, "code"), jstr(b->json, "code"));
+	assert_int_equal(json_object_size(a->json),
+	    json_object_size(b->json));
+}
+
+/* ---- config ---- */
+
+static void
+test_config(void **state)
+{
+	struct resp	r;
+
+	assert_int_equal(http_get("/api/v1/auth/config", &r), 200);
+	assert_true(json_is_true(json_object_get(r.json, "signup_enabled")));
+	assert_true(json_is_false(json_object_get(r.json,
+	    "email_confirmation_required")));
+	assert_int_equal(json_integer_value(json_object_get(r.json,
+	    "password_min_length")), 8);
+	assert_int_equal(json_integer_value(json_object_get(r.json,
+	    "password_max_length")), 1024);
+	assert_true(json_integer_value(json_object_get(r.json,
+	    "access_token_lifetime")) > 0);
+	assert_int_equal(json_integer_value(json_object_get(r.json,
+	    "max_failed_signins")), 5);
+	assert_int_equal(json_integer_value(json_object_get(r.json,
+	    "lockout_seconds")), 900);
+	resp_free(&r);
+}
+
+/* ---- signup ---- */
+
+static void
+test_signup(void **state)
+{
+	struct resp	 r;
+	json_t		*user, *claims;
+	time_t		 now = time(NULL);
+	char		 buf[256];
+
+	assert_int_equal(post("/api/v1/auth/signup", NULL,
+	    "{\"email\":\"Ada.Signup@Example.COM\",\"password\":\"" PW "\","
+	    "\"data\":{\"full_name\":\"Ada\"}}", &r), 201);
+	assert_string_equal(jstr(r.json, "token_type"), "bearer");
+	assert_true(json_integer_value(json_object_get(r.json,
+	    "expires_in")) > 0);
+	assert_true(json_integer_value(json_object_get(r.json,
+	    "expires_at")) >= now);
+	assert_int_equal(strncmp(jstr(r.json, "refresh_token"), "kbrt_", 5), 0);
+	user = json_object_get(r.json, "user");
+	assert_string_equal(jstr(user, "email"), "ada.signup@example.com");
+	assert_string_equal(jstr(user, "role"), "authenticated");
+	assert_string_equal(jstr(user, "aud"), "authenticated");
+	assert_true(json_is_null(json_object_get(user, "email_confirmed_at")));
+	assert_string_equal(jstr(json_object_get(user, "user_metadata"),
+	    "full_name"), "Ada");
+	assert_null(json_object_get(user, "password"));
+	assert_null(json_object_get(user, "password_hash"));
+
+	claims = claims_of(jstr(r.json, "access_token"));
+	assert_string_equal(jstr(claims, "sub"), jstr(user, "id"));
+	assert_string_equal(jstr(claims, "role"), "authenticated");
+	assert_non_null(jstr(claims, "sid"));
+	assert_int_equal(json_integer_value(json_object_get(claims, "exp")),
+	    json_integer_value(json_object_get(r.json, "expires_at")));
+	json_decref(claims);
+
+	/* The password is stored as argon2id only. */
+	psql_value("SELECT password_hash FROM users WHERE email = "
+	    "'ada.signup@example.com'", buf, sizeof(buf));
+	assert_int_equal(strncmp(buf, "$argon2id$v=19$", 15), 0);
+	assert_null(strstr(buf, PW));
+	resp_free(&r);
+}
+
+static void
+test_signup_duplicate(void **state)
+{
+	struct sess	s;
+	struct resp	r;
+
+	signup("dup@example.com", PW, &s);
+	/* The same address in other case is the same address. */
+	post("/api/v1/auth/signup", NULL,
+	    "{\"email\":\"DUP@example.com\",\"password\":\"other password\"}",
+	    &r);
+	assert_error(&r, 409, "EMAIL_EXISTS");
+	resp_free(&r);
+	/* The first account is untouched. */
+	signin_ok("dup@example.com", PW, &s);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'user.signup.conflict' AND details->>'email' = "
+	    "'dup@example.com'"), 1);
+}
+
+static void
+test_signup_bad_input(void **state)
+{
+	struct resp	 r;
+	char		*body, *big;
+	size_t		 i;
+
+	post("/api/v1/auth/signup", NULL,
+	    "{\"email\":\"short@example.com\",\"password\":\"1234567\"}", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/body/password"));
+	resp_free(&r);
+
+	post("/api/v1/auth/signup", NULL,
+	    "{\"email\":\"not-an-address\",\"password\":\"" PW "\"}", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/body/email"));
+	resp_free(&r);
+
+	/* Both problems at once; and an unknown field. */
+	post("/api/v1/auth/signup", NULL,
+	    "{\"email\":\"x\",\"password\":\"short\",\"admin\":true}", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/body/email"));
+	assert_true(error_has_path(&r, "/body/password"));
+	assert_true(error_has_path(&r, "/body/admin"));
+	resp_free(&r);
+
+	post("/api/v1/auth/signup", NULL, "{\"email\":\"a@example.com\"}", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/body/password"));
+	resp_free(&r);
+
+	/* 1025 characters. */
+	big = malloc(4000);
+	body = malloc(8000);
+	memset(big, 'a', 1025);
+	big[1025] = '\0';
+	snprintf(body, 8000, "{\"email\":\"long@example.com\","
+	    "\"password\":\"%s\"}", big);
+	post("/api/v1/auth/signup", NULL, body, &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/body/password"));
+	resp_free(&r);
+
+	/* 600 characters, but 1200 bytes of UTF-8. */
+	for (i = 0; i < 600; i++)
+		memcpy(big + i * 2, "\xc3\xa9", 2);
+	big[1200] = '\0';
+	snprintf(body, 8000, "{\"email\":\"long@example.com\","
+	    "\"password\":\"%s\"}", big);
+	post("/api/v1/auth/signup", NULL, body, &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/body/password"));
+	resp_free(&r);
+
+	/* Exactly 1024 bytes is fine. */
+	memset(big, 'b', 1024);
+	big[1024] = '\0';
+	snprintf(body, 8000, "{\"email\":\"long@example.com\","
+	    "\"password\":\"%s\"}", big);
+	assert_int_equal(post("/api/v1/auth/signup", NULL, body, &r), 201);
+	resp_free(&r);
+	assert_int_equal(signin("long@example.com", big, &r), 200);
+	resp_free(&r);
+	free(big);
+	free(body);
+
+	post("/api/v1/auth/signup", NULL, "{\"email\":", &r);
+	assert_error(&r, 400, "INVALID_JSON");
+	resp_free(&r);
+
+	assert_int_equal(psql_count("SELECT count(*) FROM users WHERE email "
+	    "IN ('short@example.com', 'not-an-address', 'x', "
+	    "'a@example.com')"), 0);
+}
+
+static void
+test_signup_disabled(void **state)
+{
+	struct resp	r;
+
+	assert_int_equal(psql("UPDATE settings SET value = 'false' WHERE key"
+	    " = 'auth.signup_enabled'"), 0);
+	http_get("/api/v1/auth/config", &r);
+	assert_true(json_is_false(json_object_get(r.json, "signup_enabled")));
+	resp_free(&r);
+	post("/api/v1/auth/signup", NULL,
+	    "{\"email\":\"closed@example.com\",\"password\":\"" PW "\"}", &r);
+	assert_error(&r, 403, "SIGNUP_DISABLED");
+	resp_free(&r);
+	assert_int_equal(psql("UPDATE settings SET value = 'true' WHERE key"
+	    " = 'auth.signup_enabled'"), 0);
+	assert_int_equal(psql_count("SELECT count(*) FROM users WHERE "
+	    "email = 'closed@example.com'"), 0);
+}
+
+/* ---- signin ---- */
+
+static void
+test_signin(void **state)
+{
+	struct sess	 a, b;
+	struct resp	 r;
+	json_t		*user;
+	char		 buf[64];
+
+	signup("signin@example.com", PW, &a);
+	assert_int_equal(signin("SignIn@Example.com", PW, &r), 200);
+	assert_string_equal(jstr(r.json, "token_type"), "bearer");
+	user = json_object_get(r.json, "user");
+	assert_string_equal(jstr(user, "id"), a.user_id);
+	assert_non_null(jstr(user, "last_sign_in_at"));
+	sess_from(&r, &b);
+	resp_free(&r);
+	/* A new session each time. */
+	assert_string_not_equal(a.refresh, b.refresh);
+	{
+		json_t	*ca = claims_of(a.access), *cb = claims_of(b.access);
+
+		assert_string_not_equal(jstr(ca, "sid"), jstr(cb, "sid"));
+		json_decref(ca);
+		json_decref(cb);
+	}
+	snprintf(buf, sizeof(buf), "%ld", psql_count("SELECT count(*) FROM "
+	    "sessions s JOIN users u ON u.id = s.user_id WHERE u.email = "
+	    "'signin@example.com' AND s.revoked_at IS NULL"));
+	assert_string_equal(buf, "2");
+}
+
+static void
+test_signin_wrong_and_unknown(void **state)
+{
+	struct sess	s;
+	struct resp	wrong, unknown, r;
+	double		t0, tw = 1e9, tu = 1e9, t;
+	int		i;
+
+	signup("victim@example.com", PW, &s);
+	for (i = 0; i < 3; i++) {
+		t0 = now_ms();
+		signin("victim@example.com", "wrong password", &wrong);
+		t = now_ms() - t0;
+		tw = t < tw ? t : tw;
+		t0 = now_ms();
+		signin("nobody-at-all@example.com", "wrong password", &unknown);
+		t = now_ms() - t0;
+		tu = t < tu ? t : tu;
+		assert_error(&wrong, 401, "INVALID_CREDENTIALS");
+		assert_error(&unknown, 401, "INVALID_CREDENTIALS");
+		assert_same_error(&wrong, &unknown);
+		if (i < 2) {
+			resp_free(&wrong);
+			resp_free(&unknown);
+		}
+	}
+	/* Same headers apart from the request id and date. */
+	{
+		char	h1[128], h2[128];
+
+		assert_non_null(resp_header(&wrong, "www-authenticate", h1,
+		    sizeof(h1)));
+		assert_non_null(resp_header(&unknown, "www-authenticate", h2,
+		    sizeof(h2)));
+		assert_string_equal(h1, h2);
+	}
+	resp_free(&wrong);
+	resp_free(&unknown);
+	/*
+	 * Both ran argon2id: an unknown address is not answered sooner.  A
+	 * generous bound: the fastest unknown attempt takes at least half
+	 * the fastest wrong-password one.
+	 */
+	fprintf(stderr, "signin failure: wrong password %.1f ms, unknown "
+	    "address %.1f ms\n", tw, tu);
+	assert_true(tu >= tw * 0.5);
+	assert_true(tu > 2.0);
+
+	/* An empty password is a failure like any other. */
+	signin("victim@example.com", "", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	resp_free(&r);
+
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'user.signin.failed' AND target = '%s'", s.user_id), 3);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'user.signin.failed' AND target IS NULL AND "
+	    "details->>'email' = 'nobody-at-all@example.com'"), 3);
+}
+
+static void
+lock_out(const char *email, struct resp *locked)
+{
+	struct resp	r;
+	int		i;
+
+	for (i = 0; i < 5; i++) {
+		signin(email, "not the password", &r);
+		assert_error(&r, 401, "INVALID_CREDENTIALS");
+		resp_free(&r);
+	}
+	/* Now even the right password is refused. */
+	signin(email, PW, locked);
+}
+
+static void
+test_lockout(void **state)
+{
+	struct sess	s;
+	struct resp	known, unknown, r;
+	char		h1[32], h2[32];
+
+	signup("locked@example.com", PW, &s);
+	lock_out("locked@example.com", &known);
+	assert_error(&known, 429, "SIGNIN_LOCKED");
+	assert_non_null(resp_header(&known, "retry-after", h1, sizeof(h1)));
+	assert_true(atoi(h1) > 890 && atoi(h1) <= 900);
+
+	/* An address without an account locks the same way. */
+	lock_out("ghost-locked@example.com", &unknown);
+	assert_error(&unknown, 429, "SIGNIN_LOCKED");
+	assert_non_null(resp_header(&unknown, "retry-after", h2, sizeof(h2)));
+	assert_true(atoi(h2) > 890 && atoi(h2) <= 900);
+	assert_same_error(&known, &unknown);
+	resp_free(&known);
+	resp_free(&unknown);
+
+	/* Four failures do not lock. */
+	signup("four@example.com", PW, &s);
+	{
+		int	i;
+
+		for (i = 0; i < 4; i++) {
+			signin("four@example.com", "nope nope", &r);
+			resp_free(&r);
+		}
+	}
+	signin_ok("four@example.com", PW, &s);
+	/* ... and a success starts the count again. */
+	assert_int_equal(psql_count("SELECT failed_signins FROM users WHERE "
+	    "email = 'four@example.com'"), 0);
+
+	/* When the lock has passed, the right password works again. */
+	assert_int_equal(psql("UPDATE users SET locked_until = now() - "
+	    "interval '1 second' WHERE email = 'locked@example.com'"), 0);
+	signin_ok("locked@example.com", PW, &s);
+	assert_int_equal(psql_count("SELECT count(*) FROM users WHERE email ="
+	    " 'locked@example.com' AND locked_until IS NULL AND "
+	    "failed_signins = 0"), 1);
+
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'user.signin.locked' AND details->>'email' IN "
+	    "('locked@example.com', 'ghost-locked@example.com')"), 2);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'user.signin.failed' AND details->>'locked' = 'true' "
+	    "AND details->>'email' IN ('locked@example.com', "
+	    "'ghost-locked@example.com')"), 2);
+}
+
+/* ---- refresh ---- */
+
+static void
+test_refresh_rotation(void **state)
+{
+	struct sess	 a, b, c;
+	struct resp	 r;
+	unsigned char	 d[SHA256_DIGEST_LENGTH];
+	char		 hex[65];
+	json_t		*ca, *cb;
+	int		 i;
+
+	signup("rotate@example.com", PW, &a);
+	assert_int_equal(refresh(a.refresh, &r), 200);
+	sess_from(&r, &b);
+	assert_string_equal(jstr(json_object_get(r.json, "user"), "email"),
+	    "rotate@example.com");
+	resp_free(&r);
+	assert_string_not_equal(a.refresh, b.refresh);
+	assert_string_equal(a.user_id, b.user_id);
+	/* Same session, new access token. */
+	ca = claims_of(a.access);
+	cb = claims_of(b.access);
+	assert_string_equal(jstr(ca, "sid"), jstr(cb, "sid"));
+	assert_string_not_equal(jstr(ca, "jti"), jstr(cb, "jti"));
+	json_decref(ca);
+	json_decref(cb);
+	assert_int_equal(get_user(b.access, &r), 200);
+	resp_free(&r);
+
+	/* Only the SHA-256 of a refresh token is stored. */
+	assert_int_equal(psql_count("SELECT count(*) FROM refresh_tokens "
+	    "WHERE token_hash = '%s'", b.refresh), 0);
+	SHA256((const unsigned char *)b.refresh, strlen(b.refresh), d);
+	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		sprintf(hex + i * 2, "%02x", d[i]);
+	assert_int_equal(psql_count("SELECT count(*) FROM refresh_tokens "
+	    "WHERE token_hash = '%s' AND rotated_at IS NULL", hex), 1);
+
+	/* And again. */
+	assert_int_equal(refresh(b.refresh, &r), 200);
+	sess_from(&r, &c);
+	resp_free(&r);
+	assert_int_equal(refresh(c.refresh, &r), 200);
+	resp_free(&r);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'token.refresh' AND actor_id = '%s'", a.user_id), 3);
+
+	/* Unknown and malformed tokens. */
+	refresh("kbrt_no-such-token-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &r);
+	assert_error(&r, 401, "INVALID_REFRESH_TOKEN");
+	assert_unauthorized(&r);
+	resp_free(&r);
+	post("/api/v1/auth/refresh", NULL, "{\"refresh_token\":\"\"}", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/body/refresh_token"));
+	resp_free(&r);
+	post("/api/v1/auth/refresh", NULL, "{}", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	resp_free(&r);
+}
+
+static void
+test_refresh_reuse(void **state)
+{
+	struct sess	a, b, other;
+	struct resp	r;
+
+	signup("reuse@example.com", PW, &a);
+	signin_ok("reuse@example.com", PW, &other);
+	assert_int_equal(refresh(a.refresh, &r), 200);
+	sess_from(&r, &b);
+	resp_free(&r);
+
+	/* The old token again: refused, and the session is revoked. */
+	refresh(a.refresh, &r);
+	assert_error(&r, 401, "INVALID_REFRESH_TOKEN");
+	resp_free(&r);
+	/* So the newest refresh token of that session fails too ... */
+	refresh(b.refresh, &r);
+	assert_error(&r, 401, "INVALID_REFRESH_TOKEN");
+	resp_free(&r);
+	/* ... and its access tokens. */
+	get_user(b.access, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	assert_unauthorized(&r);
+	resp_free(&r);
+	/* The user's other session is not affected. */
+	assert_int_equal(get_user(other.access, &r), 200);
+	resp_free(&r);
+	assert_int_equal(refresh(other.refresh, &r), 200);
+	resp_free(&r);
+
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'token.reuse_detected' AND details->>'user_id' = '%s'",
+	    a.user_id), 1);
+	assert_int_equal(psql_count("SELECT count(*) FROM refresh_tokens t "
+	    "JOIN sessions s ON s.id = t.session_id WHERE s.user_id = '%s' "
+	    "AND s.revoked_at IS NOT NULL AND NOT t.revoked", a.user_id), 0);
+}
+
+/* ---- signout ---- */
+
+static void
+test_signout(void **state)
+{
+	struct sess	a, other;
+	struct resp	r;
+
+	signup("signout@example.com", PW, &a);
+	signin_ok("signout@example.com", PW, &other);
+	assert_int_equal(post("/api/v1/auth/signout", a.access, NULL, &r),
+	    204);
+	assert_int_equal(r.len, 0);
+	resp_free(&r);
+
+	refresh(a.refresh, &r);
+	assert_error(&r, 401, "INVALID_REFRESH_TOKEN");
+	resp_free(&r);
+	get_user(a.access, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+	post("/api/v1/auth/signout", a.access, NULL, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+
+	/* Only that session ended. */
+	assert_int_equal(get_user(other.access, &r), 200);
+	resp_free(&r);
+
+	/* Without a token. */
+	post("/api/v1/auth/signout", NULL, NULL, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	assert_unauthorized(&r);
+	resp_free(&r);
+
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'user.signout' AND actor_id = '%s'", a.user_id), 1);
+}
+
+/* ---- current user ---- */
+
+static void
+test_user_get(void **state)
+{
+	struct sess	 a;
+	struct resp	 r;
+
+	signup("me@example.com", PW, &a);
+	assert_int_equal(get_user(a.access, &r), 200);
+	assert_string_equal(jstr(r.json, "id"), a.user_id);
+	assert_string_equal(jstr(r.json, "email"), "me@example.com");
+	assert_true(json_is_object(json_object_get(r.json, "user_metadata")));
+	assert_string_equal(jstr(json_object_get(r.json, "app_metadata"),
+	    "provider"), "email");
+	resp_free(&r);
+}
+
+static void
+test_user_update(void **state)
+{
+	struct sess	 a, b;
+	struct resp	 r;
+	json_t		*meta;
+	char		 before[64];
+
+	signup("update@example.com", PW, &a);
+	signup("taken@example.com", PW, &b);
+	get_user(a.access, &r);
+	snprintf(before, sizeof(before), "%s", jstr(r.json, "updated_at"));
+	resp_free(&r);
+	usleep(5000);
+
+	/* Metadata merges; null removes a key. */
+	assert_int_equal(req("PATCH", "/api/v1/auth/user", a.access,
+	    "{\"data\":{\"a\":1,\"b\":2}}", &r), 200);
+	resp_free(&r);
+	assert_int_equal(req("PATCH", "/api/v1/auth/user", a.access,
+	    "{\"data\":{\"b\":null,\"c\":{\"d\":true}}}", &r), 200);
+	meta = json_object_get(r.json, "user_metadata");
+	assert_int_equal(json_integer_value(json_object_get(meta, "a")), 1);
+	assert_null(json_object_get(meta, "b"));
+	assert_true(json_is_object(json_object_get(meta, "c")));
+	assert_string_not_equal(jstr(r.json, "updated_at"), before);
+	resp_free(&r);
+
+	/* Another account's address: 409, nothing changes. */
+	req("PATCH", "/api/v1/auth/user", a.access,
+	    "{\"email\":\"Taken@example.com\"}", &r);
+	assert_error(&r, 409, "EMAIL_EXISTS");
+	resp_free(&r);
+
+	/* New address and password. */
+	assert_int_equal(req("PATCH", "/api/v1/auth/user", a.access,
+	    "{\"email\":\"Renamed@example.com\","
+	    "\"password\":\"a brand new password\"}", &r), 200);
+	assert_string_equal(jstr(r.json, "email"), "renamed@example.com");
+	resp_free(&r);
+	signin("renamed@example.com", PW, &r);
+	assert_error(&r, 401, "INVALID_CREDENTIALS");
+	resp_free(&r);
+	signin("update@example.com", "a brand new password", &r);
+	assert_error(&r, 401, "INVALID_CREDENTIALS");
+	resp_free(&r);
+	signin_ok("renamed@example.com", "a brand new password", &a);
+
+	/* Bad input. */
+	req("PATCH", "/api/v1/auth/user", a.access, "{}", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	resp_free(&r);
+	req("PATCH", "/api/v1/auth/user", a.access,
+	    "{\"password\":\"short\",\"email\":\"nope\",\"data\":[]}", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/body/password"));
+	assert_true(error_has_path(&r, "/body/email"));
+	assert_true(error_has_path(&r, "/body/data"));
+	resp_free(&r);
+	req("PATCH", "/api/v1/auth/user", NULL, "{\"data\":{}}", &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	assert_unauthorized(&r);
+	resp_free(&r);
+
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'user.update' AND actor_id = '%s'", a.user_id), 3);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'user.update' AND actor_id = '%s' AND details->'fields'"
+	    " = '[\\\"email\\\", \\\"password\\\"]'", a.user_id), 1);
+}
+
+/* ---- access tokens the gate must refuse ---- */
+
+static void
+test_bad_tokens(void **state)
+{
+	struct sess	 a;
+	struct resp	 r;
+	json_t		*c;
+	char		 tok[8192], *p;
+	const char	*hs = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+
+	signup("tokens@example.com", PW, &a);
+
+	/* None at all. */
+	get_user(NULL, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	assert_unauthorized(&r);
+	resp_free(&r);
+
+	/* Our own forgery with the right key works: the forge is sound. */
+	c = claims_of(a.access);
+	forge(hs, c, 1, tok, sizeof(tok));
+	assert_int_equal(get_user(tok, &r), 200);
+	resp_free(&r);
+
+	/* Expired. */
+	json_object_set_new(c, "iat", json_integer(time(NULL) - 7200));
+	json_object_set_new(c, "exp", json_integer(time(NULL) - 3600));
+	forge(hs, c, 1, tok, sizeof(tok));
+	get_user(tok, &r);
+	assert_unauthorized(&r);
+	resp_free(&r);
+	json_decref(c);
+
+	/* Tampered: another role under the original signature. */
+	c = claims_of(a.access);
+	json_object_set_new(c, "role", json_string("service_role"));
+	forge(hs, c, 1, tok, sizeof(tok));
+	p = strrchr(tok, '.');
+	snprintf(p, sizeof(tok) - (size_t)(p - tok), "%s",
+	    strrchr(a.access, '.'));
+	get_user(tok, &r);
+	assert_unauthorized(&r);
+	resp_free(&r);
+
+	/* alg none, unsigned. */
+	forge("{\"alg\":\"none\",\"typ\":\"JWT\"}", c, 0, tok, sizeof(tok));
+	get_user(tok, &r);
+	assert_unauthorized(&r);
+	resp_free(&r);
+	json_decref(c);
+
+	/* A valid signature over a role that may not call the operation. */
+	c = claims_of(a.access);
+	json_object_set_new(c, "role", json_string("anon"));
+	forge(hs, c, 1, tok, sizeof(tok));
+	get_user(tok, &r);
+	assert_error(&r, 403, "FORBIDDEN");
+	resp_free(&r);
+	json_decref(c);
+
+	/* A valid token whose session does not exist. */
+	c = claims_of(a.access);
+	json_object_set_new(c, "sid",
+	    json_string("00000000-0000-4000-8000-000000000000"));
+	forge(hs, c, 1, tok, sizeof(tok));
+	get_user(tok, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+	/* ... or whose sid is not even a UUID: no SQL error. */
+	json_object_set_new(c, "sid", json_string("not-a-uuid"));
+	forge(hs, c, 1, tok, sizeof(tok));
+	get_user(tok, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+	post("/api/v1/auth/signout", tok, NULL, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+	json_decref(c);
+
+	/* Garbage. */
+	get_user("not.a.jwt", &r);
+	assert_unauthorized(&r);
+	resp_free(&r);
+}
+
+/* ---- audit ---- */
+
+static void
+test_audit_rows(void **state)
+{
+	struct sess	a;
+	struct resp	r;
+	char		buf[256], want[256];
+
+	signup("audit@example.com", PW, &a);
+	signin_ok("audit@example.com", PW, &a);
+	/* Every row of this user carries the request id and address. */
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "actor_id = '%s' AND action IN ('user.signup', 'user.signin') "
+	    "AND request_id LIKE 'req_%%' AND client_addr = '127.0.0.1'",
+	    a.user_id), 2);
+	{
+		static const char *const h[] = {
+			"Content-Type: application/json",
+			"X-Request-Id: audit-probe-1", NULL
+		};
+		const char	*body = "{\"email\":\"audit@example.com\","
+		    "\"password\":\"" PW "\"}";
+
+		assert_int_equal(http("POST", "/api/v1/auth/signin", h, body,
+		    strlen(body), &r), 200);
+		resp_free(&r);
+	}
+	psql_value("SELECT action || ' ' || target FROM audit_log WHERE "
+	    "request_id = 'audit-probe-1'", buf, sizeof(buf));
+	snprintf(want, sizeof(want), "user.signin %s", a.user_id);
+	assert_string_equal(buf, want);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_signup),
+		cmocka_unit_test(test_signup_duplicate),
+		cmocka_unit_test(test_signup_bad_input),
+		cmocka_unit_test(test_signup_disabled),
+		cmocka_unit_test(test_signin),
+		cmocka_unit_test(test_signin_wrong_and_unknown),
+		cmocka_unit_test(test_lockout),
+		cmocka_unit_test(test_refresh_rotation),
+		cmocka_unit_test(test_refresh_reuse),
+		cmocka_unit_test(test_signout),
+		cmocka_unit_test(test_user_get),
+		cmocka_unit_test(test_user_update),
+		cmocka_unit_test(test_bad_tokens),
+		cmocka_unit_test(test_audit_rows),
+	};
+	int	failed;
+
+	curl_global_init(CURL_GLOBAL_ALL);
+	failed = cmocka_run_group_tests_name("integration: auth", tests,
+	    NULL, NULL);
+	curl_global_cleanup();
+	return (failed != 0);
+}
