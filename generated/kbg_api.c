@@ -986,5 +986,5 @@ const struct kb_api kbg_api = {
 	.ops = kbg_ops,
 	.nops = 15,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 132570,
+	.spec_json_len = 132605,
 };
