@@ -71,7 +71,6 @@ struct kb_db_query {
 	int				 waiting;
 	TAILQ_ENTRY(kb_db_query)	 clist;		/* ctx->queries */
 	TAILQ_ENTRY(kb_db_query)	 wlist;		/* pool wait queue */
-	u_int64_t dbg_t0, dbg_tsent; struct db_conn *dbg_c;
 };
 
 struct expect {
@@ -119,7 +118,6 @@ static u_int64_t		 last_ok;	/* a query succeeded */
 static u_int64_t		 last_ping;
 static struct kb_stmt		 ping_stmt = KB_STMT_RO("SELECT 1");
 static int			 pool_size;
-static int dbg_in_tick;
 static int			 stmt_next = 1;
 static TAILQ_HEAD(, kb_db_query) waitq = TAILQ_HEAD_INITIALIZER(waitq);
 
@@ -189,7 +187,6 @@ query_new(struct kb_ctx *ctx, struct kb_stmt *stmt, int nparams,
 	q->cb = cb;
 	q->arg = arg;
 	q->nparams = nparams;
-	q->dbg_t0 = kb_now_us();
 	if (nparams > 0) {
 		q->values = kore_calloc(nparams, sizeof(char *));
 		for (i = 0; i < nparams; i++) {
@@ -329,17 +326,8 @@ pool_tick(void *arg, u_int64_t now)
 
 	/* A safety net: finish anything libpq has buffered but not handed. */
 	for (i = 0; i < pool_size; i++) {
-		if (pool[i].state == CONN_READY && pool[i].count > 0) {
-			c = &pool[i];
-			struct expect *he = &c->ring[c->head];
-			u_int64_t age = he->q ? kb_now_us() - he->q->dbg_tsent : 0;
-			if (age > 20000)
-			kb_log("debug", "TICK conn %d count %zu head kind %d got %d age_us %llu writing %d unsynced %d busy %d",
-			    i, c->count, he->kind, he->got, (unsigned long long)age, c->writing, c->unsynced, PQisBusy(c->pg));
-			dbg_in_tick = 1;
+		if (pool[i].state == CONN_READY && pool[i].count > 0)
 			conn_read(&pool[i]);
-			dbg_in_tick = 0;
-		}
 	}
 
 	/*
@@ -565,7 +553,6 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 	    (const char *const *)q->values, NULL, NULL, 0))
 		goto fail;
 	ring_push(c, EXPECT_QUERY, q);
-	q->dbg_tsent = kb_now_us(); q->dbg_c = c;
 	c->inflight++;
 	if (q->stmt->readonly && c->unsynced < DB_BATCH_MAX) {
 		if (c->unsynced++ == 0)
@@ -765,10 +752,6 @@ query_complete(struct kb_db_query *q, int unavailable, const char *why)
 	const char		*s;
 
 	ctx = q->ctx;
-	{ u_int64_t now = kb_now_us();
-	  if (now - q->dbg_tsent > 20000 && q->dbg_tsent)
-		kb_log("debug", "SLOWQ total_us %llu sent_us %llu tick %d unavail %d conn %d",
-		    (unsigned long long)(now - q->dbg_t0), (unsigned long long)(now - q->dbg_tsent), dbg_in_tick, unavailable, q->dbg_c ? (int)(q->dbg_c - pool) : -1); }
 	if (ctx != NULL) {
 		TAILQ_REMOVE(&ctx->queries, q, clist);
 		memset(&r, 0, sizeof(r));
