@@ -5,7 +5,7 @@
 #include "kbg_api.h"
 #include "kbg_handlers.h"
 
-/* 17 compiled schemas */
+/* 21 compiled schemas */
 static const struct kb_schema kbs_0;
 static const struct kb_schema kbs_1;
 static const struct kb_schema kbs_2;
@@ -23,6 +23,10 @@ static const struct kb_schema kbs_13;
 static const struct kb_schema kbs_14;
 static const struct kb_schema kbs_15;
 static const struct kb_schema kbs_16;
+static const struct kb_schema kbs_17;
+static const struct kb_schema kbs_18;
+static const struct kb_schema kbs_19;
+static const struct kb_schema kbs_20;
 
 static struct kb_schema_cache kbsc_0;
 static const struct kb_schema kbs_0 = {
@@ -206,6 +210,46 @@ static const struct kb_schema kbs_16 = {
 	.min_props = 1, .max_props = -1,
 	.props = kbs_16_p, .nprops = 3,
 	.cache = &kbsc_16,
+};
+
+static struct kb_schema_cache kbsc_17;
+static const struct kb_schema kbs_17 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.enum_json = "[\"others\",\"all\"]",
+	.cache = &kbsc_17,
+};
+
+static struct kb_schema_cache kbsc_18;
+static const struct kb_schema kbs_18 = {
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_18,
+};
+
+static struct kb_schema_cache kbsc_19;
+static const struct kb_schema_prop kbs_19_p[] = {
+	{ "password", &kbs_20 },
+};
+static const char *const kbs_19_r[] = { "password", NULL };
+static const struct kb_schema kbs_19 = {
+	.name = "ReauthenticateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_19_p, .nprops = 1,
+	.required = kbs_19_r, .nrequired = 1,
+	.cache = &kbsc_19,
+};
+
+static struct kb_schema_cache kbsc_20;
+static const struct kb_schema kbs_20 = {
+	.types = 0x10, .flags = 0x0400, .format = 14,
+	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_20,
 };
 
 int	kbg_dec_str(json_t *, const char **);
@@ -578,6 +622,138 @@ kbm_updateUser(void)
 	return (kbh_updateUser != NULL);
 }
 
+static int
+kbi_listSessions(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listSessions_in	*in;
+	json_t	*v;
+
+	if (kbh_listSessions == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	kbh_listSessions(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listSessions(void)
+{
+	return (kbh_listSessions != NULL);
+}
+
+static int
+kbi_revokeSessions(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_revokeSessions_in	*in;
+	json_t	*v;
+
+	if (kbh_revokeSessions == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "scope");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->scope) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_scope = 1;
+	}
+	kbh_revokeSessions(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_revokeSessions(void)
+{
+	return (kbh_revokeSessions != NULL);
+}
+
+static int
+kbi_revokeSession(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_revokeSession_in	*in;
+	json_t	*v;
+
+	if (kbh_revokeSession == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_revokeSession(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_revokeSession(void)
+{
+	return (kbh_revokeSession != NULL);
+}
+
+static int
+kbi_reauthenticate(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_reauthenticate_in	*in;
+
+	if (kbh_reauthenticate == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ReauthenticateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_reauthenticate(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_reauthenticate(void)
+{
+	return (kbh_reauthenticate != NULL);
+}
+
+static int
+kbi_getCsrfToken(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getCsrfToken_in	*in;
+
+	if (kbh_getCsrfToken == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_getCsrfToken(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getCsrfToken(void)
+{
+	return (kbh_getCsrfToken != NULL);
+}
+
 static const struct kb_op kbo_0 = {
 	.operation_id = "getRoot",
 	.method = "GET",
@@ -775,6 +951,82 @@ static const struct kb_op kbo_14 = {
 	.implemented = kbm_updateUser,
 };
 
+static const struct kb_param kbo_15_p[] = {
+	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
+};
+static const char *const kbo_15_roles[] = { "authenticated", NULL };
+static const struct kb_op kbo_15 = {
+	.operation_id = "listSessions",
+	.method = "GET",
+	.path = "/api/v1/auth/sessions",
+	.summary = "List your sessions",
+	.params = kbo_15_p, .nparams = 2,
+	.roles = kbo_15_roles,
+	.secured = 1,
+	.invoke = kbi_listSessions,
+	.implemented = kbm_listSessions,
+};
+
+static const struct kb_param kbo_16_p[] = {
+	{ "scope", 1, 0, 1, &kbs_17, 0, 0 },
+};
+static const char *const kbo_16_roles[] = { "authenticated", NULL };
+static const struct kb_op kbo_16 = {
+	.operation_id = "revokeSessions",
+	.method = "DELETE",
+	.path = "/api/v1/auth/sessions",
+	.summary = "Revoke your other sessions, or all of them",
+	.params = kbo_16_p, .nparams = 1,
+	.roles = kbo_16_roles,
+	.secured = 1,
+	.invoke = kbi_revokeSessions,
+	.implemented = kbm_revokeSessions,
+};
+
+static const struct kb_param kbo_17_p[] = {
+	{ "id", 0, 1, 0, &kbs_18, 1, 0 },
+};
+static const char *const kbo_17_roles[] = { "authenticated", NULL };
+static const struct kb_op kbo_17 = {
+	.operation_id = "revokeSession",
+	.method = "DELETE",
+	.path = "/api/v1/auth/sessions/{id}",
+	.summary = "Revoke one of your sessions",
+	.params = kbo_17_p, .nparams = 1,
+	.roles = kbo_17_roles,
+	.secured = 1,
+	.invoke = kbi_revokeSession,
+	.implemented = kbm_revokeSession,
+};
+
+static const char *const kbo_18_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_18_b = { 1, kbo_18_mt, 1, &kbs_19 };
+static const char *const kbo_18_roles[] = { "authenticated", NULL };
+static const struct kb_op kbo_18 = {
+	.operation_id = "reauthenticate",
+	.method = "POST",
+	.path = "/api/v1/auth/reauthenticate",
+	.summary = "Confirm your password again",
+	.body = &kbo_18_b,
+	.roles = kbo_18_roles,
+	.secured = 1,
+	.invoke = kbi_reauthenticate,
+	.implemented = kbm_reauthenticate,
+};
+
+static const char *const kbo_19_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_19 = {
+	.operation_id = "getCsrfToken",
+	.method = "GET",
+	.path = "/api/v1/auth/csrf",
+	.summary = "Get a CSRF token",
+	.roles = kbo_19_roles,
+	.secured = 0,
+	.invoke = kbi_getCsrfToken,
+	.implemented = kbm_getCsrfToken,
+};
+
 static const struct kb_op *const kbg_ops[] = {
 	&kbo_0,
 	&kbo_1,
@@ -791,6 +1043,11 @@ static const struct kb_op *const kbg_ops[] = {
 	&kbo_12,
 	&kbo_13,
 	&kbo_14,
+	&kbo_15,
+	&kbo_16,
+	&kbo_17,
+	&kbo_18,
+	&kbo_19,
 	NULL
 };
 
@@ -808,6 +1065,10 @@ static const char *const kbg_path_10_names[] = { NULL };
 static const char *const kbg_path_11_names[] = { NULL };
 static const char *const kbg_path_12_names[] = { NULL };
 static const char *const kbg_path_13_names[] = { NULL };
+static const char *const kbg_path_14_names[] = { NULL };
+static const char *const kbg_path_15_names[] = { "id", NULL };
+static const char *const kbg_path_16_names[] = { NULL };
+static const char *const kbg_path_17_names[] = { NULL };
 
 static const struct kb_path_item kbg_paths[] = {
 	{
@@ -908,6 +1169,34 @@ static const struct kb_path_item kbg_paths[] = {
 		.param_names = kbg_path_13_names,
 		.nparam_names = 0,
 	},
+	{
+		.path = "/api/v1/auth/sessions",
+		.ops = { [KB_M_GET] = &kbo_15, [KB_M_DELETE] = &kbo_16, },
+		.allow = "DELETE, GET, HEAD",
+		.param_names = kbg_path_14_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/sessions/{id}",
+		.ops = { [KB_M_DELETE] = &kbo_17, },
+		.allow = "DELETE",
+		.param_names = kbg_path_15_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/auth/reauthenticate",
+		.ops = { [KB_M_POST] = &kbo_18, },
+		.allow = "POST",
+		.param_names = kbg_path_16_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/csrf",
+		.ops = { [KB_M_GET] = &kbo_19, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_17_names,
+		.nparam_names = 0,
+	},
 };
 
 static const struct kb_route_node kbn_0;
@@ -928,6 +1217,10 @@ static const struct kb_route_node kbn_14;
 static const struct kb_route_node kbn_15;
 static const struct kb_route_node kbn_16;
 static const struct kb_route_node kbn_17;
+static const struct kb_route_node kbn_18;
+static const struct kb_route_node kbn_19;
+static const struct kb_route_node kbn_20;
+static const struct kb_route_node kbn_21;
 
 static const struct kb_route_edge kbn_0_e[] = {
 	{ "", 0, &kbn_1 },
@@ -961,19 +1254,27 @@ static const struct kb_route_node kbn_9 = { .param_prefix = "", .param_suffix = 
 static const struct kb_route_node kbn_10 = { .param_prefix = "", .param_suffix = "", .path_index = 7 };
 static const struct kb_route_edge kbn_11_e[] = {
 	{ "config", 6, &kbn_12 },
+	{ "csrf", 4, &kbn_21 },
+	{ "reauthenticate", 14, &kbn_20 },
 	{ "refresh", 7, &kbn_15 },
+	{ "sessions", 8, &kbn_18 },
 	{ "signin", 6, &kbn_14 },
 	{ "signout", 7, &kbn_16 },
 	{ "signup", 6, &kbn_13 },
 	{ "user", 4, &kbn_17 },
 };
-static const struct kb_route_node kbn_11 = { .edges = kbn_11_e, .nedges = 6, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_11 = { .edges = kbn_11_e, .nedges = 9, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_node kbn_12 = { .param_prefix = "", .param_suffix = "", .path_index = 8 };
 static const struct kb_route_node kbn_13 = { .param_prefix = "", .param_suffix = "", .path_index = 9 };
 static const struct kb_route_node kbn_14 = { .param_prefix = "", .param_suffix = "", .path_index = 10 };
 static const struct kb_route_node kbn_15 = { .param_prefix = "", .param_suffix = "", .path_index = 11 };
 static const struct kb_route_node kbn_16 = { .param_prefix = "", .param_suffix = "", .path_index = 12 };
 static const struct kb_route_node kbn_17 = { .param_prefix = "", .param_suffix = "", .path_index = 13 };
+static const struct kb_route_node kbn_18 = {
+	.param = &kbn_19, .param_prefix = "", .param_suffix = "", .path_index = 14 };
+static const struct kb_route_node kbn_19 = { .param_prefix = "", .param_suffix = "", .path_index = 15 };
+static const struct kb_route_node kbn_20 = { .param_prefix = "", .param_suffix = "", .path_index = 16 };
+static const struct kb_route_node kbn_21 = { .param_prefix = "", .param_suffix = "", .path_index = 17 };
 
 extern const char kbg_spec_json[];
 
@@ -982,9 +1283,9 @@ const struct kb_api kbg_api = {
 	.version = "0.1.0",
 	.root = &kbn_0,
 	.paths = kbg_paths,
-	.npaths = 14,
+	.npaths = 18,
 	.ops = kbg_ops,
-	.nops = 15,
+	.nops = 20,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 132605,
+	.spec_json_len = 176437,
 };

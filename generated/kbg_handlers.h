@@ -164,4 +164,57 @@ struct kbg_updateUser_in {
 void	kbh_updateUser(struct kb_ctx *, const struct kbg_updateUser_in *)
 	    __attribute__((weak));
 
+/* GET /api/v1/auth/sessions (listSessions) */
+struct kbg_listSessions_in {
+	int64_t limit;	/* limit */
+	int	has_limit;
+	int64_t offset;	/* offset */
+	int	has_offset;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listSessions(struct kb_ctx *, const struct kbg_listSessions_in *)
+	    __attribute__((weak));
+
+/* DELETE /api/v1/auth/sessions (revokeSessions) */
+struct kbg_revokeSessions_in {
+	const char *scope;	/* scope */
+	int	has_scope;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_revokeSessions(struct kb_ctx *, const struct kbg_revokeSessions_in *)
+	    __attribute__((weak));
+
+/* DELETE /api/v1/auth/sessions/{id} (revokeSession) */
+struct kbg_revokeSession_in {
+	const char *id;	/* id */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_revokeSession(struct kb_ctx *, const struct kbg_revokeSession_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/reauthenticate (reauthenticate) */
+struct kbg_reauthenticate_in {
+	struct kbg_ReauthenticateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_reauthenticate(struct kb_ctx *, const struct kbg_reauthenticate_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/auth/csrf (getCsrfToken) */
+struct kbg_getCsrfToken_in {
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getCsrfToken(struct kb_ctx *, const struct kbg_getCsrfToken_in *)
+	    __attribute__((weak));
+
 #endif /* KBG_HANDLERS_H */

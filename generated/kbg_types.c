@@ -802,3 +802,173 @@ kbg_AuthConfig_encode(const struct kbg_AuthConfig *in)
 	return (o);
 }
 
+int
+kbg_AuthSessionInfo_decode(struct kb_ctx *ctx, json_t *j, struct kbg_AuthSessionInfo *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "refreshed_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->refreshed_at) == -1)
+			return (-1);
+		out->has_refreshed_at = 1;
+	}
+	v = json_object_get(j, "reauthenticated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->reauthenticated_at) == -1)
+			return (-1);
+		out->has_reauthenticated_at = 1;
+	}
+	v = json_object_get(j, "user_agent");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->user_agent) == -1)
+			return (-1);
+		out->has_user_agent = 1;
+	}
+	v = json_object_get(j, "ip");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->ip) == -1)
+			return (-1);
+		out->has_ip = 1;
+	}
+	v = json_object_get(j, "current");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->current) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_AuthSessionInfo_encode(const struct kbg_AuthSessionInfo *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	if (in->has_refreshed_at) {
+		json_object_set_new(o, "refreshed_at", in->refreshed_at != NULL ? json_string(in->refreshed_at) : json_null());
+	}
+	if (in->has_reauthenticated_at) {
+		json_object_set_new(o, "reauthenticated_at", in->reauthenticated_at != NULL ? json_string(in->reauthenticated_at) : json_null());
+	}
+	if (in->has_user_agent) {
+		json_object_set_new(o, "user_agent", in->user_agent != NULL ? json_string(in->user_agent) : json_null());
+	}
+	if (in->has_ip) {
+		json_object_set_new(o, "ip", in->ip != NULL ? json_string(in->ip) : json_null());
+	}
+	json_object_set_new(o, "current", json_boolean(in->current));
+	return (o);
+}
+
+int
+kbg_ReauthenticateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ReauthenticateRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "password");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->password) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_ReauthenticateRequest_encode(const struct kbg_ReauthenticateRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "password", in->password != NULL ? json_string(in->password) : json_null());
+	return (o);
+}
+
+int
+kbg_Reauthenticated_decode(struct kb_ctx *ctx, json_t *j, struct kbg_Reauthenticated *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "reauthenticated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->reauthenticated_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_Reauthenticated_encode(const struct kbg_Reauthenticated *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "reauthenticated_at", in->reauthenticated_at != NULL ? json_string(in->reauthenticated_at) : json_null());
+	return (o);
+}
+
+int
+kbg_CsrfToken_decode(struct kb_ctx *ctx, json_t *j, struct kbg_CsrfToken *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "csrf_token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->csrf_token) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_CsrfToken_encode(const struct kbg_CsrfToken *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "csrf_token", in->csrf_token != NULL ? json_string(in->csrf_token) : json_null());
+	return (o);
+}
+

@@ -34,6 +34,10 @@ struct kbg_UserUpdateRequest;
 struct kbg_User;
 struct kbg_AuthSession;
 struct kbg_AuthConfig;
+struct kbg_AuthSessionInfo;
+struct kbg_ReauthenticateRequest;
+struct kbg_Reauthenticated;
+struct kbg_CsrfToken;
 
 /* ServiceInfo */
 struct kbg_ServiceInfo {
@@ -197,5 +201,47 @@ struct kbg_AuthConfig {
 
 int	kbg_AuthConfig_decode(struct kb_ctx *, json_t *, struct kbg_AuthConfig *);
 json_t	*kbg_AuthConfig_encode(const struct kbg_AuthConfig *);
+
+/* AuthSessionInfo */
+struct kbg_AuthSessionInfo {
+	const char *id;	/* id */
+	const char *created_at;	/* created_at */
+	const char *refreshed_at;	/* refreshed_at */
+	int	has_refreshed_at;
+	const char *reauthenticated_at;	/* reauthenticated_at */
+	int	has_reauthenticated_at;
+	const char *user_agent;	/* user_agent */
+	int	has_user_agent;
+	const char *ip;	/* ip */
+	int	has_ip;
+	int current;	/* current */
+};
+
+int	kbg_AuthSessionInfo_decode(struct kb_ctx *, json_t *, struct kbg_AuthSessionInfo *);
+json_t	*kbg_AuthSessionInfo_encode(const struct kbg_AuthSessionInfo *);
+
+/* ReauthenticateRequest */
+struct kbg_ReauthenticateRequest {
+	const char *password;	/* password */
+};
+
+int	kbg_ReauthenticateRequest_decode(struct kb_ctx *, json_t *, struct kbg_ReauthenticateRequest *);
+json_t	*kbg_ReauthenticateRequest_encode(const struct kbg_ReauthenticateRequest *);
+
+/* Reauthenticated */
+struct kbg_Reauthenticated {
+	const char *reauthenticated_at;	/* reauthenticated_at */
+};
+
+int	kbg_Reauthenticated_decode(struct kb_ctx *, json_t *, struct kbg_Reauthenticated *);
+json_t	*kbg_Reauthenticated_encode(const struct kbg_Reauthenticated *);
+
+/* CsrfToken */
+struct kbg_CsrfToken {
+	const char *csrf_token;	/* csrf_token */
+};
+
+int	kbg_CsrfToken_decode(struct kb_ctx *, json_t *, struct kbg_CsrfToken *);
+json_t	*kbg_CsrfToken_encode(const struct kbg_CsrfToken *);
 
 #endif /* KBG_TYPES_H */

@@ -1,7 +1,8 @@
 /*
  * Users and tokens (reference 000, "Authentication"; issue 3, first
- * slice): sign-up, sign-in, refresh, sign-out, the current user and the
- * public auth configuration.
+ * slice): sign-up, sign-in, refresh, sign-out, the current user, the
+ * public auth configuration, listing and revoking sessions,
+ * reauthentication and the CSRF token.
  *
  * Shape of every handler:
  *  - Password hashing and verification (argon2id, ~20 ms) run on a helper
@@ -165,6 +166,8 @@ static struct kb_stmt	refresh_stmt = KB_STMT(
 	" AND s.revoked_at IS NULL RETURNING rt.session_id, s.user_id),"
 	" nt AS (INSERT INTO refresh_tokens (session_id, token_hash)"
 	" SELECT session_id, $2 FROM rot),"
+	" lu AS (UPDATE sessions SET refreshed_at = now() WHERE id IN"
+	" (SELECT session_id FROM rot)),"
 	" old AS (SELECT rt.session_id, s.user_id, rt.rotated_at IS NOT NULL"
 	" AND s.revoked_at IS NULL AS reuse FROM refresh_tokens rt"
 	" JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1"
@@ -216,6 +219,106 @@ static struct kb_stmt	user_update = KB_STMT(
 	" id::text, $6, $7, jsonb_build_object('fields', $8::jsonb) FROM u)"
 	" SELECT " USER_JSON " FROM u");
 
+/* The caller's session ($2) is an active session of the caller ($1). */
+#define CALLER_ACTIVE							\
+	"EXISTS (SELECT 1 FROM sessions WHERE id = $2 AND user_id = $1"	\
+	" AND revoked_at IS NULL)"
+
+/*
+ * $1 user id, $2 session id, $3 limit, $4 offset.  One row: whether the
+ * caller's session is active, and the page of active sessions (JSON).
+ */
+static struct kb_stmt	sessions_list = KB_STMT_RO(
+	"SELECT " CALLER_ACTIVE ", coalesce((SELECT json_agg("
+	"json_build_object('id', s.id, 'created_at', " TS("s.created_at") ","
+	" 'refreshed_at', " TS("s.refreshed_at") ","
+	" 'reauthenticated_at', " TS("s.reauthenticated_at") ","
+	" 'user_agent', s.user_agent, 'ip', s.ip, 'current', s.id = $2)"
+	" ORDER BY s.created_at DESC, s.id) FROM (SELECT * FROM sessions x"
+	" WHERE x.user_id = $1 AND x.revoked_at IS NULL"
+	" ORDER BY x.created_at DESC, x.id LIMIT $3 OFFSET $4) s),"
+	" '[]')::text");
+
+/*
+ * $1 user id, $2 caller's session id, $3 the session to revoke, $4
+ * request id, $5 client address.  One row: whether the caller's session
+ * is active, and how many sessions were revoked (0 or 1).
+ */
+static struct kb_stmt	session_revoke = KB_STMT(
+	"WITH me AS (SELECT " CALLER_ACTIVE " AS ok),"
+	" s AS (UPDATE sessions SET revoked_at = now() WHERE id = $3"
+	" AND user_id = $1 AND revoked_at IS NULL AND (SELECT ok FROM me)"
+	" RETURNING id),"
+	" r AS (UPDATE refresh_tokens SET revoked = true WHERE session_id IN"
+	" (SELECT id FROM s) AND NOT revoked),"
+	" a AS (INSERT INTO " AUDIT_COLS " SELECT $1, 'session.revoke',"
+	" id::text, $4, $5, jsonb_build_object('current', id = $2) FROM s)"
+	" SELECT (SELECT ok FROM me), (SELECT count(*) FROM s)");
+
+/*
+ * $1 user id, $2 caller's session id, $3 scope ('others' or 'all'), $4
+ * request id, $5 client address.  One row: whether the caller's session
+ * is active (nothing changes when it is not).
+ */
+static struct kb_stmt	sessions_revoke = KB_STMT(
+	"WITH me AS (SELECT " CALLER_ACTIVE " AS ok),"
+	" s AS (UPDATE sessions SET revoked_at = now() WHERE user_id = $1"
+	" AND revoked_at IS NULL AND ($3::text = 'all' OR id <> $2)"
+	" AND (SELECT ok FROM me) RETURNING id),"
+	" r AS (UPDATE refresh_tokens SET revoked = true WHERE session_id IN"
+	" (SELECT id FROM s) AND NOT revoked),"
+	" a AS (INSERT INTO " AUDIT_COLS " SELECT $1, 'session.revoke_all',"
+	" $1::uuid::text, $4, $5, jsonb_build_object('scope', $3::text,"
+	" 'sessions', coalesce((SELECT jsonb_agg(id) FROM s), '[]'::jsonb))"
+	" WHERE (SELECT ok FROM me))"
+	" SELECT (SELECT ok FROM me)");
+
+/*
+ * $1 user id, $2 session id.  A row only while the session is active:
+ * the password hash and the seconds left of a lock on the account.
+ */
+static struct kb_stmt	reauth_lookup = KB_STMT_RO(
+	"SELECT u.password_hash, coalesce(greatest(0, ceil(extract(epoch"
+	" FROM u.locked_until - now())))::int, 0) FROM users u"
+	" JOIN sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2"
+	" AND s.revoked_at IS NULL");
+
+/* $1 user id, $2 request id, $3 client address, $4 session id. */
+static struct kb_stmt	reauth_locked = KB_STMT(
+	"INSERT INTO " AUDIT_COLS " VALUES ($1::uuid,"
+	" 'user.reauthenticate.locked', $1::uuid::text, $2, $3,"
+	" jsonb_build_object('session_id', $4::uuid))");
+
+/*
+ * $1 user id, $2 session id, $3 request id, $4 client address.  Records
+ * the time on the session and resets the failure count, like a sign-in.
+ * No row when the session ended or the account got locked meanwhile.
+ */
+static struct kb_stmt	reauth_ok = KB_STMT(
+	"WITH u AS (UPDATE users SET failed_signins = 0, locked_until = NULL"
+	" WHERE id = $1 AND (locked_until IS NULL OR locked_until <= now())"
+	" AND " CALLER_ACTIVE " RETURNING id),"
+	" s AS (UPDATE sessions SET reauthenticated_at = now() WHERE id = $2"
+	" AND user_id IN (SELECT id FROM u)"
+	" RETURNING id, user_id, reauthenticated_at),"
+	" a AS (INSERT INTO " AUDIT_COLS " SELECT user_id,"
+	" 'user.reauthenticate', user_id::text, $3, $4,"
+	" jsonb_build_object('session_id', id) FROM s)"
+	" SELECT " TS("reauthenticated_at") " FROM s");
+
+/*
+ * $1 user id, $2 request id, $3 client address, $4 session id.  A wrong
+ * password counts as a failed sign-in of the account (FAIL_COUNT).
+ */
+static struct kb_stmt	reauth_fail = KB_STMT(
+	"WITH u AS (UPDATE users AS x SET " FAIL_COUNT("x")
+	" WHERE x.id = $1 RETURNING x.id, x.locked_until),"
+	" a AS (INSERT INTO " AUDIT_COLS " SELECT id,"
+	" 'user.reauthenticate.failed', id::text, $2, $3,"
+	" jsonb_build_object('session_id', $4::uuid, 'locked',"
+	" coalesce(locked_until > now(), false)) FROM u)"
+	" SELECT 1");
+
 /* Work handed to a helper thread: hash or verify one password. */
 struct pw_work {
 	char		*password;	/* malloc'd copy, wiped when done */
@@ -253,6 +356,20 @@ static void	update_hashed(struct kb_ctx *, void *);
 static void	update_run(struct kb_ctx *, const struct kbg_updateUser_in *,
 		    const char *);
 static void	update_done(struct kb_ctx *, struct kb_db_result *, void *);
+
+static void	sessions_list_done(struct kb_ctx *, struct kb_db_result *,
+		    void *);
+static void	session_revoke_done(struct kb_ctx *, struct kb_db_result *,
+		    void *);
+static void	sessions_revoke_done(struct kb_ctx *, struct kb_db_result *,
+		    void *);
+static void	reauth_found(struct kb_ctx *, struct kb_db_result *, void *);
+static void	reauth_verified(struct kb_ctx *, void *);
+static void	reauth_ok_done(struct kb_ctx *, struct kb_db_result *,
+		    void *);
+static void	reauth_fail_done(struct kb_ctx *, struct kb_db_result *,
+		    void *);
+static void	respond_session_ended(struct kb_ctx *);
 
 static int	password_bytes_ok(struct kb_ctx *, const char *);
 static int	refresh_new(struct kb_ctx *, char *, size_t, char *, size_t);
@@ -689,7 +806,263 @@ update_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 	user_done(ctx, r, arg);
 }
 
+/* ---- GET /auth/sessions ---- */
+
+void
+kbh_listSessions(struct kb_ctx *ctx, const struct kbg_listSessions_in *in)
+{
+	const struct kb_caller	*c;
+	char			 limit[24], offset[24];
+	const char		*params[4];
+
+	if (!caller_ok(ctx, &c))
+		return;
+	(void)snprintf(limit, sizeof(limit), "%" PRId64,
+	    in->has_limit ? in->limit : 100);
+	(void)snprintf(offset, sizeof(offset), "%" PRId64,
+	    in->has_offset ? in->offset : 0);
+	params[0] = c->sub;
+	params[1] = c->sid;
+	params[2] = limit;
+	params[3] = offset;
+	kb_db_query(ctx, &sessions_list, 4, params, sessions_list_done, NULL);
+}
+
+static void
+sessions_list_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	if (PQgetvalue(r->res, 0, 0)[0] != 't') {
+		respond_session_ended(ctx);
+		return;
+	}
+	kb_respond_text(ctx, 200, "application/json",
+	    PQgetvalue(r->res, 0, 1), (size_t)PQgetlength(r->res, 0, 1));
+}
+
+/* ---- DELETE /auth/sessions/{id} ---- */
+
+void
+kbh_revokeSession(struct kb_ctx *ctx, const struct kbg_revokeSession_in *in)
+{
+	const struct kb_caller	*c;
+	const char		*params[5];
+
+	if (!caller_ok(ctx, &c))
+		return;
+	if (!is_uuid(in->id)) {
+		/* The spec's format: uuid has already refused it. */
+		kb_respond_error(ctx, 404, "NOT_FOUND", "no such session");
+		return;
+	}
+	params[0] = c->sub;
+	params[1] = c->sid;
+	params[2] = in->id;
+	params[3] = kb_ctx_request_id(ctx);
+	params[4] = kb_ctx_client_addr(ctx);
+	kb_db_query(ctx, &session_revoke, 5, params, session_revoke_done,
+	    NULL);
+}
+
+static void
+session_revoke_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	if (PQgetvalue(r->res, 0, 0)[0] != 't') {
+		respond_session_ended(ctx);
+		return;
+	}
+	if (strcmp(PQgetvalue(r->res, 0, 1), "1") != 0) {
+		/* Unknown, already revoked, or another user's: all alike. */
+		kb_respond_error(ctx, 404, "NOT_FOUND", "no such session");
+		return;
+	}
+	kb_respond_empty(ctx, 204);
+}
+
+/* ---- DELETE /auth/sessions ---- */
+
+void
+kbh_revokeSessions(struct kb_ctx *ctx,
+    const struct kbg_revokeSessions_in *in)
+{
+	const struct kb_caller	*c;
+	const char		*params[5];
+
+	if (!caller_ok(ctx, &c))
+		return;
+	params[0] = c->sub;
+	params[1] = c->sid;
+	params[2] = in->has_scope && in->scope != NULL &&
+	    strcmp(in->scope, "all") == 0 ? "all" : "others";
+	params[3] = kb_ctx_request_id(ctx);
+	params[4] = kb_ctx_client_addr(ctx);
+	kb_db_query(ctx, &sessions_revoke, 5, params, sessions_revoke_done,
+	    NULL);
+}
+
+static void
+sessions_revoke_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	if (PQgetvalue(r->res, 0, 0)[0] != 't') {
+		respond_session_ended(ctx);
+		return;
+	}
+	kb_respond_empty(ctx, 204);
+}
+
+/* ---- POST /auth/reauthenticate ---- */
+
+void
+kbh_reauthenticate(struct kb_ctx *ctx, const struct kbg_reauthenticate_in *in)
+{
+	const struct kb_caller	*c;
+	const char		*params[2];
+
+	if (!caller_ok(ctx, &c))
+		return;
+	params[0] = c->sub;
+	params[1] = c->sid;
+	kb_db_query(ctx, &reauth_lookup, 2, params, reauth_found,
+	    (void *)(uintptr_t)in);
+}
+
+static void
+reauth_found(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	const struct kbg_reauthenticate_in	*in = arg;
+	const struct kb_caller			*c = kb_ctx_caller(ctx);
+	struct pw_work				*w;
+	const char				*params[4];
+	int					*retry;
+
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		respond_session_ended(ctx);
+		return;
+	}
+	/* Locked by failed sign-ins or reauthentications: no hashing. */
+	retry = kb_ctx_alloc(ctx, sizeof(*retry));
+	*retry = atoi(PQgetvalue(r->res, 0, 1));
+	if (*retry > 0) {
+		params[0] = c->sub;
+		params[1] = kb_ctx_request_id(ctx);
+		params[2] = kb_ctx_client_addr(ctx);
+		params[3] = c->sid;
+		kb_db_query(ctx, &reauth_locked, 4, params,
+		    signin_locked_done, retry);
+		return;
+	}
+	w = pw_new(in, in->body->password);
+	if ((w->stored = strdup(PQgetvalue(r->res, 0, 0))) == NULL)
+		abort();
+	(void)pw_start(ctx, w, pw_verify_fn, reauth_verified);
+}
+
+static void
+reauth_verified(struct kb_ctx *ctx, void *arg)
+{
+	struct pw_work		*w = arg;
+	const struct kb_caller	*c;
+	const char		*params[4];
+
+	if (ctx == NULL) {
+		pw_free(w);
+		return;
+	}
+	c = kb_ctx_caller(ctx);
+	params[0] = c->sub;
+	if (w->rc == KB_PASSWORD_OK) {
+		params[1] = c->sid;
+		params[2] = kb_ctx_request_id(ctx);
+		params[3] = kb_ctx_client_addr(ctx);
+		kb_db_query(ctx, &reauth_ok, 4, params, reauth_ok_done, NULL);
+	} else {
+		if (w->rc != KB_PASSWORD_ERR_MISMATCH &&
+		    w->rc != KB_PASSWORD_ERR_TOO_LONG)
+			kb_log("warning", "reauthenticate: password check: %s",
+			    kb_password_strerror(w->rc));
+		params[1] = kb_ctx_request_id(ctx);
+		params[2] = kb_ctx_client_addr(ctx);
+		params[3] = c->sid;
+		kb_db_query(ctx, &reauth_fail, 4, params, reauth_fail_done,
+		    NULL);
+	}
+	pw_free(w);
+}
+
+static void
+reauth_ok_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		/* The session ended, or the account got locked, meanwhile. */
+		respond_session_ended(ctx);
+		return;
+	}
+	kb_respond_json(ctx, 200, json_pack("{s:s}", "reauthenticated_at",
+	    PQgetvalue(r->res, 0, 0)));
+}
+
+static void
+reauth_fail_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	respond_invalid_credentials(ctx);
+}
+
+/* ---- GET /auth/csrf ---- */
+
+#define CSRF_PREFIX	"kbcsrf_"
+#define CSRF_BYTES	32
+
+void
+kbh_getCsrfToken(struct kb_ctx *ctx, const struct kbg_getCsrfToken_in *in)
+{
+	char	tok[KB_TOKEN_LEN(CSRF_BYTES)];
+	char	cookie[sizeof(tok) + 64];
+
+	if (kb_token_new(CSRF_PREFIX, CSRF_BYTES, tok, sizeof(tok)) != 0) {
+		kb_log("error", "auth: cannot make a CSRF token");
+		kb_respond_error(ctx, 500, "INTERNAL", "internal error");
+		return;
+	}
+	(void)snprintf(cookie, sizeof(cookie),
+	    "kb_csrf=%s; Path=/; SameSite=Strict; HttpOnly", tok);
+	kb_header_set(ctx, "Set-Cookie", cookie);
+	kb_header_set(ctx, "Cache-Control", "no-store");
+	kb_respond_json(ctx, 200, json_pack("{s:s}", "csrf_token", tok));
+	explicit_bzero(tok, sizeof(tok));
+	explicit_bzero(cookie, sizeof(cookie));
+}
+
 /* ---- helpers ---- */
+
+static void
+respond_session_ended(struct kb_ctx *ctx)
+{
+	kb_respond_error(ctx, 401, "UNAUTHORIZED",
+	    "the session of this access token has ended");
+}
 
 /*
  * The spec bounds the password in characters; argon2id and our limit

@@ -939,6 +939,391 @@ test_bad_tokens(void **state)
 	resp_free(&r);
 }
 
+/* ---- sessions ---- */
+
+static const char *
+sid_of(const char *access, char *buf, size_t len)
+{
+	json_t	*c = claims_of(access);
+
+	snprintf(buf, len, "%s", jstr(c, "sid"));
+	json_decref(c);
+	return (buf);
+}
+
+static long
+list_sessions(const char *bearer, struct resp *r)
+{
+	return (req("GET", "/api/v1/auth/sessions", bearer, NULL, r));
+}
+
+static long
+revoke_session(const char *bearer, const char *id, struct resp *r)
+{
+	char	path[256];
+
+	snprintf(path, sizeof(path), "/api/v1/auth/sessions/%s", id);
+	return (req("DELETE", path, bearer, NULL, r));
+}
+
+static void
+test_sessions_list(void **state)
+{
+	struct sess	 a, b, other;
+	struct resp	 r;
+	json_t		*e;
+	char		 sa[64], sb[64];
+
+	signup("sessions@example.com", PW, &a);
+	usleep(2000);
+	signin_ok("sessions@example.com", PW, &b);
+	signup("sessions-other@example.com", PW, &other);
+	sid_of(a.access, sa, sizeof(sa));
+	sid_of(b.access, sb, sizeof(sb));
+
+	assert_int_equal(list_sessions(b.access, &r), 200);
+	assert_true(json_is_array(r.json));
+	assert_int_equal(json_array_size(r.json), 2);
+	/* Newest first; the caller's own is marked current. */
+	e = json_array_get(r.json, 0);
+	assert_string_equal(jstr(e, "id"), sb);
+	assert_true(json_is_true(json_object_get(e, "current")));
+	assert_non_null(jstr(e, "created_at"));
+	assert_string_equal(jstr(e, "ip"), "127.0.0.1");
+	assert_non_null(json_object_get(e, "user_agent"));
+	assert_true(json_is_null(json_object_get(e, "refreshed_at")));
+	assert_true(json_is_null(json_object_get(e, "reauthenticated_at")));
+	e = json_array_get(r.json, 1);
+	assert_string_equal(jstr(e, "id"), sa);
+	assert_true(json_is_false(json_object_get(e, "current")));
+	resp_free(&r);
+
+	/* Paging. */
+	assert_int_equal(req("GET", "/api/v1/auth/sessions?limit=1&offset=1",
+	    a.access, NULL, &r), 200);
+	assert_int_equal(json_array_size(r.json), 1);
+	assert_string_equal(jstr(json_array_get(r.json, 0), "id"), sa);
+	assert_true(json_is_true(json_object_get(json_array_get(r.json, 0),
+	    "current")));
+	resp_free(&r);
+	req("GET", "/api/v1/auth/sessions?limit=0", a.access, NULL, &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/query/limit"));
+	resp_free(&r);
+
+	/* A refresh is recorded; a signed-out session is not listed. */
+	assert_int_equal(refresh(a.refresh, &r), 200);
+	sess_from(&r, &a);
+	resp_free(&r);
+	assert_int_equal(post("/api/v1/auth/signout", b.access, NULL, &r),
+	    204);
+	resp_free(&r);
+	assert_int_equal(list_sessions(a.access, &r), 200);
+	assert_int_equal(json_array_size(r.json), 1);
+	e = json_array_get(r.json, 0);
+	assert_string_equal(jstr(e, "id"), sa);
+	assert_non_null(jstr(e, "refreshed_at"));
+	resp_free(&r);
+
+	/* The signed-out session's token cannot list any more. */
+	list_sessions(b.access, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+	/* No token. */
+	list_sessions(NULL, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	assert_unauthorized(&r);
+	resp_free(&r);
+	/* Other users see only theirs. */
+	assert_int_equal(list_sessions(other.access, &r), 200);
+	assert_int_equal(json_array_size(r.json), 1);
+	assert_string_not_equal(jstr(json_array_get(r.json, 0), "id"), sa);
+	resp_free(&r);
+}
+
+static void
+test_session_revoke(void **state)
+{
+	struct sess	 a, b, other;
+	struct resp	 r;
+	char		 sa[64], sb[64], so[64];
+
+	signup("revoke@example.com", PW, &a);
+	signin_ok("revoke@example.com", PW, &b);
+	signup("revoke-other@example.com", PW, &other);
+	sid_of(a.access, sa, sizeof(sa));
+	sid_of(b.access, sb, sizeof(sb));
+	sid_of(other.access, so, sizeof(so));
+
+	/* Another user's session: 404, and it is untouched. */
+	revoke_session(a.access, so, &r);
+	assert_error(&r, 404, "NOT_FOUND");
+	resp_free(&r);
+	assert_int_equal(refresh(other.refresh, &r), 200);
+	sess_from(&r, &other);
+	resp_free(&r);
+	assert_int_equal(psql_count("SELECT count(*) FROM sessions WHERE "
+	    "id = '%s' AND revoked_at IS NULL", so), 1);
+	/* Unknown id, bad uuid, no token. */
+	revoke_session(a.access, "00000000-0000-4000-8000-000000000000", &r);
+	assert_error(&r, 404, "NOT_FOUND");
+	resp_free(&r);
+	revoke_session(a.access, "not-a-uuid", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/path/id"));
+	resp_free(&r);
+	revoke_session(NULL, sb, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	assert_unauthorized(&r);
+	resp_free(&r);
+
+	/* Revoke b from a: b's refresh and access tokens stop working. */
+	assert_int_equal(revoke_session(a.access, sb, &r), 204);
+	assert_int_equal(r.len, 0);
+	resp_free(&r);
+	refresh(b.refresh, &r);
+	assert_error(&r, 401, "INVALID_REFRESH_TOKEN");
+	resp_free(&r);
+	get_user(b.access, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+	/* Twice: 404. */
+	revoke_session(a.access, sb, &r);
+	assert_error(&r, 404, "NOT_FOUND");
+	resp_free(&r);
+	/* A revoked session cannot revoke others. */
+	revoke_session(b.access, sa, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+	assert_int_equal(get_user(a.access, &r), 200);
+	resp_free(&r);
+
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'session.revoke' AND actor_id = '%s' AND target = '%s'",
+	    a.user_id, sb), 1);
+	assert_int_equal(psql_count("SELECT count(*) FROM refresh_tokens "
+	    "WHERE session_id = '%s' AND NOT revoked", sb), 0);
+
+	/* The current session itself. */
+	assert_int_equal(revoke_session(a.access, sa, &r), 204);
+	resp_free(&r);
+	get_user(a.access, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+	assert_int_equal(get_user(other.access, &r), 200);
+	resp_free(&r);
+}
+
+static void
+test_sessions_revoke_all(void **state)
+{
+	struct sess	 a, b, c, other;
+	struct resp	 r;
+
+	signup("revoke-all@example.com", PW, &a);
+	signin_ok("revoke-all@example.com", PW, &b);
+	signin_ok("revoke-all@example.com", PW, &c);
+	signup("revoke-all-other@example.com", PW, &other);
+
+	/* Default scope: the others. */
+	assert_int_equal(req("DELETE", "/api/v1/auth/sessions", a.access,
+	    NULL, &r), 204);
+	resp_free(&r);
+	refresh(b.refresh, &r);
+	assert_error(&r, 401, "INVALID_REFRESH_TOKEN");
+	resp_free(&r);
+	refresh(c.refresh, &r);
+	assert_error(&r, 401, "INVALID_REFRESH_TOKEN");
+	resp_free(&r);
+	assert_int_equal(list_sessions(a.access, &r), 200);
+	assert_int_equal(json_array_size(r.json), 1);
+	resp_free(&r);
+	/* Another user's sessions are untouched. */
+	assert_int_equal(get_user(other.access, &r), 200);
+	resp_free(&r);
+
+	/* Bad scope, no token. */
+	req("DELETE", "/api/v1/auth/sessions?scope=everyone", a.access, NULL,
+	    &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/query/scope"));
+	resp_free(&r);
+	req("DELETE", "/api/v1/auth/sessions", NULL, NULL, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	assert_unauthorized(&r);
+	resp_free(&r);
+	/* A revoked session cannot do it. */
+	req("DELETE", "/api/v1/auth/sessions?scope=all", b.access, NULL, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+
+	/* scope=others explicitly, then scope=all ends the current one. */
+	signin_ok("revoke-all@example.com", PW, &b);
+	assert_int_equal(req("DELETE", "/api/v1/auth/sessions?scope=others",
+	    b.access, NULL, &r), 204);
+	resp_free(&r);
+	get_user(a.access, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+	assert_int_equal(req("DELETE", "/api/v1/auth/sessions?scope=all",
+	    b.access, NULL, &r), 204);
+	resp_free(&r);
+	get_user(b.access, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+	refresh(b.refresh, &r);
+	assert_error(&r, 401, "INVALID_REFRESH_TOKEN");
+	resp_free(&r);
+	assert_int_equal(psql_count("SELECT count(*) FROM sessions WHERE "
+	    "user_id = '%s' AND revoked_at IS NULL", a.user_id), 0);
+	assert_int_equal(get_user(other.access, &r), 200);
+	resp_free(&r);
+
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'session.revoke_all' AND actor_id = '%s'", a.user_id),
+	    3);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'session.revoke_all' AND actor_id = '%s' AND "
+	    "details->>'scope' = 'all' AND jsonb_array_length("
+	    "details->'sessions') = 1", a.user_id), 1);
+}
+
+/* ---- reauthenticate ---- */
+
+static long
+reauth(const char *bearer, const char *pw, struct resp *r)
+{
+	char	body[2048];
+
+	snprintf(body, sizeof(body), "{\"password\":\"%s\"}", pw);
+	return (post("/api/v1/auth/reauthenticate", bearer, body, r));
+}
+
+static void
+test_reauthenticate(void **state)
+{
+	struct sess	 a, b;
+	struct resp	 r;
+	char		 sa[64], at[64];
+	int		 i;
+
+	signup("reauth@example.com", PW, &a);
+	signin_ok("reauth@example.com", PW, &b);
+	sid_of(a.access, sa, sizeof(sa));
+
+	assert_int_equal(reauth(a.access, PW, &r), 200);
+	assert_non_null(jstr(r.json, "reauthenticated_at"));
+	snprintf(at, sizeof(at), "%s", jstr(r.json, "reauthenticated_at"));
+	resp_free(&r);
+	/* Recorded on this session only, and listed. */
+	assert_int_equal(psql_count("SELECT count(*) FROM sessions WHERE "
+	    "user_id = '%s' AND reauthenticated_at IS NOT NULL", a.user_id),
+	    1);
+	assert_int_equal(list_sessions(a.access, &r), 200);
+	{
+		size_t	 i2;
+		json_t	*e;
+
+		json_array_foreach(r.json, i2, e) {
+			if (strcmp(jstr(e, "id"), sa) == 0)
+				assert_string_equal(jstr(e,
+				    "reauthenticated_at"), at);
+			else
+				assert_true(json_is_null(json_object_get(e,
+				    "reauthenticated_at")));
+		}
+	}
+	resp_free(&r);
+
+	/* Wrong password: 401, counted like a failed sign-in. */
+	reauth(a.access, "wrong password", &r);
+	assert_error(&r, 401, "INVALID_CREDENTIALS");
+	resp_free(&r);
+	assert_int_equal(psql_count("SELECT failed_signins FROM users WHERE "
+	    "id = '%s'", a.user_id), 1);
+	/* A success resets the count. */
+	assert_int_equal(reauth(a.access, PW, &r), 200);
+	resp_free(&r);
+	assert_int_equal(psql_count("SELECT failed_signins FROM users WHERE "
+	    "id = '%s'", a.user_id), 0);
+
+	/* Bad input, no token. */
+	post("/api/v1/auth/reauthenticate", a.access, "{}", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/body/password"));
+	resp_free(&r);
+	reauth(NULL, PW, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	assert_unauthorized(&r);
+	resp_free(&r);
+
+	/* Five wrong ones lock the account, for sign-in too. */
+	for (i = 0; i < 5; i++) {
+		reauth(b.access, "wrong password", &r);
+		assert_error(&r, 401, "INVALID_CREDENTIALS");
+		resp_free(&r);
+	}
+	reauth(b.access, PW, &r);
+	assert_error(&r, 429, "SIGNIN_LOCKED");
+	resp_free(&r);
+	signin("reauth@example.com", PW, &r);
+	assert_error(&r, 429, "SIGNIN_LOCKED");
+	resp_free(&r);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'user.reauthenticate.failed' AND actor_id = '%s'",
+	    a.user_id), 6);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'user.reauthenticate.failed' AND actor_id = '%s' AND "
+	    "details->>'locked' = 'true'", a.user_id), 1);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'user.reauthenticate.locked' AND actor_id = '%s'",
+	    a.user_id), 1);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'user.reauthenticate' AND actor_id = '%s'",
+	    a.user_id), 2);
+	assert_int_equal(psql("UPDATE users SET locked_until = NULL, "
+	    "failed_signins = 0 WHERE email = 'reauth@example.com'"), 0);
+
+	/* A signed-out session cannot reauthenticate. */
+	assert_int_equal(post("/api/v1/auth/signout", b.access, NULL, &r),
+	    204);
+	resp_free(&r);
+	reauth(b.access, PW, &r);
+	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+}
+
+/* ---- CSRF ---- */
+
+static void
+test_csrf(void **state)
+{
+	struct resp	 r, r2;
+	struct sess	 a;
+	char		 h[512], want[512];
+
+	assert_int_equal(http_get("/api/v1/auth/csrf", &r), 200);
+	assert_non_null(jstr(r.json, "csrf_token"));
+	assert_int_equal(strncmp(jstr(r.json, "csrf_token"), "kbcsrf_", 7),
+	    0);
+	assert_true(strlen(jstr(r.json, "csrf_token")) >= 7 + 43);
+	assert_non_null(resp_header(&r, "set-cookie", h, sizeof(h)));
+	snprintf(want, sizeof(want),
+	    "kb_csrf=%s; Path=/; SameSite=Strict; HttpOnly",
+	    jstr(r.json, "csrf_token"));
+	assert_string_equal(h, want);
+	assert_non_null(resp_header(&r, "cache-control", h, sizeof(h)));
+	assert_string_equal(h, "no-store");
+	/* Fresh each time; signed-in callers may ask too. */
+	signup("csrf@example.com", PW, &a);
+	assert_int_equal(req("GET", "/api/v1/auth/csrf", a.access, NULL, &r2),
+	    200);
+	assert_string_not_equal(jstr(r.json, "csrf_token"),
+	    jstr(r2.json, "csrf_token"));
+	resp_free(&r);
+	resp_free(&r2);
+}
+
 /* ---- audit ---- */
 
 static void
@@ -991,6 +1376,11 @@ main(void)
 		cmocka_unit_test(test_user_get),
 		cmocka_unit_test(test_user_update),
 		cmocka_unit_test(test_bad_tokens),
+		cmocka_unit_test(test_sessions_list),
+		cmocka_unit_test(test_session_revoke),
+		cmocka_unit_test(test_sessions_revoke_all),
+		cmocka_unit_test(test_reauthenticate),
+		cmocka_unit_test(test_csrf),
 		cmocka_unit_test(test_audit_rows),
 	};
 	int	failed;
