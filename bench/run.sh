@@ -79,7 +79,7 @@ done
 
 # Results: name -> "rps p99_ms errors" or "SKIP reason".
 declare -A RESULT
-NAMES=(health hello setting batch pgbench)
+NAMES=(health hello setting batch pgbench signin storm)
 
 # wrk_run NAME URL [LUA]: a 1 s warm-up, then the measured run; fills
 # RESULT[NAME] from wrk's summary (Requests/sec, the 99% latency, socket
@@ -297,6 +297,41 @@ else
 		else print l[int((NR + 1) / 2)] }')
 fi
 
+# ---- sign-in -------------------------------------------------------------------
+# Sign-in throughput (argon2id verification on the workers' helper
+# threads), then GET /health measured while a sign-in storm runs beside it:
+# hashing must not stall the event loop (target: p99 under 5 ms).
+if [ "$(http_status "$SERVER_URL/health")" != 200 ]; then
+	RESULT[signin]="SKIP server not answering"
+	RESULT[storm]="SKIP server not answering"
+else
+	curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
+	    --data '{"email":"bench@example.com","password":"bench-password-1"}' \
+	    "$SERVER_URL/api/v1/auth/signup"
+	# Failed sign-ins would lock the account: make sure none are left.
+	psql_q "DELETE FROM signin_failures" >/dev/null 2>&1 || true
+	status=$(http_status "$SERVER_URL/api/v1/auth/signin" -X POST \
+	    -H 'Content-Type: application/json' \
+	    --data '{"email":"bench@example.com","password":"bench-password-1"}')
+	if [ "$status" != 200 ]; then
+		RESULT[signin]="SKIP sign-in answered $status"
+		RESULT[storm]="SKIP sign-in answered $status"
+	else
+		CONNS_SAVED=$CONNS
+		CONNS=16
+		wrk_run signin "$SERVER_URL/api/v1/auth/signin" \
+		    "$ROOT/bench/signin.lua"
+		wrk -t1 -c16 -d"$((DURATION * ROUNDS + 3))s" \
+		    -s "$ROOT/bench/signin.lua" \
+		    "$SERVER_URL/api/v1/auth/signin" >"$WORK/storm-signin.txt" 2>&1 &
+		storm_pid=$!
+		sleep 1
+		wrk_run storm "$SERVER_URL/health"
+		wait "$storm_pid" 2>/dev/null
+		CONNS=$CONNS_SAVED
+	fi
+fi
+
 # ---- report -------------------------------------------------------------------
 rps() {
 	case ${RESULT[$1]:-SKIP} in
@@ -336,6 +371,8 @@ for n in "${NAMES[@]}"; do
 	hello)   what="GET / (bare Kore module)" ;;
 	setting) what="GET /api/v1/settings/$BENCH_KEY" ;;
 	batch)   what="POST /api/v1/settings/batch (2 keys)" ;;
+	signin)  what="POST /api/v1/auth/signin (argon2id)" ;;
+	storm)   what="GET /health during a sign-in storm" ;;
 	pgbench) what="pgbench -S -M prepared (tps)" ;;
 	esac
 	r=${RESULT[$n]:-SKIP not run}
@@ -355,6 +392,14 @@ line=$(ratio "health vs bare Kore (req/s)" health hello 90) || fails=$((fails + 
 say "$line"
 line=$(ratio "one-row read vs pgbench (req/s/tps)" setting pgbench 70) || fails=$((fails + 1))
 say "$line"
+case ${RESULT[storm]:-SKIP} in
+SKIP*) say "$(printf '%-38s %7s  (target < 5 ms)  SKIP' "/health p99 during sign-in storm" -)" ;;
+*)
+	set -- ${RESULT[storm]}
+	if awk -v p="$2" 'BEGIN { exit !(p < 5) }'; then v=PASS; else v=FAIL; fails=$((fails + 1)); fi
+	say "$(printf '%-38s %5.2f ms  (target < 5 ms)  %s' "/health p99 during sign-in storm" "$2" "$v")"
+	;;
+esac
 
 cp "$WORK/report.txt" "$OUT"
 note "written to ${OUT#"$ROOT"/}"

@@ -42,7 +42,7 @@
 #define DB_MAX_ABORTS		3	/* re-sends after a batch aborted */
 #define DB_MAX_NULLS		8	/* NULLs in a row: libpq has no more */
 #define DB_PING_MS		1000	/* ping an idle database this often */
-#define DB_HEALTH_MS		3000	/* healthy if it answered this recently */
+#define DB_HEALTH_MS		3000	/* least time a ping may take */
 
 enum conn_state {
 	CONN_DOWN = 0,
@@ -112,6 +112,7 @@ static void	query_dispatch(struct kb_db_query *);
 static void	pool_tick(void *, u_int64_t);
 static void	pool_drain(void);
 static struct db_conn	*pool_pick(void);
+static u_int64_t	 db_hang_ms(void);
 
 static struct db_conn		*pool;
 static u_int64_t		 last_ok;	/* a query succeeded */
@@ -160,11 +161,32 @@ kb_db_available(void)
 	return (0);
 }
 
+/* How long a ping may go unanswered before the connection counts as hung. */
+static u_int64_t
+db_hang_ms(void)
+{
+	return ((u_int64_t)MAX(DB_HEALTH_MS, kb_config.db_timeout_ms + 1000));
+}
+
 int
 kb_db_healthy(void)
 {
-	return (kb_db_available() &&
-	    kore_time_ms() - last_ok < DB_HEALTH_MS);
+	u_int64_t	now = kore_time_ms();
+	int		i;
+
+	/*
+	 * Up while a connection is ready and not sitting on an unanswered
+	 * ping.  A database that is merely slow (a saturated machine can
+	 * leave a backend unscheduled for a second or two) is not down; one
+	 * that leaves a ping unanswered past the hang limit is, and
+	 * pool_tick drops that connection.
+	 */
+	for (i = 0; i < pool_size; i++) {
+		if (pool[i].state == CONN_READY && (pool[i].ping_at == 0 ||
+		    now - pool[i].ping_at <= db_hang_ms()))
+			return (1);
+	}
+	return (0);
 }
 
 static struct kb_db_query *
@@ -338,8 +360,7 @@ pool_tick(void *arg, u_int64_t now)
 	for (i = 0; i < pool_size; i++) {
 		c = &pool[i];
 		if (c->state == CONN_READY && c->ping_at != 0 &&
-		    now - c->ping_at > (u_int64_t)MAX(DB_HEALTH_MS,
-		    kb_config.db_timeout_ms + 1000))
+		    now - c->ping_at > db_hang_ms())
 			conn_fail(c, "no answer to a ping");
 	}
 

@@ -79,6 +79,7 @@ KORE_SECCOMP_FILTER("korebase",
 	KORE_SYSCALL_ALLOW(madvise),
 	KORE_SYSCALL_ALLOW(eventfd2),
 	KORE_SYSCALL_ALLOW(sched_yield),
+	KORE_SYSCALL_ALLOW(setpriority),
 	/* What AddressSanitizer's thread start-up asks for (make test-asan). */
 	KORE_SYSCALL_ALLOW(gettid),
 	KORE_SYSCALL_ALLOW(sched_getaffinity),

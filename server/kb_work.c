@@ -13,6 +13,8 @@
 #include <sys/types.h>
 #include <sys/eventfd.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -29,6 +31,7 @@
 
 #define WORK_QUEUE_MAX		256
 #define WORK_EVENT_TYPE		101
+#define KB_WORK_NICE		10
 
 struct kb_job {
 	kb_work_fn		 fn;
@@ -142,6 +145,13 @@ work_thread(void *unused)
 	uint64_t	 one = 1;
 
 	(void)unused;
+	/*
+	 * Below the event loop in the scheduler's eyes: when the cores are
+	 * saturated with hashing, requests that need no hashing still get
+	 * the CPU first (Linux applies nice per thread).
+	 */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+	    KB_WORK_NICE);
 	pthread_mutex_lock(&work.lock);
 	for (;;) {
 		while (!work.stop && TAILQ_EMPTY(&work.submit))
