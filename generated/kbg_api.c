@@ -1287,5 +1287,5 @@ const struct kb_api kbg_api = {
 	.ops = kbg_ops,
 	.nops = 20,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 176437,
+	.spec_json_len = 176502,
 };
