@@ -58,13 +58,12 @@ static struct {
 } work;
 
 static void	*work_thread(void *);
+static void	 work_start(void);
 static void	 work_event(void *, int);
 
 void
 kb_work_init(void)
 {
-	int		i;
-
 	memset(&work, 0, sizeof(work));
 	TAILQ_INIT(&work.submit);
 	TAILQ_INIT(&work.done);
@@ -75,13 +74,24 @@ kb_work_init(void)
 	work.evt.type = WORK_EVENT_TYPE;
 	work.evt.handle = work_event;
 	kore_platform_event_level_read(work.efd, &work);
+}
+
+/*
+ * The threads start with the first job: a worker that never hashes stays
+ * single-threaded, and glibc's single-thread fast paths (no locking in
+ * malloc, no cancellation bookkeeping around recv/send) stay on.
+ */
+static void
+work_start(void)
+{
+	int		i;
 
 	work.nthreads = kb_config.work_threads;
 	work.threads = kore_calloc(work.nthreads, sizeof(pthread_t));
 	for (i = 0; i < work.nthreads; i++) {
 		if (pthread_create(&work.threads[i], NULL, work_thread,
 		    NULL) != 0)
-			fatal("kb_work_init: pthread_create failed");
+			fatal("kb_work: pthread_create failed");
 	}
 }
 
@@ -105,6 +115,8 @@ kb_work(struct kb_ctx *ctx, kb_work_fn fn, kb_work_done done, void *arg)
 
 	if (work.queued >= WORK_QUEUE_MAX)
 		return (-1);
+	if (work.threads == NULL)
+		work_start();
 	job = kore_calloc(1, sizeof(*job));
 	job->fn = fn;
 	job->done = done;
