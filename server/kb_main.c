@@ -638,14 +638,19 @@ line_ms(struct line *l, u_int64_t us)
 static void
 ctx_access_log(struct kb_ctx *ctx)
 {
-	char		buf[1024], path[512];
-	struct line	l = { buf, 0, sizeof(buf) - 1 };
+	char		 buf[1024], path[512];
+	struct line	 l = { buf, 0, sizeof(buf) - 1 };
+	struct timespec	 now;
+	u_int64_t	 now_us;
 
 	if (!kb_config.access_log)
 		return;
+	/* One clock read for both the timestamp and the duration. */
+	(void)clock_gettime(CLOCK_REALTIME, &now);
+	now_us = (u_int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
 	kb_json_escape(ctx->req->path, path, sizeof(path));
 	line_str(&l, "{\"ts\":\"");
-	line_str(&l, kb_log_time());
+	line_str(&l, kb_log_time_at(&now));
 	line_str(&l, "\",\"level\":\"info\",\"msg\":\"access\",\"request_id\":\"");
 	line_str(&l, ctx->request_id);
 	line_str(&l, "\",\"method\":\"");
@@ -659,7 +664,7 @@ ctx_access_log(struct kb_ctx *ctx)
 	line_str(&l, ",\"bytes\":");
 	line_num(&l, ctx->resp_len);
 	line_str(&l, ",\"duration_ms\":");
-	line_ms(&l, kb_now_us() - ctx->start_us);
+	line_ms(&l, now_us - ctx->start_us);
 	line_str(&l, "}\n");
 	kb_log_buffered(buf, l.len);
 }

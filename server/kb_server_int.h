@@ -6,6 +6,8 @@
 #ifndef KB_SERVER_INT_H
 #define KB_SERVER_INT_H
 
+#include <time.h>
+
 #include <kore/kore.h>
 #include <kore/http.h>
 
@@ -64,6 +66,7 @@ void		kb_auth_init(void);
 int		kb_auth_gate(struct kb_ctx *);
 u_int64_t	kb_now_us(void);
 const char	*kb_log_time(void);
+const char	*kb_log_time_at(const struct timespec *);
 void		kb_log_write(const char *, size_t);
 void		kb_log_buffered(const char *, size_t);
 void		kb_log_flush(void);

@@ -87,21 +87,28 @@ kb_now_us(void)
 const char *
 kb_log_time(void)
 {
+	struct timespec	ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return (kb_log_time_at(&ts));
+}
+
+const char *
+kb_log_time_at(const struct timespec *ts)
+{
 	static char	buf[64];
 	static time_t	last = -1;
-	struct timespec	ts;
 	struct tm	tm;
 	long		ms;
 
-	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	if (ts.tv_sec != last) {
-		last = ts.tv_sec;
-		(void)gmtime_r(&ts.tv_sec, &tm);
+	if (ts->tv_sec != last) {
+		last = ts->tv_sec;
+		(void)gmtime_r(&ts->tv_sec, &tm);
 		(void)snprintf(buf, sizeof(buf),
 		    "%04d-%02d-%02dT%02d:%02d:%02d.000Z", tm.tm_year + 1900,
 		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	}
-	ms = ts.tv_nsec / 1000000;
+	ms = ts->tv_nsec / 1000000;
 	buf[20] = (char)('0' + ms / 100);
 	buf[21] = (char)('0' + ms / 10 % 10);
 	buf[22] = (char)('0' + ms % 10);
