@@ -35,6 +35,11 @@ kb_ctx_alloc(struct kb_ctx *ctx, size_t len)
 	size_t			 need, size;
 
 	need = (len + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	if (need <= sizeof(ctx->inline_arena) - ctx->inline_used) {
+		ctx->inline_used += need;
+		return (memset((char *)ctx->inline_arena + ctx->inline_used -
+		    need, 0, need));
+	}
 	c = ctx->arena;
 	if (c == NULL || c->size - c->used < need) {
 		size = need > ARENA_CHUNK ? need : ARENA_CHUNK;

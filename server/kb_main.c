@@ -13,6 +13,7 @@
 #include <sys/random.h>
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,7 +136,8 @@ kb_dispatch(struct http_request *req)
 	struct kb_ctx	*ctx;
 
 	if ((ctx = req->hdlr_extra) == NULL) {
-		ctx = kore_calloc(1, sizeof(*ctx));
+		ctx = kore_malloc(sizeof(*ctx));
+		memset(ctx, 0, offsetof(struct kb_ctx, inline_arena));
 		ctx->req = req;
 		ctx->start_us = kb_now_us();
 		TAILQ_INIT(&ctx->queries);

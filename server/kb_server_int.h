@@ -6,6 +6,7 @@
 #ifndef KB_SERVER_INT_H
 #define KB_SERVER_INT_H
 
+#include <stddef.h>
 #include <time.h>
 
 #include <kore/kore.h>
@@ -15,6 +16,7 @@
 
 #define KB_CTX_MAX_HEADERS	16
 #define KB_LOG_FLUSH_MS		50
+#define KB_CTX_INLINE		512
 
 struct kb_header {
 	char		*name;
@@ -54,6 +56,16 @@ struct kb_ctx {
 
 	struct kb_caller		 caller;
 	char				 client_addr[64];
+
+	/*
+	 * The first KB_CTX_INLINE bytes of per-request memory live here, so
+	 * most requests never allocate an arena chunk.  Not zeroed when the
+	 * context is made (it must stay the last member): kb_ctx_alloc
+	 * zeroes what it hands out.
+	 */
+	size_t				 inline_used;
+	max_align_t			 inline_arena[KB_CTX_INLINE /
+					    sizeof(max_align_t)];
 };
 
 void		kb_ctx_free(struct kb_ctx *);
