@@ -28,8 +28,10 @@ sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT|" \
     -e "s|^workers[[:space:]].*|workers\t\t\t$KB_WORKERS|" \
     -e "s|^load[[:space:]].*|load\t\t$top/build/korebase.so|" \
     kore.conf > build/kore.bench.conf
-flags="-f -n"
-[ "$(id -u)" -eq 0 ] && flags="$flags -r"
+# -f foreground, -n no chroot (the PostgreSQL socket and /etc stay
+# visible), -r no privilege drop: Kore demands either -r or a runas user,
+# as root and as anyone else.
+flags="-f -n -r"
 kore -c build/kore.bench.conf $flags > build/bench-server.log 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT INT TERM

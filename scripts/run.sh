@@ -26,6 +26,8 @@ sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1$KB_BIND $PORT|" \
     kore.conf > build/kore.run.conf
 
 echo "run: serving on http://$KB_BIND:$PORT (docs: http://$KB_BIND:$PORT/docs)"
-flags="-f -n"
-[ "$(id -u)" -eq 0 ] && flags="$flags -r"
+# -f foreground, -n no chroot (the PostgreSQL socket and /etc stay
+# visible), -r no privilege drop: Kore demands either -r or a runas user,
+# as root and as anyone else.
+flags="-f -n -r"
 exec kore -c build/kore.run.conf $flags

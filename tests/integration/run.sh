@@ -57,8 +57,10 @@ $B/kbmigrate -d "$DATABASE_URL" migrations >/dev/null
 sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT|" \
     -e "s|^load[[:space:]].*|load\t\t${KB_MODULE:-$top/$B/korebase.so}|" \
     kore.conf > $B/kore.test.conf
-flags="-f -n"
-[ "$(id -u)" -eq 0 ] && flags="$flags -r"
+# -f foreground, -n no chroot (the PostgreSQL socket and /etc stay
+# visible), -r no privilege drop: Kore demands either -r or a runas user,
+# as root and as anyone else.
+flags="-f -n -r"
 # KB_PRELOAD: e.g. libasan for the AddressSanitizer build (make test-asan).
 LD_PRELOAD=${KB_PRELOAD:-} ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
     KB_DB_POOL=2 kore -c $B/kore.test.conf $flags > "$LOG" 2>&1 &
