@@ -5,7 +5,7 @@
 #include "kbg_api.h"
 #include "kbg_handlers.h"
 
-/* 21 compiled schemas */
+/* 26 compiled schemas */
 static const struct kb_schema kbs_0;
 static const struct kb_schema kbs_1;
 static const struct kb_schema kbs_2;
@@ -27,6 +27,11 @@ static const struct kb_schema kbs_17;
 static const struct kb_schema kbs_18;
 static const struct kb_schema kbs_19;
 static const struct kb_schema kbs_20;
+static const struct kb_schema kbs_21;
+static const struct kb_schema kbs_22;
+static const struct kb_schema kbs_23;
+static const struct kb_schema kbs_24;
+static const struct kb_schema kbs_25;
 
 static struct kb_schema_cache kbsc_0;
 static const struct kb_schema kbs_0 = {
@@ -250,6 +255,61 @@ static const struct kb_schema kbs_20 = {
 	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_20,
+};
+
+static struct kb_schema_cache kbsc_21;
+static const struct kb_schema_prop kbs_21_p[] = {
+	{ "code", &kbs_22 },
+};
+static const char *const kbs_21_r[] = { "code", NULL };
+static const struct kb_schema kbs_21 = {
+	.name = "MfaCodeRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_21_p, .nprops = 1,
+	.required = kbs_21_r, .nrequired = 1,
+	.cache = &kbsc_21,
+};
+
+static struct kb_schema_cache kbsc_22;
+static const struct kb_schema kbs_22 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 6, .max_length = 32, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_22,
+};
+
+static struct kb_schema_cache kbsc_23;
+static const struct kb_schema_prop kbs_23_p[] = {
+	{ "challenge_token", &kbs_24 },
+	{ "code", &kbs_25 },
+};
+static const char *const kbs_23_r[] = { "challenge_token", "code", NULL };
+static const struct kb_schema kbs_23 = {
+	.name = "MfaVerifyRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_23_p, .nprops = 2,
+	.required = kbs_23_r, .nrequired = 2,
+	.cache = &kbsc_23,
+};
+
+static struct kb_schema_cache kbsc_24;
+static const struct kb_schema kbs_24 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 128, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_24,
+};
+
+static struct kb_schema_cache kbsc_25;
+static const struct kb_schema kbs_25 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 6, .max_length = 32, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_25,
 };
 
 int	kbg_dec_str(json_t *, const char **);
@@ -754,6 +814,121 @@ kbm_getCsrfToken(void)
 	return (kbh_getCsrfToken != NULL);
 }
 
+static int
+kbi_mfaSetup(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_mfaSetup_in	*in;
+
+	if (kbh_mfaSetup == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_mfaSetup(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_mfaSetup(void)
+{
+	return (kbh_mfaSetup != NULL);
+}
+
+static int
+kbi_mfaEnable(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_mfaEnable_in	*in;
+
+	if (kbh_mfaEnable == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_MfaCodeRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_mfaEnable(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_mfaEnable(void)
+{
+	return (kbh_mfaEnable != NULL);
+}
+
+static int
+kbi_mfaDisable(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_mfaDisable_in	*in;
+
+	if (kbh_mfaDisable == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_MfaCodeRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_mfaDisable(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_mfaDisable(void)
+{
+	return (kbh_mfaDisable != NULL);
+}
+
+static int
+kbi_mfaStatus(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_mfaStatus_in	*in;
+
+	if (kbh_mfaStatus == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_mfaStatus(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_mfaStatus(void)
+{
+	return (kbh_mfaStatus != NULL);
+}
+
+static int
+kbi_mfaVerify(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_mfaVerify_in	*in;
+
+	if (kbh_mfaVerify == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_MfaVerifyRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_mfaVerify(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_mfaVerify(void)
+{
+	return (kbh_mfaVerify != NULL);
+}
+
 static const struct kb_op kbo_0 = {
 	.operation_id = "getRoot",
 	.method = "GET",
@@ -1027,6 +1202,75 @@ static const struct kb_op kbo_19 = {
 	.implemented = kbm_getCsrfToken,
 };
 
+static const char *const kbo_20_roles[] = { "authenticated", NULL };
+static const struct kb_op kbo_20 = {
+	.operation_id = "mfaSetup",
+	.method = "POST",
+	.path = "/api/v1/auth/2fa/setup",
+	.summary = "Start setting up two-factor authentication",
+	.roles = kbo_20_roles,
+	.secured = 1,
+	.invoke = kbi_mfaSetup,
+	.implemented = kbm_mfaSetup,
+};
+
+static const char *const kbo_21_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_21_b = { 1, kbo_21_mt, 1, &kbs_21 };
+static const char *const kbo_21_roles[] = { "authenticated", NULL };
+static const struct kb_op kbo_21 = {
+	.operation_id = "mfaEnable",
+	.method = "POST",
+	.path = "/api/v1/auth/2fa/enable",
+	.summary = "Turn two-factor authentication on",
+	.body = &kbo_21_b,
+	.roles = kbo_21_roles,
+	.secured = 1,
+	.invoke = kbi_mfaEnable,
+	.implemented = kbm_mfaEnable,
+};
+
+static const char *const kbo_22_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_22_b = { 1, kbo_22_mt, 1, &kbs_21 };
+static const char *const kbo_22_roles[] = { "authenticated", NULL };
+static const struct kb_op kbo_22 = {
+	.operation_id = "mfaDisable",
+	.method = "POST",
+	.path = "/api/v1/auth/2fa/disable",
+	.summary = "Turn two-factor authentication off",
+	.body = &kbo_22_b,
+	.roles = kbo_22_roles,
+	.secured = 1,
+	.invoke = kbi_mfaDisable,
+	.implemented = kbm_mfaDisable,
+};
+
+static const char *const kbo_23_roles[] = { "authenticated", NULL };
+static const struct kb_op kbo_23 = {
+	.operation_id = "mfaStatus",
+	.method = "GET",
+	.path = "/api/v1/auth/2fa/status",
+	.summary = "Two-factor authentication status",
+	.roles = kbo_23_roles,
+	.secured = 1,
+	.invoke = kbi_mfaStatus,
+	.implemented = kbm_mfaStatus,
+};
+
+static const char *const kbo_24_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_24_b = { 1, kbo_24_mt, 1, &kbs_23 };
+static const char *const kbo_24_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_24 = {
+	.operation_id = "mfaVerify",
+	.method = "POST",
+	.path = "/api/v1/auth/2fa/verify",
+	.summary = "Finish a sign-in with a second factor",
+	.body = &kbo_24_b,
+	.roles = kbo_24_roles,
+	.secured = 0,
+	.invoke = kbi_mfaVerify,
+	.implemented = kbm_mfaVerify,
+};
+
 static const struct kb_op *const kbg_ops[] = {
 	&kbo_0,
 	&kbo_1,
@@ -1048,6 +1292,11 @@ static const struct kb_op *const kbg_ops[] = {
 	&kbo_17,
 	&kbo_18,
 	&kbo_19,
+	&kbo_20,
+	&kbo_21,
+	&kbo_22,
+	&kbo_23,
+	&kbo_24,
 	NULL
 };
 
@@ -1069,6 +1318,11 @@ static const char *const kbg_path_14_names[] = { NULL };
 static const char *const kbg_path_15_names[] = { "id", NULL };
 static const char *const kbg_path_16_names[] = { NULL };
 static const char *const kbg_path_17_names[] = { NULL };
+static const char *const kbg_path_18_names[] = { NULL };
+static const char *const kbg_path_19_names[] = { NULL };
+static const char *const kbg_path_20_names[] = { NULL };
+static const char *const kbg_path_21_names[] = { NULL };
+static const char *const kbg_path_22_names[] = { NULL };
 
 static const struct kb_path_item kbg_paths[] = {
 	{
@@ -1197,6 +1451,41 @@ static const struct kb_path_item kbg_paths[] = {
 		.param_names = kbg_path_17_names,
 		.nparam_names = 0,
 	},
+	{
+		.path = "/api/v1/auth/2fa/setup",
+		.ops = { [KB_M_POST] = &kbo_20, },
+		.allow = "POST",
+		.param_names = kbg_path_18_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/2fa/enable",
+		.ops = { [KB_M_POST] = &kbo_21, },
+		.allow = "POST",
+		.param_names = kbg_path_19_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/2fa/disable",
+		.ops = { [KB_M_POST] = &kbo_22, },
+		.allow = "POST",
+		.param_names = kbg_path_20_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/2fa/status",
+		.ops = { [KB_M_GET] = &kbo_23, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_21_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/2fa/verify",
+		.ops = { [KB_M_POST] = &kbo_24, },
+		.allow = "POST",
+		.param_names = kbg_path_22_names,
+		.nparam_names = 0,
+	},
 };
 
 static const struct kb_route_node kbn_0;
@@ -1221,6 +1510,12 @@ static const struct kb_route_node kbn_18;
 static const struct kb_route_node kbn_19;
 static const struct kb_route_node kbn_20;
 static const struct kb_route_node kbn_21;
+static const struct kb_route_node kbn_22;
+static const struct kb_route_node kbn_23;
+static const struct kb_route_node kbn_24;
+static const struct kb_route_node kbn_25;
+static const struct kb_route_node kbn_26;
+static const struct kb_route_node kbn_27;
 
 static const struct kb_route_edge kbn_0_e[] = {
 	{ "", 0, &kbn_1 },
@@ -1253,6 +1548,7 @@ static const struct kb_route_node kbn_8 = { .edges = kbn_8_e, .nedges = 1,
 static const struct kb_route_node kbn_9 = { .param_prefix = "", .param_suffix = "", .path_index = 6 };
 static const struct kb_route_node kbn_10 = { .param_prefix = "", .param_suffix = "", .path_index = 7 };
 static const struct kb_route_edge kbn_11_e[] = {
+	{ "2fa", 3, &kbn_22 },
 	{ "config", 6, &kbn_12 },
 	{ "csrf", 4, &kbn_21 },
 	{ "reauthenticate", 14, &kbn_20 },
@@ -1263,7 +1559,7 @@ static const struct kb_route_edge kbn_11_e[] = {
 	{ "signup", 6, &kbn_13 },
 	{ "user", 4, &kbn_17 },
 };
-static const struct kb_route_node kbn_11 = { .edges = kbn_11_e, .nedges = 9, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_11 = { .edges = kbn_11_e, .nedges = 10, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_node kbn_12 = { .param_prefix = "", .param_suffix = "", .path_index = 8 };
 static const struct kb_route_node kbn_13 = { .param_prefix = "", .param_suffix = "", .path_index = 9 };
 static const struct kb_route_node kbn_14 = { .param_prefix = "", .param_suffix = "", .path_index = 10 };
@@ -1275,6 +1571,19 @@ static const struct kb_route_node kbn_18 = {
 static const struct kb_route_node kbn_19 = { .param_prefix = "", .param_suffix = "", .path_index = 15 };
 static const struct kb_route_node kbn_20 = { .param_prefix = "", .param_suffix = "", .path_index = 16 };
 static const struct kb_route_node kbn_21 = { .param_prefix = "", .param_suffix = "", .path_index = 17 };
+static const struct kb_route_edge kbn_22_e[] = {
+	{ "disable", 7, &kbn_25 },
+	{ "enable", 6, &kbn_24 },
+	{ "setup", 5, &kbn_23 },
+	{ "status", 6, &kbn_26 },
+	{ "verify", 6, &kbn_27 },
+};
+static const struct kb_route_node kbn_22 = { .edges = kbn_22_e, .nedges = 5, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_23 = { .param_prefix = "", .param_suffix = "", .path_index = 18 };
+static const struct kb_route_node kbn_24 = { .param_prefix = "", .param_suffix = "", .path_index = 19 };
+static const struct kb_route_node kbn_25 = { .param_prefix = "", .param_suffix = "", .path_index = 20 };
+static const struct kb_route_node kbn_26 = { .param_prefix = "", .param_suffix = "", .path_index = 21 };
+static const struct kb_route_node kbn_27 = { .param_prefix = "", .param_suffix = "", .path_index = 22 };
 
 extern const char kbg_spec_json[];
 
@@ -1283,9 +1592,9 @@ const struct kb_api kbg_api = {
 	.version = "0.1.0",
 	.root = &kbn_0,
 	.paths = kbg_paths,
-	.npaths = 18,
+	.npaths = 23,
 	.ops = kbg_ops,
-	.nops = 20,
+	.nops = 25,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 176502,
+	.spec_json_len = 224090,
 };

@@ -217,4 +217,52 @@ struct kbg_getCsrfToken_in {
 void	kbh_getCsrfToken(struct kb_ctx *, const struct kbg_getCsrfToken_in *)
 	    __attribute__((weak));
 
+/* POST /api/v1/auth/2fa/setup (mfaSetup) */
+struct kbg_mfaSetup_in {
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_mfaSetup(struct kb_ctx *, const struct kbg_mfaSetup_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/2fa/enable (mfaEnable) */
+struct kbg_mfaEnable_in {
+	struct kbg_MfaCodeRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_mfaEnable(struct kb_ctx *, const struct kbg_mfaEnable_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/2fa/disable (mfaDisable) */
+struct kbg_mfaDisable_in {
+	struct kbg_MfaCodeRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_mfaDisable(struct kb_ctx *, const struct kbg_mfaDisable_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/auth/2fa/status (mfaStatus) */
+struct kbg_mfaStatus_in {
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_mfaStatus(struct kb_ctx *, const struct kbg_mfaStatus_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/2fa/verify (mfaVerify) */
+struct kbg_mfaVerify_in {
+	struct kbg_MfaVerifyRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_mfaVerify(struct kb_ctx *, const struct kbg_mfaVerify_in *)
+	    __attribute__((weak));
+
 #endif /* KBG_HANDLERS_H */

@@ -972,3 +972,230 @@ kbg_CsrfToken_encode(const struct kbg_CsrfToken *in)
 	return (o);
 }
 
+int
+kbg_MfaSetup_decode(struct kb_ctx *ctx, json_t *j, struct kbg_MfaSetup *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "secret");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->secret) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "otpauth_uri");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->otpauth_uri) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_MfaSetup_encode(const struct kbg_MfaSetup *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "secret", in->secret != NULL ? json_string(in->secret) : json_null());
+	json_object_set_new(o, "otpauth_uri", in->otpauth_uri != NULL ? json_string(in->otpauth_uri) : json_null());
+	return (o);
+}
+
+int
+kbg_MfaCodeRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_MfaCodeRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "code");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->code) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_MfaCodeRequest_encode(const struct kbg_MfaCodeRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "code", in->code != NULL ? json_string(in->code) : json_null());
+	return (o);
+}
+
+int
+kbg_MfaRecoveryCodes_decode(struct kb_ctx *ctx, json_t *j, struct kbg_MfaRecoveryCodes *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "enabled");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->enabled) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "recovery_codes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_recovery_codes = json_array_size(v);
+		out->recovery_codes = kb_ctx_alloc(ctx, (out->n_recovery_codes + 1) * sizeof(*out->recovery_codes));
+		for (i = 0; i < out->n_recovery_codes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->recovery_codes[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_MfaRecoveryCodes_encode(const struct kbg_MfaRecoveryCodes *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "enabled", json_boolean(in->enabled));
+	a = json_array();
+	for (i = 0; i < in->n_recovery_codes; i++)
+		json_array_append_new(a, in->recovery_codes[i] != NULL ? json_string(in->recovery_codes[i]) : json_null());
+	json_object_set_new(o, "recovery_codes", a);
+	return (o);
+}
+
+int
+kbg_MfaStatus_decode(struct kb_ctx *ctx, json_t *j, struct kbg_MfaStatus *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "enabled");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->enabled) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "recovery_codes_left");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->recovery_codes_left) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_MfaStatus_encode(const struct kbg_MfaStatus *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "enabled", json_boolean(in->enabled));
+	json_object_set_new(o, "recovery_codes_left", json_integer((json_int_t)in->recovery_codes_left));
+	return (o);
+}
+
+int
+kbg_MfaChallenge_decode(struct kb_ctx *ctx, json_t *j, struct kbg_MfaChallenge *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "mfa_required");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->mfa_required) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "challenge_token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->challenge_token) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_MfaChallenge_encode(const struct kbg_MfaChallenge *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "mfa_required", json_boolean(in->mfa_required));
+	json_object_set_new(o, "challenge_token", in->challenge_token != NULL ? json_string(in->challenge_token) : json_null());
+	return (o);
+}
+
+int
+kbg_MfaVerifyRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_MfaVerifyRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "challenge_token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->challenge_token) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "code");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->code) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_MfaVerifyRequest_encode(const struct kbg_MfaVerifyRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "challenge_token", in->challenge_token != NULL ? json_string(in->challenge_token) : json_null());
+	json_object_set_new(o, "code", in->code != NULL ? json_string(in->code) : json_null());
+	return (o);
+}
+

@@ -38,6 +38,12 @@ struct kbg_AuthSessionInfo;
 struct kbg_ReauthenticateRequest;
 struct kbg_Reauthenticated;
 struct kbg_CsrfToken;
+struct kbg_MfaSetup;
+struct kbg_MfaCodeRequest;
+struct kbg_MfaRecoveryCodes;
+struct kbg_MfaStatus;
+struct kbg_MfaChallenge;
+struct kbg_MfaVerifyRequest;
 
 /* ServiceInfo */
 struct kbg_ServiceInfo {
@@ -243,5 +249,59 @@ struct kbg_CsrfToken {
 
 int	kbg_CsrfToken_decode(struct kb_ctx *, json_t *, struct kbg_CsrfToken *);
 json_t	*kbg_CsrfToken_encode(const struct kbg_CsrfToken *);
+
+/* MfaSetup */
+struct kbg_MfaSetup {
+	const char *secret;	/* secret */
+	const char *otpauth_uri;	/* otpauth_uri */
+};
+
+int	kbg_MfaSetup_decode(struct kb_ctx *, json_t *, struct kbg_MfaSetup *);
+json_t	*kbg_MfaSetup_encode(const struct kbg_MfaSetup *);
+
+/* MfaCodeRequest */
+struct kbg_MfaCodeRequest {
+	const char *code;	/* code */
+};
+
+int	kbg_MfaCodeRequest_decode(struct kb_ctx *, json_t *, struct kbg_MfaCodeRequest *);
+json_t	*kbg_MfaCodeRequest_encode(const struct kbg_MfaCodeRequest *);
+
+/* MfaRecoveryCodes */
+struct kbg_MfaRecoveryCodes {
+	int enabled;	/* enabled */
+	size_t	n_recovery_codes;
+	const char **recovery_codes;	/* recovery_codes */
+};
+
+int	kbg_MfaRecoveryCodes_decode(struct kb_ctx *, json_t *, struct kbg_MfaRecoveryCodes *);
+json_t	*kbg_MfaRecoveryCodes_encode(const struct kbg_MfaRecoveryCodes *);
+
+/* MfaStatus */
+struct kbg_MfaStatus {
+	int enabled;	/* enabled */
+	int64_t recovery_codes_left;	/* recovery_codes_left */
+};
+
+int	kbg_MfaStatus_decode(struct kb_ctx *, json_t *, struct kbg_MfaStatus *);
+json_t	*kbg_MfaStatus_encode(const struct kbg_MfaStatus *);
+
+/* MfaChallenge */
+struct kbg_MfaChallenge {
+	int mfa_required;	/* mfa_required */
+	const char *challenge_token;	/* challenge_token */
+};
+
+int	kbg_MfaChallenge_decode(struct kb_ctx *, json_t *, struct kbg_MfaChallenge *);
+json_t	*kbg_MfaChallenge_encode(const struct kbg_MfaChallenge *);
+
+/* MfaVerifyRequest */
+struct kbg_MfaVerifyRequest {
+	const char *challenge_token;	/* challenge_token */
+	const char *code;	/* code */
+};
+
+int	kbg_MfaVerifyRequest_decode(struct kb_ctx *, json_t *, struct kbg_MfaVerifyRequest *);
+json_t	*kbg_MfaVerifyRequest_encode(const struct kbg_MfaVerifyRequest *);
 
 #endif /* KBG_TYPES_H */

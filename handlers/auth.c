@@ -37,30 +37,10 @@
 #include "kb_server.h"
 #include "kbg_api.h"
 #include "kbg_handlers.h"
+#include "auth_int.h"
 
 #define AUTH_MAX_FAILED		5
 #define AUTH_LOCK_SECONDS	900
-#define REFRESH_PREFIX		"kbrt_"
-#define REFRESH_BYTES		32
-
-/* RFC 3339 UTC with milliseconds, as the settings handler writes them. */
-#define TS(x)								\
-	"to_char((" x ") AT TIME ZONE 'UTC',"				\
-	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
-
-/* A users row `u` as GoTrue clients expect a user. */
-#define USER_JSON							\
-	"json_build_object('id', u.id, 'aud', 'authenticated',"		\
-	" 'role', u.role, 'email', u.email, 'email_confirmed_at', NULL,"	\
-	" 'user_metadata', u.user_metadata, 'app_metadata',"		\
-	" json_build_object('provider', 'email', 'providers',"		\
-	" json_build_array('email')),"					\
-	" 'created_at', " TS("u.created_at") ","				\
-	" 'updated_at', " TS("u.updated_at") ","				\
-	" 'last_sign_in_at', " TS("u.last_sign_in_at") ")::text"
-
-#define AUDIT_COLS	"audit_log (actor_id, action, target, request_id," \
-			" client_addr, details)"
 
 #define SIGNUP_ENABLED							\
 	"coalesce((SELECT value <> 'false'::jsonb FROM settings"		\
@@ -95,16 +75,19 @@ static struct kb_stmt	signup_stmt = KB_STMT(
 	" LEFT JOIN s ON true");
 
 /*
- * $1 email.  One row always: the account (or NULLs) and the seconds left
- * of a lock on the address, whether or not it has an account.
+ * $1 email.  One row always: the account (or NULLs), the seconds left
+ * of a lock on the address, whether or not it has an account, and
+ * whether the account has two-factor authentication on.
  */
 static struct kb_stmt	signin_lookup = KB_STMT_RO(
 	"SELECT u.id, u.password_hash, coalesce(greatest(0, ceil(extract("
 	" epoch FROM CASE WHEN u.id IS NOT NULL THEN u.locked_until"
-	" ELSE f.locked_until END - now())))::int, 0)"
+	" ELSE f.locked_until END - now())))::int, 0),"
+	" coalesce(m.enabled, false)"
 	" FROM (SELECT $1::citext AS email) e"
 	" LEFT JOIN users u ON u.email = e.email"
-	" LEFT JOIN signin_failures f ON f.email = e.email");
+	" LEFT JOIN signin_failures f ON f.email = e.email"
+	" LEFT JOIN user_mfa m ON m.user_id = u.id");
 
 /* $1 user id or NULL, $2 email, $3 request id, $4 client address. */
 static struct kb_stmt	signin_locked = KB_STMT(
@@ -329,6 +312,7 @@ struct pw_work {
 	/* Event-loop state, valid while ctx is. */
 	const void	*in;
 	char		*user_id;	/* signin: the account, or NULL */
+	int		 mfa;		/* signin: the account has 2FA on */
 };
 
 static void	pw_hash_fn(void *);
@@ -372,11 +356,6 @@ static void	reauth_fail_done(struct kb_ctx *, struct kb_db_result *,
 static void	respond_session_ended(struct kb_ctx *);
 
 static int	password_bytes_ok(struct kb_ctx *, const char *);
-static int	refresh_new(struct kb_ctx *, char *, size_t, char *, size_t);
-static void	respond_session(struct kb_ctx *, int, PGresult *, const char *);
-static void	respond_invalid_credentials(struct kb_ctx *);
-static int	caller_ok(struct kb_ctx *, const struct kb_caller **);
-static int	is_uuid(const char *);
 
 /* ---- GET /auth/config ---- */
 
@@ -439,7 +418,7 @@ signup_hashed(struct kb_ctx *ctx, void *arg)
 		pw_free(w);
 		return;
 	}
-	if (refresh_new(ctx, token, sizeof(token), thash, sizeof(thash))) {
+	if (auth_refresh_new(ctx, token, sizeof(token), thash, sizeof(thash))) {
 		pw_free(w);
 		return;
 	}
@@ -475,7 +454,7 @@ signup_done(struct kb_ctx *ctx, struct kb_db_result *r, void *token)
 		    "a user with this e-mail address already exists");
 		return;
 	}
-	respond_session(ctx, 201, r->res, token);
+	auth_respond_session(ctx, 201, r->res, token);
 }
 
 /* ---- POST /auth/signin ---- */
@@ -521,6 +500,7 @@ signin_found(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 	w = pw_new(in, in->body->password);
 	if (!PQgetisnull(r->res, 0, 0)) {
 		w->user_id = kb_ctx_strdup(ctx, PQgetvalue(r->res, 0, 0));
+		w->mfa = PQgetvalue(r->res, 0, 3)[0] == 't';
 		w->stored = strdup(PQgetvalue(r->res, 0, 1));
 		if (w->stored == NULL)
 			abort();
@@ -557,8 +537,11 @@ signin_verified(struct kb_ctx *ctx, void *arg)
 		return;
 	}
 	in = w->in;
-	if (w->user_id != NULL && w->rc == KB_PASSWORD_OK) {
-		if (refresh_new(ctx, token, sizeof(token), thash,
+	if (w->user_id != NULL && w->rc == KB_PASSWORD_OK && w->mfa) {
+		/* Right password, 2FA on: a challenge instead of tokens. */
+		mfa_signin_challenge(ctx, w->user_id);
+	} else if (w->user_id != NULL && w->rc == KB_PASSWORD_OK) {
+		if (auth_refresh_new(ctx, token, sizeof(token), thash,
 		    sizeof(thash))) {
 			pw_free(w);
 			return;
@@ -593,10 +576,10 @@ signin_ok_done(struct kb_ctx *ctx, struct kb_db_result *r, void *token)
 	}
 	if (PQntuples(r->res) != 1) {
 		/* Locked (or deleted) between the lookup and now. */
-		respond_invalid_credentials(ctx);
+		auth_respond_invalid_credentials(ctx);
 		return;
 	}
-	respond_session(ctx, 200, r->res, token);
+	auth_respond_session(ctx, 200, r->res, token);
 }
 
 static void
@@ -606,11 +589,11 @@ signin_fail_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 		kb_db_respond_failure(ctx, r);
 		return;
 	}
-	respond_invalid_credentials(ctx);
+	auth_respond_invalid_credentials(ctx);
 }
 
-static void
-respond_invalid_credentials(struct kb_ctx *ctx)
+void
+auth_respond_invalid_credentials(struct kb_ctx *ctx)
 {
 	kb_respond_error(ctx, 401, "INVALID_CREDENTIALS",
 	    "invalid e-mail address or password");
@@ -627,7 +610,7 @@ kbh_refreshToken(struct kb_ctx *ctx, const struct kbg_refreshToken_in *in)
 	const char	*params[4];
 
 	if (kb_token_hash(tok, strlen(tok), ohash, sizeof(ohash)) != 0 ||
-	    refresh_new(ctx, token, sizeof(token), thash, sizeof(thash))) {
+	    auth_refresh_new(ctx, token, sizeof(token), thash, sizeof(thash))) {
 		if (!kb_responded(ctx))
 			kb_respond_error(ctx, 500, "INTERNAL",
 			    "internal error");
@@ -653,7 +636,7 @@ refresh_done(struct kb_ctx *ctx, struct kb_db_result *r, void *token)
 		    "the refresh token is not valid");
 		return;
 	}
-	respond_session(ctx, 200, r->res, token);
+	auth_respond_session(ctx, 200, r->res, token);
 }
 
 /* ---- POST /auth/signout ---- */
@@ -664,7 +647,7 @@ kbh_signout(struct kb_ctx *ctx, const struct kbg_signout_in *in)
 	const struct kb_caller	*c;
 	const char		*params[4];
 
-	if (!caller_ok(ctx, &c))
+	if (!auth_caller_ok(ctx, &c))
 		return;
 	params[0] = c->sid;
 	params[1] = c->sub;
@@ -696,7 +679,7 @@ kbh_getUser(struct kb_ctx *ctx, const struct kbg_getUser_in *in)
 	const struct kb_caller	*c;
 	const char		*params[2];
 
-	if (!caller_ok(ctx, &c))
+	if (!auth_caller_ok(ctx, &c))
 		return;
 	params[0] = c->sub;
 	params[1] = c->sid;
@@ -727,7 +710,7 @@ kbh_updateUser(struct kb_ctx *ctx, const struct kbg_updateUser_in *in)
 	const struct kb_caller	*c;
 	struct pw_work		*w;
 
-	if (!caller_ok(ctx, &c))
+	if (!auth_caller_ok(ctx, &c))
 		return;
 	if (!in->body->has_password) {
 		update_run(ctx, in, NULL);
@@ -815,7 +798,7 @@ kbh_listSessions(struct kb_ctx *ctx, const struct kbg_listSessions_in *in)
 	char			 limit[24], offset[24];
 	const char		*params[4];
 
-	if (!caller_ok(ctx, &c))
+	if (!auth_caller_ok(ctx, &c))
 		return;
 	(void)snprintf(limit, sizeof(limit), "%" PRId64,
 	    in->has_limit ? in->limit : 100);
@@ -851,9 +834,9 @@ kbh_revokeSession(struct kb_ctx *ctx, const struct kbg_revokeSession_in *in)
 	const struct kb_caller	*c;
 	const char		*params[5];
 
-	if (!caller_ok(ctx, &c))
+	if (!auth_caller_ok(ctx, &c))
 		return;
-	if (!is_uuid(in->id)) {
+	if (!auth_is_uuid(in->id)) {
 		/* The spec's format: uuid has already refused it. */
 		kb_respond_error(ctx, 404, "NOT_FOUND", "no such session");
 		return;
@@ -895,7 +878,7 @@ kbh_revokeSessions(struct kb_ctx *ctx,
 	const struct kb_caller	*c;
 	const char		*params[5];
 
-	if (!caller_ok(ctx, &c))
+	if (!auth_caller_ok(ctx, &c))
 		return;
 	params[0] = c->sub;
 	params[1] = c->sid;
@@ -929,7 +912,7 @@ kbh_reauthenticate(struct kb_ctx *ctx, const struct kbg_reauthenticate_in *in)
 	const struct kb_caller	*c;
 	const char		*params[2];
 
-	if (!caller_ok(ctx, &c))
+	if (!auth_caller_ok(ctx, &c))
 		return;
 	params[0] = c->sub;
 	params[1] = c->sid;
@@ -1027,7 +1010,7 @@ reauth_fail_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 		kb_db_respond_failure(ctx, r);
 		return;
 	}
-	respond_invalid_credentials(ctx);
+	auth_respond_invalid_credentials(ctx);
 }
 
 /* ---- GET /auth/csrf ---- */
@@ -1085,8 +1068,8 @@ password_bytes_ok(struct kb_ctx *ctx, const char *pw)
 }
 
 /* A new refresh token and its hash; 1 when it answered 500. */
-static int
-refresh_new(struct kb_ctx *ctx, char *token, size_t tlen, char *hash,
+int
+auth_refresh_new(struct kb_ctx *ctx, char *token, size_t tlen, char *hash,
     size_t hlen)
 {
 	if (kb_token_new(REFRESH_PREFIX, REFRESH_BYTES, token, tlen) != 0 ||
@@ -1102,8 +1085,8 @@ refresh_new(struct kb_ctx *ctx, char *token, size_t tlen, char *hash,
  * Answer a session from a row (user id, role, session id, user JSON) and
  * the new refresh token: a fresh access token for it, GoTrue's shape.
  */
-static void
-respond_session(struct kb_ctx *ctx, int status, PGresult *res,
+void
+auth_respond_session(struct kb_ctx *ctx, int status, PGresult *res,
     const char *refresh)
 {
 	const struct kb_jwt_config	*cfg = kb_jwt_config();
@@ -1146,21 +1129,21 @@ respond_session(struct kb_ctx *ctx, int status, PGresult *res,
  * UUIDs, but a token without a sid (or a forged-by-config one) must not
  * reach SQL as a bad uuid.  0 when it answered 401.
  */
-static int
-caller_ok(struct kb_ctx *ctx, const struct kb_caller **cp)
+int
+auth_caller_ok(struct kb_ctx *ctx, const struct kb_caller **cp)
 {
 	const struct kb_caller	*c = kb_ctx_caller(ctx);
 
 	*cp = c;
-	if (c != NULL && is_uuid(c->sub) && is_uuid(c->sid))
+	if (c != NULL && auth_is_uuid(c->sub) && auth_is_uuid(c->sid))
 		return (1);
 	kb_respond_error(ctx, 401, "UNAUTHORIZED",
 	    "this operation needs a user access token");
 	return (0);
 }
 
-static int
-is_uuid(const char *s)
+int
+auth_is_uuid(const char *s)
 {
 	size_t	i;
 

@@ -5,6 +5,7 @@
  * (expired, tampered, alg none, other roles) are built here with OpenSSL.
  */
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -1358,6 +1359,380 @@ test_audit_rows(void **state)
 	assert_string_equal(buf, want);
 }
 
+/* ---- two-factor authentication (/api/v1/auth/2fa) ---- */
+
+/* RFC 4648 base32 (no padding) into out; the number of bytes. */
+static size_t
+b32_decode(const char *in, unsigned char *out)
+{
+	static const char	alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+	unsigned int		buf = 0;
+	int			bits = 0;
+	size_t			n = 0;
+	const char		*p;
+
+	for (; *in != '\0'; in++) {
+		assert_non_null(p = strchr(alpha, *in));
+		buf = (buf << 5) | (unsigned int)(p - alpha);
+		bits += 5;
+		if (bits >= 8) {
+			out[n++] = (unsigned char)(buf >> (bits - 8));
+			bits -= 8;
+		}
+	}
+	return (n);
+}
+
+/* RFC 6238 TOTP (SHA1, 6 digits, 30 s) of time step `step`. */
+static void
+totp(const char *secret_b32, long long step, char out[7])
+{
+	unsigned char	key[64], msg[8], mac[20];
+	unsigned int	maclen = sizeof(mac);
+	size_t		klen = b32_decode(secret_b32, key);
+	unsigned long	v;
+	int		i, off;
+
+	for (i = 7; i >= 0; i--) {
+		msg[i] = (unsigned char)(step & 0xff);
+		step >>= 8;
+	}
+	assert_non_null(HMAC(EVP_sha1(), key, (int)klen, msg, sizeof(msg),
+	    mac, &maclen));
+	off = mac[19] & 0x0f;
+	v = ((unsigned long)(mac[off] & 0x7f) << 24) |
+	    ((unsigned long)mac[off + 1] << 16) |
+	    ((unsigned long)mac[off + 2] << 8) | mac[off + 3];
+	snprintf(out, 7, "%06lu", v % 1000000);
+}
+
+static long long
+step_now(void)
+{
+	return ((long long)time(NULL) / 30);
+}
+
+/* A code that matches no step of the window. */
+static void
+wrong_code(const char *secret, char out[7])
+{
+	char		c[3][7];
+	long long	s = step_now();
+	int		i, k;
+
+	totp(secret, s - 1, c[0]);
+	totp(secret, s, c[1]);
+	totp(secret, s + 1, c[2]);
+	for (k = 0; ; k++) {
+		snprintf(out, 7, "%06d", (123457 + k * 7919) % 1000000);
+		for (i = 0; i < 3; i++)
+			if (strcmp(out, c[i]) == 0)
+				break;
+		if (i == 3)
+			return;
+	}
+}
+
+static long
+mfa_code(const char *path, const char *bearer, const char *code,
+    struct resp *r)
+{
+	char	body[128];
+
+	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+	return (post(path, bearer, body, r));
+}
+
+static long
+mfa_verify(const char *challenge, const char *code, struct resp *r)
+{
+	char	body[512];
+
+	snprintf(body, sizeof(body),
+	    "{\"challenge_token\":\"%s\",\"code\":\"%s\"}", challenge, code);
+	return (post("/api/v1/auth/2fa/verify", NULL, body, r));
+}
+
+static void
+mfa_status(const char *bearer, int enabled, long left)
+{
+	struct resp	r;
+
+	assert_int_equal(req("GET", "/api/v1/auth/2fa/status", bearer, NULL,
+	    &r), 200);
+	assert_int_equal(json_is_true(json_object_get(r.json, "enabled")),
+	    enabled);
+	assert_int_equal(json_integer_value(json_object_get(r.json,
+	    "recovery_codes_left")), left);
+	resp_free(&r);
+}
+
+/* Sign in with 2FA on: the challenge, and no tokens. */
+static void
+mfa_challenge(const char *email, char *out, size_t len)
+{
+	struct resp	r;
+
+	assert_int_equal(signin(email, PW, &r), 200);
+	assert_true(json_is_true(json_object_get(r.json, "mfa_required")));
+	assert_null(json_object_get(r.json, "access_token"));
+	assert_null(json_object_get(r.json, "refresh_token"));
+	assert_non_null(jstr(r.json, "challenge_token"));
+	assert_int_equal(strncmp(jstr(r.json, "challenge_token"), "kbmfa_",
+	    6), 0);
+	snprintf(out, len, "%s", jstr(r.json, "challenge_token"));
+	resp_free(&r);
+}
+
+/* Setup and enable for `s`; the secret, the step used and the codes. */
+static long long
+mfa_on(struct sess *s, char *secret, size_t slen, char codes[10][16])
+{
+	struct resp	r;
+	char		code[7];
+	long long	st;
+	size_t		i;
+	json_t		*list;
+
+	assert_int_equal(post("/api/v1/auth/2fa/setup", s->access, NULL, &r),
+	    200);
+	snprintf(secret, slen, "%s", jstr(r.json, "secret"));
+	assert_int_equal(strlen(secret), 32);
+	assert_non_null(jstr(r.json, "otpauth_uri"));
+	assert_int_equal(strncmp(jstr(r.json, "otpauth_uri"),
+	    "otpauth://totp/korebase:", 24), 0);
+	assert_non_null(strstr(jstr(r.json, "otpauth_uri"), secret));
+	resp_free(&r);
+	/* Not on yet, and the secret is not stored in plain text. */
+	mfa_status(s->access, 0, 0);
+	assert_int_equal(psql_count("SELECT count(*) FROM user_mfa WHERE "
+	    "user_id = '%s' AND NOT enabled AND secret_enc NOT ILIKE '%%%s%%'",
+	    s->user_id, secret), 1);
+
+	wrong_code(secret, code);
+	assert_int_equal(mfa_code("/api/v1/auth/2fa/enable", s->access, code,
+	    &r), 400);
+	assert_error(&r, 400, "INVALID_MFA_CODE");
+	resp_free(&r);
+
+	st = step_now();
+	totp(secret, st, code);
+	if (mfa_code("/api/v1/auth/2fa/enable", s->access, code, &r) != 200)
+		fprintf(stderr, "enable: %ld %s\n", r.status, r.body);
+	assert_int_equal(r.status, 200);
+	assert_true(json_is_true(json_object_get(r.json, "enabled")));
+	list = json_object_get(r.json, "recovery_codes");
+	assert_int_equal(json_array_size(list), 10);
+	for (i = 0; i < 10; i++) {
+		snprintf(codes[i], 16, "%s",
+		    json_string_value(json_array_get(list, i)));
+		assert_int_equal(strlen(codes[i]), 9);
+	}
+	resp_free(&r);
+	/* Only keyed hashes are stored. */
+	assert_int_equal(psql_count("SELECT count(*) FROM mfa_recovery_codes "
+	    "WHERE user_id = '%s' AND used_at IS NULL AND code_hash <> '%s'",
+	    s->user_id, codes[0]), 10);
+	mfa_status(s->access, 1, 10);
+	return (st);
+}
+
+static void
+test_mfa_flow(void **state)
+{
+	struct sess	a, b;
+	struct resp	r;
+	char		secret[64], codes[10][16], ch[256], code[7], up[16];
+	long long	st;
+	size_t		i;
+
+	signup("mfa1@example.com", PW, &a);
+
+	/* No token: 401 everywhere but verify. */
+	assert_int_equal(req("GET", "/api/v1/auth/2fa/status", NULL, NULL,
+	    &r), 401);
+	resp_free(&r);
+	assert_int_equal(post("/api/v1/auth/2fa/setup", NULL, NULL, &r), 401);
+	resp_free(&r);
+	assert_int_equal(mfa_code("/api/v1/auth/2fa/enable", NULL, "123456",
+	    &r), 401);
+	resp_free(&r);
+	assert_int_equal(mfa_code("/api/v1/auth/2fa/disable", NULL, "123456",
+	    &r), 401);
+	resp_free(&r);
+
+	mfa_status(a.access, 0, 0);
+	assert_int_equal(mfa_code("/api/v1/auth/2fa/enable", a.access,
+	    "123456", &r), 400);
+	assert_error(&r, 400, "MFA_NOT_SET_UP");
+	resp_free(&r);
+	assert_int_equal(mfa_code("/api/v1/auth/2fa/disable", a.access,
+	    "123456", &r), 400);
+	assert_error(&r, 400, "MFA_NOT_ENABLED");
+	resp_free(&r);
+	/* A short code fails validation. */
+	assert_int_equal(mfa_code("/api/v1/auth/2fa/enable", a.access,
+	    "123", &r), 400);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	resp_free(&r);
+
+	st = mfa_on(&a, secret, sizeof(secret), codes);
+
+	/* Already on: setup and enable are refused. */
+	assert_int_equal(post("/api/v1/auth/2fa/setup", a.access, NULL, &r),
+	    409);
+	assert_error(&r, 409, "MFA_ALREADY_ENABLED");
+	resp_free(&r);
+	totp(secret, st + 1, code);
+	assert_int_equal(mfa_code("/api/v1/auth/2fa/enable", a.access, code,
+	    &r), 409);
+	resp_free(&r);
+
+	/* Unknown challenge. */
+	assert_int_equal(mfa_verify("kbmfa_nope", "123456", &r), 401);
+	assert_error(&r, 401, "INVALID_MFA_CHALLENGE");
+	resp_free(&r);
+
+	/* The step used by enable is refused; the attempt uses it up. */
+	mfa_challenge("mfa1@example.com", ch, sizeof(ch));
+	totp(secret, st, code);
+	assert_int_equal(mfa_verify(ch, code, &r), 401);
+	assert_error(&r, 401, "INVALID_MFA_CODE");
+	resp_free(&r);
+	totp(secret, st + 1, code);
+	assert_int_equal(mfa_verify(ch, code, &r), 401);
+	assert_error(&r, 401, "INVALID_MFA_CHALLENGE");
+	resp_free(&r);
+
+	/* A wrong code. */
+	mfa_challenge("mfa1@example.com", ch, sizeof(ch));
+	wrong_code(secret, code);
+	assert_int_equal(mfa_verify(ch, code, &r), 401);
+	assert_error(&r, 401, "INVALID_MFA_CODE");
+	resp_free(&r);
+
+	/* The next step signs in. */
+	mfa_challenge("mfa1@example.com", ch, sizeof(ch));
+	totp(secret, st + 1, code);
+	if (mfa_verify(ch, code, &r) != 200)
+		fprintf(stderr, "verify: %ld %s\n", r.status, r.body);
+	assert_int_equal(r.status, 200);
+	sess_from(&r, &b);
+	resp_free(&r);
+	assert_string_equal(b.user_id, a.user_id);
+	assert_int_equal(get_user(b.access, &r), 200);
+	resp_free(&r);
+	/* The challenge is single use. */
+	assert_int_equal(mfa_verify(ch, codes[5], &r), 401);
+	assert_error(&r, 401, "INVALID_MFA_CHALLENGE");
+	resp_free(&r);
+
+	/* The same code again, on a new challenge: replay refused. */
+	mfa_challenge("mfa1@example.com", ch, sizeof(ch));
+	assert_int_equal(mfa_verify(ch, code, &r), 401);
+	assert_error(&r, 401, "INVALID_MFA_CODE");
+	resp_free(&r);
+
+	/* A recovery code works once, typed in upper case too. */
+	mfa_challenge("mfa1@example.com", ch, sizeof(ch));
+	for (i = 0; codes[0][i] != '\0'; i++)
+		up[i] = (char)toupper((unsigned char)codes[0][i]);
+	up[i] = '\0';
+	if (mfa_verify(ch, up, &r) != 200)
+		fprintf(stderr, "verify recovery: %ld %s\n", r.status, r.body);
+	assert_int_equal(r.status, 200);
+	sess_from(&r, &b);
+	resp_free(&r);
+	mfa_status(b.access, 1, 9);
+	mfa_challenge("mfa1@example.com", ch, sizeof(ch));
+	assert_int_equal(mfa_verify(ch, codes[0], &r), 401);
+	assert_error(&r, 401, "INVALID_MFA_CODE");
+	resp_free(&r);
+
+	/* An expired challenge: 401, and the code is not used up. */
+	mfa_challenge("mfa1@example.com", ch, sizeof(ch));
+	assert_int_equal(psql("UPDATE mfa_challenges SET expires_at = now() - "
+	    "interval '1 second' WHERE used_at IS NULL"), 0);
+	assert_int_equal(mfa_verify(ch, codes[1], &r), 401);
+	assert_error(&r, 401, "INVALID_MFA_CHALLENGE");
+	resp_free(&r);
+	mfa_status(a.access, 1, 9);
+
+	/* Disable: a wrong code, then a recovery code. */
+	wrong_code(secret, code);
+	assert_int_equal(mfa_code("/api/v1/auth/2fa/disable", a.access, code,
+	    &r), 400);
+	assert_error(&r, 400, "INVALID_MFA_CODE");
+	resp_free(&r);
+	assert_int_equal(mfa_code("/api/v1/auth/2fa/disable", a.access,
+	    "zzzz-zzzz", &r), 400);
+	assert_error(&r, 400, "INVALID_MFA_CODE");
+	resp_free(&r);
+	assert_int_equal(mfa_code("/api/v1/auth/2fa/disable", a.access,
+	    codes[1], &r), 200);
+	assert_false(json_is_true(json_object_get(r.json, "enabled")));
+	resp_free(&r);
+	mfa_status(a.access, 0, 0);
+	/* Sign-in gives tokens again. */
+	signin_ok("mfa1@example.com", PW, &b);
+
+	/* Every change was audited. */
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "actor_id = '%s' AND action = 'mfa.setup'", a.user_id), 1);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "actor_id = '%s' AND action = 'mfa.enable'", a.user_id), 1);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "actor_id = '%s' AND action = 'mfa.enable.failed'", a.user_id), 1);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "actor_id = '%s' AND action = 'mfa.disable' AND "
+	    "details->>'method' = 'recovery_code'", a.user_id), 1);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "actor_id = '%s' AND action = 'mfa.disable.failed'", a.user_id),
+	    2);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "actor_id = '%s' AND action = 'user.signin.mfa_challenge'",
+	    a.user_id), 7);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "actor_id = '%s' AND action = 'user.signin' AND "
+	    "details ? 'mfa'", a.user_id), 2);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "actor_id = '%s' AND action = 'user.signin.mfa_failed'",
+	    a.user_id), 4);
+}
+
+static void
+test_mfa_disable_totp(void **state)
+{
+	struct sess	a;
+	struct resp	r;
+	char		secret[64], codes[10][16], code[7];
+	long long	st;
+
+	signup("mfa2@example.com", PW, &a);
+	/* A second setup before enabling replaces the pending secret. */
+	assert_int_equal(post("/api/v1/auth/2fa/setup", a.access, NULL, &r),
+	    200);
+	resp_free(&r);
+	st = mfa_on(&a, secret, sizeof(secret), codes);
+	/* The step enable used is refused. */
+	totp(secret, st, code);
+	assert_int_equal(mfa_code("/api/v1/auth/2fa/disable", a.access, code,
+	    &r), 400);
+	assert_error(&r, 400, "INVALID_MFA_CODE");
+	resp_free(&r);
+	totp(secret, st + 1, code);
+	assert_int_equal(mfa_code("/api/v1/auth/2fa/disable", a.access, code,
+	    &r), 200);
+	resp_free(&r);
+	mfa_status(a.access, 0, 0);
+	assert_int_equal(psql_count("SELECT count(*) FROM mfa_recovery_codes "
+	    "WHERE user_id = '%s'", a.user_id), 0);
+	assert_int_equal(mfa_code("/api/v1/auth/2fa/disable", a.access, code,
+	    &r), 400);
+	assert_error(&r, 400, "MFA_NOT_ENABLED");
+	resp_free(&r);
+}
+
 int
 main(void)
 {
@@ -1382,6 +1757,8 @@ main(void)
 		cmocka_unit_test(test_reauthenticate),
 		cmocka_unit_test(test_csrf),
 		cmocka_unit_test(test_audit_rows),
+		cmocka_unit_test(test_mfa_flow),
+		cmocka_unit_test(test_mfa_disable_totp),
 	};
 	int	failed;
 

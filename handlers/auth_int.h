@@ -1,0 +1,49 @@
+/*
+ * Shared by the auth handlers (auth.c, mfa.c): SQL fragments and helpers.
+ */
+
+#ifndef AUTH_INT_H
+#define AUTH_INT_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+struct kb_ctx;
+struct kb_caller;
+
+#define REFRESH_PREFIX		"kbrt_"
+#define REFRESH_BYTES		32
+
+/* RFC 3339 UTC with milliseconds, as the settings handler writes them. */
+#define TS(x)								\
+	"to_char((" x ") AT TIME ZONE 'UTC',"				\
+	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* A users row `u` as GoTrue clients expect a user. */
+#define USER_JSON							\
+	"json_build_object('id', u.id, 'aud', 'authenticated',"		\
+	" 'role', u.role, 'email', u.email, 'email_confirmed_at', NULL,"	\
+	" 'user_metadata', u.user_metadata, 'app_metadata',"		\
+	" json_build_object('provider', 'email', 'providers',"		\
+	" json_build_array('email')),"					\
+	" 'created_at', " TS("u.created_at") ","				\
+	" 'updated_at', " TS("u.updated_at") ","				\
+	" 'last_sign_in_at', " TS("u.last_sign_in_at") ")::text"
+
+#define AUDIT_COLS	"audit_log (actor_id, action, target, request_id," \
+			" client_addr, details)"
+
+/* A new refresh token and its hash; 1 when it answered 500. */
+int	auth_refresh_new(struct kb_ctx *, char *, size_t, char *, size_t);
+/* Answer a session from a row (user id, role, session id, user JSON). */
+void	auth_respond_session(struct kb_ctx *, int, PGresult *, const char *);
+void	auth_respond_invalid_credentials(struct kb_ctx *);
+/* 0 when it answered 401: no user token with a sub and sid. */
+int	auth_caller_ok(struct kb_ctx *, const struct kb_caller **);
+int	auth_is_uuid(const char *);
+
+/* mfa.c: sign-in of user_id (password right, 2FA on) answers a challenge. */
+void	mfa_signin_challenge(struct kb_ctx *, const char *);
+
+#endif /* !AUTH_INT_H */
