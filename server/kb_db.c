@@ -802,9 +802,7 @@ query_complete(struct kb_db_query *q, int unavailable, const char *why)
 			}
 		}
 		q->cb(ctx, &r, q->arg);
-		/* Whatever happened, a request with nothing left must run. */
-		if (ctx->sleeping && (ctx->responded || !kb_db_pending(ctx)))
-			kb_ctx_wakeup(ctx);
+		kb_ctx_settle(ctx);
 	}
 	query_free(q);
 }
