@@ -554,10 +554,7 @@ signin_verified(struct kb_ctx *ctx, void *arg)
 		kb_db_query(ctx, &signin_ok, 5, params, signin_ok_done,
 		    kb_ctx_strdup(ctx, token));
 	} else {
-		if (w->rc != KB_PASSWORD_ERR_MISMATCH &&
-		    w->rc != KB_PASSWORD_ERR_TOO_LONG)
-			kb_log("warning", "signin: password check: %s",
-			    kb_password_strerror(w->rc));
+		auth_log_pw_error("signin", w->rc);
 		params[0] = in->body->email;
 		params[1] = kb_ctx_request_id(ctx);
 		params[2] = kb_ctx_client_addr(ctx);
@@ -676,14 +673,8 @@ signout_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 void
 kbh_getUser(struct kb_ctx *ctx, const struct kbg_getUser_in *in)
 {
-	const struct kb_caller	*c;
-	const char		*params[2];
-
-	if (!auth_caller_ok(ctx, &c))
-		return;
-	params[0] = c->sub;
-	params[1] = c->sid;
-	kb_db_query(ctx, &user_get, 2, params, user_done, NULL);
+	(void)in;
+	auth_query_caller(ctx, &user_get, user_done, NULL);
 }
 
 static void
@@ -909,14 +900,7 @@ sessions_revoke_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 void
 kbh_reauthenticate(struct kb_ctx *ctx, const struct kbg_reauthenticate_in *in)
 {
-	const struct kb_caller	*c;
-	const char		*params[2];
-
-	if (!auth_caller_ok(ctx, &c))
-		return;
-	params[0] = c->sub;
-	params[1] = c->sid;
-	kb_db_query(ctx, &reauth_lookup, 2, params, reauth_found,
+	auth_query_caller(ctx, &reauth_lookup, reauth_found,
 	    (void *)(uintptr_t)in);
 }
 
@@ -974,10 +958,7 @@ reauth_verified(struct kb_ctx *ctx, void *arg)
 		params[3] = kb_ctx_client_addr(ctx);
 		kb_db_query(ctx, &reauth_ok, 4, params, reauth_ok_done, NULL);
 	} else {
-		if (w->rc != KB_PASSWORD_ERR_MISMATCH &&
-		    w->rc != KB_PASSWORD_ERR_TOO_LONG)
-			kb_log("warning", "reauthenticate: password check: %s",
-			    kb_password_strerror(w->rc));
+		auth_log_pw_error("reauthenticate", w->rc);
 		params[1] = kb_ctx_request_id(ctx);
 		params[2] = kb_ctx_client_addr(ctx);
 		params[3] = c->sid;
@@ -1140,6 +1121,28 @@ auth_caller_ok(struct kb_ctx *ctx, const struct kb_caller **cp)
 	kb_respond_error(ctx, 401, "UNAUTHORIZED",
 	    "this operation needs a user access token");
 	return (0);
+}
+
+void
+auth_query_caller(struct kb_ctx *ctx, struct kb_stmt *stmt, kb_db_cb cb,
+    void *arg)
+{
+	const struct kb_caller	*c;
+	const char		*params[2];
+
+	if (!auth_caller_ok(ctx, &c))
+		return;
+	params[0] = c->sub;
+	params[1] = c->sid;
+	kb_db_query(ctx, stmt, 2, params, cb, arg);
+}
+
+void
+auth_log_pw_error(const char *what, int rc)
+{
+	if (rc != KB_PASSWORD_ERR_MISMATCH && rc != KB_PASSWORD_ERR_TOO_LONG)
+		kb_log("warning", "%s: password check: %s", what,
+		    kb_password_strerror(rc));
 }
 
 int

@@ -42,6 +42,13 @@ void	auth_respond_invalid_credentials(struct kb_ctx *);
 /* 0 when it answered 401: no user token with a sub and sid. */
 int	auth_caller_ok(struct kb_ctx *, const struct kb_caller **);
 int	auth_is_uuid(const char *);
+/*
+ * For an authenticated caller, run `stmt` with $1 = user id, $2 = session
+ * id; otherwise answer 401 (auth_caller_ok) and do nothing.
+ */
+void	auth_query_caller(struct kb_ctx *, struct kb_stmt *, kb_db_cb, void *);
+/* Log a password check that failed for another reason than a mismatch. */
+void	auth_log_pw_error(const char *, int);
 
 /* mfa.c: sign-in of user_id (password right, 2FA on) answers a challenge. */
 void	mfa_signin_challenge(struct kb_ctx *, const char *);

@@ -269,14 +269,7 @@ setup_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 void
 kbh_mfaEnable(struct kb_ctx *ctx, const struct kbg_mfaEnable_in *in)
 {
-	const struct kb_caller	*c;
-	const char		*params[2];
-
-	if (!auth_caller_ok(ctx, &c))
-		return;
-	params[0] = c->sub;
-	params[1] = c->sid;
-	kb_db_query(ctx, &lookup_stmt, 2, params, enable_found,
+	auth_query_caller(ctx, &lookup_stmt, enable_found,
 	    (void *)(uintptr_t)in);
 }
 
@@ -391,14 +384,7 @@ enable_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 void
 kbh_mfaDisable(struct kb_ctx *ctx, const struct kbg_mfaDisable_in *in)
 {
-	const struct kb_caller	*c;
-	const char		*params[2];
-
-	if (!auth_caller_ok(ctx, &c))
-		return;
-	params[0] = c->sub;
-	params[1] = c->sid;
-	kb_db_query(ctx, &lookup_stmt, 2, params, disable_found,
+	auth_query_caller(ctx, &lookup_stmt, disable_found,
 	    (void *)(uintptr_t)in);
 }
 
@@ -458,14 +444,8 @@ disable_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 void
 kbh_mfaStatus(struct kb_ctx *ctx, const struct kbg_mfaStatus_in *in)
 {
-	const struct kb_caller	*c;
-	const char		*params[2];
-
-	if (!auth_caller_ok(ctx, &c))
-		return;
-	params[0] = c->sub;
-	params[1] = c->sid;
-	kb_db_query(ctx, &lookup_stmt, 2, params, status_done, NULL);
+	(void)in;
+	auth_query_caller(ctx, &lookup_stmt, status_done, NULL);
 }
 
 static void
