@@ -72,6 +72,18 @@ test_request_id_echo(void **state)
 	assert_int_equal(strncmp(resp_header(&r, "x-request-id", h,
 	    sizeof(h)), "req_", 4), 0);
 	resp_free(&r);
+
+	/* 65 characters: one too many, replaced too. */
+	{
+		char		 longid[128];
+		const char	*hs[2] = { longid, NULL };
+
+		snprintf(longid, sizeof(longid), "X-Request-Id: %065d", 7);
+		http("GET", "/health", hs, NULL, 0, &r);
+		assert_int_equal(strncmp(resp_header(&r, "x-request-id", h,
+		    sizeof(h)), "req_", 4), 0);
+		resp_free(&r);
+	}
 }
 
 static void
@@ -309,6 +321,17 @@ test_settings_list_bad_query(void **state)
 	http_get("/api/v1/settings?limit=%zz", &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	resp_free(&r);
+
+	/* Names are percent-decoded too: lim%69t is limit. */
+	http_get("/api/v1/settings?lim%69t=0", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/query/limit"));
+	resp_free(&r);
+
+	/* Unknown query arguments are ignored, as OpenAPI allows. */
+	assert_int_equal(http_get("/api/v1/settings?nope=1&limit=1", &r), 200);
+	assert_int_equal(json_array_size(r.json), 1);
+	resp_free(&r);
 }
 
 static void
@@ -369,6 +392,17 @@ test_settings_get_bad_key(void **state)
 	resp_free(&r);
 
 	http_get("/api/v1/settings/%ff%fe", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	resp_free(&r);
+
+	/* A NUL byte never reaches a handler or a query. */
+	http_get("/api/v1/settings/app.name%00x", &r);
+	assert_error(&r, 400, "VALIDATION_FAILED");
+	assert_true(error_has_path(&r, "/path/key"));
+	resp_free(&r);
+
+	/* A truncated escape. */
+	http_get("/api/v1/settings/app.name%4", &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	resp_free(&r);
 }
@@ -575,6 +609,11 @@ test_gate_bad_tokens(void **state)
 	resp_free(&r);
 	http("GET", "/health", basic, NULL, 0, &r);
 	assert_error(&r, 401, "UNAUTHORIZED");
+	resp_free(&r);
+
+	/* The scheme with no token. */
+	get_with_token("/health", "", &r);
+	assert_error(&r, 401, "INVALID_TOKEN");
 	resp_free(&r);
 }
 
