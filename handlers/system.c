@@ -39,9 +39,9 @@ health_respond(struct kb_ctx *ctx, int up)
 }
 
 /*
- * Healthy means PostgreSQL answered on this worker's pool within the last
- * few seconds (the pool pings it when idle), so a health probe costs no
- * database round trip and a hung database still reads as down.
+ * Healthy is the pool's own view (kb_db_healthy): a health probe costs no
+ * database round trip, a database that stopped answering reads as down,
+ * and a merely slow one does not.
  */
 void
 kbh_getHealth(struct kb_ctx *ctx, const struct kbg_getHealth_in *in)

@@ -155,9 +155,10 @@ void	kb_db_respond_failure(struct kb_ctx *, struct kb_db_result *);
 int	kb_db_available(void);
 
 /*
- * 1 if PostgreSQL answered a query on this worker's pool within the last
- * KB_DB_HEALTH_MS.  The pool pings an idle database once a second, so
- * this is a fresh answer without a query per caller.
+ * 1 while this worker's pool has a connection up that is not sitting on
+ * an unanswered ping (the pool pings an idle database once a second and
+ * drops a connection whose ping goes unanswered past the statement
+ * timeout + 1 s).  Costs no query per caller.
  */
 int	kb_db_healthy(void);
 
