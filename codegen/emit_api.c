@@ -341,6 +341,8 @@ kbc_emit_api_c(struct kbc_emit *e, struct kbc_buf *b, size_t spec_len)
 			kbc_buf_printf(b, "\t.roles = kbo_%zu_roles,\n", i);
 		if (op->op.scopes != NULL)
 			kbc_buf_printf(b, "\t.scopes = kbo_%zu_scopes,\n", i);
+		kbc_buf_printf(b, "\t.tenant_param = %d,\n",
+		    op->op.tenant_param);
 		kbc_buf_printf(b, "\t.secured = %d,\n\t.invoke = kbi_%s,\n"
 		    "\t.implemented = kbm_%s,\n};\n\n", op->op.secured,
 		    op->cname, op->cname);

@@ -47,6 +47,7 @@ static int	kbc_model_insert(struct kbc *, struct kbc_api *,
 static struct kbc_node *kbc_model_node(struct kbc *, struct kbc_api *);
 static void	kbc_model_finish(struct kbc *, struct kbc_api *);
 static int	kbc_model_json_media(const char *);
+static int	kbc_model_path_index(const char *, const char *);
 static int	kbc_model_same_param(const struct kb_route_param *,
 		    const struct kbc_seg *);
 
@@ -764,6 +765,14 @@ kbc_model_op(struct kbc *kbc, struct kbc_api *api, const char *path,
 
 	op->op.roles = kbc_model_strings(kbc, opnode, opnode, "x-kb-roles");
 	op->op.scopes = kbc_model_strings(kbc, opnode, opnode, "x-kb-scopes");
+	op->op.tenant_param = -1;
+	if ((p = json_object_get(opnode, "x-kb-tenant-param")) != NULL) {
+		if (!json_is_string(p) || (op->op.tenant_param =
+		    kbc_model_path_index(path, json_string_value(p))) == -1)
+			kbc_error(kbc, p, opnode, "%s %s: x-kb-tenant-param "
+			    "must name a parameter of the path template",
+			    upper[method], path);
+	}
 
 	sec = json_object_get(opnode, "security");
 	if (sec == NULL)
@@ -909,4 +918,22 @@ kbc_model_body(struct kbc *kbc, struct kbc_op *op, json_t *root, json_t *rb)
 	body->media_types = media;
 	body->nmedia_types = n;
 	return (body);
+}
+
+/* Index of {name} among the {...} parameters of a path template, or -1. */
+static int
+kbc_model_path_index(const char *path, const char *name)
+{
+	const char	*p, *e;
+	size_t		 len;
+	int		 i;
+
+	len = strlen(name);
+	for (i = 0, p = path; (p = strchr(p, '{')) != NULL; p = e + 1, i++) {
+		if ((e = strchr(p, '}')) == NULL)
+			break;
+		if ((size_t)(e - p - 1) == len && memcmp(p + 1, name, len) == 0)
+			return (i);
+	}
+	return (-1);
 }

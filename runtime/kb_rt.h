@@ -245,6 +245,11 @@ struct kb_op {
 	const char *const	*scopes;	/* x-kb-scopes, NULL-terminated */
 	int			secured;	/* spec asks for credentials */
 	/*
+	 * x-kb-tenant-param: the index, among the path's {name}s, of the
+	 * parameter that names the tenant the operation acts on, or -1.
+	 */
+	int			tenant_param;
+	/*
 	 * Decodes `params` (object: name -> coerced value) and `body`
 	 * (validated JSON or NULL) into the typed structs and calls the
 	 * handler, if one is linked in.  Both are borrowed and stay alive

@@ -2,11 +2,23 @@
  * Who is calling, and may they: the gate every request passes after
  * routing and before validation.
  *
- * Credentials: `Authorization: Bearer <access token>`, an HS256 JWT issued
- * by this server (auth/kb_jwt.c pins the algorithm and checks signature,
- * exp, nbf, iss and aud).  No header means the anon role.  Which roles may
- * call an operation is declared in the spec (x-kb-roles) and compiled by
- * kbgen into kb_op.roles; handlers never re-implement this check.
+ * Credentials, one per request:
+ *  - `Authorization: Bearer <access token>`: an HS256 JWT issued by this
+ *    server (auth/kb_jwt.c pins the algorithm and checks signature, exp,
+ *    nbf, iss and aud).  Costs no query.
+ *  - `Authorization: Bearer kbsk_...`: a service key (role service_role).
+ *  - `X-Client-Key: kbck_...`: a client key, acting as its user.
+ *  - nothing: the anon role.
+ * Keys are looked up by their SHA-256 (no timing oracle) with one
+ * read-only statement, kb_resolve_caller(), which also resolves the tenant
+ * the request acts in: X-FB-Tenant, or the operation's tenant path
+ * parameter (x-kb-tenant-param), or the key's own, and checks that the
+ * caller may act there.  A JWT caller that selects no tenant costs no query.
+ *
+ * Which roles and key scopes may call an operation is declared in the spec
+ * (x-kb-roles, x-kb-scopes) and compiled by kbgen into kb_op; a tenant
+ * admin of the resolved tenant also holds the role tenant_admin.  Handlers
+ * never re-implement this check.
  */
 
 #include <sys/types.h>
@@ -30,7 +42,20 @@
 static struct kb_jwt_config	jwt;
 
 static int	auth_bearer(struct kb_ctx *, const char *);
+static int	auth_check(struct kb_ctx *);
+static void	auth_resolved(struct kb_ctx *, struct kb_db_result *, void *);
+static int	auth_tenant_arg(struct kb_ctx *, const char **);
 static int	role_listed(const char *const *, const char *);
+static int	scope_covers(const char *, const char *);
+static const char *const *scopes_parse(struct kb_ctx *, const char *);
+
+#define SERVICE_KEY_PREFIX	"kbsk_"
+#define CLIENT_KEY_PREFIX	"kbck_"
+
+/* Keys and tenant selections: one read-only statement (0005_tenancy.sql). */
+static struct kb_stmt resolve_caller = KB_STMT_RO(
+	"SELECT status, sub, role, tenant_id, tenant_role, scopes, key_id"
+	" FROM kb_resolve_caller($1, $2, $3, $4, $5)");
 
 /*
  * Called in the parent and in every worker.  Without KB_JWT_SECRET the
@@ -103,6 +128,22 @@ kb_ctx_client_addr(struct kb_ctx *ctx)
 	return (ctx->client_addr);
 }
 
+int
+kb_caller_is_instance_admin(const struct kb_caller *c)
+{
+	return (c->role != NULL && (strcmp(c->role, "admin") == 0 ||
+	    strcmp(c->role, "instance_admin") == 0));
+}
+
+int
+kb_caller_is_tenant_admin(const struct kb_caller *c)
+{
+	if (kb_caller_is_instance_admin(c))
+		return (1);
+	return (c->tenant != NULL && c->tenant_role != NULL &&
+	    strcmp(c->tenant_role, "admin") == 0);
+}
+
 static int
 role_listed(const char *const *roles, const char *role)
 {
@@ -114,37 +155,257 @@ role_listed(const char *const *roles, const char *role)
 }
 
 /*
- * Establish the caller and check the operation's roles.  Returns 1 to go
- * on, 0 when it answered (401 or 403).
+ * Does a key's scope cover what an operation asks for?  "*" covers all,
+ * "tenants:*" covers "tenants:read", otherwise only an exact match.
+ */
+static int
+scope_covers(const char *have, const char *want)
+{
+	size_t		len;
+
+	if (strcmp(have, "*") == 0 || strcmp(have, want) == 0)
+		return (1);
+	len = strlen(have);
+	return (len >= 2 && have[len - 1] == '*' && have[len - 2] == ':' &&
+	    strncmp(have, want, len - 1) == 0);
+}
+
+/* A PostgreSQL text[] literal of plain scope names ("{a,b:c}"). */
+static const char *const *
+scopes_parse(struct kb_ctx *ctx, const char *lit)
+{
+	const char	**list;
+	char		*copy, *p, *tok;
+	size_t		 n, i;
+
+	if (lit == NULL || *lit != '{')
+		return (NULL);
+	copy = kb_ctx_strdup(ctx, lit + 1);
+	for (n = 1, p = copy; *p != '\0'; p++)
+		n += (*p == ',');
+	list = kb_ctx_alloc(ctx, (n + 1) * sizeof(*list));
+	i = 0;
+	for (p = copy; (tok = strsep(&p, ",}")) != NULL && i < n;) {
+		if (*tok == '"')	/* scopes never need quoting */
+			continue;
+		if (*tok != '\0')
+			list[i++] = tok;
+	}
+	list[i] = NULL;
+	return (list);
+}
+
+/*
+ * Which tenant the request names: the operation's tenant path parameter,
+ * else X-FB-Tenant, else a JWT's tenant claim.  0 when it answered 403
+ * (a JWT scoped to one tenant naming another).
+ */
+static int
+auth_tenant_arg(struct kb_ctx *ctx, const char **tenant)
+{
+	const struct kb_op		*op = ctx->op;
+	const struct kb_capture		*cap;
+	const char			*hdr;
+
+	*tenant = NULL;
+	if (op->tenant_param >= 0 &&
+	    (size_t)op->tenant_param < ctx->match.ncaptures) {
+		cap = &ctx->match.captures[op->tenant_param];
+		*tenant = kb_ctx_alloc(ctx, cap->len + 1);
+		memcpy((char *)*tenant, cap->ptr, cap->len);
+	} else if (http_request_header(ctx->req, "x-fb-tenant", &hdr) &&
+	    *hdr != '\0') {
+		*tenant = hdr;
+	}
+	if (ctx->caller.tenant != NULL) {	/* a tenant-scoped JWT */
+		if (*tenant != NULL && strcasecmp(*tenant,
+		    ctx->caller.tenant) != 0) {
+			kb_respond_error(ctx, 403, "TENANT_FORBIDDEN",
+			    "this access token is scoped to another tenant");
+			return (0);
+		}
+		*tenant = ctx->caller.tenant;
+		ctx->caller.tenant = NULL;	/* set once resolved */
+	}
+	return (1);
+}
+
+/*
+ * Establish the caller and check the operation's roles and scopes.
+ * Returns KB_GATE_GO, KB_GATE_DONE when it answered (401, 403, 503), or
+ * KB_GATE_WAIT when a lookup is in flight: kb_ctx_proceed() follows.
  */
 int
 kb_auth_gate(struct kb_ctx *ctx)
 {
-	const struct kb_op	*op = ctx->op;
-	const char		*authz;
+	const char	*authz, *ckey, *tenant, *kind, *vals[5];
+	char		 hash[KB_TOKEN_HASH_LEN];
+	const char	*key;
 
 	ctx->caller.role = "anon";
-	if (http_request_header(ctx->req, "authorization", &authz) &&
-	    !auth_bearer(ctx, authz))
-		return (0);
+	key = NULL;
+	kind = "user";
+	if (!http_request_header(ctx->req, "authorization", &authz))
+		authz = NULL;
+	if (!http_request_header(ctx->req, "x-client-key", &ckey))
+		ckey = NULL;
 
-	if (op->roles != NULL) {
-		if (role_listed(op->roles, ctx->caller.role))
-			return (1);
-	} else if (!op->secured || ctx->caller.sub != NULL) {
-		return (1);
+	if (authz != NULL && ckey != NULL) {
+		kb_respond_error(ctx, 401, "UNAUTHORIZED", "send one "
+		    "credential: Authorization or X-Client-Key, not both");
+		return (KB_GATE_DONE);
+	}
+	if (ckey != NULL) {
+		if (strncmp(ckey, CLIENT_KEY_PREFIX,
+		    sizeof(CLIENT_KEY_PREFIX) - 1) != 0) {
+			kb_respond_error(ctx, 401, "INVALID_KEY",
+			    "X-Client-Key must carry a client key (kbck_...)");
+			return (KB_GATE_DONE);
+		}
+		key = ckey;
+		kind = "client";
+		ctx->caller.cred = KB_CRED_CLIENT_KEY;
+	} else if (authz != NULL) {
+		if (strncasecmp(authz, "Bearer ", 7) == 0) {
+			key = authz + 7;
+			while (*key == ' ')
+				key++;
+			if (strncmp(key, SERVICE_KEY_PREFIX,
+			    sizeof(SERVICE_KEY_PREFIX) - 1) == 0) {
+				kind = "service";
+				ctx->caller.cred = KB_CRED_SERVICE_KEY;
+			} else
+				key = NULL;
+		}
+		if (key == NULL) {
+			if (!auth_bearer(ctx, authz))
+				return (KB_GATE_DONE);
+			ctx->caller.cred = KB_CRED_JWT;
+		}
 	}
 
-	if (ctx->caller.sub == NULL) {
+	if (!auth_tenant_arg(ctx, &tenant))
+		return (KB_GATE_DONE);
+	if (key == NULL && tenant == NULL)
+		return (auth_check(ctx));
+	if (key == NULL && ctx->caller.sub == NULL) {
+		/* anon naming a tenant: nothing to resolve it for. */
+		return (auth_check(ctx));
+	}
+
+	if (key != NULL && (strlen(key) > 128 ||
+	    kb_token_hash(key, strlen(key), hash, sizeof(hash)) != 0)) {
+		kb_respond_error(ctx, 401, "INVALID_KEY", "the key is not valid");
+		return (KB_GATE_DONE);
+	}
+	if (tenant != NULL && strlen(tenant) > 64) {
+		kb_respond_error(ctx, 403, "TENANT_FORBIDDEN",
+		    "no such tenant for this caller");
+		return (KB_GATE_DONE);
+	}
+	vals[0] = kind;
+	vals[1] = key != NULL ? hash : NULL;
+	vals[2] = key == NULL ? ctx->caller.sub : NULL;
+	vals[3] = key == NULL ? ctx->caller.role : NULL;
+	vals[4] = tenant;
+	kb_db_query(ctx, &resolve_caller, 5, vals, auth_resolved, NULL);
+	return (KB_GATE_WAIT);
+}
+
+static void
+auth_resolved(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	PGresult	*res = r->res;
+	const char	*status;
+
+	if (!r->ok || PQntuples(res) != 1) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	status = PQgetvalue(res, 0, 0);
+	if (strcmp(status, "ok") != 0) {
+		if (strcmp(status, "not_member") == 0 ||
+		    strcmp(status, "tenant_mismatch") == 0) {
+			kb_respond_error(ctx, 403, "TENANT_FORBIDDEN",
+			    strcmp(status, "not_member") == 0 ?
+			    "no such tenant for this caller" :
+			    "this key belongs to another tenant");
+		} else if (strcmp(status, "tenant_unknown") == 0) {
+			kb_respond_error(ctx, 404, "TENANT_NOT_FOUND",
+			    "no such tenant");
+		} else if (strcmp(status, "invalid") == 0) {
+			kb_respond_error(ctx, 401, "INVALID_KEY",
+			    "the key is not valid");
+		} else
+			kb_respond_error(ctx, 401, "KEY_INACTIVE",
+			    "the key is %s", status);
+		return;
+	}
+	if (ctx->caller.cred != KB_CRED_JWT) {
+		ctx->caller.sub = PQgetisnull(res, 0, 1) ? NULL :
+		    kb_ctx_strdup(ctx, PQgetvalue(res, 0, 1));
+		ctx->caller.role = kb_ctx_strdup(ctx, PQgetvalue(res, 0, 2));
+		ctx->caller.scopes = scopes_parse(ctx, PQgetvalue(res, 0, 5));
+		ctx->caller.key_id = kb_ctx_strdup(ctx, PQgetvalue(res, 0, 6));
+	}
+	if (!PQgetisnull(res, 0, 3))
+		ctx->caller.tenant = kb_ctx_strdup(ctx, PQgetvalue(res, 0, 3));
+	if (!PQgetisnull(res, 0, 4))
+		ctx->caller.tenant_role =
+		    kb_ctx_strdup(ctx, PQgetvalue(res, 0, 4));
+	if (auth_check(ctx) == KB_GATE_GO)
+		kb_ctx_proceed(ctx);
+}
+
+/* The operation's roles and scopes against the established caller. */
+static int
+auth_check(struct kb_ctx *ctx)
+{
+	const struct kb_op	*op = ctx->op;
+	const struct kb_caller	*c = &ctx->caller;
+	const char *const	*have, *const *want;
+	int			 ok;
+
+	if (op->roles != NULL)
+		ok = role_listed(op->roles, c->role) ||
+		    (kb_caller_is_tenant_admin(c) && c->tenant != NULL &&
+		    role_listed(op->roles, "tenant_admin"));
+	else
+		ok = !op->secured || c->cred != KB_CRED_NONE;
+
+	if (ok && op->secured && (c->cred == KB_CRED_SERVICE_KEY ||
+	    c->cred == KB_CRED_CLIENT_KEY)) {
+		/* A key needs a scope the operation names. */
+		ok = 0;
+		for (want = op->scopes; want != NULL && *want != NULL && !ok;
+		    want++) {
+			for (have = c->scopes; have != NULL && *have != NULL;
+			    have++) {
+				if (scope_covers(*have, *want)) {
+					ok = 1;
+					break;
+				}
+			}
+		}
+		if (!ok) {
+			kb_respond_error(ctx, 403, "INSUFFICIENT_SCOPE",
+			    op->scopes == NULL ? "%s cannot be called with "
+			    "a key" : "the key lacks a scope %s needs",
+			    op->operation_id);
+			return (KB_GATE_DONE);
+		}
+	}
+	if (ok)
+		return (KB_GATE_GO);
+
+	if (c->cred == KB_CRED_NONE)
 		kb_respond_error(ctx, 401, "UNAUTHORIZED",
 		    "%s needs credentials: send Authorization: Bearer "
 		    "<access token>", op->operation_id);
-	} else {
+	else
 		kb_respond_error(ctx, 403, "FORBIDDEN",
-		    "the %s role may not call %s", ctx->caller.role,
-		    op->operation_id);
-	}
-	return (0);
+		    "the %s role may not call %s", c->role, op->operation_id);
+	return (KB_GATE_DONE);
 }
 
 /* Verify a Bearer access token into ctx->caller; 0 when it answered 401. */

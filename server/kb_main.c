@@ -264,9 +264,8 @@ static void
 ctx_handle(struct kb_ctx *ctx)
 {
 	struct http_request	*req = ctx->req;
-	struct kb_errors	 errs;
 	const struct kb_op	*op;
-	int			 m, rc;
+	int			 m;
 
 	if (!kb_route_match(api, req->path, strlen(req->path), &ctx->match)) {
 		kb_respond_error(ctx, 404, "NOT_FOUND",
@@ -294,8 +293,24 @@ ctx_handle(struct kb_ctx *ctx)
 		return;
 	}
 	ctx->op = op;
-	if (!kb_auth_gate(ctx))
-		return;			/* 401 or 403 */
+	switch (kb_auth_gate(ctx)) {
+	case KB_GATE_GO:
+		kb_ctx_proceed(ctx);
+		break;
+	case KB_GATE_WAIT:		/* a key or tenant lookup in flight */
+	case KB_GATE_DONE:		/* 401, 403 or 503 */
+	default:
+		break;
+	}
+}
+
+/* Validate and invoke, once the gate has let the request through. */
+void
+kb_ctx_proceed(struct kb_ctx *ctx)
+{
+	const struct kb_op	*op = ctx->op;
+	struct kb_errors	 errs;
+	int			 rc;
 
 	kb_errors_init(&errs);
 	if (op->nparams > 0)

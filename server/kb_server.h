@@ -55,19 +55,39 @@ const char	*kb_ctx_method(struct kb_ctx *);
 char		*kb_ctx_strdup(struct kb_ctx *, const char *);
 
 /*
- * The caller, as established by the dispatcher before the handler runs:
- * from a verified `Authorization: Bearer <JWT>` access token, else anon.
- * The generated gate has already checked the operation's x-kb-roles, so
- * handlers only read this (e.g. `sub` to know whose data to touch).
+ * The caller, as established by the gate before the handler runs: from a
+ * verified `Authorization: Bearer <JWT>` access token, a service key
+ * (`Authorization: Bearer kbsk_...`), a client key (`X-Client-Key:
+ * kbck_...`), or else anon.  The gate has already checked the operation's
+ * x-kb-roles and x-kb-scopes and resolved the tenant (X-FB-Tenant, the
+ * operation's x-kb-tenant-param, or the key's own tenant) including the
+ * caller's membership, so handlers only read this: `sub` to know whose
+ * data to touch, `tenant` to filter every tenant-scoped statement by.
  * Strings live until the request ends.
  */
+enum kb_cred {
+	KB_CRED_NONE = 0,	/* anon */
+	KB_CRED_JWT,		/* a user's access token */
+	KB_CRED_SERVICE_KEY,	/* kbsk_...: role service_role */
+	KB_CRED_CLIENT_KEY	/* kbck_...: acts as its user */
+};
+
 struct kb_caller {
 	const char	*role;		/* "anon", "authenticated", ... */
-	const char	*sub;		/* user id, NULL for anon */
-	const char	*sid;		/* session id, NULL for anon */
-	const char	*tenant;	/* tenant claim, or NULL */
+	const char	*sub;		/* user id, NULL for anon/service */
+	const char	*sid;		/* session id (JWT only), or NULL */
+	const char	*tenant;	/* resolved tenant id, or NULL */
+	const char	*tenant_role;	/* "admin", "member" or NULL */
+	const char	*key_id;	/* the key's id, or NULL */
+	const char *const *scopes;	/* a key's scopes, or NULL */
+	enum kb_cred	 cred;
 	int64_t		 exp;		/* token expiry (unix s), 0 for anon */
 };
+
+/* 1 if the caller is an instance administrator (admin, instance_admin). */
+int	kb_caller_is_instance_admin(const struct kb_caller *);
+/* 1 if the caller administers the resolved tenant (or the instance). */
+int	kb_caller_is_tenant_admin(const struct kb_caller *);
 
 const struct kb_caller	*kb_ctx_caller(struct kb_ctx *);
 const char		*kb_ctx_client_addr(struct kb_ctx *);

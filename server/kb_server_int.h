@@ -75,7 +75,13 @@ void		kb_work_shutdown(void);
 void		kb_work_detach(struct kb_ctx *);
 int		kb_work_pending(struct kb_ctx *);
 void		kb_auth_init(void);
+/* kb_auth_gate: go on, answered (401/403/503), or waiting for the database. */
+#define KB_GATE_GO	1
+#define KB_GATE_DONE	0
+#define KB_GATE_WAIT	2
 int		kb_auth_gate(struct kb_ctx *);
+/* The rest of a request once the gate let it through (kb_main.c). */
+void		kb_ctx_proceed(struct kb_ctx *);
 u_int64_t	kb_now_us(void);
 const char	*kb_log_time(void);
 const char	*kb_log_time_at(const struct timespec *);
