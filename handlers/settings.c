@@ -68,20 +68,6 @@ get_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 	    PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
 }
 
-/* Prefer: count=exact, among other preferences, per RFC 7240. */
-static int
-prefers_count_exact(const char *prefer)
-{
-	const char	*p;
-
-	for (p = prefer; p != NULL && (p = strstr(p, "count=exact")); p++) {
-		if ((p == prefer || p[-1] == ' ' || p[-1] == ',' ||
-		    p[-1] == ';') && strchr(",; ", p[11]) != NULL)
-			return (1);
-	}
-	return (0);
-}
-
 void
 kbh_listSettings(struct kb_ctx *ctx, const struct kbg_listSettings_in *in)
 {
@@ -91,36 +77,24 @@ kbh_listSettings(struct kb_ctx *ctx, const struct kbg_listSettings_in *in)
 
 	arg = kb_ctx_alloc(ctx, sizeof(*arg));
 	arg->offset = in->has_offset ? in->offset : 0;
-	arg->count_exact = in->has_Prefer && prefers_count_exact(in->Prefer);
+	arg->count_exact = in->has_Prefer &&
+	    kb_prefer_has(in->Prefer, "count=exact");
 	(void)snprintf(limit, sizeof(limit), "%" PRId64,
 	    in->has_limit ? in->limit : 100);
 	(void)snprintf(offset, sizeof(offset), "%" PRId64, arg->offset);
 	kb_db_query(ctx, &list_settings, 2, params, list_done, arg);
 }
 
-/* Content-Range as PostgREST sends it: "0-9/42", "*\/42", "0-9/\*". */
 static void
 list_done(struct kb_ctx *ctx, struct kb_db_result *r, void *varg)
 {
 	struct list_arg	*arg = varg;
-	char		 range[64], total[24];
-	int64_t		 n;
 
 	if (!r->ok) {
 		kb_db_respond_failure(ctx, r);
 		return;
 	}
-	n = strtoll(PQgetvalue(r->res, 0, 1), NULL, 10);
-	(void)snprintf(total, sizeof(total), "%s",
-	    arg->count_exact ? PQgetvalue(r->res, 0, 0) : "*");
-	if (n == 0)
-		(void)snprintf(range, sizeof(range), "*/%s", total);
-	else
-		(void)snprintf(range, sizeof(range), "%" PRId64 "-%" PRId64
-		    "/%s", arg->offset, arg->offset + n - 1, total);
-	kb_header_set(ctx, "Content-Range", range);
-	kb_respond_text(ctx, 200, "application/json",
-	    PQgetvalue(r->res, 0, 2), (size_t)PQgetlength(r->res, 0, 2));
+	kb_respond_page(ctx, r->res, arg->offset, arg->count_exact);
 }
 
 void

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,4 +237,39 @@ kb_respond_error(struct kb_ctx *ctx, int status, const char *code,
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	kb_respond_errors(ctx, status, code, msg, NULL);
+}
+
+int
+kb_prefer_has(const char *prefer, const char *pref)
+{
+	const char	*p;
+	size_t		 len;
+
+	len = strlen(pref);
+	for (p = prefer; p != NULL && (p = strstr(p, pref)) != NULL; p++) {
+		if ((p == prefer || p[-1] == ' ' || p[-1] == ',' ||
+		    p[-1] == ';') && strchr(",; ", p[len]) != NULL)
+			return (1);
+	}
+	return (0);
+}
+
+void
+kb_respond_page(struct kb_ctx *ctx, PGresult *res, int64_t offset,
+    int count_exact)
+{
+	char		 range[64], total[24];
+	int64_t		 n;
+
+	n = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	(void)snprintf(total, sizeof(total), "%s",
+	    count_exact ? PQgetvalue(res, 0, 0) : "*");
+	if (n == 0)
+		(void)snprintf(range, sizeof(range), "*/%s", total);
+	else
+		(void)snprintf(range, sizeof(range), "%" PRId64 "-%" PRId64
+		    "/%s", offset, offset + n - 1, total);
+	kb_header_set(ctx, "Content-Range", range);
+	kb_respond_text(ctx, 200, "application/json", PQgetvalue(res, 0, 2),
+	    (size_t)PQgetlength(res, 0, 2));
 }

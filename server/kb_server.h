@@ -131,6 +131,17 @@ void	kb_respond_errors(struct kb_ctx *, int status, const char *code,
 int	kb_responded(struct kb_ctx *);
 
 /*
+ * Lists.  kb_prefer_has: does a Prefer header (RFC 7240) carry `pref`
+ * ("count=exact")?  kb_respond_page answers 200 with a page from a row of
+ * (total, items on this page, JSON array text) and a PostgREST-style
+ * Content-Range: "0-9/42", "0-9/\*" without count=exact, "*\/42" when
+ * the page is empty.
+ */
+int	kb_prefer_has(const char *prefer, const char *pref);
+void	kb_respond_page(struct kb_ctx *, PGresult *, int64_t offset,
+	    int count_exact);
+
+/*
  * Prepared statements.  Declare one static struct per statement; the pool
  * prepares it lazily on each connection the first time it is used there.
  *

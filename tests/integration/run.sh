@@ -23,6 +23,8 @@ cc $CFLAGS -o $B/test_integration tests/integration/test_server.c \
     tests/integration/http.c $LIBS
 cc $CFLAGS -o $B/test_auth tests/integration/test_auth.c \
     tests/integration/http.c $LIBS
+cc $CFLAGS -o $B/test_tenants tests/integration/test_tenants.c \
+    tests/integration/http.c $LIBS
 
 PGDIR=$top/$B/test-pg
 PGPORT=$(free_port)
@@ -87,6 +89,12 @@ $B/test_integration || status=$?
 # Users and tokens (/api/v1/auth).
 if ! $B/test_auth; then
 	echo "integration: the auth suite failed" >&2
+	status=1
+fi
+
+# Tenants, members, settings, invitations and the cross-tenant suite.
+if ! $B/test_tenants; then
+	echo "integration: the tenants suite failed" >&2
 	status=1
 fi
 
