@@ -359,4 +359,14 @@ int	kb_recovery_codes_new(char (*codes)[KB_RECOVERY_CODE_LEN], size_t n);
 int	kb_recovery_code_hash(const char *code, const uint8_t *pepper,
 	    size_t pepperlen, char *out, size_t outlen);
 
+/*
+ * Key scopes (kb_scope.c).  A scope is "*", or "area:action" where area
+ * and action are [a-z_]{1,32} and action may be "*" ("tables:read",
+ * "storage:*").  A key's scope covers an operation's when they are equal,
+ * when the key's is "*", or when the key's is "area:*" and the
+ * operation's is in that area.
+ */
+int	kb_scope_valid(const char *scope);
+int	kb_scope_covers(const char *have, const char *want);
+
 #endif /* !KB_AUTH_H */

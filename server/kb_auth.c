@@ -46,7 +46,6 @@ static int	auth_check(struct kb_ctx *);
 static void	auth_resolved(struct kb_ctx *, struct kb_db_result *, void *);
 static int	auth_tenant_arg(struct kb_ctx *, const char **);
 static int	role_listed(const char *const *, const char *);
-static int	scope_covers(const char *, const char *);
 static const char *const *scopes_parse(struct kb_ctx *, const char *);
 
 #define SERVICE_KEY_PREFIX	"kbsk_"
@@ -152,22 +151,6 @@ role_listed(const char *const *roles, const char *role)
 			return (1);
 	}
 	return (0);
-}
-
-/*
- * Does a key's scope cover what an operation asks for?  "*" covers all,
- * "tenants:*" covers "tenants:read", otherwise only an exact match.
- */
-static int
-scope_covers(const char *have, const char *want)
-{
-	size_t		len;
-
-	if (strcmp(have, "*") == 0 || strcmp(have, want) == 0)
-		return (1);
-	len = strlen(have);
-	return (len >= 2 && have[len - 1] == '*' && have[len - 2] == ':' &&
-	    strncmp(have, want, len - 1) == 0);
 }
 
 /* A PostgreSQL text[] literal of plain scope names ("{a,b:c}"). */
@@ -381,7 +364,7 @@ auth_check(struct kb_ctx *ctx)
 		    want++) {
 			for (have = c->scopes; have != NULL && *have != NULL;
 			    have++) {
-				if (scope_covers(*have, *want)) {
+				if (kb_scope_covers(*have, *want)) {
 					ok = 1;
 					break;
 				}
