@@ -5,7 +5,7 @@
 #include "kbg_api.h"
 #include "kbg_handlers.h"
 
-/* 26 compiled schemas */
+/* 48 compiled schemas */
 static const struct kb_schema kbs_0;
 static const struct kb_schema kbs_1;
 static const struct kb_schema kbs_2;
@@ -32,6 +32,28 @@ static const struct kb_schema kbs_22;
 static const struct kb_schema kbs_23;
 static const struct kb_schema kbs_24;
 static const struct kb_schema kbs_25;
+static const struct kb_schema kbs_26;
+static const struct kb_schema kbs_27;
+static const struct kb_schema kbs_28;
+static const struct kb_schema kbs_29;
+static const struct kb_schema kbs_30;
+static const struct kb_schema kbs_31;
+static const struct kb_schema kbs_32;
+static const struct kb_schema kbs_33;
+static const struct kb_schema kbs_34;
+static const struct kb_schema kbs_35;
+static const struct kb_schema kbs_36;
+static const struct kb_schema kbs_37;
+static const struct kb_schema kbs_38;
+static const struct kb_schema kbs_39;
+static const struct kb_schema kbs_40;
+static const struct kb_schema kbs_41;
+static const struct kb_schema kbs_42;
+static const struct kb_schema kbs_43;
+static const struct kb_schema kbs_44;
+static const struct kb_schema kbs_45;
+static const struct kb_schema kbs_46;
+static const struct kb_schema kbs_47;
 
 static struct kb_schema_cache kbsc_0;
 static const struct kb_schema kbs_0 = {
@@ -310,6 +332,248 @@ static const struct kb_schema kbs_25 = {
 	.min_length = 6, .max_length = 32, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_25,
+};
+
+static struct kb_schema_cache kbsc_26;
+static const struct kb_schema kbs_26 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 64, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_26,
+};
+
+static struct kb_schema_cache kbsc_27;
+static const struct kb_schema kbs_27 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.enum_json = "[\"active\",\"disabled\",\"revoked\",\"expired\",\"deprecated\"]",
+	.cache = &kbsc_27,
+};
+
+static struct kb_schema_cache kbsc_28;
+static const struct kb_schema kbs_28 = {
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_28,
+};
+
+static struct kb_schema_cache kbsc_29;
+static const struct kb_schema_prop kbs_29_p[] = {
+	{ "name", &kbs_30 },
+	{ "description", &kbs_31 },
+	{ "scopes", &kbs_32 },
+	{ "expires_at", &kbs_34 },
+};
+static const char *const kbs_29_r[] = { "name", "scopes", NULL };
+static const struct kb_schema kbs_29 = {
+	.name = "ServiceKeyCreateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_29_p, .nprops = 4,
+	.required = kbs_29_r, .nrequired = 2,
+	.cache = &kbsc_29,
+};
+
+static struct kb_schema_cache kbsc_30;
+static const struct kb_schema kbs_30 = {
+	.name = "KeyName",
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_30,
+};
+
+static struct kb_schema_cache kbsc_31;
+static const struct kb_schema kbs_31 = {
+	.name = "KeyDescription",
+	.types = 0x11, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1000, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_31,
+};
+
+static struct kb_schema_cache kbsc_32;
+static const struct kb_schema kbs_32 = {
+	.name = "KeyScopes",
+	.types = 0x20, .flags = 0x0020, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = 32,
+	.min_props = -1, .max_props = -1,
+	.items = &kbs_33,
+	.cache = &kbsc_32,
+};
+
+static struct kb_schema_cache kbsc_33;
+static const struct kb_schema kbs_33 = {
+	.name = "KeyScope",
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 64, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^(\\*|[a-z_]+:(\\*|[a-z_]+))$",
+	.cache = &kbsc_33,
+};
+
+static struct kb_schema_cache kbsc_34;
+static const struct kb_schema kbs_34 = {
+	.name = "KeyExpiresAt",
+	.types = 0x11, .flags = 0x0000, .format = 1,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_34,
+};
+
+static struct kb_schema_cache kbsc_35;
+static const struct kb_schema kbs_35 = {
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_35,
+};
+
+static struct kb_schema_cache kbsc_36;
+static const struct kb_schema_prop kbs_36_p[] = {
+	{ "name", &kbs_30 },
+	{ "description", &kbs_31 },
+	{ "scopes", &kbs_32 },
+	{ "expires_at", &kbs_34 },
+};
+static const struct kb_schema kbs_36 = {
+	.name = "ServiceKeyUpdateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = 1, .max_props = -1,
+	.props = kbs_36_p, .nprops = 4,
+	.cache = &kbsc_36,
+};
+
+static struct kb_schema_cache kbsc_37;
+static const struct kb_schema_prop kbs_37_p[] = {
+	{ "reason", &kbs_38 },
+};
+static const struct kb_schema kbs_37 = {
+	.name = "KeyRevokeRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_37_p, .nprops = 1,
+	.cache = &kbsc_37,
+};
+
+static struct kb_schema_cache kbsc_38;
+static const struct kb_schema kbs_38 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1000, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_38,
+};
+
+static struct kb_schema_cache kbsc_39;
+static const struct kb_schema_prop kbs_39_p[] = {
+	{ "grace_period_seconds", &kbs_40 },
+	{ "grace_until", &kbs_41 },
+	{ "reason", &kbs_42 },
+};
+static const struct kb_schema kbs_39 = {
+	.name = "ServiceKeyDeprecateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_39_p, .nprops = 3,
+	.cache = &kbsc_39,
+};
+
+static struct kb_schema_cache kbsc_40;
+static const struct kb_schema kbs_40 = {
+	.types = 0x04, .flags = 0x0003, .format = 10,
+	.minimum = 0.0,
+	.maximum = 31536000.0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_40,
+};
+
+static struct kb_schema_cache kbsc_41;
+static const struct kb_schema kbs_41 = {
+	.types = 0x10, .flags = 0x0000, .format = 1,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_41,
+};
+
+static struct kb_schema_cache kbsc_42;
+static const struct kb_schema kbs_42 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1000, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_42,
+};
+
+static struct kb_schema_cache kbsc_43;
+static const struct kb_schema_prop kbs_43_p[] = {
+	{ "grace_period_seconds", &kbs_44 },
+	{ "reason", &kbs_45 },
+};
+static const struct kb_schema kbs_43 = {
+	.name = "ServiceKeyRotateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_43_p, .nprops = 2,
+	.cache = &kbsc_43,
+};
+
+static struct kb_schema_cache kbsc_44;
+static const struct kb_schema kbs_44 = {
+	.types = 0x04, .flags = 0x0003, .format = 10,
+	.minimum = 0.0,
+	.maximum = 31536000.0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_44,
+};
+
+static struct kb_schema_cache kbsc_45;
+static const struct kb_schema kbs_45 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1000, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_45,
+};
+
+static struct kb_schema_cache kbsc_46;
+static const struct kb_schema_prop kbs_46_p[] = {
+	{ "name", &kbs_30 },
+	{ "description", &kbs_31 },
+	{ "scopes", &kbs_32 },
+	{ "expires_at", &kbs_34 },
+};
+static const char *const kbs_46_r[] = { "name", "scopes", NULL };
+static const struct kb_schema kbs_46 = {
+	.name = "ClientKeyCreateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_46_p, .nprops = 4,
+	.required = kbs_46_r, .nrequired = 2,
+	.cache = &kbsc_46,
+};
+
+static struct kb_schema_cache kbsc_47;
+static const struct kb_schema_prop kbs_47_p[] = {
+	{ "name", &kbs_30 },
+	{ "description", &kbs_31 },
+	{ "scopes", &kbs_32 },
+	{ "expires_at", &kbs_34 },
+};
+static const struct kb_schema kbs_47 = {
+	.name = "ClientKeyUpdateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = 1, .max_props = -1,
+	.props = kbs_47_p, .nprops = 4,
+	.cache = &kbsc_47,
 };
 
 int	kbg_dec_str(json_t *, const char **);
@@ -929,11 +1193,637 @@ kbm_mfaVerify(void)
 	return (kbh_mfaVerify != NULL);
 }
 
+static int
+kbi_listServiceKeys(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listServiceKeys_in	*in;
+	json_t	*v;
+
+	if (kbh_listServiceKeys == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	v = json_object_get(params, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->status) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_status = 1;
+	}
+	v = json_object_get(params, "tenant_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->tenant_id) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_tenant_id = 1;
+	}
+	kbh_listServiceKeys(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listServiceKeys(void)
+{
+	return (kbh_listServiceKeys != NULL);
+}
+
+static int
+kbi_createServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_createServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_createServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ServiceKeyCreateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_createServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_createServiceKey(void)
+{
+	return (kbh_createServiceKey != NULL);
+}
+
+static int
+kbi_getServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_getServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_getServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getServiceKey(void)
+{
+	return (kbh_getServiceKey != NULL);
+}
+
+static int
+kbi_updateServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_updateServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_updateServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ServiceKeyUpdateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_updateServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_updateServiceKey(void)
+{
+	return (kbh_updateServiceKey != NULL);
+}
+
+static int
+kbi_deleteServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_deleteServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_deleteServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_deleteServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_deleteServiceKey(void)
+{
+	return (kbh_deleteServiceKey != NULL);
+}
+
+static int
+kbi_disableServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_disableServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_disableServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_disableServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_disableServiceKey(void)
+{
+	return (kbh_disableServiceKey != NULL);
+}
+
+static int
+kbi_enableServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_enableServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_enableServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_enableServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_enableServiceKey(void)
+{
+	return (kbh_enableServiceKey != NULL);
+}
+
+static int
+kbi_revokeServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_revokeServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_revokeServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_KeyRevokeRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_revokeServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_revokeServiceKey(void)
+{
+	return (kbh_revokeServiceKey != NULL);
+}
+
+static int
+kbi_deprecateServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_deprecateServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_deprecateServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ServiceKeyDeprecateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_deprecateServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_deprecateServiceKey(void)
+{
+	return (kbh_deprecateServiceKey != NULL);
+}
+
+static int
+kbi_rotateServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_rotateServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_rotateServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ServiceKeyRotateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_rotateServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_rotateServiceKey(void)
+{
+	return (kbh_rotateServiceKey != NULL);
+}
+
+static int
+kbi_listServiceKeyRevocations(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listServiceKeyRevocations_in	*in;
+	json_t	*v;
+
+	if (kbh_listServiceKeyRevocations == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_listServiceKeyRevocations(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listServiceKeyRevocations(void)
+{
+	return (kbh_listServiceKeyRevocations != NULL);
+}
+
+static int
+kbi_listClientKeys(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listClientKeys_in	*in;
+	json_t	*v;
+
+	if (kbh_listClientKeys == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_listClientKeys(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listClientKeys(void)
+{
+	return (kbh_listClientKeys != NULL);
+}
+
+static int
+kbi_createClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_createClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_createClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ClientKeyCreateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_createClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_createClientKey(void)
+{
+	return (kbh_createClientKey != NULL);
+}
+
+static int
+kbi_getClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_getClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_getClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getClientKey(void)
+{
+	return (kbh_getClientKey != NULL);
+}
+
+static int
+kbi_updateClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_updateClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_updateClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ClientKeyUpdateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_updateClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_updateClientKey(void)
+{
+	return (kbh_updateClientKey != NULL);
+}
+
+static int
+kbi_deleteClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_deleteClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_deleteClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_deleteClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_deleteClientKey(void)
+{
+	return (kbh_deleteClientKey != NULL);
+}
+
+static int
+kbi_revokeClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_revokeClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_revokeClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_KeyRevokeRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_revokeClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_revokeClientKey(void)
+{
+	return (kbh_revokeClientKey != NULL);
+}
+
 static const struct kb_op kbo_0 = {
 	.operation_id = "getRoot",
 	.method = "GET",
 	.path = "/",
 	.summary = "Service information",
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getRoot,
 	.implemented = kbm_getRoot,
@@ -944,6 +1834,7 @@ static const struct kb_op kbo_1 = {
 	.method = "GET",
 	.path = "/health",
 	.summary = "Health check",
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getHealth,
 	.implemented = kbm_getHealth,
@@ -958,6 +1849,7 @@ static const struct kb_op kbo_2 = {
 	.path = "/openapi.json",
 	.summary = "The OpenAPI document",
 	.params = kbo_2_p, .nparams = 1,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getOpenApi,
 	.implemented = kbm_getOpenApi,
@@ -968,6 +1860,7 @@ static const struct kb_op kbo_3 = {
 	.method = "GET",
 	.path = "/docs",
 	.summary = "Swagger UI",
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getDocs,
 	.implemented = kbm_getDocs,
@@ -982,6 +1875,7 @@ static const struct kb_op kbo_4 = {
 	.path = "/docs/{asset}",
 	.summary = "A Swagger UI asset",
 	.params = kbo_4_p, .nparams = 1,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getDocsAsset,
 	.implemented = kbm_getDocsAsset,
@@ -998,6 +1892,7 @@ static const struct kb_op kbo_5 = {
 	.path = "/api/v1/settings",
 	.summary = "List public settings",
 	.params = kbo_5_p, .nparams = 3,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_listSettings,
 	.implemented = kbm_listSettings,
@@ -1011,6 +1906,7 @@ static const struct kb_op kbo_6 = {
 	.path = "/api/v1/settings/batch",
 	.summary = "Get several public settings",
 	.body = &kbo_6_b,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_batchGetSettings,
 	.implemented = kbm_batchGetSettings,
@@ -1025,6 +1921,7 @@ static const struct kb_op kbo_7 = {
 	.path = "/api/v1/settings/{key}",
 	.summary = "Get a public setting",
 	.params = kbo_7_p, .nparams = 1,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getSetting,
 	.implemented = kbm_getSetting,
@@ -1037,6 +1934,7 @@ static const struct kb_op kbo_8 = {
 	.path = "/api/v1/auth/config",
 	.summary = "Public auth configuration",
 	.roles = kbo_8_roles,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getAuthConfig,
 	.implemented = kbm_getAuthConfig,
@@ -1052,6 +1950,7 @@ static const struct kb_op kbo_9 = {
 	.summary = "Sign up with e-mail and password",
 	.body = &kbo_9_b,
 	.roles = kbo_9_roles,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_signup,
 	.implemented = kbm_signup,
@@ -1067,6 +1966,7 @@ static const struct kb_op kbo_10 = {
 	.summary = "Sign in with e-mail and password",
 	.body = &kbo_10_b,
 	.roles = kbo_10_roles,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_signin,
 	.implemented = kbm_signin,
@@ -1082,6 +1982,7 @@ static const struct kb_op kbo_11 = {
 	.summary = "Exchange a refresh token",
 	.body = &kbo_11_b,
 	.roles = kbo_11_roles,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_refreshToken,
 	.implemented = kbm_refreshToken,
@@ -1094,18 +1995,22 @@ static const struct kb_op kbo_12 = {
 	.path = "/api/v1/auth/signout",
 	.summary = "Sign out",
 	.roles = kbo_12_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_signout,
 	.implemented = kbm_signout,
 };
 
 static const char *const kbo_13_roles[] = { "authenticated", NULL };
+static const char *const kbo_13_scopes[] = { "profile:read", NULL };
 static const struct kb_op kbo_13 = {
 	.operation_id = "getUser",
 	.method = "GET",
 	.path = "/api/v1/auth/user",
 	.summary = "Get the current user",
 	.roles = kbo_13_roles,
+	.scopes = kbo_13_scopes,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_getUser,
 	.implemented = kbm_getUser,
@@ -1121,6 +2026,7 @@ static const struct kb_op kbo_14 = {
 	.summary = "Update the current user",
 	.body = &kbo_14_b,
 	.roles = kbo_14_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_updateUser,
 	.implemented = kbm_updateUser,
@@ -1138,6 +2044,7 @@ static const struct kb_op kbo_15 = {
 	.summary = "List your sessions",
 	.params = kbo_15_p, .nparams = 2,
 	.roles = kbo_15_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_listSessions,
 	.implemented = kbm_listSessions,
@@ -1154,6 +2061,7 @@ static const struct kb_op kbo_16 = {
 	.summary = "Revoke your other sessions, or all of them",
 	.params = kbo_16_p, .nparams = 1,
 	.roles = kbo_16_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_revokeSessions,
 	.implemented = kbm_revokeSessions,
@@ -1170,6 +2078,7 @@ static const struct kb_op kbo_17 = {
 	.summary = "Revoke one of your sessions",
 	.params = kbo_17_p, .nparams = 1,
 	.roles = kbo_17_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_revokeSession,
 	.implemented = kbm_revokeSession,
@@ -1185,6 +2094,7 @@ static const struct kb_op kbo_18 = {
 	.summary = "Confirm your password again",
 	.body = &kbo_18_b,
 	.roles = kbo_18_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_reauthenticate,
 	.implemented = kbm_reauthenticate,
@@ -1197,6 +2107,7 @@ static const struct kb_op kbo_19 = {
 	.path = "/api/v1/auth/csrf",
 	.summary = "Get a CSRF token",
 	.roles = kbo_19_roles,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getCsrfToken,
 	.implemented = kbm_getCsrfToken,
@@ -1209,6 +2120,7 @@ static const struct kb_op kbo_20 = {
 	.path = "/api/v1/auth/2fa/setup",
 	.summary = "Start setting up two-factor authentication",
 	.roles = kbo_20_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_mfaSetup,
 	.implemented = kbm_mfaSetup,
@@ -1224,6 +2136,7 @@ static const struct kb_op kbo_21 = {
 	.summary = "Turn two-factor authentication on",
 	.body = &kbo_21_b,
 	.roles = kbo_21_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_mfaEnable,
 	.implemented = kbm_mfaEnable,
@@ -1239,6 +2152,7 @@ static const struct kb_op kbo_22 = {
 	.summary = "Turn two-factor authentication off",
 	.body = &kbo_22_b,
 	.roles = kbo_22_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_mfaDisable,
 	.implemented = kbm_mfaDisable,
@@ -1251,6 +2165,7 @@ static const struct kb_op kbo_23 = {
 	.path = "/api/v1/auth/2fa/status",
 	.summary = "Two-factor authentication status",
 	.roles = kbo_23_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_mfaStatus,
 	.implemented = kbm_mfaStatus,
@@ -1266,9 +2181,350 @@ static const struct kb_op kbo_24 = {
 	.summary = "Finish a sign-in with a second factor",
 	.body = &kbo_24_b,
 	.roles = kbo_24_roles,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_mfaVerify,
 	.implemented = kbm_mfaVerify,
+};
+
+static const struct kb_param kbo_25_p[] = {
+	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+	{ "status", 1, 0, 1, &kbs_27, 0, 0 },
+	{ "tenant_id", 1, 0, 1, &kbs_28, 0, 0 },
+};
+static const char *const kbo_25_roles[] = { "admin", "instance_admin", "tenant_admin", "service_role", NULL };
+static const char *const kbo_25_scopes[] = { "keys:read", NULL };
+static const struct kb_op kbo_25 = {
+	.operation_id = "listServiceKeys",
+	.method = "GET",
+	.path = "/api/v1/admin/service-keys",
+	.summary = "List service keys",
+	.params = kbo_25_p, .nparams = 6,
+	.roles = kbo_25_roles,
+	.scopes = kbo_25_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_listServiceKeys,
+	.implemented = kbm_listServiceKeys,
+};
+
+static const struct kb_param kbo_26_p[] = {
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_26_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_26_b = { 1, kbo_26_mt, 1, &kbs_29 };
+static const char *const kbo_26_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_26 = {
+	.operation_id = "createServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys",
+	.summary = "Create a service key",
+	.params = kbo_26_p, .nparams = 1,
+	.body = &kbo_26_b,
+	.roles = kbo_26_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_createServiceKey,
+	.implemented = kbm_createServiceKey,
+};
+
+static const struct kb_param kbo_27_p[] = {
+	{ "id", 0, 1, 0, &kbs_35, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_27_roles[] = { "admin", "instance_admin", "tenant_admin", "service_role", NULL };
+static const char *const kbo_27_scopes[] = { "keys:read", NULL };
+static const struct kb_op kbo_27 = {
+	.operation_id = "getServiceKey",
+	.method = "GET",
+	.path = "/api/v1/admin/service-keys/{id}",
+	.summary = "Get a service key",
+	.params = kbo_27_p, .nparams = 2,
+	.roles = kbo_27_roles,
+	.scopes = kbo_27_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_getServiceKey,
+	.implemented = kbm_getServiceKey,
+};
+
+static const struct kb_param kbo_28_p[] = {
+	{ "id", 0, 1, 0, &kbs_35, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_28_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_28_b = { 1, kbo_28_mt, 1, &kbs_36 };
+static const char *const kbo_28_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_28 = {
+	.operation_id = "updateServiceKey",
+	.method = "PUT",
+	.path = "/api/v1/admin/service-keys/{id}",
+	.summary = "Update a service key",
+	.params = kbo_28_p, .nparams = 2,
+	.body = &kbo_28_b,
+	.roles = kbo_28_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_updateServiceKey,
+	.implemented = kbm_updateServiceKey,
+};
+
+static const struct kb_param kbo_29_p[] = {
+	{ "id", 0, 1, 0, &kbs_35, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_29_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_29 = {
+	.operation_id = "deleteServiceKey",
+	.method = "DELETE",
+	.path = "/api/v1/admin/service-keys/{id}",
+	.summary = "Delete a service key",
+	.params = kbo_29_p, .nparams = 2,
+	.roles = kbo_29_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_deleteServiceKey,
+	.implemented = kbm_deleteServiceKey,
+};
+
+static const struct kb_param kbo_30_p[] = {
+	{ "id", 0, 1, 0, &kbs_35, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_30_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_30 = {
+	.operation_id = "disableServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/disable",
+	.summary = "Disable a service key",
+	.params = kbo_30_p, .nparams = 2,
+	.roles = kbo_30_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_disableServiceKey,
+	.implemented = kbm_disableServiceKey,
+};
+
+static const struct kb_param kbo_31_p[] = {
+	{ "id", 0, 1, 0, &kbs_35, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_31_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_31 = {
+	.operation_id = "enableServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/enable",
+	.summary = "Enable a service key",
+	.params = kbo_31_p, .nparams = 2,
+	.roles = kbo_31_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_enableServiceKey,
+	.implemented = kbm_enableServiceKey,
+};
+
+static const struct kb_param kbo_32_p[] = {
+	{ "id", 0, 1, 0, &kbs_35, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_32_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_32_b = { 0, kbo_32_mt, 1, &kbs_37 };
+static const char *const kbo_32_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_32 = {
+	.operation_id = "revokeServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/revoke",
+	.summary = "Revoke a service key",
+	.params = kbo_32_p, .nparams = 2,
+	.body = &kbo_32_b,
+	.roles = kbo_32_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_revokeServiceKey,
+	.implemented = kbm_revokeServiceKey,
+};
+
+static const struct kb_param kbo_33_p[] = {
+	{ "id", 0, 1, 0, &kbs_35, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_33_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_33_b = { 0, kbo_33_mt, 1, &kbs_39 };
+static const char *const kbo_33_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_33 = {
+	.operation_id = "deprecateServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/deprecate",
+	.summary = "Deprecate a service key with a grace period",
+	.params = kbo_33_p, .nparams = 2,
+	.body = &kbo_33_b,
+	.roles = kbo_33_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_deprecateServiceKey,
+	.implemented = kbm_deprecateServiceKey,
+};
+
+static const struct kb_param kbo_34_p[] = {
+	{ "id", 0, 1, 0, &kbs_35, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_34_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_34_b = { 0, kbo_34_mt, 1, &kbs_43 };
+static const char *const kbo_34_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_34 = {
+	.operation_id = "rotateServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/rotate",
+	.summary = "Rotate a service key",
+	.params = kbo_34_p, .nparams = 2,
+	.body = &kbo_34_b,
+	.roles = kbo_34_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_rotateServiceKey,
+	.implemented = kbm_rotateServiceKey,
+};
+
+static const struct kb_param kbo_35_p[] = {
+	{ "id", 0, 1, 0, &kbs_35, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_35_roles[] = { "admin", "instance_admin", "tenant_admin", "service_role", NULL };
+static const char *const kbo_35_scopes[] = { "keys:read", NULL };
+static const struct kb_op kbo_35 = {
+	.operation_id = "listServiceKeyRevocations",
+	.method = "GET",
+	.path = "/api/v1/admin/service-keys/{id}/revocations",
+	.summary = "Revocation history of a service key",
+	.params = kbo_35_p, .nparams = 2,
+	.roles = kbo_35_roles,
+	.scopes = kbo_35_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_listServiceKeyRevocations,
+	.implemented = kbm_listServiceKeyRevocations,
+};
+
+static const struct kb_param kbo_36_p[] = {
+	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_36_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_36 = {
+	.operation_id = "listClientKeys",
+	.method = "GET",
+	.path = "/api/v1/client-keys",
+	.summary = "List your client keys",
+	.params = kbo_36_p, .nparams = 4,
+	.roles = kbo_36_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_listClientKeys,
+	.implemented = kbm_listClientKeys,
+};
+
+static const struct kb_param kbo_37_p[] = {
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_37_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_37_b = { 1, kbo_37_mt, 1, &kbs_46 };
+static const char *const kbo_37_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_37 = {
+	.operation_id = "createClientKey",
+	.method = "POST",
+	.path = "/api/v1/client-keys",
+	.summary = "Create a client key",
+	.params = kbo_37_p, .nparams = 1,
+	.body = &kbo_37_b,
+	.roles = kbo_37_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_createClientKey,
+	.implemented = kbm_createClientKey,
+};
+
+static const struct kb_param kbo_38_p[] = {
+	{ "id", 0, 1, 0, &kbs_35, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_38_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_38 = {
+	.operation_id = "getClientKey",
+	.method = "GET",
+	.path = "/api/v1/client-keys/{id}",
+	.summary = "Get one of your client keys",
+	.params = kbo_38_p, .nparams = 2,
+	.roles = kbo_38_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_getClientKey,
+	.implemented = kbm_getClientKey,
+};
+
+static const struct kb_param kbo_39_p[] = {
+	{ "id", 0, 1, 0, &kbs_35, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_39_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_39_b = { 1, kbo_39_mt, 1, &kbs_47 };
+static const char *const kbo_39_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_39 = {
+	.operation_id = "updateClientKey",
+	.method = "PATCH",
+	.path = "/api/v1/client-keys/{id}",
+	.summary = "Update one of your client keys",
+	.params = kbo_39_p, .nparams = 2,
+	.body = &kbo_39_b,
+	.roles = kbo_39_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_updateClientKey,
+	.implemented = kbm_updateClientKey,
+};
+
+static const struct kb_param kbo_40_p[] = {
+	{ "id", 0, 1, 0, &kbs_35, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_40_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_40 = {
+	.operation_id = "deleteClientKey",
+	.method = "DELETE",
+	.path = "/api/v1/client-keys/{id}",
+	.summary = "Delete one of your client keys",
+	.params = kbo_40_p, .nparams = 2,
+	.roles = kbo_40_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_deleteClientKey,
+	.implemented = kbm_deleteClientKey,
+};
+
+static const struct kb_param kbo_41_p[] = {
+	{ "id", 0, 1, 0, &kbs_35, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_26, 1, 0 },
+};
+static const char *const kbo_41_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_41_b = { 0, kbo_41_mt, 1, &kbs_37 };
+static const char *const kbo_41_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_41 = {
+	.operation_id = "revokeClientKey",
+	.method = "POST",
+	.path = "/api/v1/client-keys/{id}/revoke",
+	.summary = "Revoke one of your client keys",
+	.params = kbo_41_p, .nparams = 2,
+	.body = &kbo_41_b,
+	.roles = kbo_41_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_revokeClientKey,
+	.implemented = kbm_revokeClientKey,
 };
 
 static const struct kb_op *const kbg_ops[] = {
@@ -1297,6 +2553,23 @@ static const struct kb_op *const kbg_ops[] = {
 	&kbo_22,
 	&kbo_23,
 	&kbo_24,
+	&kbo_25,
+	&kbo_26,
+	&kbo_27,
+	&kbo_28,
+	&kbo_29,
+	&kbo_30,
+	&kbo_31,
+	&kbo_32,
+	&kbo_33,
+	&kbo_34,
+	&kbo_35,
+	&kbo_36,
+	&kbo_37,
+	&kbo_38,
+	&kbo_39,
+	&kbo_40,
+	&kbo_41,
 	NULL
 };
 
@@ -1323,6 +2596,17 @@ static const char *const kbg_path_19_names[] = { NULL };
 static const char *const kbg_path_20_names[] = { NULL };
 static const char *const kbg_path_21_names[] = { NULL };
 static const char *const kbg_path_22_names[] = { NULL };
+static const char *const kbg_path_23_names[] = { NULL };
+static const char *const kbg_path_24_names[] = { "id", NULL };
+static const char *const kbg_path_25_names[] = { "id", NULL };
+static const char *const kbg_path_26_names[] = { "id", NULL };
+static const char *const kbg_path_27_names[] = { "id", NULL };
+static const char *const kbg_path_28_names[] = { "id", NULL };
+static const char *const kbg_path_29_names[] = { "id", NULL };
+static const char *const kbg_path_30_names[] = { "id", NULL };
+static const char *const kbg_path_31_names[] = { NULL };
+static const char *const kbg_path_32_names[] = { "id", NULL };
+static const char *const kbg_path_33_names[] = { "id", NULL };
 
 static const struct kb_path_item kbg_paths[] = {
 	{
@@ -1486,6 +2770,83 @@ static const struct kb_path_item kbg_paths[] = {
 		.param_names = kbg_path_22_names,
 		.nparam_names = 0,
 	},
+	{
+		.path = "/api/v1/admin/service-keys",
+		.ops = { [KB_M_GET] = &kbo_25, [KB_M_POST] = &kbo_26, },
+		.allow = "GET, HEAD, POST",
+		.param_names = kbg_path_23_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}",
+		.ops = { [KB_M_GET] = &kbo_27, [KB_M_PUT] = &kbo_28, [KB_M_DELETE] = &kbo_29, },
+		.allow = "DELETE, GET, HEAD, PUT",
+		.param_names = kbg_path_24_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/disable",
+		.ops = { [KB_M_POST] = &kbo_30, },
+		.allow = "POST",
+		.param_names = kbg_path_25_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/enable",
+		.ops = { [KB_M_POST] = &kbo_31, },
+		.allow = "POST",
+		.param_names = kbg_path_26_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/revoke",
+		.ops = { [KB_M_POST] = &kbo_32, },
+		.allow = "POST",
+		.param_names = kbg_path_27_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/deprecate",
+		.ops = { [KB_M_POST] = &kbo_33, },
+		.allow = "POST",
+		.param_names = kbg_path_28_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/rotate",
+		.ops = { [KB_M_POST] = &kbo_34, },
+		.allow = "POST",
+		.param_names = kbg_path_29_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/revocations",
+		.ops = { [KB_M_GET] = &kbo_35, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_30_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/client-keys",
+		.ops = { [KB_M_GET] = &kbo_36, [KB_M_POST] = &kbo_37, },
+		.allow = "GET, HEAD, POST",
+		.param_names = kbg_path_31_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/client-keys/{id}",
+		.ops = { [KB_M_GET] = &kbo_38, [KB_M_DELETE] = &kbo_40, [KB_M_PATCH] = &kbo_39, },
+		.allow = "DELETE, GET, HEAD, PATCH",
+		.param_names = kbg_path_32_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/client-keys/{id}/revoke",
+		.ops = { [KB_M_POST] = &kbo_41, },
+		.allow = "POST",
+		.param_names = kbg_path_33_names,
+		.nparam_names = 1,
+	},
 };
 
 static const struct kb_route_node kbn_0;
@@ -1516,6 +2877,18 @@ static const struct kb_route_node kbn_24;
 static const struct kb_route_node kbn_25;
 static const struct kb_route_node kbn_26;
 static const struct kb_route_node kbn_27;
+static const struct kb_route_node kbn_28;
+static const struct kb_route_node kbn_29;
+static const struct kb_route_node kbn_30;
+static const struct kb_route_node kbn_31;
+static const struct kb_route_node kbn_32;
+static const struct kb_route_node kbn_33;
+static const struct kb_route_node kbn_34;
+static const struct kb_route_node kbn_35;
+static const struct kb_route_node kbn_36;
+static const struct kb_route_node kbn_37;
+static const struct kb_route_node kbn_38;
+static const struct kb_route_node kbn_39;
 
 static const struct kb_route_edge kbn_0_e[] = {
 	{ "", 0, &kbn_1 },
@@ -1536,10 +2909,12 @@ static const struct kb_route_edge kbn_6_e[] = {
 };
 static const struct kb_route_node kbn_6 = { .edges = kbn_6_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_edge kbn_7_e[] = {
+	{ "admin", 5, &kbn_28 },
 	{ "auth", 4, &kbn_11 },
+	{ "client-keys", 11, &kbn_37 },
 	{ "settings", 8, &kbn_8 },
 };
-static const struct kb_route_node kbn_7 = { .edges = kbn_7_e, .nedges = 2, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_7 = { .edges = kbn_7_e, .nedges = 4, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_edge kbn_8_e[] = {
 	{ "batch", 5, &kbn_9 },
 };
@@ -1584,6 +2959,34 @@ static const struct kb_route_node kbn_24 = { .param_prefix = "", .param_suffix =
 static const struct kb_route_node kbn_25 = { .param_prefix = "", .param_suffix = "", .path_index = 20 };
 static const struct kb_route_node kbn_26 = { .param_prefix = "", .param_suffix = "", .path_index = 21 };
 static const struct kb_route_node kbn_27 = { .param_prefix = "", .param_suffix = "", .path_index = 22 };
+static const struct kb_route_edge kbn_28_e[] = {
+	{ "service-keys", 12, &kbn_29 },
+};
+static const struct kb_route_node kbn_28 = { .edges = kbn_28_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_29 = {
+	.param = &kbn_30, .param_prefix = "", .param_suffix = "", .path_index = 23 };
+static const struct kb_route_edge kbn_30_e[] = {
+	{ "deprecate", 9, &kbn_34 },
+	{ "disable", 7, &kbn_31 },
+	{ "enable", 6, &kbn_32 },
+	{ "revocations", 11, &kbn_36 },
+	{ "revoke", 6, &kbn_33 },
+	{ "rotate", 6, &kbn_35 },
+};
+static const struct kb_route_node kbn_30 = { .edges = kbn_30_e, .nedges = 6, .param_prefix = "", .param_suffix = "", .path_index = 24 };
+static const struct kb_route_node kbn_31 = { .param_prefix = "", .param_suffix = "", .path_index = 25 };
+static const struct kb_route_node kbn_32 = { .param_prefix = "", .param_suffix = "", .path_index = 26 };
+static const struct kb_route_node kbn_33 = { .param_prefix = "", .param_suffix = "", .path_index = 27 };
+static const struct kb_route_node kbn_34 = { .param_prefix = "", .param_suffix = "", .path_index = 28 };
+static const struct kb_route_node kbn_35 = { .param_prefix = "", .param_suffix = "", .path_index = 29 };
+static const struct kb_route_node kbn_36 = { .param_prefix = "", .param_suffix = "", .path_index = 30 };
+static const struct kb_route_node kbn_37 = {
+	.param = &kbn_38, .param_prefix = "", .param_suffix = "", .path_index = 31 };
+static const struct kb_route_edge kbn_38_e[] = {
+	{ "revoke", 6, &kbn_39 },
+};
+static const struct kb_route_node kbn_38 = { .edges = kbn_38_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = 32 };
+static const struct kb_route_node kbn_39 = { .param_prefix = "", .param_suffix = "", .path_index = 33 };
 
 extern const char kbg_spec_json[];
 
@@ -1592,9 +2995,9 @@ const struct kb_api kbg_api = {
 	.version = "0.1.0",
 	.root = &kbn_0,
 	.paths = kbg_paths,
-	.npaths = 23,
+	.npaths = 34,
 	.ops = kbg_ops,
-	.nops = 25,
+	.nops = 42,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 224090,
+	.spec_json_len = 431253,
 };
