@@ -2999,5 +2999,5 @@ const struct kb_api kbg_api = {
 	.ops = kbg_ops,
 	.nops = 42,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 431404,
+	.spec_json_len = 431471,
 };

@@ -894,6 +894,12 @@ kbh_createClientKey(struct kb_ctx *ctx,
 
 	if (!ck_caller(ctx, &params[0], &params[1]))
 		return;
+	if (params[1] != NULL && kb_ctx_caller(ctx)->tenant_role == NULL) {
+		/* An instance admin reaches every tenant; its keys do not. */
+		kb_respond_error(ctx, 403, "TENANT_FORBIDDEN", "a client key "
+		    "is limited to a tenant its user is a member of");
+		return;
+	}
 	a = key_arg(ctx, "client key", 201);
 	if ((params[2] = body_text(ctx, in->body_json)) == NULL) {
 		kb_respond_error(ctx, 500, "INTERNAL", "out of memory");

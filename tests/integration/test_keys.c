@@ -1256,6 +1256,9 @@ test_ck_isolation(void **state)
 	expect_status("GET", "/api/v1/auth/user", ka.auth, slug_a, NULL, 200);
 	expect_error("GET", "/api/v1/auth/user", ka.auth, slug_b, NULL, 403,
 	    "TENANT_FORBIDDEN");
+	/* An instance admin is no member: no client key limited to A. */
+	expect_error("POST", CK, adm.auth, slug_a,
+	    "{\"name\":\"x\",\"scopes\":[]}", 403, "TENANT_FORBIDDEN");
 	/* A member's client key is not a tenant admin. */
 	expect_error("GET", SK, ka.auth, NULL, NULL, 403, "FORBIDDEN");
 	expect_status("GET", path_of(CK, ka.id, NULL), ma.auth, NULL, NULL,
