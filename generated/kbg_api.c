@@ -5,7 +5,7 @@
 #include "kbg_api.h"
 #include "kbg_handlers.h"
 
-/* 136 compiled schemas */
+/* 142 compiled schemas */
 static const struct kb_schema kbs_0;
 static const struct kb_schema kbs_1;
 static const struct kb_schema kbs_2;
@@ -142,6 +142,12 @@ static const struct kb_schema kbs_132;
 static const struct kb_schema kbs_133;
 static const struct kb_schema kbs_134;
 static const struct kb_schema kbs_135;
+static const struct kb_schema kbs_136;
+static const struct kb_schema kbs_137;
+static const struct kb_schema kbs_138;
+static const struct kb_schema kbs_139;
+static const struct kb_schema kbs_140;
+static const struct kb_schema kbs_141;
 
 static struct kb_schema_cache kbsc_0;
 static const struct kb_schema kbs_0 = {
@@ -743,7 +749,7 @@ static const struct kb_schema kbs_58 = {
 static struct kb_schema_cache kbsc_59;
 static const struct kb_schema kbs_59 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 64, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_59,
 };
@@ -789,39 +795,39 @@ static const struct kb_schema kbs_64 = {
 };
 
 static struct kb_schema_cache kbsc_65;
+static const struct kb_schema *const kbs_65_one[] = { &kbs_66, &kbs_67, };
 static const struct kb_schema kbs_65 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
-	.min_props = -1, .max_props = -1,
-	.cache = &kbsc_65,
-};
-
-static struct kb_schema_cache kbsc_66;
-static const struct kb_schema *const kbs_66_one[] = { &kbs_67, &kbs_68, };
-static const struct kb_schema kbs_66 = {
 	.name = "RowsBody",
 	.types = 0x00, .flags = 0x0000, .format = 0,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.one_of = kbs_66_one, .none_of = 2,
+	.one_of = kbs_65_one, .none_of = 2,
+	.cache = &kbsc_65,
+};
+
+static struct kb_schema_cache kbsc_66;
+static const struct kb_schema kbs_66 = {
+	.name = "Row",
+	.types = 0x40, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_66,
 };
 
 static struct kb_schema_cache kbsc_67;
 static const struct kb_schema kbs_67 = {
-	.name = "Row",
-	.types = 0x40, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x20, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = 10000,
 	.min_props = -1, .max_props = -1,
+	.items = &kbs_66,
 	.cache = &kbsc_67,
 };
 
 static struct kb_schema_cache kbsc_68;
 static const struct kb_schema kbs_68 = {
-	.types = 0x20, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = 10000,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.items = &kbs_67,
 	.cache = &kbsc_68,
 };
 
@@ -835,16 +841,16 @@ static const struct kb_schema kbs_69 = {
 
 static struct kb_schema_cache kbsc_70;
 static const struct kb_schema kbs_70 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.types = 0x02, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_70,
 };
 
 static struct kb_schema_cache kbsc_71;
 static const struct kb_schema kbs_71 = {
-	.types = 0x02, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_71,
 };
@@ -860,15 +866,15 @@ static const struct kb_schema kbs_72 = {
 static struct kb_schema_cache kbsc_73;
 static const struct kb_schema kbs_73 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_73,
 };
 
 static struct kb_schema_cache kbsc_74;
 static const struct kb_schema kbs_74 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.types = 0x02, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_74,
 };
@@ -876,15 +882,15 @@ static const struct kb_schema kbs_74 = {
 static struct kb_schema_cache kbsc_75;
 static const struct kb_schema kbs_75 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_75,
 };
 
 static struct kb_schema_cache kbsc_76;
 static const struct kb_schema kbs_76 = {
-	.types = 0x02, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_76,
 };
@@ -892,7 +898,7 @@ static const struct kb_schema kbs_76 = {
 static struct kb_schema_cache kbsc_77;
 static const struct kb_schema kbs_77 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_77,
 };
@@ -900,7 +906,7 @@ static const struct kb_schema kbs_77 = {
 static struct kb_schema_cache kbsc_78;
 static const struct kb_schema kbs_78 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_78,
 };
@@ -908,7 +914,7 @@ static const struct kb_schema kbs_78 = {
 static struct kb_schema_cache kbsc_79;
 static const struct kb_schema kbs_79 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_79,
 };
@@ -916,16 +922,17 @@ static const struct kb_schema kbs_79 = {
 static struct kb_schema_cache kbsc_80;
 static const struct kb_schema kbs_80 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_80,
 };
 
 static struct kb_schema_cache kbsc_81;
 static const struct kb_schema kbs_81 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.types = 0x20, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = 1, .max_items = 10000,
 	.min_props = -1, .max_props = -1,
+	.items = &kbs_66,
 	.cache = &kbsc_81,
 };
 
@@ -947,51 +954,52 @@ static const struct kb_schema kbs_83 = {
 
 static struct kb_schema_cache kbsc_84;
 static const struct kb_schema kbs_84 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.types = 0x20, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = 1, .max_items = 10000,
 	.min_props = -1, .max_props = -1,
+	.items = &kbs_66,
 	.cache = &kbsc_84,
 };
 
 static struct kb_schema_cache kbsc_85;
 static const struct kb_schema kbs_85 = {
-	.types = 0x20, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = 1, .max_items = 10000,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.items = &kbs_67,
 	.cache = &kbsc_85,
 };
 
 static struct kb_schema_cache kbsc_86;
 static const struct kb_schema kbs_86 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_86,
 };
 
 static struct kb_schema_cache kbsc_87;
 static const struct kb_schema kbs_87 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.types = 0x20, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = 1, .max_items = 10000,
 	.min_props = -1, .max_props = -1,
+	.items = &kbs_88,
 	.cache = &kbsc_87,
 };
 
 static struct kb_schema_cache kbsc_88;
 static const struct kb_schema kbs_88 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.types = 0x00, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_88,
 };
 
 static struct kb_schema_cache kbsc_89;
 static const struct kb_schema kbs_89 = {
-	.types = 0x20, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = 1, .max_items = 10000,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.items = &kbs_67,
+	.enum_json = "[\"csv\",\"json\"]",
 	.cache = &kbsc_89,
 };
 
@@ -1006,7 +1014,7 @@ static const struct kb_schema kbs_90 = {
 static struct kb_schema_cache kbsc_91;
 static const struct kb_schema kbs_91 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_91,
 };
@@ -1014,24 +1022,23 @@ static const struct kb_schema kbs_91 = {
 static struct kb_schema_cache kbsc_92;
 static const struct kb_schema kbs_92 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_92,
 };
 
 static struct kb_schema_cache kbsc_93;
 static const struct kb_schema kbs_93 = {
-	.types = 0x20, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = 1, .max_items = 10000,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.items = &kbs_94,
 	.cache = &kbsc_93,
 };
 
 static struct kb_schema_cache kbsc_94;
 static const struct kb_schema kbs_94 = {
-	.types = 0x00, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_94,
 };
@@ -1039,9 +1046,8 @@ static const struct kb_schema kbs_94 = {
 static struct kb_schema_cache kbsc_95;
 static const struct kb_schema kbs_95 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.enum_json = "[\"csv\",\"json\"]",
 	.cache = &kbsc_95,
 };
 
@@ -1056,7 +1062,7 @@ static const struct kb_schema kbs_96 = {
 static struct kb_schema_cache kbsc_97;
 static const struct kb_schema kbs_97 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_97,
 };
@@ -1064,7 +1070,7 @@ static const struct kb_schema kbs_97 = {
 static struct kb_schema_cache kbsc_98;
 static const struct kb_schema kbs_98 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_98,
 };
@@ -1072,7 +1078,7 @@ static const struct kb_schema kbs_98 = {
 static struct kb_schema_cache kbsc_99;
 static const struct kb_schema kbs_99 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_99,
 };
@@ -1080,7 +1086,7 @@ static const struct kb_schema kbs_99 = {
 static struct kb_schema_cache kbsc_100;
 static const struct kb_schema kbs_100 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_100,
 };
@@ -1088,7 +1094,7 @@ static const struct kb_schema kbs_100 = {
 static struct kb_schema_cache kbsc_101;
 static const struct kb_schema kbs_101 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_101,
 };
@@ -1096,7 +1102,7 @@ static const struct kb_schema kbs_101 = {
 static struct kb_schema_cache kbsc_102;
 static const struct kb_schema kbs_102 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_102,
 };
@@ -1104,201 +1110,237 @@ static const struct kb_schema kbs_102 = {
 static struct kb_schema_cache kbsc_103;
 static const struct kb_schema kbs_103 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_103,
 };
 
 static struct kb_schema_cache kbsc_104;
 static const struct kb_schema kbs_104 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_104,
 };
 
 static struct kb_schema_cache kbsc_105;
 static const struct kb_schema kbs_105 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_105,
 };
 
 static struct kb_schema_cache kbsc_106;
 static const struct kb_schema kbs_106 = {
+	.name = "SqlName",
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = 1, .max_length = 63, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.pattern = "^[^\\x00-\\x1f/]+$",
 	.cache = &kbsc_106,
 };
 
 static struct kb_schema_cache kbsc_107;
 static const struct kb_schema kbs_107 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_107,
 };
 
 static struct kb_schema_cache kbsc_108;
 static const struct kb_schema kbs_108 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.types = 0x40, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_108,
 };
 
 static struct kb_schema_cache kbsc_109;
+static const struct kb_schema_prop kbs_109_p[] = {
+	{ "sql", &kbs_110 },
+	{ "params", &kbs_111 },
+};
+static const char *const kbs_109_r[] = { "sql", NULL };
 static const struct kb_schema kbs_109 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.name = "SqlRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.props = kbs_109_p, .nprops = 2,
+	.required = kbs_109_r, .nrequired = 1,
 	.cache = &kbsc_109,
 };
 
 static struct kb_schema_cache kbsc_110;
 static const struct kb_schema kbs_110 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = 1, .max_length = 10000, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_110,
 };
 
 static struct kb_schema_cache kbsc_111;
 static const struct kb_schema kbs_111 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.types = 0x20, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = 100,
 	.min_props = -1, .max_props = -1,
+	.items = &kbs_112,
 	.cache = &kbsc_111,
 };
 
 static struct kb_schema_cache kbsc_112;
 static const struct kb_schema kbs_112 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.types = 0x00, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_112,
 };
 
 static struct kb_schema_cache kbsc_113;
+static const struct kb_schema_prop kbs_113_p[] = {
+	{ "name", &kbs_114 },
+	{ "up_sql", &kbs_115 },
+	{ "down_sql", &kbs_116 },
+	{ "description", &kbs_117 },
+};
+static const char *const kbs_113_r[] = { "name", "up_sql", NULL };
 static const struct kb_schema kbs_113 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.name = "MigrationCreateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.props = kbs_113_p, .nprops = 4,
+	.required = kbs_113_r, .nrequired = 2,
 	.cache = &kbsc_113,
 };
 
 static struct kb_schema_cache kbsc_114;
 static const struct kb_schema kbs_114 = {
+	.name = "MigrationName",
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.pattern = "^[A-Za-z0-9_.-]+$",
 	.cache = &kbsc_114,
 };
 
 static struct kb_schema_cache kbsc_115;
 static const struct kb_schema kbs_115 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_length = 1, .max_length = 1048576, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_115,
 };
 
 static struct kb_schema_cache kbsc_116;
 static const struct kb_schema kbs_116 = {
-	.types = 0x10, .flags = 0x0000, .format = 5,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1048576, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_116,
 };
 
 static struct kb_schema_cache kbsc_117;
 static const struct kb_schema kbs_117 = {
-	.types = 0x10, .flags = 0x0000, .format = 5,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1000, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_117,
 };
 
 static struct kb_schema_cache kbsc_118;
+static const struct kb_schema_prop kbs_118_p[] = {
+	{ "migrations", &kbs_119 },
+	{ "apply", &kbs_120 },
+};
+static const char *const kbs_118_r[] = { "migrations", NULL };
 static const struct kb_schema kbs_118 = {
-	.name = "SqlName",
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 1, .max_length = 63, .min_items = -1, .max_items = -1,
+	.name = "MigrationSyncRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.pattern = "^[^\\x00-\\x1f/]+$",
+	.props = kbs_118_p, .nprops = 2,
+	.required = kbs_118_r, .nrequired = 1,
 	.cache = &kbsc_118,
 };
 
 static struct kb_schema_cache kbsc_119;
 static const struct kb_schema kbs_119 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.types = 0x20, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = 1000,
 	.min_props = -1, .max_props = -1,
+	.items = &kbs_113,
 	.cache = &kbsc_119,
 };
 
 static struct kb_schema_cache kbsc_120;
 static const struct kb_schema kbs_120 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.types = 0x02, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_120,
 };
 
 static struct kb_schema_cache kbsc_121;
 static const struct kb_schema kbs_121 = {
-	.types = 0x40, .flags = 0x0000, .format = 0,
+	.types = 0x10, .flags = 0x0000, .format = 0,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.enum_json = "[\"active\",\"disabled\",\"revoked\",\"expired\",\"deprecated\"]",
 	.cache = &kbsc_121,
 };
 
 static struct kb_schema_cache kbsc_122;
 static const struct kb_schema kbs_122 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_122,
 };
 
 static struct kb_schema_cache kbsc_123;
+static const struct kb_schema_prop kbs_123_p[] = {
+	{ "name", &kbs_124 },
+	{ "description", &kbs_125 },
+	{ "scopes", &kbs_126 },
+	{ "expires_at", &kbs_128 },
+};
+static const char *const kbs_123_r[] = { "name", "scopes", NULL };
 static const struct kb_schema kbs_123 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.name = "ServiceKeyCreateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.props = kbs_123_p, .nprops = 4,
+	.required = kbs_123_r, .nrequired = 2,
 	.cache = &kbsc_123,
 };
 
 static struct kb_schema_cache kbsc_124;
-static const struct kb_schema_prop kbs_124_p[] = {
-	{ "sql", &kbs_125 },
-	{ "params", &kbs_126 },
-};
-static const char *const kbs_124_r[] = { "sql", NULL };
 static const struct kb_schema kbs_124 = {
-	.name = "SqlRequest",
-	.types = 0x40, .flags = 0x0040, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.name = "KeyName",
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.props = kbs_124_p, .nprops = 2,
-	.required = kbs_124_r, .nrequired = 1,
 	.cache = &kbsc_124,
 };
 
 static struct kb_schema_cache kbsc_125;
 static const struct kb_schema kbs_125 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 1, .max_length = 10000, .min_items = -1, .max_items = -1,
+	.name = "KeyDescription",
+	.types = 0x11, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1000, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_125,
 };
 
 static struct kb_schema_cache kbsc_126;
 static const struct kb_schema kbs_126 = {
-	.types = 0x20, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = 100,
+	.name = "KeyScopes",
+	.types = 0x20, .flags = 0x0020, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = 32,
 	.min_props = -1, .max_props = -1,
 	.items = &kbs_127,
 	.cache = &kbsc_126,
@@ -1306,53 +1348,57 @@ static const struct kb_schema kbs_126 = {
 
 static struct kb_schema_cache kbsc_127;
 static const struct kb_schema kbs_127 = {
-	.types = 0x00, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.name = "KeyScope",
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 64, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.pattern = "^(\\*|[a-z_]+:(\\*|[a-z_]+))$",
 	.cache = &kbsc_127,
 };
 
 static struct kb_schema_cache kbsc_128;
-static const struct kb_schema_prop kbs_128_p[] = {
-	{ "name", &kbs_129 },
-	{ "up_sql", &kbs_130 },
-	{ "down_sql", &kbs_131 },
-	{ "description", &kbs_132 },
-};
-static const char *const kbs_128_r[] = { "name", "up_sql", NULL };
 static const struct kb_schema kbs_128 = {
-	.name = "MigrationCreateRequest",
-	.types = 0x40, .flags = 0x0040, .format = 0,
+	.name = "KeyExpiresAt",
+	.types = 0x11, .flags = 0x0000, .format = 1,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.props = kbs_128_p, .nprops = 4,
-	.required = kbs_128_r, .nrequired = 2,
 	.cache = &kbsc_128,
 };
 
 static struct kb_schema_cache kbsc_129;
 static const struct kb_schema kbs_129 = {
-	.name = "MigrationName",
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.pattern = "^[A-Za-z0-9_.-]+$",
 	.cache = &kbsc_129,
 };
 
 static struct kb_schema_cache kbsc_130;
+static const struct kb_schema_prop kbs_130_p[] = {
+	{ "name", &kbs_124 },
+	{ "description", &kbs_125 },
+	{ "scopes", &kbs_126 },
+	{ "expires_at", &kbs_128 },
+};
 static const struct kb_schema kbs_130 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 1, .max_length = 1048576, .min_items = -1, .max_items = -1,
-	.min_props = -1, .max_props = -1,
+	.name = "ServiceKeyUpdateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = 1, .max_props = -1,
+	.props = kbs_130_p, .nprops = 4,
 	.cache = &kbsc_130,
 };
 
 static struct kb_schema_cache kbsc_131;
+static const struct kb_schema_prop kbs_131_p[] = {
+	{ "reason", &kbs_132 },
+};
 static const struct kb_schema kbs_131 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1048576, .min_items = -1, .max_items = -1,
+	.name = "KeyRevokeRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.props = kbs_131_p, .nprops = 1,
 	.cache = &kbsc_131,
 };
 
@@ -1366,35 +1412,109 @@ static const struct kb_schema kbs_132 = {
 
 static struct kb_schema_cache kbsc_133;
 static const struct kb_schema_prop kbs_133_p[] = {
-	{ "migrations", &kbs_134 },
-	{ "apply", &kbs_135 },
+	{ "grace_period_seconds", &kbs_134 },
+	{ "grace_until", &kbs_135 },
+	{ "reason", &kbs_136 },
 };
-static const char *const kbs_133_r[] = { "migrations", NULL };
 static const struct kb_schema kbs_133 = {
-	.name = "MigrationSyncRequest",
+	.name = "ServiceKeyDeprecateRequest",
 	.types = 0x40, .flags = 0x0040, .format = 0,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.props = kbs_133_p, .nprops = 2,
-	.required = kbs_133_r, .nrequired = 1,
+	.props = kbs_133_p, .nprops = 3,
 	.cache = &kbsc_133,
 };
 
 static struct kb_schema_cache kbsc_134;
 static const struct kb_schema kbs_134 = {
-	.types = 0x20, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = 1000,
+	.types = 0x04, .flags = 0x0003, .format = 10,
+	.minimum = 0.0,
+	.maximum = 31536000.0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.items = &kbs_128,
 	.cache = &kbsc_134,
 };
 
 static struct kb_schema_cache kbsc_135;
 static const struct kb_schema kbs_135 = {
-	.types = 0x02, .flags = 0x0000, .format = 0,
+	.types = 0x10, .flags = 0x0000, .format = 1,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_135,
+};
+
+static struct kb_schema_cache kbsc_136;
+static const struct kb_schema kbs_136 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1000, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_136,
+};
+
+static struct kb_schema_cache kbsc_137;
+static const struct kb_schema_prop kbs_137_p[] = {
+	{ "grace_period_seconds", &kbs_138 },
+	{ "reason", &kbs_139 },
+};
+static const struct kb_schema kbs_137 = {
+	.name = "ServiceKeyRotateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_137_p, .nprops = 2,
+	.cache = &kbsc_137,
+};
+
+static struct kb_schema_cache kbsc_138;
+static const struct kb_schema kbs_138 = {
+	.types = 0x04, .flags = 0x0003, .format = 10,
+	.minimum = 0.0,
+	.maximum = 31536000.0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_138,
+};
+
+static struct kb_schema_cache kbsc_139;
+static const struct kb_schema kbs_139 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1000, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_139,
+};
+
+static struct kb_schema_cache kbsc_140;
+static const struct kb_schema_prop kbs_140_p[] = {
+	{ "name", &kbs_124 },
+	{ "description", &kbs_125 },
+	{ "scopes", &kbs_126 },
+	{ "expires_at", &kbs_128 },
+};
+static const char *const kbs_140_r[] = { "name", "scopes", NULL };
+static const struct kb_schema kbs_140 = {
+	.name = "ClientKeyCreateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_140_p, .nprops = 4,
+	.required = kbs_140_r, .nrequired = 2,
+	.cache = &kbsc_140,
+};
+
+static struct kb_schema_cache kbsc_141;
+static const struct kb_schema_prop kbs_141_p[] = {
+	{ "name", &kbs_124 },
+	{ "description", &kbs_125 },
+	{ "scopes", &kbs_126 },
+	{ "expires_at", &kbs_128 },
+};
+static const struct kb_schema kbs_141 = {
+	.name = "ClientKeyUpdateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = 1, .max_props = -1,
+	.props = kbs_141_p, .nprops = 4,
+	.cache = &kbsc_141,
 };
 
 int	kbg_dec_str(json_t *, const char **);
@@ -3856,6 +3976,631 @@ kbm_rollbackMigration(void)
 	return (kbh_rollbackMigration != NULL);
 }
 
+static int
+kbi_listServiceKeys(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listServiceKeys_in	*in;
+	json_t	*v;
+
+	if (kbh_listServiceKeys == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	v = json_object_get(params, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->status) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_status = 1;
+	}
+	v = json_object_get(params, "tenant_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->tenant_id) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_tenant_id = 1;
+	}
+	kbh_listServiceKeys(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listServiceKeys(void)
+{
+	return (kbh_listServiceKeys != NULL);
+}
+
+static int
+kbi_createServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_createServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_createServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ServiceKeyCreateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_createServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_createServiceKey(void)
+{
+	return (kbh_createServiceKey != NULL);
+}
+
+static int
+kbi_getServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_getServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_getServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getServiceKey(void)
+{
+	return (kbh_getServiceKey != NULL);
+}
+
+static int
+kbi_updateServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_updateServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_updateServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ServiceKeyUpdateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_updateServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_updateServiceKey(void)
+{
+	return (kbh_updateServiceKey != NULL);
+}
+
+static int
+kbi_deleteServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_deleteServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_deleteServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_deleteServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_deleteServiceKey(void)
+{
+	return (kbh_deleteServiceKey != NULL);
+}
+
+static int
+kbi_disableServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_disableServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_disableServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_disableServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_disableServiceKey(void)
+{
+	return (kbh_disableServiceKey != NULL);
+}
+
+static int
+kbi_enableServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_enableServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_enableServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_enableServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_enableServiceKey(void)
+{
+	return (kbh_enableServiceKey != NULL);
+}
+
+static int
+kbi_revokeServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_revokeServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_revokeServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_KeyRevokeRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_revokeServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_revokeServiceKey(void)
+{
+	return (kbh_revokeServiceKey != NULL);
+}
+
+static int
+kbi_deprecateServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_deprecateServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_deprecateServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ServiceKeyDeprecateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_deprecateServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_deprecateServiceKey(void)
+{
+	return (kbh_deprecateServiceKey != NULL);
+}
+
+static int
+kbi_rotateServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_rotateServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_rotateServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ServiceKeyRotateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_rotateServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_rotateServiceKey(void)
+{
+	return (kbh_rotateServiceKey != NULL);
+}
+
+static int
+kbi_listServiceKeyRevocations(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listServiceKeyRevocations_in	*in;
+	json_t	*v;
+
+	if (kbh_listServiceKeyRevocations == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_listServiceKeyRevocations(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listServiceKeyRevocations(void)
+{
+	return (kbh_listServiceKeyRevocations != NULL);
+}
+
+static int
+kbi_listClientKeys(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listClientKeys_in	*in;
+	json_t	*v;
+
+	if (kbh_listClientKeys == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_listClientKeys(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listClientKeys(void)
+{
+	return (kbh_listClientKeys != NULL);
+}
+
+static int
+kbi_createClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_createClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_createClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ClientKeyCreateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_createClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_createClientKey(void)
+{
+	return (kbh_createClientKey != NULL);
+}
+
+static int
+kbi_getClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_getClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_getClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getClientKey(void)
+{
+	return (kbh_getClientKey != NULL);
+}
+
+static int
+kbi_updateClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_updateClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_updateClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ClientKeyUpdateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_updateClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_updateClientKey(void)
+{
+	return (kbh_updateClientKey != NULL);
+}
+
+static int
+kbi_deleteClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_deleteClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_deleteClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_deleteClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_deleteClientKey(void)
+{
+	return (kbh_deleteClientKey != NULL);
+}
+
+static int
+kbi_revokeClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_revokeClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_revokeClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_KeyRevokeRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_revokeClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_revokeClientKey(void)
+{
+	return (kbh_revokeClientKey != NULL);
+}
+
 static const struct kb_op kbo_0 = {
 	.operation_id = "getRoot",
 	.method = "GET",
@@ -4040,12 +4785,14 @@ static const struct kb_op kbo_12 = {
 };
 
 static const char *const kbo_13_roles[] = { "authenticated", NULL };
+static const char *const kbo_13_scopes[] = { "profile:read", NULL };
 static const struct kb_op kbo_13 = {
 	.operation_id = "getUser",
 	.method = "GET",
 	.path = "/api/v1/auth/user",
 	.summary = "Get the current user",
 	.roles = kbo_13_roles,
+	.scopes = kbo_13_scopes,
 	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_getUser,
@@ -4704,10 +5451,10 @@ static const struct kb_param kbo_49_p[] = {
 	{ "columns", 1, 0, 1, &kbs_62, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_63, 1, 0 },
 	{ "Accept", 2, 0, 0, &kbs_64, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_65, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_49_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_49_b = { 1, kbo_49_mt, 1, &kbs_66 };
+static const struct kb_body kbo_49_b = { 1, kbo_49_mt, 1, &kbs_65 };
 static const char *const kbo_49_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_49_scopes[] = { "tables:write", NULL };
 static const struct kb_op kbo_49 = {
@@ -4727,16 +5474,16 @@ static const struct kb_op kbo_49 = {
 
 static const struct kb_param kbo_50_p[] = {
 	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
-	{ "select", 1, 0, 1, &kbs_69, 0, 0 },
-	{ "columns", 1, 0, 1, &kbs_70, 0, 0 },
-	{ "all", 1, 0, 1, &kbs_71, 0, 0 },
+	{ "select", 1, 0, 1, &kbs_68, 0, 0 },
+	{ "columns", 1, 0, 1, &kbs_69, 0, 0 },
+	{ "all", 1, 0, 1, &kbs_70, 0, 0 },
 	{ "filters", 1, 0, 1, NULL, 0, 0 },
-	{ "Prefer", 2, 0, 0, &kbs_72, 1, 0 },
-	{ "Accept", 2, 0, 0, &kbs_73, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_74, 1, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_71, 1, 0 },
+	{ "Accept", 2, 0, 0, &kbs_72, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_50_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_50_b = { 1, kbo_50_mt, 1, &kbs_67 };
+static const struct kb_body kbo_50_b = { 1, kbo_50_mt, 1, &kbs_66 };
 static const char *const kbo_50_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_50_scopes[] = { "tables:write", NULL };
 static const struct kb_op kbo_50 = {
@@ -4756,12 +5503,12 @@ static const struct kb_op kbo_50 = {
 
 static const struct kb_param kbo_51_p[] = {
 	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
-	{ "select", 1, 0, 1, &kbs_75, 0, 0 },
-	{ "all", 1, 0, 1, &kbs_76, 0, 0 },
+	{ "select", 1, 0, 1, &kbs_73, 0, 0 },
+	{ "all", 1, 0, 1, &kbs_74, 0, 0 },
 	{ "filters", 1, 0, 1, NULL, 0, 0 },
-	{ "Prefer", 2, 0, 0, &kbs_77, 1, 0 },
-	{ "Accept", 2, 0, 0, &kbs_78, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_79, 1, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_75, 1, 0 },
+	{ "Accept", 2, 0, 0, &kbs_76, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_51_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_51_scopes[] = { "tables:write", NULL };
@@ -4781,14 +5528,14 @@ static const struct kb_op kbo_51 = {
 
 static const struct kb_param kbo_52_p[] = {
 	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
-	{ "select", 1, 0, 1, &kbs_80, 0, 0 },
-	{ "on_conflict", 1, 0, 1, &kbs_81, 0, 0 },
-	{ "columns", 1, 0, 1, &kbs_82, 0, 0 },
-	{ "Prefer", 2, 0, 0, &kbs_83, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_84, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_77, 0, 0 },
+	{ "on_conflict", 1, 0, 1, &kbs_78, 0, 0 },
+	{ "columns", 1, 0, 1, &kbs_79, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_80, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_52_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_52_b = { 1, kbo_52_mt, 1, &kbs_85 };
+static const struct kb_body kbo_52_b = { 1, kbo_52_mt, 1, &kbs_81 };
 static const char *const kbo_52_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_52_scopes[] = { "tables:write", NULL };
 static const struct kb_op kbo_52 = {
@@ -4808,12 +5555,12 @@ static const struct kb_op kbo_52 = {
 
 static const struct kb_param kbo_53_p[] = {
 	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
-	{ "select", 1, 0, 1, &kbs_86, 0, 0 },
-	{ "Prefer", 2, 0, 0, &kbs_87, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_88, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_82, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_83, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_53_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_53_b = { 1, kbo_53_mt, 1, &kbs_89 };
+static const struct kb_body kbo_53_b = { 1, kbo_53_mt, 1, &kbs_84 };
 static const char *const kbo_53_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_53_scopes[] = { "tables:write", NULL };
 static const struct kb_op kbo_53 = {
@@ -4833,12 +5580,12 @@ static const struct kb_op kbo_53 = {
 
 static const struct kb_param kbo_54_p[] = {
 	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
-	{ "select", 1, 0, 1, &kbs_90, 0, 0 },
-	{ "Prefer", 2, 0, 0, &kbs_91, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_92, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_85, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_86, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_54_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_54_b = { 1, kbo_54_mt, 1, &kbs_93 };
+static const struct kb_body kbo_54_b = { 1, kbo_54_mt, 1, &kbs_87 };
 static const char *const kbo_54_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_54_scopes[] = { "tables:write", NULL };
 static const struct kb_op kbo_54 = {
@@ -4858,11 +5605,11 @@ static const struct kb_op kbo_54 = {
 
 static const struct kb_param kbo_55_p[] = {
 	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
-	{ "format", 1, 0, 1, &kbs_95, 0, 0 },
-	{ "select", 1, 0, 1, &kbs_96, 0, 0 },
-	{ "order", 1, 0, 1, &kbs_97, 0, 0 },
+	{ "format", 1, 0, 1, &kbs_89, 0, 0 },
+	{ "select", 1, 0, 1, &kbs_90, 0, 0 },
+	{ "order", 1, 0, 1, &kbs_91, 0, 0 },
 	{ "filters", 1, 0, 1, NULL, 0, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_98, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_55_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_55_scopes[] = { "tables:read", NULL };
@@ -4882,10 +5629,10 @@ static const struct kb_op kbo_55 = {
 
 static const struct kb_param kbo_56_p[] = {
 	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
-	{ "id", 0, 1, 0, &kbs_99, 1, 0 },
-	{ "select", 1, 0, 1, &kbs_100, 0, 0 },
-	{ "Accept", 2, 0, 0, &kbs_101, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_102, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_92, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_93, 0, 0 },
+	{ "Accept", 2, 0, 0, &kbs_94, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_56_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_56_scopes[] = { "tables:read", NULL };
@@ -4905,13 +5652,13 @@ static const struct kb_op kbo_56 = {
 
 static const struct kb_param kbo_57_p[] = {
 	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
-	{ "id", 0, 1, 0, &kbs_103, 1, 0 },
-	{ "select", 1, 0, 1, &kbs_104, 0, 0 },
-	{ "Prefer", 2, 0, 0, &kbs_105, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_106, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_95, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_96, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_97, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_57_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_57_b = { 1, kbo_57_mt, 1, &kbs_67 };
+static const struct kb_body kbo_57_b = { 1, kbo_57_mt, 1, &kbs_66 };
 static const char *const kbo_57_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_57_scopes[] = { "tables:write", NULL };
 static const struct kb_op kbo_57 = {
@@ -4931,13 +5678,13 @@ static const struct kb_op kbo_57 = {
 
 static const struct kb_param kbo_58_p[] = {
 	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
-	{ "id", 0, 1, 0, &kbs_107, 1, 0 },
-	{ "select", 1, 0, 1, &kbs_108, 0, 0 },
-	{ "Prefer", 2, 0, 0, &kbs_109, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_110, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_98, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_99, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_100, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_58_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_58_b = { 1, kbo_58_mt, 1, &kbs_67 };
+static const struct kb_body kbo_58_b = { 1, kbo_58_mt, 1, &kbs_66 };
 static const char *const kbo_58_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_58_scopes[] = { "tables:write", NULL };
 static const struct kb_op kbo_58 = {
@@ -4957,10 +5704,10 @@ static const struct kb_op kbo_58 = {
 
 static const struct kb_param kbo_59_p[] = {
 	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
-	{ "id", 0, 1, 0, &kbs_111, 1, 0 },
-	{ "select", 1, 0, 1, &kbs_112, 0, 0 },
-	{ "Prefer", 2, 0, 0, &kbs_113, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_114, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_101, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_102, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_103, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_59_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_59_scopes[] = { "tables:write", NULL };
@@ -4979,7 +5726,7 @@ static const struct kb_op kbo_59 = {
 };
 
 static const struct kb_param kbo_60_p[] = {
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_115, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_60_roles[] = { "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_60_scopes[] = { "rpc:read", NULL };
@@ -4998,7 +5745,7 @@ static const struct kb_op kbo_60 = {
 };
 
 static const struct kb_param kbo_61_p[] = {
-	{ "id", 0, 1, 0, &kbs_116, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_104, 1, 0 },
 };
 static const char *const kbo_61_roles[] = { "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_61_scopes[] = { "rpc:read", NULL };
@@ -5017,7 +5764,7 @@ static const struct kb_op kbo_61 = {
 };
 
 static const struct kb_param kbo_62_p[] = {
-	{ "id", 0, 1, 0, &kbs_117, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_105, 1, 0 },
 };
 static const char *const kbo_62_roles[] = { "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_62_scopes[] = { "rpc:read", NULL };
@@ -5036,13 +5783,13 @@ static const struct kb_op kbo_62 = {
 };
 
 static const struct kb_param kbo_63_p[] = {
-	{ "namespace", 0, 1, 0, &kbs_118, 1, 0 },
-	{ "name", 0, 1, 0, &kbs_118, 1, 0 },
-	{ "Prefer", 2, 0, 0, &kbs_119, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_120, 1, 0 },
+	{ "namespace", 0, 1, 0, &kbs_106, 1, 0 },
+	{ "name", 0, 1, 0, &kbs_106, 1, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_107, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_63_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_63_b = { 0, kbo_63_mt, 1, &kbs_121 };
+static const struct kb_body kbo_63_b = { 0, kbo_63_mt, 1, &kbs_108 };
 static const char *const kbo_63_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_63_scopes[] = { "rpc:call", NULL };
 static const struct kb_op kbo_63 = {
@@ -5061,10 +5808,10 @@ static const struct kb_op kbo_63 = {
 };
 
 static const struct kb_param kbo_64_p[] = {
-	{ "namespace", 0, 1, 0, &kbs_118, 1, 0 },
-	{ "name", 0, 1, 0, &kbs_118, 1, 0 },
+	{ "namespace", 0, 1, 0, &kbs_106, 1, 0 },
+	{ "name", 0, 1, 0, &kbs_106, 1, 0 },
 	{ "args", 1, 0, 1, NULL, 0, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_122, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_64_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_64_scopes[] = { "rpc:call", NULL };
@@ -5083,10 +5830,10 @@ static const struct kb_op kbo_64 = {
 };
 
 static const struct kb_param kbo_65_p[] = {
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_123, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
 };
 static const char *const kbo_65_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_65_b = { 1, kbo_65_mt, 1, &kbs_124 };
+static const struct kb_body kbo_65_b = { 1, kbo_65_mt, 1, &kbs_109 };
 static const char *const kbo_65_roles[] = { "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_65_scopes[] = { "sql:execute", NULL };
 static const struct kb_op kbo_65 = {
@@ -5126,7 +5873,7 @@ static const struct kb_op kbo_66 = {
 };
 
 static const char *const kbo_67_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_67_b = { 1, kbo_67_mt, 1, &kbs_128 };
+static const struct kb_body kbo_67_b = { 1, kbo_67_mt, 1, &kbs_113 };
 static const char *const kbo_67_roles[] = { "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_67_scopes[] = { "migrations:write", NULL };
 static const struct kb_op kbo_67 = {
@@ -5159,7 +5906,7 @@ static const struct kb_op kbo_68 = {
 };
 
 static const char *const kbo_69_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_69_b = { 1, kbo_69_mt, 1, &kbs_133 };
+static const struct kb_body kbo_69_b = { 1, kbo_69_mt, 1, &kbs_118 };
 static const char *const kbo_69_roles[] = { "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_69_scopes[] = { "migrations:write", NULL };
 static const struct kb_op kbo_69 = {
@@ -5177,7 +5924,7 @@ static const struct kb_op kbo_69 = {
 };
 
 static const struct kb_param kbo_70_p[] = {
-	{ "name", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "name", 0, 1, 0, &kbs_114, 1, 0 },
 };
 static const char *const kbo_70_roles[] = { "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_70_scopes[] = { "migrations:read", NULL };
@@ -5196,7 +5943,7 @@ static const struct kb_op kbo_70 = {
 };
 
 static const struct kb_param kbo_71_p[] = {
-	{ "name", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "name", 0, 1, 0, &kbs_114, 1, 0 },
 };
 static const char *const kbo_71_roles[] = { "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_71_scopes[] = { "migrations:write", NULL };
@@ -5215,7 +5962,7 @@ static const struct kb_op kbo_71 = {
 };
 
 static const struct kb_param kbo_72_p[] = {
-	{ "name", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "name", 0, 1, 0, &kbs_114, 1, 0 },
 };
 static const char *const kbo_72_roles[] = { "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_72_scopes[] = { "migrations:write", NULL };
@@ -5231,6 +5978,346 @@ static const struct kb_op kbo_72 = {
 	.secured = 1,
 	.invoke = kbi_rollbackMigration,
 	.implemented = kbm_rollbackMigration,
+};
+
+static const struct kb_param kbo_73_p[] = {
+	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "status", 1, 0, 1, &kbs_121, 0, 0 },
+	{ "tenant_id", 1, 0, 1, &kbs_122, 0, 0 },
+};
+static const char *const kbo_73_roles[] = { "admin", "instance_admin", "tenant_admin", "service_role", NULL };
+static const char *const kbo_73_scopes[] = { "keys:read", NULL };
+static const struct kb_op kbo_73 = {
+	.operation_id = "listServiceKeys",
+	.method = "GET",
+	.path = "/api/v1/admin/service-keys",
+	.summary = "List service keys",
+	.params = kbo_73_p, .nparams = 6,
+	.roles = kbo_73_roles,
+	.scopes = kbo_73_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_listServiceKeys,
+	.implemented = kbm_listServiceKeys,
+};
+
+static const struct kb_param kbo_74_p[] = {
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_74_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_74_b = { 1, kbo_74_mt, 1, &kbs_123 };
+static const char *const kbo_74_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_74 = {
+	.operation_id = "createServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys",
+	.summary = "Create a service key",
+	.params = kbo_74_p, .nparams = 1,
+	.body = &kbo_74_b,
+	.roles = kbo_74_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_createServiceKey,
+	.implemented = kbm_createServiceKey,
+};
+
+static const struct kb_param kbo_75_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_75_roles[] = { "admin", "instance_admin", "tenant_admin", "service_role", NULL };
+static const char *const kbo_75_scopes[] = { "keys:read", NULL };
+static const struct kb_op kbo_75 = {
+	.operation_id = "getServiceKey",
+	.method = "GET",
+	.path = "/api/v1/admin/service-keys/{id}",
+	.summary = "Get a service key",
+	.params = kbo_75_p, .nparams = 2,
+	.roles = kbo_75_roles,
+	.scopes = kbo_75_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_getServiceKey,
+	.implemented = kbm_getServiceKey,
+};
+
+static const struct kb_param kbo_76_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_76_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_76_b = { 1, kbo_76_mt, 1, &kbs_130 };
+static const char *const kbo_76_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_76 = {
+	.operation_id = "updateServiceKey",
+	.method = "PUT",
+	.path = "/api/v1/admin/service-keys/{id}",
+	.summary = "Update a service key",
+	.params = kbo_76_p, .nparams = 2,
+	.body = &kbo_76_b,
+	.roles = kbo_76_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_updateServiceKey,
+	.implemented = kbm_updateServiceKey,
+};
+
+static const struct kb_param kbo_77_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_77_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_77 = {
+	.operation_id = "deleteServiceKey",
+	.method = "DELETE",
+	.path = "/api/v1/admin/service-keys/{id}",
+	.summary = "Delete a service key",
+	.params = kbo_77_p, .nparams = 2,
+	.roles = kbo_77_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_deleteServiceKey,
+	.implemented = kbm_deleteServiceKey,
+};
+
+static const struct kb_param kbo_78_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_78_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_78 = {
+	.operation_id = "disableServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/disable",
+	.summary = "Disable a service key",
+	.params = kbo_78_p, .nparams = 2,
+	.roles = kbo_78_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_disableServiceKey,
+	.implemented = kbm_disableServiceKey,
+};
+
+static const struct kb_param kbo_79_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_79_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_79 = {
+	.operation_id = "enableServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/enable",
+	.summary = "Enable a service key",
+	.params = kbo_79_p, .nparams = 2,
+	.roles = kbo_79_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_enableServiceKey,
+	.implemented = kbm_enableServiceKey,
+};
+
+static const struct kb_param kbo_80_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_80_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_80_b = { 0, kbo_80_mt, 1, &kbs_131 };
+static const char *const kbo_80_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_80 = {
+	.operation_id = "revokeServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/revoke",
+	.summary = "Revoke a service key",
+	.params = kbo_80_p, .nparams = 2,
+	.body = &kbo_80_b,
+	.roles = kbo_80_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_revokeServiceKey,
+	.implemented = kbm_revokeServiceKey,
+};
+
+static const struct kb_param kbo_81_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_81_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_81_b = { 0, kbo_81_mt, 1, &kbs_133 };
+static const char *const kbo_81_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_81 = {
+	.operation_id = "deprecateServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/deprecate",
+	.summary = "Deprecate a service key with a grace period",
+	.params = kbo_81_p, .nparams = 2,
+	.body = &kbo_81_b,
+	.roles = kbo_81_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_deprecateServiceKey,
+	.implemented = kbm_deprecateServiceKey,
+};
+
+static const struct kb_param kbo_82_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_82_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_82_b = { 0, kbo_82_mt, 1, &kbs_137 };
+static const char *const kbo_82_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_82 = {
+	.operation_id = "rotateServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/rotate",
+	.summary = "Rotate a service key",
+	.params = kbo_82_p, .nparams = 2,
+	.body = &kbo_82_b,
+	.roles = kbo_82_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_rotateServiceKey,
+	.implemented = kbm_rotateServiceKey,
+};
+
+static const struct kb_param kbo_83_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_83_roles[] = { "admin", "instance_admin", "tenant_admin", "service_role", NULL };
+static const char *const kbo_83_scopes[] = { "keys:read", NULL };
+static const struct kb_op kbo_83 = {
+	.operation_id = "listServiceKeyRevocations",
+	.method = "GET",
+	.path = "/api/v1/admin/service-keys/{id}/revocations",
+	.summary = "Revocation history of a service key",
+	.params = kbo_83_p, .nparams = 2,
+	.roles = kbo_83_roles,
+	.scopes = kbo_83_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_listServiceKeyRevocations,
+	.implemented = kbm_listServiceKeyRevocations,
+};
+
+static const struct kb_param kbo_84_p[] = {
+	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_84_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_84 = {
+	.operation_id = "listClientKeys",
+	.method = "GET",
+	.path = "/api/v1/client-keys",
+	.summary = "List your client keys",
+	.params = kbo_84_p, .nparams = 4,
+	.roles = kbo_84_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_listClientKeys,
+	.implemented = kbm_listClientKeys,
+};
+
+static const struct kb_param kbo_85_p[] = {
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_85_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_85_b = { 1, kbo_85_mt, 1, &kbs_140 };
+static const char *const kbo_85_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_85 = {
+	.operation_id = "createClientKey",
+	.method = "POST",
+	.path = "/api/v1/client-keys",
+	.summary = "Create a client key",
+	.params = kbo_85_p, .nparams = 1,
+	.body = &kbo_85_b,
+	.roles = kbo_85_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_createClientKey,
+	.implemented = kbm_createClientKey,
+};
+
+static const struct kb_param kbo_86_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_86_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_86 = {
+	.operation_id = "getClientKey",
+	.method = "GET",
+	.path = "/api/v1/client-keys/{id}",
+	.summary = "Get one of your client keys",
+	.params = kbo_86_p, .nparams = 2,
+	.roles = kbo_86_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_getClientKey,
+	.implemented = kbm_getClientKey,
+};
+
+static const struct kb_param kbo_87_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_87_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_87_b = { 1, kbo_87_mt, 1, &kbs_141 };
+static const char *const kbo_87_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_87 = {
+	.operation_id = "updateClientKey",
+	.method = "PATCH",
+	.path = "/api/v1/client-keys/{id}",
+	.summary = "Update one of your client keys",
+	.params = kbo_87_p, .nparams = 2,
+	.body = &kbo_87_b,
+	.roles = kbo_87_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_updateClientKey,
+	.implemented = kbm_updateClientKey,
+};
+
+static const struct kb_param kbo_88_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_88_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_88 = {
+	.operation_id = "deleteClientKey",
+	.method = "DELETE",
+	.path = "/api/v1/client-keys/{id}",
+	.summary = "Delete one of your client keys",
+	.params = kbo_88_p, .nparams = 2,
+	.roles = kbo_88_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_deleteClientKey,
+	.implemented = kbm_deleteClientKey,
+};
+
+static const struct kb_param kbo_89_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_89_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_89_b = { 0, kbo_89_mt, 1, &kbs_131 };
+static const char *const kbo_89_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_89 = {
+	.operation_id = "revokeClientKey",
+	.method = "POST",
+	.path = "/api/v1/client-keys/{id}/revoke",
+	.summary = "Revoke one of your client keys",
+	.params = kbo_89_p, .nparams = 2,
+	.body = &kbo_89_b,
+	.roles = kbo_89_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_revokeClientKey,
+	.implemented = kbm_revokeClientKey,
 };
 
 static const struct kb_op *const kbg_ops[] = {
@@ -5307,6 +6394,23 @@ static const struct kb_op *const kbg_ops[] = {
 	&kbo_70,
 	&kbo_71,
 	&kbo_72,
+	&kbo_73,
+	&kbo_74,
+	&kbo_75,
+	&kbo_76,
+	&kbo_77,
+	&kbo_78,
+	&kbo_79,
+	&kbo_80,
+	&kbo_81,
+	&kbo_82,
+	&kbo_83,
+	&kbo_84,
+	&kbo_85,
+	&kbo_86,
+	&kbo_87,
+	&kbo_88,
+	&kbo_89,
 	NULL
 };
 
@@ -5363,6 +6467,17 @@ static const char *const kbg_path_49_names[] = { NULL };
 static const char *const kbg_path_50_names[] = { "name", NULL };
 static const char *const kbg_path_51_names[] = { "name", NULL };
 static const char *const kbg_path_52_names[] = { "name", NULL };
+static const char *const kbg_path_53_names[] = { NULL };
+static const char *const kbg_path_54_names[] = { "id", NULL };
+static const char *const kbg_path_55_names[] = { "id", NULL };
+static const char *const kbg_path_56_names[] = { "id", NULL };
+static const char *const kbg_path_57_names[] = { "id", NULL };
+static const char *const kbg_path_58_names[] = { "id", NULL };
+static const char *const kbg_path_59_names[] = { "id", NULL };
+static const char *const kbg_path_60_names[] = { "id", NULL };
+static const char *const kbg_path_61_names[] = { NULL };
+static const char *const kbg_path_62_names[] = { "id", NULL };
+static const char *const kbg_path_63_names[] = { "id", NULL };
 
 static const struct kb_path_item kbg_paths[] = {
 	{
@@ -5736,6 +6851,83 @@ static const struct kb_path_item kbg_paths[] = {
 		.param_names = kbg_path_52_names,
 		.nparam_names = 1,
 	},
+	{
+		.path = "/api/v1/admin/service-keys",
+		.ops = { [KB_M_GET] = &kbo_73, [KB_M_POST] = &kbo_74, },
+		.allow = "GET, HEAD, POST",
+		.param_names = kbg_path_53_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}",
+		.ops = { [KB_M_GET] = &kbo_75, [KB_M_PUT] = &kbo_76, [KB_M_DELETE] = &kbo_77, },
+		.allow = "DELETE, GET, HEAD, PUT",
+		.param_names = kbg_path_54_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/disable",
+		.ops = { [KB_M_POST] = &kbo_78, },
+		.allow = "POST",
+		.param_names = kbg_path_55_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/enable",
+		.ops = { [KB_M_POST] = &kbo_79, },
+		.allow = "POST",
+		.param_names = kbg_path_56_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/revoke",
+		.ops = { [KB_M_POST] = &kbo_80, },
+		.allow = "POST",
+		.param_names = kbg_path_57_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/deprecate",
+		.ops = { [KB_M_POST] = &kbo_81, },
+		.allow = "POST",
+		.param_names = kbg_path_58_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/rotate",
+		.ops = { [KB_M_POST] = &kbo_82, },
+		.allow = "POST",
+		.param_names = kbg_path_59_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/revocations",
+		.ops = { [KB_M_GET] = &kbo_83, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_60_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/client-keys",
+		.ops = { [KB_M_GET] = &kbo_84, [KB_M_POST] = &kbo_85, },
+		.allow = "GET, HEAD, POST",
+		.param_names = kbg_path_61_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/client-keys/{id}",
+		.ops = { [KB_M_GET] = &kbo_86, [KB_M_DELETE] = &kbo_88, [KB_M_PATCH] = &kbo_87, },
+		.allow = "DELETE, GET, HEAD, PATCH",
+		.param_names = kbg_path_62_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/client-keys/{id}/revoke",
+		.ops = { [KB_M_POST] = &kbo_89, },
+		.allow = "POST",
+		.param_names = kbg_path_63_names,
+		.nparam_names = 1,
+	},
 };
 
 static const struct kb_route_node kbn_0;
@@ -5803,6 +6995,17 @@ static const struct kb_route_node kbn_61;
 static const struct kb_route_node kbn_62;
 static const struct kb_route_node kbn_63;
 static const struct kb_route_node kbn_64;
+static const struct kb_route_node kbn_65;
+static const struct kb_route_node kbn_66;
+static const struct kb_route_node kbn_67;
+static const struct kb_route_node kbn_68;
+static const struct kb_route_node kbn_69;
+static const struct kb_route_node kbn_70;
+static const struct kb_route_node kbn_71;
+static const struct kb_route_node kbn_72;
+static const struct kb_route_node kbn_73;
+static const struct kb_route_node kbn_74;
+static const struct kb_route_node kbn_75;
 
 static const struct kb_route_edge kbn_0_e[] = {
 	{ "", 0, &kbn_1 },
@@ -5825,13 +7028,14 @@ static const struct kb_route_node kbn_6 = { .edges = kbn_6_e, .nedges = 1, .para
 static const struct kb_route_edge kbn_7_e[] = {
 	{ "admin", 5, &kbn_28 },
 	{ "auth", 4, &kbn_11 },
+	{ "client-keys", 11, &kbn_73 },
 	{ "invitations", 11, &kbn_42 },
 	{ "rpc", 3, &kbn_51 },
 	{ "settings", 8, &kbn_8 },
 	{ "sql", 3, &kbn_58 },
 	{ "tables", 6, &kbn_46 },
 };
-static const struct kb_route_node kbn_7 = { .edges = kbn_7_e, .nedges = 7, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_7 = { .edges = kbn_7_e, .nedges = 8, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_edge kbn_8_e[] = {
 	{ "batch", 5, &kbn_9 },
 };
@@ -5878,9 +7082,10 @@ static const struct kb_route_node kbn_26 = { .param_prefix = "", .param_suffix =
 static const struct kb_route_node kbn_27 = { .param_prefix = "", .param_suffix = "", .path_index = 22 };
 static const struct kb_route_edge kbn_28_e[] = {
 	{ "migrations", 10, &kbn_59 },
+	{ "service-keys", 12, &kbn_65 },
 	{ "tenants", 7, &kbn_29 },
 };
-static const struct kb_route_node kbn_28 = { .edges = kbn_28_e, .nedges = 2, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_28 = { .edges = kbn_28_e, .nedges = 3, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_edge kbn_29_e[] = {
 	{ "deleted", 7, &kbn_31 },
 	{ "mine", 4, &kbn_30 },
@@ -5963,6 +7168,30 @@ static const struct kb_route_edge kbn_62_e[] = {
 static const struct kb_route_node kbn_62 = { .edges = kbn_62_e, .nedges = 2, .param_prefix = "", .param_suffix = "", .path_index = 50 };
 static const struct kb_route_node kbn_63 = { .param_prefix = "", .param_suffix = "", .path_index = 51 };
 static const struct kb_route_node kbn_64 = { .param_prefix = "", .param_suffix = "", .path_index = 52 };
+static const struct kb_route_node kbn_65 = {
+	.param = &kbn_66, .param_prefix = "", .param_suffix = "", .path_index = 53 };
+static const struct kb_route_edge kbn_66_e[] = {
+	{ "deprecate", 9, &kbn_70 },
+	{ "disable", 7, &kbn_67 },
+	{ "enable", 6, &kbn_68 },
+	{ "revocations", 11, &kbn_72 },
+	{ "revoke", 6, &kbn_69 },
+	{ "rotate", 6, &kbn_71 },
+};
+static const struct kb_route_node kbn_66 = { .edges = kbn_66_e, .nedges = 6, .param_prefix = "", .param_suffix = "", .path_index = 54 };
+static const struct kb_route_node kbn_67 = { .param_prefix = "", .param_suffix = "", .path_index = 55 };
+static const struct kb_route_node kbn_68 = { .param_prefix = "", .param_suffix = "", .path_index = 56 };
+static const struct kb_route_node kbn_69 = { .param_prefix = "", .param_suffix = "", .path_index = 57 };
+static const struct kb_route_node kbn_70 = { .param_prefix = "", .param_suffix = "", .path_index = 58 };
+static const struct kb_route_node kbn_71 = { .param_prefix = "", .param_suffix = "", .path_index = 59 };
+static const struct kb_route_node kbn_72 = { .param_prefix = "", .param_suffix = "", .path_index = 60 };
+static const struct kb_route_node kbn_73 = {
+	.param = &kbn_74, .param_prefix = "", .param_suffix = "", .path_index = 61 };
+static const struct kb_route_edge kbn_74_e[] = {
+	{ "revoke", 6, &kbn_75 },
+};
+static const struct kb_route_node kbn_74 = { .edges = kbn_74_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = 62 };
+static const struct kb_route_node kbn_75 = { .param_prefix = "", .param_suffix = "", .path_index = 63 };
 
 extern const char kbg_spec_json[];
 
@@ -5971,9 +7200,9 @@ const struct kb_api kbg_api = {
 	.version = "0.1.0",
 	.root = &kbn_0,
 	.paths = kbg_paths,
-	.npaths = 53,
+	.npaths = 64,
 	.ops = kbg_ops,
-	.nops = 73,
+	.nops = 90,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 756589,
+	.spec_json_len = 964781,
 };

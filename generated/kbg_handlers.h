@@ -922,4 +922,228 @@ struct kbg_rollbackMigration_in {
 void	kbh_rollbackMigration(struct kb_ctx *, const struct kbg_rollbackMigration_in *)
 	    __attribute__((weak));
 
+/* GET /api/v1/admin/service-keys (listServiceKeys) */
+struct kbg_listServiceKeys_in {
+	int64_t limit;	/* limit */
+	int	has_limit;
+	int64_t offset;	/* offset */
+	int	has_offset;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	const char *status;	/* status */
+	int	has_status;
+	const char *tenant_id;	/* tenant_id */
+	int	has_tenant_id;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listServiceKeys(struct kb_ctx *, const struct kbg_listServiceKeys_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/service-keys (createServiceKey) */
+struct kbg_createServiceKey_in {
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_ServiceKeyCreateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_createServiceKey(struct kb_ctx *, const struct kbg_createServiceKey_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/service-keys/{id} (getServiceKey) */
+struct kbg_getServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getServiceKey(struct kb_ctx *, const struct kbg_getServiceKey_in *)
+	    __attribute__((weak));
+
+/* PUT /api/v1/admin/service-keys/{id} (updateServiceKey) */
+struct kbg_updateServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_ServiceKeyUpdateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_updateServiceKey(struct kb_ctx *, const struct kbg_updateServiceKey_in *)
+	    __attribute__((weak));
+
+/* DELETE /api/v1/admin/service-keys/{id} (deleteServiceKey) */
+struct kbg_deleteServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_deleteServiceKey(struct kb_ctx *, const struct kbg_deleteServiceKey_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/service-keys/{id}/disable (disableServiceKey) */
+struct kbg_disableServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_disableServiceKey(struct kb_ctx *, const struct kbg_disableServiceKey_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/service-keys/{id}/enable (enableServiceKey) */
+struct kbg_enableServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_enableServiceKey(struct kb_ctx *, const struct kbg_enableServiceKey_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/service-keys/{id}/revoke (revokeServiceKey) */
+struct kbg_revokeServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_KeyRevokeRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_revokeServiceKey(struct kb_ctx *, const struct kbg_revokeServiceKey_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/service-keys/{id}/deprecate (deprecateServiceKey) */
+struct kbg_deprecateServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_ServiceKeyDeprecateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_deprecateServiceKey(struct kb_ctx *, const struct kbg_deprecateServiceKey_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/service-keys/{id}/rotate (rotateServiceKey) */
+struct kbg_rotateServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_ServiceKeyRotateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_rotateServiceKey(struct kb_ctx *, const struct kbg_rotateServiceKey_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/service-keys/{id}/revocations (listServiceKeyRevocations) */
+struct kbg_listServiceKeyRevocations_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listServiceKeyRevocations(struct kb_ctx *, const struct kbg_listServiceKeyRevocations_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/client-keys (listClientKeys) */
+struct kbg_listClientKeys_in {
+	int64_t limit;	/* limit */
+	int	has_limit;
+	int64_t offset;	/* offset */
+	int	has_offset;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listClientKeys(struct kb_ctx *, const struct kbg_listClientKeys_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/client-keys (createClientKey) */
+struct kbg_createClientKey_in {
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_ClientKeyCreateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_createClientKey(struct kb_ctx *, const struct kbg_createClientKey_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/client-keys/{id} (getClientKey) */
+struct kbg_getClientKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getClientKey(struct kb_ctx *, const struct kbg_getClientKey_in *)
+	    __attribute__((weak));
+
+/* PATCH /api/v1/client-keys/{id} (updateClientKey) */
+struct kbg_updateClientKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_ClientKeyUpdateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_updateClientKey(struct kb_ctx *, const struct kbg_updateClientKey_in *)
+	    __attribute__((weak));
+
+/* DELETE /api/v1/client-keys/{id} (deleteClientKey) */
+struct kbg_deleteClientKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_deleteClientKey(struct kb_ctx *, const struct kbg_deleteClientKey_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/client-keys/{id}/revoke (revokeClientKey) */
+struct kbg_revokeClientKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_KeyRevokeRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_revokeClientKey(struct kb_ctx *, const struct kbg_revokeClientKey_in *)
+	    __attribute__((weak));
+
 #endif /* KBG_HANDLERS_H */

@@ -2475,3 +2475,1115 @@ kbg_MigrationRun_encode(const struct kbg_MigrationRun *in)
 	return (o);
 }
 
+int
+kbg_ServiceKey_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ServiceKey *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "key_prefix");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key_prefix) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "tenant_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->tenant_id) == -1)
+			return (-1);
+		out->has_tenant_id = 1;
+	}
+	v = json_object_get(j, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->status) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "active");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->active) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	v = json_object_get(j, "deprecated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->deprecated_at) == -1)
+			return (-1);
+		out->has_deprecated_at = 1;
+	}
+	v = json_object_get(j, "grace_until");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->grace_until) == -1)
+			return (-1);
+		out->has_grace_until = 1;
+	}
+	v = json_object_get(j, "replaced_by");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->replaced_by) == -1)
+			return (-1);
+		out->has_replaced_by = 1;
+	}
+	v = json_object_get(j, "created_by");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_by) == -1)
+			return (-1);
+		out->has_created_by = 1;
+	}
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "updated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->updated_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "revoked_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoked_at) == -1)
+			return (-1);
+		out->has_revoked_at = 1;
+	}
+	v = json_object_get(j, "revoke_reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoke_reason) == -1)
+			return (-1);
+		out->has_revoke_reason = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ServiceKey_encode(const struct kbg_ServiceKey *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	json_object_set_new(o, "key_prefix", in->key_prefix != NULL ? json_string(in->key_prefix) : json_null());
+	a = json_array();
+	for (i = 0; i < in->n_scopes; i++)
+		json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+	json_object_set_new(o, "scopes", a);
+	if (in->has_tenant_id) {
+		json_object_set_new(o, "tenant_id", in->tenant_id != NULL ? json_string(in->tenant_id) : json_null());
+	}
+	json_object_set_new(o, "status", in->status != NULL ? json_string(in->status) : json_null());
+	json_object_set_new(o, "active", json_boolean(in->active));
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	if (in->has_deprecated_at) {
+		json_object_set_new(o, "deprecated_at", in->deprecated_at != NULL ? json_string(in->deprecated_at) : json_null());
+	}
+	if (in->has_grace_until) {
+		json_object_set_new(o, "grace_until", in->grace_until != NULL ? json_string(in->grace_until) : json_null());
+	}
+	if (in->has_replaced_by) {
+		json_object_set_new(o, "replaced_by", in->replaced_by != NULL ? json_string(in->replaced_by) : json_null());
+	}
+	if (in->has_created_by) {
+		json_object_set_new(o, "created_by", in->created_by != NULL ? json_string(in->created_by) : json_null());
+	}
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	json_object_set_new(o, "updated_at", in->updated_at != NULL ? json_string(in->updated_at) : json_null());
+	if (in->has_revoked_at) {
+		json_object_set_new(o, "revoked_at", in->revoked_at != NULL ? json_string(in->revoked_at) : json_null());
+	}
+	if (in->has_revoke_reason) {
+		json_object_set_new(o, "revoke_reason", in->revoke_reason != NULL ? json_string(in->revoke_reason) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ServiceKeyCreated_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ServiceKeyCreated *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "key_prefix");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key_prefix) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "tenant_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->tenant_id) == -1)
+			return (-1);
+		out->has_tenant_id = 1;
+	}
+	v = json_object_get(j, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->status) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "active");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->active) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	v = json_object_get(j, "deprecated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->deprecated_at) == -1)
+			return (-1);
+		out->has_deprecated_at = 1;
+	}
+	v = json_object_get(j, "grace_until");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->grace_until) == -1)
+			return (-1);
+		out->has_grace_until = 1;
+	}
+	v = json_object_get(j, "replaced_by");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->replaced_by) == -1)
+			return (-1);
+		out->has_replaced_by = 1;
+	}
+	v = json_object_get(j, "created_by");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_by) == -1)
+			return (-1);
+		out->has_created_by = 1;
+	}
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "updated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->updated_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "revoked_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoked_at) == -1)
+			return (-1);
+		out->has_revoked_at = 1;
+	}
+	v = json_object_get(j, "revoke_reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoke_reason) == -1)
+			return (-1);
+		out->has_revoke_reason = 1;
+	}
+	v = json_object_get(j, "key");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_ServiceKeyCreated_encode(const struct kbg_ServiceKeyCreated *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	json_object_set_new(o, "key_prefix", in->key_prefix != NULL ? json_string(in->key_prefix) : json_null());
+	a = json_array();
+	for (i = 0; i < in->n_scopes; i++)
+		json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+	json_object_set_new(o, "scopes", a);
+	if (in->has_tenant_id) {
+		json_object_set_new(o, "tenant_id", in->tenant_id != NULL ? json_string(in->tenant_id) : json_null());
+	}
+	json_object_set_new(o, "status", in->status != NULL ? json_string(in->status) : json_null());
+	json_object_set_new(o, "active", json_boolean(in->active));
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	if (in->has_deprecated_at) {
+		json_object_set_new(o, "deprecated_at", in->deprecated_at != NULL ? json_string(in->deprecated_at) : json_null());
+	}
+	if (in->has_grace_until) {
+		json_object_set_new(o, "grace_until", in->grace_until != NULL ? json_string(in->grace_until) : json_null());
+	}
+	if (in->has_replaced_by) {
+		json_object_set_new(o, "replaced_by", in->replaced_by != NULL ? json_string(in->replaced_by) : json_null());
+	}
+	if (in->has_created_by) {
+		json_object_set_new(o, "created_by", in->created_by != NULL ? json_string(in->created_by) : json_null());
+	}
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	json_object_set_new(o, "updated_at", in->updated_at != NULL ? json_string(in->updated_at) : json_null());
+	if (in->has_revoked_at) {
+		json_object_set_new(o, "revoked_at", in->revoked_at != NULL ? json_string(in->revoked_at) : json_null());
+	}
+	if (in->has_revoke_reason) {
+		json_object_set_new(o, "revoke_reason", in->revoke_reason != NULL ? json_string(in->revoke_reason) : json_null());
+	}
+	json_object_set_new(o, "key", in->key != NULL ? json_string(in->key) : json_null());
+	return (o);
+}
+
+int
+kbg_ServiceKeyCreateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ServiceKeyCreateRequest *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ServiceKeyCreateRequest_encode(const struct kbg_ServiceKeyCreateRequest *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	a = json_array();
+	for (i = 0; i < in->n_scopes; i++)
+		json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+	json_object_set_new(o, "scopes", a);
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ServiceKeyUpdateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ServiceKeyUpdateRequest *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+		out->has_name = 1;
+	}
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+		out->has_scopes = 1;
+	}
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ServiceKeyUpdateRequest_encode(const struct kbg_ServiceKeyUpdateRequest *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_name) {
+		json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	}
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	if (in->has_scopes) {
+		a = json_array();
+		for (i = 0; i < in->n_scopes; i++)
+			json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+		json_object_set_new(o, "scopes", a);
+	}
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_KeyRevokeRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_KeyRevokeRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->reason) == -1)
+			return (-1);
+		out->has_reason = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_KeyRevokeRequest_encode(const struct kbg_KeyRevokeRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_reason) {
+		json_object_set_new(o, "reason", in->reason != NULL ? json_string(in->reason) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ServiceKeyDeprecateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ServiceKeyDeprecateRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "grace_period_seconds");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->grace_period_seconds) == -1)
+			return (-1);
+		out->has_grace_period_seconds = 1;
+	}
+	v = json_object_get(j, "grace_until");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->grace_until) == -1)
+			return (-1);
+		out->has_grace_until = 1;
+	}
+	v = json_object_get(j, "reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->reason) == -1)
+			return (-1);
+		out->has_reason = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ServiceKeyDeprecateRequest_encode(const struct kbg_ServiceKeyDeprecateRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_grace_period_seconds) {
+		json_object_set_new(o, "grace_period_seconds", json_integer((json_int_t)in->grace_period_seconds));
+	}
+	if (in->has_grace_until) {
+		json_object_set_new(o, "grace_until", in->grace_until != NULL ? json_string(in->grace_until) : json_null());
+	}
+	if (in->has_reason) {
+		json_object_set_new(o, "reason", in->reason != NULL ? json_string(in->reason) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ServiceKeyRotateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ServiceKeyRotateRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "grace_period_seconds");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->grace_period_seconds) == -1)
+			return (-1);
+		out->has_grace_period_seconds = 1;
+	}
+	v = json_object_get(j, "reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->reason) == -1)
+			return (-1);
+		out->has_reason = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ServiceKeyRotateRequest_encode(const struct kbg_ServiceKeyRotateRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_grace_period_seconds) {
+		json_object_set_new(o, "grace_period_seconds", json_integer((json_int_t)in->grace_period_seconds));
+	}
+	if (in->has_reason) {
+		json_object_set_new(o, "reason", in->reason != NULL ? json_string(in->reason) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ServiceKeyEvent_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ServiceKeyEvent *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "key_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key_id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "action");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->action) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->reason) == -1)
+			return (-1);
+		out->has_reason = 1;
+	}
+	v = json_object_get(j, "actor_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->actor_id) == -1)
+			return (-1);
+		out->has_actor_id = 1;
+	}
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_ServiceKeyEvent_encode(const struct kbg_ServiceKeyEvent *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", json_integer((json_int_t)in->id));
+	json_object_set_new(o, "key_id", in->key_id != NULL ? json_string(in->key_id) : json_null());
+	json_object_set_new(o, "action", in->action != NULL ? json_string(in->action) : json_null());
+	if (in->has_reason) {
+		json_object_set_new(o, "reason", in->reason != NULL ? json_string(in->reason) : json_null());
+	}
+	if (in->has_actor_id) {
+		json_object_set_new(o, "actor_id", in->actor_id != NULL ? json_string(in->actor_id) : json_null());
+	}
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	return (o);
+}
+
+int
+kbg_ClientKey_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ClientKey *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "user_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->user_id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "tenant_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->tenant_id) == -1)
+			return (-1);
+		out->has_tenant_id = 1;
+	}
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "key_prefix");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key_prefix) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->status) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "active");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->active) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "updated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->updated_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "revoked_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoked_at) == -1)
+			return (-1);
+		out->has_revoked_at = 1;
+	}
+	v = json_object_get(j, "revoke_reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoke_reason) == -1)
+			return (-1);
+		out->has_revoke_reason = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ClientKey_encode(const struct kbg_ClientKey *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "user_id", in->user_id != NULL ? json_string(in->user_id) : json_null());
+	if (in->has_tenant_id) {
+		json_object_set_new(o, "tenant_id", in->tenant_id != NULL ? json_string(in->tenant_id) : json_null());
+	}
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	json_object_set_new(o, "key_prefix", in->key_prefix != NULL ? json_string(in->key_prefix) : json_null());
+	a = json_array();
+	for (i = 0; i < in->n_scopes; i++)
+		json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+	json_object_set_new(o, "scopes", a);
+	json_object_set_new(o, "status", in->status != NULL ? json_string(in->status) : json_null());
+	json_object_set_new(o, "active", json_boolean(in->active));
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	json_object_set_new(o, "updated_at", in->updated_at != NULL ? json_string(in->updated_at) : json_null());
+	if (in->has_revoked_at) {
+		json_object_set_new(o, "revoked_at", in->revoked_at != NULL ? json_string(in->revoked_at) : json_null());
+	}
+	if (in->has_revoke_reason) {
+		json_object_set_new(o, "revoke_reason", in->revoke_reason != NULL ? json_string(in->revoke_reason) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ClientKeyCreated_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ClientKeyCreated *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "user_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->user_id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "tenant_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->tenant_id) == -1)
+			return (-1);
+		out->has_tenant_id = 1;
+	}
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "key_prefix");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key_prefix) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->status) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "active");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->active) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "updated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->updated_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "revoked_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoked_at) == -1)
+			return (-1);
+		out->has_revoked_at = 1;
+	}
+	v = json_object_get(j, "revoke_reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoke_reason) == -1)
+			return (-1);
+		out->has_revoke_reason = 1;
+	}
+	v = json_object_get(j, "key");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_ClientKeyCreated_encode(const struct kbg_ClientKeyCreated *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "user_id", in->user_id != NULL ? json_string(in->user_id) : json_null());
+	if (in->has_tenant_id) {
+		json_object_set_new(o, "tenant_id", in->tenant_id != NULL ? json_string(in->tenant_id) : json_null());
+	}
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	json_object_set_new(o, "key_prefix", in->key_prefix != NULL ? json_string(in->key_prefix) : json_null());
+	a = json_array();
+	for (i = 0; i < in->n_scopes; i++)
+		json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+	json_object_set_new(o, "scopes", a);
+	json_object_set_new(o, "status", in->status != NULL ? json_string(in->status) : json_null());
+	json_object_set_new(o, "active", json_boolean(in->active));
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	json_object_set_new(o, "updated_at", in->updated_at != NULL ? json_string(in->updated_at) : json_null());
+	if (in->has_revoked_at) {
+		json_object_set_new(o, "revoked_at", in->revoked_at != NULL ? json_string(in->revoked_at) : json_null());
+	}
+	if (in->has_revoke_reason) {
+		json_object_set_new(o, "revoke_reason", in->revoke_reason != NULL ? json_string(in->revoke_reason) : json_null());
+	}
+	json_object_set_new(o, "key", in->key != NULL ? json_string(in->key) : json_null());
+	return (o);
+}
+
+int
+kbg_ClientKeyCreateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ClientKeyCreateRequest *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ClientKeyCreateRequest_encode(const struct kbg_ClientKeyCreateRequest *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	a = json_array();
+	for (i = 0; i < in->n_scopes; i++)
+		json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+	json_object_set_new(o, "scopes", a);
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ClientKeyUpdateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ClientKeyUpdateRequest *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+		out->has_name = 1;
+	}
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+		out->has_scopes = 1;
+	}
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ClientKeyUpdateRequest_encode(const struct kbg_ClientKeyUpdateRequest *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_name) {
+		json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	}
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	if (in->has_scopes) {
+		a = json_array();
+		for (i = 0; i < in->n_scopes; i++)
+			json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+		json_object_set_new(o, "scopes", a);
+	}
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	return (o);
+}
+

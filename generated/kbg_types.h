@@ -65,6 +65,18 @@ struct kbg_MigrationCreateRequest;
 struct kbg_Migration;
 struct kbg_MigrationSyncRequest;
 struct kbg_MigrationRun;
+struct kbg_ServiceKey;
+struct kbg_ServiceKeyCreated;
+struct kbg_ServiceKeyCreateRequest;
+struct kbg_ServiceKeyUpdateRequest;
+struct kbg_KeyRevokeRequest;
+struct kbg_ServiceKeyDeprecateRequest;
+struct kbg_ServiceKeyRotateRequest;
+struct kbg_ServiceKeyEvent;
+struct kbg_ClientKey;
+struct kbg_ClientKeyCreated;
+struct kbg_ClientKeyCreateRequest;
+struct kbg_ClientKeyUpdateRequest;
 
 /* ServiceInfo */
 struct kbg_ServiceInfo {
@@ -607,5 +619,237 @@ struct kbg_MigrationRun {
 
 int	kbg_MigrationRun_decode(struct kb_ctx *, json_t *, struct kbg_MigrationRun *);
 json_t	*kbg_MigrationRun_encode(const struct kbg_MigrationRun *);
+
+/* ServiceKey */
+struct kbg_ServiceKey {
+	const char *id;	/* id */
+	const char *name;	/* name */
+	const char *description;	/* description */
+	int	has_description;
+	const char *key_prefix;	/* key_prefix */
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	const char *tenant_id;	/* tenant_id */
+	int	has_tenant_id;
+	const char *status;	/* status */
+	int active;	/* active */
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+	const char *deprecated_at;	/* deprecated_at */
+	int	has_deprecated_at;
+	const char *grace_until;	/* grace_until */
+	int	has_grace_until;
+	const char *replaced_by;	/* replaced_by */
+	int	has_replaced_by;
+	const char *created_by;	/* created_by */
+	int	has_created_by;
+	const char *created_at;	/* created_at */
+	const char *updated_at;	/* updated_at */
+	const char *revoked_at;	/* revoked_at */
+	int	has_revoked_at;
+	const char *revoke_reason;	/* revoke_reason */
+	int	has_revoke_reason;
+};
+
+int	kbg_ServiceKey_decode(struct kb_ctx *, json_t *, struct kbg_ServiceKey *);
+json_t	*kbg_ServiceKey_encode(const struct kbg_ServiceKey *);
+
+/* ServiceKeyCreated */
+struct kbg_ServiceKeyCreated {
+	const char *id;	/* id */
+	const char *name;	/* name */
+	const char *description;	/* description */
+	int	has_description;
+	const char *key_prefix;	/* key_prefix */
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	const char *tenant_id;	/* tenant_id */
+	int	has_tenant_id;
+	const char *status;	/* status */
+	int active;	/* active */
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+	const char *deprecated_at;	/* deprecated_at */
+	int	has_deprecated_at;
+	const char *grace_until;	/* grace_until */
+	int	has_grace_until;
+	const char *replaced_by;	/* replaced_by */
+	int	has_replaced_by;
+	const char *created_by;	/* created_by */
+	int	has_created_by;
+	const char *created_at;	/* created_at */
+	const char *updated_at;	/* updated_at */
+	const char *revoked_at;	/* revoked_at */
+	int	has_revoked_at;
+	const char *revoke_reason;	/* revoke_reason */
+	int	has_revoke_reason;
+	const char *key;	/* key */
+};
+
+int	kbg_ServiceKeyCreated_decode(struct kb_ctx *, json_t *, struct kbg_ServiceKeyCreated *);
+json_t	*kbg_ServiceKeyCreated_encode(const struct kbg_ServiceKeyCreated *);
+
+/* ServiceKeyCreateRequest */
+struct kbg_ServiceKeyCreateRequest {
+	const char *name;	/* name */
+	const char *description;	/* description */
+	int	has_description;
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+};
+
+int	kbg_ServiceKeyCreateRequest_decode(struct kb_ctx *, json_t *, struct kbg_ServiceKeyCreateRequest *);
+json_t	*kbg_ServiceKeyCreateRequest_encode(const struct kbg_ServiceKeyCreateRequest *);
+
+/* ServiceKeyUpdateRequest */
+struct kbg_ServiceKeyUpdateRequest {
+	const char *name;	/* name */
+	int	has_name;
+	const char *description;	/* description */
+	int	has_description;
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	int	has_scopes;
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+};
+
+int	kbg_ServiceKeyUpdateRequest_decode(struct kb_ctx *, json_t *, struct kbg_ServiceKeyUpdateRequest *);
+json_t	*kbg_ServiceKeyUpdateRequest_encode(const struct kbg_ServiceKeyUpdateRequest *);
+
+/* KeyRevokeRequest */
+struct kbg_KeyRevokeRequest {
+	const char *reason;	/* reason */
+	int	has_reason;
+};
+
+int	kbg_KeyRevokeRequest_decode(struct kb_ctx *, json_t *, struct kbg_KeyRevokeRequest *);
+json_t	*kbg_KeyRevokeRequest_encode(const struct kbg_KeyRevokeRequest *);
+
+/* ServiceKeyDeprecateRequest */
+struct kbg_ServiceKeyDeprecateRequest {
+	int64_t grace_period_seconds;	/* grace_period_seconds */
+	int	has_grace_period_seconds;
+	const char *grace_until;	/* grace_until */
+	int	has_grace_until;
+	const char *reason;	/* reason */
+	int	has_reason;
+};
+
+int	kbg_ServiceKeyDeprecateRequest_decode(struct kb_ctx *, json_t *, struct kbg_ServiceKeyDeprecateRequest *);
+json_t	*kbg_ServiceKeyDeprecateRequest_encode(const struct kbg_ServiceKeyDeprecateRequest *);
+
+/* ServiceKeyRotateRequest */
+struct kbg_ServiceKeyRotateRequest {
+	int64_t grace_period_seconds;	/* grace_period_seconds */
+	int	has_grace_period_seconds;
+	const char *reason;	/* reason */
+	int	has_reason;
+};
+
+int	kbg_ServiceKeyRotateRequest_decode(struct kb_ctx *, json_t *, struct kbg_ServiceKeyRotateRequest *);
+json_t	*kbg_ServiceKeyRotateRequest_encode(const struct kbg_ServiceKeyRotateRequest *);
+
+/* ServiceKeyEvent */
+struct kbg_ServiceKeyEvent {
+	int64_t id;	/* id */
+	const char *key_id;	/* key_id */
+	const char *action;	/* action */
+	const char *reason;	/* reason */
+	int	has_reason;
+	const char *actor_id;	/* actor_id */
+	int	has_actor_id;
+	const char *created_at;	/* created_at */
+};
+
+int	kbg_ServiceKeyEvent_decode(struct kb_ctx *, json_t *, struct kbg_ServiceKeyEvent *);
+json_t	*kbg_ServiceKeyEvent_encode(const struct kbg_ServiceKeyEvent *);
+
+/* ClientKey */
+struct kbg_ClientKey {
+	const char *id;	/* id */
+	const char *user_id;	/* user_id */
+	const char *tenant_id;	/* tenant_id */
+	int	has_tenant_id;
+	const char *name;	/* name */
+	const char *description;	/* description */
+	int	has_description;
+	const char *key_prefix;	/* key_prefix */
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	const char *status;	/* status */
+	int active;	/* active */
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+	const char *created_at;	/* created_at */
+	const char *updated_at;	/* updated_at */
+	const char *revoked_at;	/* revoked_at */
+	int	has_revoked_at;
+	const char *revoke_reason;	/* revoke_reason */
+	int	has_revoke_reason;
+};
+
+int	kbg_ClientKey_decode(struct kb_ctx *, json_t *, struct kbg_ClientKey *);
+json_t	*kbg_ClientKey_encode(const struct kbg_ClientKey *);
+
+/* ClientKeyCreated */
+struct kbg_ClientKeyCreated {
+	const char *id;	/* id */
+	const char *user_id;	/* user_id */
+	const char *tenant_id;	/* tenant_id */
+	int	has_tenant_id;
+	const char *name;	/* name */
+	const char *description;	/* description */
+	int	has_description;
+	const char *key_prefix;	/* key_prefix */
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	const char *status;	/* status */
+	int active;	/* active */
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+	const char *created_at;	/* created_at */
+	const char *updated_at;	/* updated_at */
+	const char *revoked_at;	/* revoked_at */
+	int	has_revoked_at;
+	const char *revoke_reason;	/* revoke_reason */
+	int	has_revoke_reason;
+	const char *key;	/* key */
+};
+
+int	kbg_ClientKeyCreated_decode(struct kb_ctx *, json_t *, struct kbg_ClientKeyCreated *);
+json_t	*kbg_ClientKeyCreated_encode(const struct kbg_ClientKeyCreated *);
+
+/* ClientKeyCreateRequest */
+struct kbg_ClientKeyCreateRequest {
+	const char *name;	/* name */
+	const char *description;	/* description */
+	int	has_description;
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+};
+
+int	kbg_ClientKeyCreateRequest_decode(struct kb_ctx *, json_t *, struct kbg_ClientKeyCreateRequest *);
+json_t	*kbg_ClientKeyCreateRequest_encode(const struct kbg_ClientKeyCreateRequest *);
+
+/* ClientKeyUpdateRequest */
+struct kbg_ClientKeyUpdateRequest {
+	const char *name;	/* name */
+	int	has_name;
+	const char *description;	/* description */
+	int	has_description;
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	int	has_scopes;
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+};
+
+int	kbg_ClientKeyUpdateRequest_decode(struct kb_ctx *, json_t *, struct kbg_ClientKeyUpdateRequest *);
+json_t	*kbg_ClientKeyUpdateRequest_encode(const struct kbg_ClientKeyUpdateRequest *);
 
 #endif /* KBG_TYPES_H */

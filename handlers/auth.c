@@ -187,6 +187,13 @@ static struct kb_stmt	user_get = KB_STMT_RO(
 	ACTIVE_SESSION);
 
 /*
+ * $1 user id, for a client key: the gate has checked the key (not
+ * revoked, not expired, its user not locked); it has no session.
+ */
+static struct kb_stmt	user_get_by_key = KB_STMT_RO(
+	"SELECT " USER_JSON " FROM users u WHERE u.id = $1");
+
+/*
  * $1 user id, $2 session id, $3 email, $4 password hash, $5 metadata to
  * merge (a key set to null is removed), $6 request id, $7 client address,
  * $8 the names of the changed fields (JSON array).  NULL: unchanged.
@@ -673,7 +680,15 @@ signout_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 void
 kbh_getUser(struct kb_ctx *ctx, const struct kbg_getUser_in *in)
 {
+	const struct kb_caller	*c = kb_ctx_caller(ctx);
+	const char		*params[1];
+
 	(void)in;
+	if (c->cred == KB_CRED_CLIENT_KEY && auth_is_uuid(c->sub)) {
+		params[0] = c->sub;
+		kb_db_query(ctx, &user_get_by_key, 1, params, user_done, NULL);
+		return;
+	}
 	auth_query_caller(ctx, &user_get, user_done, NULL);
 }
 

@@ -385,6 +385,10 @@ auth_check(struct kb_ctx *ctx)
 		kb_respond_error(ctx, 401, "UNAUTHORIZED",
 		    "%s needs credentials: send Authorization: Bearer "
 		    "<access token>", op->operation_id);
+	else if (c->tenant == NULL && role_listed(op->roles, "tenant_admin"))
+		kb_respond_error(ctx, 403, "FORBIDDEN",
+		    "the %s role may not call %s; a tenant admin must select "
+		    "the tenant with X-FB-Tenant", c->role, op->operation_id);
 	else
 		kb_respond_error(ctx, 403, "FORBIDDEN",
 		    "the %s role may not call %s", c->role, op->operation_id);

@@ -25,6 +25,10 @@ cc $CFLAGS -o $B/test_auth tests/integration/test_auth.c \
     tests/integration/http.c $LIBS
 cc $CFLAGS -o $B/test_tenants tests/integration/test_tenants.c \
     tests/integration/http.c $LIBS
+# The keys suite makes its tenants and admins with SQL (libpq).
+cc $CFLAGS $(pkg-config --cflags libpq) -o $B/test_keys \
+    tests/integration/test_keys.c tests/integration/http.c $LIBS \
+    $(pkg-config --libs libpq)
 
 PGDIR=$top/$B/test-pg
 PGPORT=$(free_port)
@@ -89,6 +93,11 @@ $B/test_integration || status=$?
 # Users and tokens (/api/v1/auth).
 if ! $B/test_auth; then
 	echo "integration: the auth suite failed" >&2
+	status=1
+fi
+# Service keys and client keys.
+if ! $B/test_keys; then
+	echo "integration: the keys suite failed" >&2
 	status=1
 fi
 
