@@ -12,7 +12,7 @@ CFLAGS		?= -O2 -g
 WARN		 = -Wall -Wextra -Wmissing-prototypes -Wshadow \
 		   -Wno-unused-parameter
 MOD_CFLAGS	 = $(CFLAGS) $(WARN) -std=gnu11 -fPIC $(KORE_FEATURES) \
-		   -Iruntime -Iserver -Igenerated -Iauth $(PKG_CFLAGS)
+		   -Iruntime -Iserver -Igenerated -Iauth -Itools $(PKG_CFLAGS)
 
 SPEC		 = spec/openapi.yaml
 SPEC_FILES	:= $(shell find spec -name '*.yaml' -o -name '*.json' 2>/dev/null)
@@ -24,8 +24,10 @@ HANDLER_SRCS	:= $(wildcard handlers/*.c)
 RUNTIME_SRCS	:= $(wildcard runtime/*.c)
 GEN_SRCS	 = $(wildcard generated/*.c)
 AUTH_SRCS	:= $(wildcard auth/*.c)
+# The migration runner's core, shared with build/kbmigrate.
+TOOL_SRCS	:= tools/kb_migrate.c
 MOD_SRCS	 = $(SERVER_SRCS) $(HANDLER_SRCS) $(RUNTIME_SRCS) $(GEN_SRCS) \
-		   $(AUTH_SRCS)
+		   $(AUTH_SRCS) $(TOOL_SRCS)
 MOD_OBJS	 = $(patsubst %.c,$(BUILD)/mod/%.o,$(MOD_SRCS))
 
 .PHONY: all deps codegen generate module run migrate test test-lint \
@@ -68,9 +70,10 @@ $(BUILD)/mod/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(MOD_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/kbmigrate: tools/kbmigrate.c
+$(BUILD)/kbmigrate: tools/kbmigrate.c tools/kb_migrate.c tools/kb_migrate.h
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -std=gnu11 $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 $(PKG_CFLAGS) -Itools -o $@ \
+	    tools/kbmigrate.c tools/kb_migrate.c $(PKG_LIBS)
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -9,16 +9,14 @@
 
 #include <libpq-fe.h>
 
+#include "common.h"
+
 struct kb_ctx;
 struct kb_caller;
 
 #define REFRESH_PREFIX		"kbrt_"
 #define REFRESH_BYTES		32
 
-/* RFC 3339 UTC with milliseconds, as the settings handler writes them. */
-#define TS(x)								\
-	"to_char((" x ") AT TIME ZONE 'UTC',"				\
-	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* A users row `u` as GoTrue clients expect a user. */
 #define USER_JSON							\

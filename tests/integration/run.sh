@@ -25,6 +25,8 @@ cc $CFLAGS -o $B/test_auth tests/integration/test_auth.c \
     tests/integration/http.c $LIBS
 cc $CFLAGS -o $B/test_tenants tests/integration/test_tenants.c \
     tests/integration/http.c $LIBS
+cc $CFLAGS -o $B/test_migrations tests/integration/test_migrations.c \
+    tests/integration/http.c $LIBS
 # The keys suite makes its tenants and admins with SQL (libpq).
 cc $CFLAGS $(pkg-config --cflags libpq) -o $B/test_keys \
     tests/integration/test_keys.c tests/integration/http.c $LIBS \
@@ -104,6 +106,12 @@ fi
 # Tenants, members, settings, invitations and the cross-tenant suite.
 if ! $B/test_tenants; then
 	echo "integration: the tenants suite failed" >&2
+	status=1
+fi
+
+# The Migrations API.
+if ! $B/test_migrations; then
+	echo "integration: the migrations suite failed" >&2
 	status=1
 fi
 
