@@ -5,7 +5,7 @@
 #include "kbg_api.h"
 #include "kbg_handlers.h"
 
-/* 26 compiled schemas */
+/* 29 compiled schemas */
 static const struct kb_schema kbs_0;
 static const struct kb_schema kbs_1;
 static const struct kb_schema kbs_2;
@@ -32,6 +32,9 @@ static const struct kb_schema kbs_22;
 static const struct kb_schema kbs_23;
 static const struct kb_schema kbs_24;
 static const struct kb_schema kbs_25;
+static const struct kb_schema kbs_26;
+static const struct kb_schema kbs_27;
+static const struct kb_schema kbs_28;
 
 static struct kb_schema_cache kbsc_0;
 static const struct kb_schema kbs_0 = {
@@ -310,6 +313,40 @@ static const struct kb_schema kbs_25 = {
 	.min_length = 6, .max_length = 32, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_25,
+};
+
+static struct kb_schema_cache kbsc_26;
+static const struct kb_schema_prop kbs_26_p[] = {
+	{ "email", &kbs_9 },
+	{ "password", &kbs_10 },
+	{ "name", &kbs_27 },
+	{ "setup_token", &kbs_28 },
+};
+static const char *const kbs_26_r[] = { "email", "password", "setup_token", NULL };
+static const struct kb_schema kbs_26 = {
+	.name = "AdminSetupRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_26_p, .nprops = 4,
+	.required = kbs_26_r, .nrequired = 3,
+	.cache = &kbsc_26,
+};
+
+static struct kb_schema_cache kbsc_27;
+static const struct kb_schema kbs_27 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_27,
+};
+
+static struct kb_schema_cache kbsc_28;
+static const struct kb_schema kbs_28 = {
+	.types = 0x10, .flags = 0x0400, .format = 14,
+	.min_length = 1, .max_length = 256, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_28,
 };
 
 int	kbg_dec_str(json_t *, const char **);
@@ -929,6 +966,141 @@ kbm_mfaVerify(void)
 	return (kbh_mfaVerify != NULL);
 }
 
+static int
+kbi_getAdminSetupStatus(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getAdminSetupStatus_in	*in;
+
+	if (kbh_getAdminSetupStatus == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_getAdminSetupStatus(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getAdminSetupStatus(void)
+{
+	return (kbh_getAdminSetupStatus != NULL);
+}
+
+static int
+kbi_adminSetup(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_adminSetup_in	*in;
+
+	if (kbh_adminSetup == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_AdminSetupRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_adminSetup(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_adminSetup(void)
+{
+	return (kbh_adminSetup != NULL);
+}
+
+static int
+kbi_adminLogin(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_adminLogin_in	*in;
+
+	if (kbh_adminLogin == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_SigninRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_adminLogin(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_adminLogin(void)
+{
+	return (kbh_adminLogin != NULL);
+}
+
+static int
+kbi_adminRefresh(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_adminRefresh_in	*in;
+
+	if (kbh_adminRefresh == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_RefreshRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_adminRefresh(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_adminRefresh(void)
+{
+	return (kbh_adminRefresh != NULL);
+}
+
+static int
+kbi_adminLogout(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_adminLogout_in	*in;
+
+	if (kbh_adminLogout == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_adminLogout(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_adminLogout(void)
+{
+	return (kbh_adminLogout != NULL);
+}
+
+static int
+kbi_getAdminMe(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getAdminMe_in	*in;
+
+	if (kbh_getAdminMe == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_getAdminMe(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getAdminMe(void)
+{
+	return (kbh_getAdminMe != NULL);
+}
+
 static const struct kb_op kbo_0 = {
 	.operation_id = "getRoot",
 	.method = "GET",
@@ -1271,6 +1443,87 @@ static const struct kb_op kbo_24 = {
 	.implemented = kbm_mfaVerify,
 };
 
+static const char *const kbo_25_roles[] = { "anon", "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_25 = {
+	.operation_id = "getAdminSetupStatus",
+	.method = "GET",
+	.path = "/api/v1/admin/setup/status",
+	.summary = "Whether the instance needs its first administrator",
+	.roles = kbo_25_roles,
+	.secured = 0,
+	.invoke = kbi_getAdminSetupStatus,
+	.implemented = kbm_getAdminSetupStatus,
+};
+
+static const char *const kbo_26_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_26_b = { 1, kbo_26_mt, 1, &kbs_26 };
+static const char *const kbo_26_roles[] = { "anon", "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_26 = {
+	.operation_id = "adminSetup",
+	.method = "POST",
+	.path = "/api/v1/admin/setup",
+	.summary = "Create the first administrator",
+	.body = &kbo_26_b,
+	.roles = kbo_26_roles,
+	.secured = 0,
+	.invoke = kbi_adminSetup,
+	.implemented = kbm_adminSetup,
+};
+
+static const char *const kbo_27_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_27_b = { 1, kbo_27_mt, 1, &kbs_12 };
+static const char *const kbo_27_roles[] = { "anon", "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_27 = {
+	.operation_id = "adminLogin",
+	.method = "POST",
+	.path = "/api/v1/admin/login",
+	.summary = "Sign in to the dashboard",
+	.body = &kbo_27_b,
+	.roles = kbo_27_roles,
+	.secured = 0,
+	.invoke = kbi_adminLogin,
+	.implemented = kbm_adminLogin,
+};
+
+static const char *const kbo_28_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_28_b = { 1, kbo_28_mt, 1, &kbs_14 };
+static const char *const kbo_28_roles[] = { "anon", "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_28 = {
+	.operation_id = "adminRefresh",
+	.method = "POST",
+	.path = "/api/v1/admin/refresh",
+	.summary = "Exchange an administrator's refresh token",
+	.body = &kbo_28_b,
+	.roles = kbo_28_roles,
+	.secured = 0,
+	.invoke = kbi_adminRefresh,
+	.implemented = kbm_adminRefresh,
+};
+
+static const char *const kbo_29_roles[] = { "admin", "instance_admin", NULL };
+static const struct kb_op kbo_29 = {
+	.operation_id = "adminLogout",
+	.method = "POST",
+	.path = "/api/v1/admin/logout",
+	.summary = "Sign out of the dashboard",
+	.roles = kbo_29_roles,
+	.secured = 1,
+	.invoke = kbi_adminLogout,
+	.implemented = kbm_adminLogout,
+};
+
+static const char *const kbo_30_roles[] = { "admin", "instance_admin", NULL };
+static const struct kb_op kbo_30 = {
+	.operation_id = "getAdminMe",
+	.method = "GET",
+	.path = "/api/v1/admin/me",
+	.summary = "The current administrator",
+	.roles = kbo_30_roles,
+	.secured = 1,
+	.invoke = kbi_getAdminMe,
+	.implemented = kbm_getAdminMe,
+};
+
 static const struct kb_op *const kbg_ops[] = {
 	&kbo_0,
 	&kbo_1,
@@ -1297,6 +1550,12 @@ static const struct kb_op *const kbg_ops[] = {
 	&kbo_22,
 	&kbo_23,
 	&kbo_24,
+	&kbo_25,
+	&kbo_26,
+	&kbo_27,
+	&kbo_28,
+	&kbo_29,
+	&kbo_30,
 	NULL
 };
 
@@ -1323,6 +1582,12 @@ static const char *const kbg_path_19_names[] = { NULL };
 static const char *const kbg_path_20_names[] = { NULL };
 static const char *const kbg_path_21_names[] = { NULL };
 static const char *const kbg_path_22_names[] = { NULL };
+static const char *const kbg_path_23_names[] = { NULL };
+static const char *const kbg_path_24_names[] = { NULL };
+static const char *const kbg_path_25_names[] = { NULL };
+static const char *const kbg_path_26_names[] = { NULL };
+static const char *const kbg_path_27_names[] = { NULL };
+static const char *const kbg_path_28_names[] = { NULL };
 
 static const struct kb_path_item kbg_paths[] = {
 	{
@@ -1486,6 +1751,48 @@ static const struct kb_path_item kbg_paths[] = {
 		.param_names = kbg_path_22_names,
 		.nparam_names = 0,
 	},
+	{
+		.path = "/api/v1/admin/setup/status",
+		.ops = { [KB_M_GET] = &kbo_25, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_23_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/setup",
+		.ops = { [KB_M_POST] = &kbo_26, },
+		.allow = "POST",
+		.param_names = kbg_path_24_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/login",
+		.ops = { [KB_M_POST] = &kbo_27, },
+		.allow = "POST",
+		.param_names = kbg_path_25_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/refresh",
+		.ops = { [KB_M_POST] = &kbo_28, },
+		.allow = "POST",
+		.param_names = kbg_path_26_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/logout",
+		.ops = { [KB_M_POST] = &kbo_29, },
+		.allow = "POST",
+		.param_names = kbg_path_27_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/me",
+		.ops = { [KB_M_GET] = &kbo_30, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_28_names,
+		.nparam_names = 0,
+	},
 };
 
 static const struct kb_route_node kbn_0;
@@ -1516,6 +1823,13 @@ static const struct kb_route_node kbn_24;
 static const struct kb_route_node kbn_25;
 static const struct kb_route_node kbn_26;
 static const struct kb_route_node kbn_27;
+static const struct kb_route_node kbn_28;
+static const struct kb_route_node kbn_29;
+static const struct kb_route_node kbn_30;
+static const struct kb_route_node kbn_31;
+static const struct kb_route_node kbn_32;
+static const struct kb_route_node kbn_33;
+static const struct kb_route_node kbn_34;
 
 static const struct kb_route_edge kbn_0_e[] = {
 	{ "", 0, &kbn_1 },
@@ -1536,10 +1850,11 @@ static const struct kb_route_edge kbn_6_e[] = {
 };
 static const struct kb_route_node kbn_6 = { .edges = kbn_6_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_edge kbn_7_e[] = {
+	{ "admin", 5, &kbn_28 },
 	{ "auth", 4, &kbn_11 },
 	{ "settings", 8, &kbn_8 },
 };
-static const struct kb_route_node kbn_7 = { .edges = kbn_7_e, .nedges = 2, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_7 = { .edges = kbn_7_e, .nedges = 3, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_edge kbn_8_e[] = {
 	{ "batch", 5, &kbn_9 },
 };
@@ -1584,6 +1899,23 @@ static const struct kb_route_node kbn_24 = { .param_prefix = "", .param_suffix =
 static const struct kb_route_node kbn_25 = { .param_prefix = "", .param_suffix = "", .path_index = 20 };
 static const struct kb_route_node kbn_26 = { .param_prefix = "", .param_suffix = "", .path_index = 21 };
 static const struct kb_route_node kbn_27 = { .param_prefix = "", .param_suffix = "", .path_index = 22 };
+static const struct kb_route_edge kbn_28_e[] = {
+	{ "login", 5, &kbn_31 },
+	{ "logout", 6, &kbn_33 },
+	{ "me", 2, &kbn_34 },
+	{ "refresh", 7, &kbn_32 },
+	{ "setup", 5, &kbn_29 },
+};
+static const struct kb_route_node kbn_28 = { .edges = kbn_28_e, .nedges = 5, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_edge kbn_29_e[] = {
+	{ "status", 6, &kbn_30 },
+};
+static const struct kb_route_node kbn_29 = { .edges = kbn_29_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = 24 };
+static const struct kb_route_node kbn_30 = { .param_prefix = "", .param_suffix = "", .path_index = 23 };
+static const struct kb_route_node kbn_31 = { .param_prefix = "", .param_suffix = "", .path_index = 25 };
+static const struct kb_route_node kbn_32 = { .param_prefix = "", .param_suffix = "", .path_index = 26 };
+static const struct kb_route_node kbn_33 = { .param_prefix = "", .param_suffix = "", .path_index = 27 };
+static const struct kb_route_node kbn_34 = { .param_prefix = "", .param_suffix = "", .path_index = 28 };
 
 extern const char kbg_spec_json[];
 
@@ -1592,9 +1924,9 @@ const struct kb_api kbg_api = {
 	.version = "0.1.0",
 	.root = &kbn_0,
 	.paths = kbg_paths,
-	.npaths = 23,
+	.npaths = 29,
 	.ops = kbg_ops,
-	.nops = 25,
+	.nops = 31,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 224090,
+	.spec_json_len = 275088,
 };

@@ -44,6 +44,9 @@ struct kbg_MfaRecoveryCodes;
 struct kbg_MfaStatus;
 struct kbg_MfaChallenge;
 struct kbg_MfaVerifyRequest;
+struct kbg_AdminSetupStatus;
+struct kbg_AdminSetupRequest;
+struct kbg_AdminUser;
 
 /* ServiceInfo */
 struct kbg_ServiceInfo {
@@ -303,5 +306,41 @@ struct kbg_MfaVerifyRequest {
 
 int	kbg_MfaVerifyRequest_decode(struct kb_ctx *, json_t *, struct kbg_MfaVerifyRequest *);
 json_t	*kbg_MfaVerifyRequest_encode(const struct kbg_MfaVerifyRequest *);
+
+/* AdminSetupStatus */
+struct kbg_AdminSetupStatus {
+	int needs_setup;	/* needs_setup */
+};
+
+int	kbg_AdminSetupStatus_decode(struct kb_ctx *, json_t *, struct kbg_AdminSetupStatus *);
+json_t	*kbg_AdminSetupStatus_encode(const struct kbg_AdminSetupStatus *);
+
+/* AdminSetupRequest */
+struct kbg_AdminSetupRequest {
+	const char *email;	/* email */
+	const char *password;	/* password */
+	const char *name;	/* name */
+	int	has_name;
+	const char *setup_token;	/* setup_token */
+};
+
+int	kbg_AdminSetupRequest_decode(struct kb_ctx *, json_t *, struct kbg_AdminSetupRequest *);
+json_t	*kbg_AdminSetupRequest_encode(const struct kbg_AdminSetupRequest *);
+
+/* AdminUser */
+struct kbg_AdminUser {
+	const char *id;	/* id */
+	const char *email;	/* email */
+	const char *name;	/* name */
+	int	has_name;
+	const char *role;	/* role */
+	const char *created_at;	/* created_at */
+	const char *last_sign_in_at;	/* last_sign_in_at */
+	int	has_last_sign_in_at;
+	int totp_enabled;	/* totp_enabled */
+};
+
+int	kbg_AdminUser_decode(struct kb_ctx *, json_t *, struct kbg_AdminUser *);
+json_t	*kbg_AdminUser_encode(const struct kbg_AdminUser *);
 
 #endif /* KBG_TYPES_H */
