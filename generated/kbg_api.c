@@ -1374,7 +1374,7 @@ static const struct kb_op kbo_19 = {
 	.implemented = kbm_getCsrfToken,
 };
 
-static const char *const kbo_20_roles[] = { "authenticated", NULL };
+static const char *const kbo_20_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_20 = {
 	.operation_id = "mfaSetup",
 	.method = "POST",
@@ -1388,7 +1388,7 @@ static const struct kb_op kbo_20 = {
 
 static const char *const kbo_21_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_21_b = { 1, kbo_21_mt, 1, &kbs_21 };
-static const char *const kbo_21_roles[] = { "authenticated", NULL };
+static const char *const kbo_21_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_21 = {
 	.operation_id = "mfaEnable",
 	.method = "POST",
@@ -1403,7 +1403,7 @@ static const struct kb_op kbo_21 = {
 
 static const char *const kbo_22_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_22_b = { 1, kbo_22_mt, 1, &kbs_21 };
-static const char *const kbo_22_roles[] = { "authenticated", NULL };
+static const char *const kbo_22_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_22 = {
 	.operation_id = "mfaDisable",
 	.method = "POST",
@@ -1416,7 +1416,7 @@ static const struct kb_op kbo_22 = {
 	.implemented = kbm_mfaDisable,
 };
 
-static const char *const kbo_23_roles[] = { "authenticated", NULL };
+static const char *const kbo_23_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_23 = {
 	.operation_id = "mfaStatus",
 	.method = "GET",
@@ -1928,5 +1928,5 @@ const struct kb_api kbg_api = {
 	.ops = kbg_ops,
 	.nops = 31,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 275088,
+	.spec_json_len = 275276,
 };
