@@ -1928,5 +1928,5 @@ const struct kb_api kbg_api = {
 	.ops = kbg_ops,
 	.nops = 31,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 275276,
+	.spec_json_len = 275488,
 };
