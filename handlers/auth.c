@@ -84,7 +84,8 @@ static struct kb_stmt	signin_lookup = KB_STMT_RO(
 	"SELECT u.id, u.password_hash, coalesce(greatest(0, ceil(extract("
 	" epoch FROM CASE WHEN u.id IS NOT NULL THEN u.locked_until"
 	" ELSE f.locked_until END - now())))::int, 0),"
-	" coalesce(m.enabled, false), coalesce(u.role IN " ADMIN_ROLES ", false)"
+	" coalesce(m.enabled, false),"
+	" coalesce(u.role IN " ADMIN_ROLES ", false)"
 	" FROM (SELECT $1::citext AS email) e"
 	" LEFT JOIN users u ON u.email = e.email"
 	" LEFT JOIN signin_failures f ON f.email = e.email"
@@ -118,9 +119,9 @@ static struct kb_stmt	signin_ok = KB_STMT(
 
 /*
  * $1 email, $2 request id, $3 client address, $4 the audit action.
- * Counts the failure on the
- * account, or on the address when it has none; the fifth in a row locks
- * it for AUTH_LOCK_SECONDS and starts the count again.
+ * Counts the failure on the account, or on the address when it has none;
+ * the fifth in a row locks it for AUTH_LOCK_SECONDS and starts the count
+ * again.
  */
 #define FAIL_COUNT(t)							\
 	"failed_signins = CASE WHEN " t ".failed_signins + 1 >= 5 THEN 0"	\
@@ -192,8 +193,8 @@ static struct kb_stmt	refresh_stmt = KB_STMT(
 /*
  * $1 user id, $2 the new password hash, $3 the hash it replaces, $4
  * request id, $5 client address.  A sign-in found the stored argon2id
- * parameters weaker than the current ones; nothing changes if the
- * password was changed meanwhile.
+ * parameters other (in practice: weaker) than today's; nothing changes
+ * if the password was changed meanwhile.
  */
 static struct kb_stmt	rehash_stmt = KB_STMT(
 	"WITH u AS (UPDATE users SET password_hash = $2 WHERE id = $1"
@@ -243,8 +244,9 @@ static struct kb_stmt	user_update = KB_STMT(
 	" AND revoked_at IS NULL)"
 
 /*
- * $1 user id, $2 session id, $3 limit, $4 offset.  One row: whether the
- * caller's session is active, and the page of active sessions (JSON).
+ * $1 user id, $2 session id, $3 limit, $4 offset, $5 the session
+ * lifetime (seconds).  One row: whether the caller's session is active,
+ * and the page of active, unexpired sessions (JSON).
  */
 static struct kb_stmt	sessions_list = KB_STMT_RO(
 	"SELECT " CALLER_ACTIVE ", coalesce((SELECT json_agg("
@@ -254,6 +256,7 @@ static struct kb_stmt	sessions_list = KB_STMT_RO(
 	" 'user_agent', s.user_agent, 'ip', s.ip, 'current', s.id = $2)"
 	" ORDER BY s.created_at DESC, s.id) FROM (SELECT * FROM sessions x"
 	" WHERE x.user_id = $1 AND x.revoked_at IS NULL"
+	" AND x.created_at > now() - $5::int * interval '1 second'"
 	" ORDER BY x.created_at DESC, x.id LIMIT $3 OFFSET $4) s),"
 	" '[]')::text");
 
@@ -412,7 +415,6 @@ static void	reauth_fail_done(struct kb_ctx *, struct kb_db_result *,
 static void	respond_session_ended(struct kb_ctx *);
 static void	respond_session(struct kb_ctx *, int, const char *,
 		    const char *, const char *, const char *, const char *);
-
 
 /* ---- GET /auth/config ---- */
 
@@ -679,7 +681,7 @@ signin_ok_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 		return;
 	}
 	/*
-	 * The stored hash has weaker parameters than today's: store the
+	 * The stored hash has older parameters than today's: store the
 	 * new one (made on the helper thread with the verification), then
 	 * answer.
 	 */
@@ -936,11 +938,12 @@ void
 kbh_listSessions(struct kb_ctx *ctx, const struct kbg_listSessions_in *in)
 {
 	const struct kb_caller	*c;
-	char			 limit[24], offset[24];
-	const char		*params[4];
+	char			 limit[24], offset[24], ttl[16];
+	const char		*params[5];
 
 	if (!auth_caller_ok(ctx, &c))
 		return;
+	(void)snprintf(ttl, sizeof(ttl), "%d", kb_config.session_ttl);
 	(void)snprintf(limit, sizeof(limit), "%" PRId64,
 	    in->has_limit ? in->limit : 100);
 	(void)snprintf(offset, sizeof(offset), "%" PRId64,
@@ -949,7 +952,8 @@ kbh_listSessions(struct kb_ctx *ctx, const struct kbg_listSessions_in *in)
 	params[1] = c->sid;
 	params[2] = limit;
 	params[3] = offset;
-	kb_db_query(ctx, &sessions_list, 4, params, sessions_list_done, NULL);
+	params[4] = ttl;
+	kb_db_query(ctx, &sessions_list, 5, params, sessions_list_done, NULL);
 }
 
 static void

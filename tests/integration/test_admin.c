@@ -1014,6 +1014,15 @@ test_session_expiry(void **state)
 	resp_free(&r);
 	backdate_session(u.refresh, "29 days");
 	assert_int_equal(refresh("/api/v1/auth/refresh", u.refresh, &r), 200);
+	sess_from(&r, &u);
+	resp_free(&r);
+
+	/*
+	 * Expired sessions are not listed: signup's (31 days old) is not;
+	 * the 29-day-old one and the one with an old refresh token are.
+	 */
+	assert_int_equal(get("/api/v1/auth/sessions", u.access, &r), 200);
+	assert_int_equal(json_array_size(r.json), 2);
 	resp_free(&r);
 
 	/* An administrator's session expires the same way. */
