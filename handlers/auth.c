@@ -193,8 +193,8 @@ static struct kb_stmt	refresh_stmt = KB_STMT(
 /*
  * $1 user id, $2 the new password hash, $3 the hash it replaces, $4
  * request id, $5 client address.  A sign-in found the stored argon2id
- * parameters other (in practice: weaker) than today's; nothing changes
- * if the password was changed meanwhile.
+ * parameters weaker than today's; nothing changes if the password was
+ * changed meanwhile.
  */
 static struct kb_stmt	rehash_stmt = KB_STMT(
 	"WITH u AS (UPDATE users SET password_hash = $2 WHERE id = $1"
@@ -681,7 +681,7 @@ signin_ok_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 		return;
 	}
 	/*
-	 * The stored hash has older parameters than today's: store the
+	 * The stored hash has weaker parameters than today's: store the
 	 * new one (made on the helper thread with the verification), then
 	 * answer.
 	 */
@@ -1405,9 +1405,12 @@ pw_verify_fn(void *arg)
 	    w->stored != NULL ? w->stored : dummy_hash);
 	if (w->stored == NULL)
 		w->rc = KB_PASSWORD_ERR_MISMATCH;
-	/* Right password, parameters weaker than today's: hash it again. */
+	/*
+	 * Right password, parameters weaker than today's: hash it again.
+	 * (A hash made with stronger parameters is kept.)
+	 */
 	if (w->rc == KB_PASSWORD_OK && w->want_rehash &&
-	    kb_password_needs_rehash(w->stored, NULL) &&
+	    kb_password_below(w->stored, NULL) &&
 	    kb_password_hash(w->password, w->len, NULL, w->hash,
 	    sizeof(w->hash)) == KB_PASSWORD_OK)
 		w->rehashed = 1;

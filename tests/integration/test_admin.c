@@ -946,6 +946,26 @@ test_rehash(void **state)
 	    "action = 'user.password.rehash' AND actor_id = '%s'",
 	    u.user_id), 1);
 
+	/* A hash with stronger parameters than today's is kept. */
+	{
+		unsigned char	salt[16];
+		char		hash[256], buf[16];
+
+		assert_int_equal(RAND_bytes(salt, sizeof(salt)), 1);
+		assert_int_equal(argon2id_hash_encoded(3, 19456, 1, PW,
+		    strlen(PW), salt, sizeof(salt), 32, hash, sizeof(hash)),
+		    ARGON2_OK);
+		sql_value(buf, sizeof(buf), "WITH u AS (UPDATE users SET "
+		    "password_hash = '%s' WHERE id = '%s' RETURNING 1) "
+		    "SELECT count(*) FROM u", hash, u.user_id);
+		assert_string_equal(buf, "1");
+		assert_int_equal(login("/api/v1/auth/signin", email, PW, &r),
+		    200);
+		resp_free(&r);
+		assert_int_equal(sql_count("SELECT count(*) FROM users WHERE "
+		    "id = '%s' AND password_hash = '%s'", u.user_id, hash), 1);
+	}
+
 	/* The same at /admin/login. */
 	email_new("rehashadmin", aemail, sizeof(aemail));
 	signup(aemail, &a);
