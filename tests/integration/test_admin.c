@@ -573,6 +573,64 @@ test_login_non_admin(void **state)
 	admin_login_ok(admin_email, &u);
 }
 
+static double
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec * 1e3 + ts.tv_nsec / 1e6);
+}
+
+/*
+ * The answers take the same argon2id work: a non-administrator's right
+ * password, a wrong password and an unknown address alike.  Generous
+ * bounds (the fastest of three of each), as in the auth suite.
+ */
+static void
+test_login_timing(void **state)
+{
+	struct sess	 u, v;
+	struct resp	 r[3];
+	char		 user[128], other[128], unknown[128], h[3][128];
+	const char	*email[3], *pw[3];
+	double		 best[3] = { 1e9, 1e9, 1e9 }, t0, t;
+	int		 i, k;
+
+	email_new("timing", user, sizeof(user));
+	email_new("timing", other, sizeof(other));
+	email_new("timing-none", unknown, sizeof(unknown));
+	signup(user, &u);
+	signup(other, &v);
+	email[0] = user;	pw[0] = PW;
+	email[1] = other;	pw[1] = "wrong password!";
+	email[2] = unknown;	pw[2] = PW;
+	for (i = 0; i < 3; i++) {
+		for (k = 0; k < 3; k++) {
+			t0 = now_ms();
+			login("/api/v1/admin/login", email[k], pw[k], &r[k]);
+			t = now_ms() - t0;
+			best[k] = t < best[k] ? t : best[k];
+			assert_error(&r[k], 401, "INVALID_CREDENTIALS");
+			assert_non_null(resp_header(&r[k], "www-authenticate",
+			    h[k], sizeof(h[k])));
+		}
+		assert_same_error(&r[0], &r[1]);
+		assert_same_error(&r[0], &r[2]);
+		assert_string_equal(h[0], h[1]);
+		assert_string_equal(h[0], h[2]);
+		for (k = 0; k < 3; k++)
+			resp_free(&r[k]);
+	}
+	fprintf(stderr, "admin login failure: not an admin %.1f ms, wrong "
+	    "password %.1f ms, unknown address %.1f ms\n", best[0], best[1],
+	    best[2]);
+	for (k = 0; k < 3; k++) {
+		assert_true(best[k] > 2.0);
+		assert_true(best[k] >= best[(k + 1) % 3] * 0.5);
+	}
+}
+
 static void
 test_instance_admin(void **state)
 {
@@ -1097,6 +1155,7 @@ main(int argc, char *argv[])
 		cmocka_unit_test(test_setup_again),
 		cmocka_unit_test(test_login),
 		cmocka_unit_test(test_login_non_admin),
+		cmocka_unit_test(test_login_timing),
 		cmocka_unit_test(test_instance_admin),
 		cmocka_unit_test(test_roles),
 		cmocka_unit_test(test_refresh),
