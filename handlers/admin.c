@@ -158,6 +158,9 @@ kbh_adminSetup(struct kb_ctx *ctx, const struct kbg_adminSetup_in *in)
 		setup_refuse(ctx, "INVALID_SETUP_TOKEN", "invalid_token");
 		return;
 	}
+	if (kb_config.setup_token == NULL)
+		kb_log("warning", "DEVELOPMENT MODE: admin setup without "
+		    "KB_SETUP_TOKEN, any setup token is accepted");
 	if (!auth_password_bytes_ok(ctx, in->body->password))
 		return;
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
