@@ -17,6 +17,13 @@
  *    The /auth/user and /auth/signout operations also require the token's
  *    session (sid) to be active, so signing out ends the access token too.
  *
+ * Sign-in and refresh also serve /admin/login and /admin/refresh
+ * (handlers/admin.c) through auth_signin() and auth_refresh() with an
+ * "administrators only" flag.  A successful sign-in rehashes a password
+ * whose stored argon2id parameters are weaker than today's; refresh
+ * refuses sessions past KB_SESSION_TTL and refresh tokens past
+ * KB_REFRESH_TTL (401 SESSION_EXPIRED).
+ *
  * No answer tells whether an e-mail address has an account, except
  * sign-up's 409 (inherent to sign-up): a wrong password and an unknown
  * address get the same 401 after the same argon2id work (a dummy hash is
