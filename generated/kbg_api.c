@@ -5,7 +5,7 @@
 #include "kbg_api.h"
 #include "kbg_handlers.h"
 
-/* 142 compiled schemas */
+/* 145 compiled schemas */
 static const struct kb_schema kbs_0;
 static const struct kb_schema kbs_1;
 static const struct kb_schema kbs_2;
@@ -148,6 +148,9 @@ static const struct kb_schema kbs_138;
 static const struct kb_schema kbs_139;
 static const struct kb_schema kbs_140;
 static const struct kb_schema kbs_141;
+static const struct kb_schema kbs_142;
+static const struct kb_schema kbs_143;
+static const struct kb_schema kbs_144;
 
 static struct kb_schema_cache kbsc_0;
 static const struct kb_schema kbs_0 = {
@@ -1515,6 +1518,40 @@ static const struct kb_schema kbs_141 = {
 	.min_props = 1, .max_props = -1,
 	.props = kbs_141_p, .nprops = 4,
 	.cache = &kbsc_141,
+};
+
+static struct kb_schema_cache kbsc_142;
+static const struct kb_schema_prop kbs_142_p[] = {
+	{ "email", &kbs_9 },
+	{ "password", &kbs_10 },
+	{ "name", &kbs_143 },
+	{ "setup_token", &kbs_144 },
+};
+static const char *const kbs_142_r[] = { "email", "password", "setup_token", NULL };
+static const struct kb_schema kbs_142 = {
+	.name = "AdminSetupRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_142_p, .nprops = 4,
+	.required = kbs_142_r, .nrequired = 3,
+	.cache = &kbsc_142,
+};
+
+static struct kb_schema_cache kbsc_143;
+static const struct kb_schema kbs_143 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_143,
+};
+
+static struct kb_schema_cache kbsc_144;
+static const struct kb_schema kbs_144 = {
+	.types = 0x10, .flags = 0x0400, .format = 14,
+	.min_length = 1, .max_length = 256, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_144,
 };
 
 int	kbg_dec_str(json_t *, const char **);
@@ -4601,6 +4638,141 @@ kbm_revokeClientKey(void)
 	return (kbh_revokeClientKey != NULL);
 }
 
+static int
+kbi_getAdminSetupStatus(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getAdminSetupStatus_in	*in;
+
+	if (kbh_getAdminSetupStatus == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_getAdminSetupStatus(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getAdminSetupStatus(void)
+{
+	return (kbh_getAdminSetupStatus != NULL);
+}
+
+static int
+kbi_adminSetup(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_adminSetup_in	*in;
+
+	if (kbh_adminSetup == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_AdminSetupRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_adminSetup(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_adminSetup(void)
+{
+	return (kbh_adminSetup != NULL);
+}
+
+static int
+kbi_adminLogin(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_adminLogin_in	*in;
+
+	if (kbh_adminLogin == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_SigninRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_adminLogin(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_adminLogin(void)
+{
+	return (kbh_adminLogin != NULL);
+}
+
+static int
+kbi_adminRefresh(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_adminRefresh_in	*in;
+
+	if (kbh_adminRefresh == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_RefreshRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_adminRefresh(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_adminRefresh(void)
+{
+	return (kbh_adminRefresh != NULL);
+}
+
+static int
+kbi_adminLogout(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_adminLogout_in	*in;
+
+	if (kbh_adminLogout == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_adminLogout(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_adminLogout(void)
+{
+	return (kbh_adminLogout != NULL);
+}
+
+static int
+kbi_getAdminMe(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getAdminMe_in	*in;
+
+	if (kbh_getAdminMe == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_getAdminMe(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getAdminMe(void)
+{
+	return (kbh_getAdminMe != NULL);
+}
+
 static const struct kb_op kbo_0 = {
 	.operation_id = "getRoot",
 	.method = "GET",
@@ -4896,7 +5068,7 @@ static const struct kb_op kbo_19 = {
 	.implemented = kbm_getCsrfToken,
 };
 
-static const char *const kbo_20_roles[] = { "authenticated", NULL };
+static const char *const kbo_20_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_20 = {
 	.operation_id = "mfaSetup",
 	.method = "POST",
@@ -4911,7 +5083,7 @@ static const struct kb_op kbo_20 = {
 
 static const char *const kbo_21_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_21_b = { 1, kbo_21_mt, 1, &kbs_21 };
-static const char *const kbo_21_roles[] = { "authenticated", NULL };
+static const char *const kbo_21_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_21 = {
 	.operation_id = "mfaEnable",
 	.method = "POST",
@@ -4927,7 +5099,7 @@ static const struct kb_op kbo_21 = {
 
 static const char *const kbo_22_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_22_b = { 1, kbo_22_mt, 1, &kbs_21 };
-static const char *const kbo_22_roles[] = { "authenticated", NULL };
+static const char *const kbo_22_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_22 = {
 	.operation_id = "mfaDisable",
 	.method = "POST",
@@ -4941,7 +5113,7 @@ static const struct kb_op kbo_22 = {
 	.implemented = kbm_mfaDisable,
 };
 
-static const char *const kbo_23_roles[] = { "authenticated", NULL };
+static const char *const kbo_23_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_23 = {
 	.operation_id = "mfaStatus",
 	.method = "GET",
@@ -6320,6 +6492,93 @@ static const struct kb_op kbo_89 = {
 	.implemented = kbm_revokeClientKey,
 };
 
+static const char *const kbo_90_roles[] = { "anon", "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_90 = {
+	.operation_id = "getAdminSetupStatus",
+	.method = "GET",
+	.path = "/api/v1/admin/setup/status",
+	.summary = "Whether the instance needs its first administrator",
+	.roles = kbo_90_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_getAdminSetupStatus,
+	.implemented = kbm_getAdminSetupStatus,
+};
+
+static const char *const kbo_91_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_91_b = { 1, kbo_91_mt, 1, &kbs_142 };
+static const char *const kbo_91_roles[] = { "anon", "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_91 = {
+	.operation_id = "adminSetup",
+	.method = "POST",
+	.path = "/api/v1/admin/setup",
+	.summary = "Create the first administrator",
+	.body = &kbo_91_b,
+	.roles = kbo_91_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_adminSetup,
+	.implemented = kbm_adminSetup,
+};
+
+static const char *const kbo_92_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_92_b = { 1, kbo_92_mt, 1, &kbs_12 };
+static const char *const kbo_92_roles[] = { "anon", "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_92 = {
+	.operation_id = "adminLogin",
+	.method = "POST",
+	.path = "/api/v1/admin/login",
+	.summary = "Sign in to the dashboard",
+	.body = &kbo_92_b,
+	.roles = kbo_92_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_adminLogin,
+	.implemented = kbm_adminLogin,
+};
+
+static const char *const kbo_93_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_93_b = { 1, kbo_93_mt, 1, &kbs_14 };
+static const char *const kbo_93_roles[] = { "anon", "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_93 = {
+	.operation_id = "adminRefresh",
+	.method = "POST",
+	.path = "/api/v1/admin/refresh",
+	.summary = "Exchange an administrator's refresh token",
+	.body = &kbo_93_b,
+	.roles = kbo_93_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_adminRefresh,
+	.implemented = kbm_adminRefresh,
+};
+
+static const char *const kbo_94_roles[] = { "admin", "instance_admin", NULL };
+static const struct kb_op kbo_94 = {
+	.operation_id = "adminLogout",
+	.method = "POST",
+	.path = "/api/v1/admin/logout",
+	.summary = "Sign out of the dashboard",
+	.roles = kbo_94_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_adminLogout,
+	.implemented = kbm_adminLogout,
+};
+
+static const char *const kbo_95_roles[] = { "admin", "instance_admin", NULL };
+static const struct kb_op kbo_95 = {
+	.operation_id = "getAdminMe",
+	.method = "GET",
+	.path = "/api/v1/admin/me",
+	.summary = "The current administrator",
+	.roles = kbo_95_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_getAdminMe,
+	.implemented = kbm_getAdminMe,
+};
+
 static const struct kb_op *const kbg_ops[] = {
 	&kbo_0,
 	&kbo_1,
@@ -6411,6 +6670,12 @@ static const struct kb_op *const kbg_ops[] = {
 	&kbo_87,
 	&kbo_88,
 	&kbo_89,
+	&kbo_90,
+	&kbo_91,
+	&kbo_92,
+	&kbo_93,
+	&kbo_94,
+	&kbo_95,
 	NULL
 };
 
@@ -6478,6 +6743,12 @@ static const char *const kbg_path_60_names[] = { "id", NULL };
 static const char *const kbg_path_61_names[] = { NULL };
 static const char *const kbg_path_62_names[] = { "id", NULL };
 static const char *const kbg_path_63_names[] = { "id", NULL };
+static const char *const kbg_path_64_names[] = { NULL };
+static const char *const kbg_path_65_names[] = { NULL };
+static const char *const kbg_path_66_names[] = { NULL };
+static const char *const kbg_path_67_names[] = { NULL };
+static const char *const kbg_path_68_names[] = { NULL };
+static const char *const kbg_path_69_names[] = { NULL };
 
 static const struct kb_path_item kbg_paths[] = {
 	{
@@ -6928,6 +7199,48 @@ static const struct kb_path_item kbg_paths[] = {
 		.param_names = kbg_path_63_names,
 		.nparam_names = 1,
 	},
+	{
+		.path = "/api/v1/admin/setup/status",
+		.ops = { [KB_M_GET] = &kbo_90, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_64_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/setup",
+		.ops = { [KB_M_POST] = &kbo_91, },
+		.allow = "POST",
+		.param_names = kbg_path_65_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/login",
+		.ops = { [KB_M_POST] = &kbo_92, },
+		.allow = "POST",
+		.param_names = kbg_path_66_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/refresh",
+		.ops = { [KB_M_POST] = &kbo_93, },
+		.allow = "POST",
+		.param_names = kbg_path_67_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/logout",
+		.ops = { [KB_M_POST] = &kbo_94, },
+		.allow = "POST",
+		.param_names = kbg_path_68_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/me",
+		.ops = { [KB_M_GET] = &kbo_95, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_69_names,
+		.nparam_names = 0,
+	},
 };
 
 static const struct kb_route_node kbn_0;
@@ -7006,6 +7319,12 @@ static const struct kb_route_node kbn_72;
 static const struct kb_route_node kbn_73;
 static const struct kb_route_node kbn_74;
 static const struct kb_route_node kbn_75;
+static const struct kb_route_node kbn_76;
+static const struct kb_route_node kbn_77;
+static const struct kb_route_node kbn_78;
+static const struct kb_route_node kbn_79;
+static const struct kb_route_node kbn_80;
+static const struct kb_route_node kbn_81;
 
 static const struct kb_route_edge kbn_0_e[] = {
 	{ "", 0, &kbn_1 },
@@ -7081,11 +7400,16 @@ static const struct kb_route_node kbn_25 = { .param_prefix = "", .param_suffix =
 static const struct kb_route_node kbn_26 = { .param_prefix = "", .param_suffix = "", .path_index = 21 };
 static const struct kb_route_node kbn_27 = { .param_prefix = "", .param_suffix = "", .path_index = 22 };
 static const struct kb_route_edge kbn_28_e[] = {
+	{ "login", 5, &kbn_78 },
+	{ "logout", 6, &kbn_80 },
+	{ "me", 2, &kbn_81 },
 	{ "migrations", 10, &kbn_59 },
+	{ "refresh", 7, &kbn_79 },
 	{ "service-keys", 12, &kbn_65 },
+	{ "setup", 5, &kbn_76 },
 	{ "tenants", 7, &kbn_29 },
 };
-static const struct kb_route_node kbn_28 = { .edges = kbn_28_e, .nedges = 3, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_28 = { .edges = kbn_28_e, .nedges = 8, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_edge kbn_29_e[] = {
 	{ "deleted", 7, &kbn_31 },
 	{ "mine", 4, &kbn_30 },
@@ -7192,6 +7516,15 @@ static const struct kb_route_edge kbn_74_e[] = {
 };
 static const struct kb_route_node kbn_74 = { .edges = kbn_74_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = 62 };
 static const struct kb_route_node kbn_75 = { .param_prefix = "", .param_suffix = "", .path_index = 63 };
+static const struct kb_route_edge kbn_76_e[] = {
+	{ "status", 6, &kbn_77 },
+};
+static const struct kb_route_node kbn_76 = { .edges = kbn_76_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = 65 };
+static const struct kb_route_node kbn_77 = { .param_prefix = "", .param_suffix = "", .path_index = 64 };
+static const struct kb_route_node kbn_78 = { .param_prefix = "", .param_suffix = "", .path_index = 66 };
+static const struct kb_route_node kbn_79 = { .param_prefix = "", .param_suffix = "", .path_index = 67 };
+static const struct kb_route_node kbn_80 = { .param_prefix = "", .param_suffix = "", .path_index = 68 };
+static const struct kb_route_node kbn_81 = { .param_prefix = "", .param_suffix = "", .path_index = 69 };
 
 extern const char kbg_spec_json[];
 
@@ -7200,9 +7533,9 @@ const struct kb_api kbg_api = {
 	.version = "0.1.0",
 	.root = &kbn_0,
 	.paths = kbg_paths,
-	.npaths = 64,
+	.npaths = 70,
 	.ops = kbg_ops,
-	.nops = 90,
+	.nops = 96,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 964781,
+	.spec_json_len = 1016179,
 };

@@ -1146,4 +1146,61 @@ struct kbg_revokeClientKey_in {
 void	kbh_revokeClientKey(struct kb_ctx *, const struct kbg_revokeClientKey_in *)
 	    __attribute__((weak));
 
+/* GET /api/v1/admin/setup/status (getAdminSetupStatus) */
+struct kbg_getAdminSetupStatus_in {
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getAdminSetupStatus(struct kb_ctx *, const struct kbg_getAdminSetupStatus_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/setup (adminSetup) */
+struct kbg_adminSetup_in {
+	struct kbg_AdminSetupRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_adminSetup(struct kb_ctx *, const struct kbg_adminSetup_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/login (adminLogin) */
+struct kbg_adminLogin_in {
+	struct kbg_SigninRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_adminLogin(struct kb_ctx *, const struct kbg_adminLogin_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/refresh (adminRefresh) */
+struct kbg_adminRefresh_in {
+	struct kbg_RefreshRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_adminRefresh(struct kb_ctx *, const struct kbg_adminRefresh_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/logout (adminLogout) */
+struct kbg_adminLogout_in {
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_adminLogout(struct kb_ctx *, const struct kbg_adminLogout_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/me (getAdminMe) */
+struct kbg_getAdminMe_in {
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getAdminMe(struct kb_ctx *, const struct kbg_getAdminMe_in *)
+	    __attribute__((weak));
+
 #endif /* KBG_HANDLERS_H */

@@ -3587,3 +3587,162 @@ kbg_ClientKeyUpdateRequest_encode(const struct kbg_ClientKeyUpdateRequest *in)
 	return (o);
 }
 
+int
+kbg_AdminSetupStatus_decode(struct kb_ctx *ctx, json_t *j, struct kbg_AdminSetupStatus *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "needs_setup");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->needs_setup) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_AdminSetupStatus_encode(const struct kbg_AdminSetupStatus *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "needs_setup", json_boolean(in->needs_setup));
+	return (o);
+}
+
+int
+kbg_AdminSetupRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_AdminSetupRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "password");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->password) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+		out->has_name = 1;
+	}
+	v = json_object_get(j, "setup_token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->setup_token) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_AdminSetupRequest_encode(const struct kbg_AdminSetupRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	json_object_set_new(o, "password", in->password != NULL ? json_string(in->password) : json_null());
+	if (in->has_name) {
+		json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	}
+	json_object_set_new(o, "setup_token", in->setup_token != NULL ? json_string(in->setup_token) : json_null());
+	return (o);
+}
+
+int
+kbg_AdminUser_decode(struct kb_ctx *ctx, json_t *j, struct kbg_AdminUser *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+		out->has_name = 1;
+	}
+	v = json_object_get(j, "role");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->role) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "last_sign_in_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->last_sign_in_at) == -1)
+			return (-1);
+		out->has_last_sign_in_at = 1;
+	}
+	v = json_object_get(j, "totp_enabled");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->totp_enabled) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_AdminUser_encode(const struct kbg_AdminUser *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	if (in->has_name) {
+		json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	}
+	json_object_set_new(o, "role", in->role != NULL ? json_string(in->role) : json_null());
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	if (in->has_last_sign_in_at) {
+		json_object_set_new(o, "last_sign_in_at", in->last_sign_in_at != NULL ? json_string(in->last_sign_in_at) : json_null());
+	}
+	json_object_set_new(o, "totp_enabled", json_boolean(in->totp_enabled));
+	return (o);
+}
+

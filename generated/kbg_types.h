@@ -77,6 +77,9 @@ struct kbg_ClientKey;
 struct kbg_ClientKeyCreated;
 struct kbg_ClientKeyCreateRequest;
 struct kbg_ClientKeyUpdateRequest;
+struct kbg_AdminSetupStatus;
+struct kbg_AdminSetupRequest;
+struct kbg_AdminUser;
 
 /* ServiceInfo */
 struct kbg_ServiceInfo {
@@ -851,5 +854,41 @@ struct kbg_ClientKeyUpdateRequest {
 
 int	kbg_ClientKeyUpdateRequest_decode(struct kb_ctx *, json_t *, struct kbg_ClientKeyUpdateRequest *);
 json_t	*kbg_ClientKeyUpdateRequest_encode(const struct kbg_ClientKeyUpdateRequest *);
+
+/* AdminSetupStatus */
+struct kbg_AdminSetupStatus {
+	int needs_setup;	/* needs_setup */
+};
+
+int	kbg_AdminSetupStatus_decode(struct kb_ctx *, json_t *, struct kbg_AdminSetupStatus *);
+json_t	*kbg_AdminSetupStatus_encode(const struct kbg_AdminSetupStatus *);
+
+/* AdminSetupRequest */
+struct kbg_AdminSetupRequest {
+	const char *email;	/* email */
+	const char *password;	/* password */
+	const char *name;	/* name */
+	int	has_name;
+	const char *setup_token;	/* setup_token */
+};
+
+int	kbg_AdminSetupRequest_decode(struct kb_ctx *, json_t *, struct kbg_AdminSetupRequest *);
+json_t	*kbg_AdminSetupRequest_encode(const struct kbg_AdminSetupRequest *);
+
+/* AdminUser */
+struct kbg_AdminUser {
+	const char *id;	/* id */
+	const char *email;	/* email */
+	const char *name;	/* name */
+	int	has_name;
+	const char *role;	/* role */
+	const char *created_at;	/* created_at */
+	const char *last_sign_in_at;	/* last_sign_in_at */
+	int	has_last_sign_in_at;
+	int totp_enabled;	/* totp_enabled */
+};
+
+int	kbg_AdminUser_decode(struct kb_ctx *, json_t *, struct kbg_AdminUser *);
+json_t	*kbg_AdminUser_encode(const struct kbg_AdminUser *);
 
 #endif /* KBG_TYPES_H */

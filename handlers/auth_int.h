@@ -29,6 +29,9 @@ struct kb_caller;
 	" 'updated_at', " TS("u.updated_at") ","				\
 	" 'last_sign_in_at', " TS("u.last_sign_in_at") ")::text"
 
+/* The roles of instance administrators, as an SQL list. */
+#define ADMIN_ROLES	"('admin', 'instance_admin')"
+
 #define AUDIT_COLS	"audit_log (actor_id, action, target, request_id," \
 			" client_addr, details)"
 
@@ -47,6 +50,12 @@ int	auth_is_uuid(const char *);
 void	auth_query_caller(struct kb_ctx *, struct kb_stmt *, kb_db_cb, void *);
 /* Log a password check that failed for another reason than a mismatch. */
 void	auth_log_pw_error(const char *, int);
+
+/* Sign in (admin: administrators only) and refresh, answering. */
+void	auth_signin(struct kb_ctx *, const char *, const char *, int);
+void	auth_refresh(struct kb_ctx *, const char *, int);
+/* 0 when it answered 400: a password over KB_PASSWORD_MAX_LEN bytes. */
+int	auth_password_bytes_ok(struct kb_ctx *, const char *);
 
 /* mfa.c: sign-in of user_id (password right, 2FA on) answers a challenge. */
 void	mfa_signin_challenge(struct kb_ctx *, const char *);

@@ -37,6 +37,9 @@ struct kb_config {
 	const char	*jwt_audience;	/* KB_JWT_AUDIENCE */
 	int		jwt_ttl;	/* KB_JWT_TTL: access-token seconds */
 	int		dev_mode;	/* KB_DEV_MODE: 1 allows no secret */
+	const char	*setup_token;	/* KB_SETUP_TOKEN: first admin setup */
+	int		session_ttl;	/* KB_SESSION_TTL: session seconds */
+	int		refresh_ttl;	/* KB_REFRESH_TTL: refresh-token seconds */
 };
 
 extern struct kb_config	kb_config;
