@@ -683,6 +683,9 @@ test_tenant_header(void **state)
 	(void)state;
 	snprintf(h, sizeof(h), "X-FB-Tenant: %s", ta_slug);
 	expect(200, "GET", "/api/v1/auth/user", carol.token, h, NULL);
+	/* An administrator is a user too, and may act in any tenant. */
+	expect(200, "GET", "/api/v1/auth/user", root.token, h, NULL);
+	expect(200, "GET", "/api/v1/auth/sessions", root.token, NULL, NULL);
 	snprintf(h, sizeof(h), "X-FB-Tenant: %s", tb_slug);
 	call("GET", "/api/v1/auth/user", carol.token, h, NULL, &r);
 	assert_error(&r, 403, "TENANT_FORBIDDEN");
@@ -739,8 +742,10 @@ test_service_key(void **state)
 	resp_free(&r);
 	path(p, sizeof(p), "/api/v1/admin/tenants/%s", ta_id);
 	expect(403, "GET", p, wkey, NULL, NULL);
-	/* A user-only operation refuses keys. */
+	/* A user-only operation refuses keys; a public one takes them. */
 	expect(403, "GET", "/api/v1/admin/tenants/mine", wkey, NULL, NULL);
+	expect(403, "GET", "/api/v1/auth/user", wkey, NULL, NULL);
+	expect(200, "GET", "/api/v1/auth/config", wkey, NULL, NULL);
 
 	/* Unknown, disabled, revoked, expired keys. */
 	call("GET", "/api/v1/admin/tenants/x/members", "kbsk_nope", NULL,
