@@ -68,6 +68,21 @@ $(BUILD)/mod/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(MOD_CFLAGS) -MMD -MP -c -o $@ $<
 
+# The module the integration suite runs: the shipped objects, except that
+# kb_main.c and kb_test.c are built with -DKB_TEST, which adds the
+# test-only routes under /__test/ (server/kb_test.c).
+TEST_MODULE	 = $(BUILD)/korebase-test.so
+TEST_MOD_OBJS	 = $(filter-out $(BUILD)/mod/server/kb_main.o \
+		   $(BUILD)/mod/server/kb_test.o,$(MOD_OBJS)) \
+		   $(BUILD)/tmod/server/kb_main.o $(BUILD)/tmod/server/kb_test.o
+
+$(BUILD)/tmod/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(MOD_CFLAGS) -DKB_TEST -MMD -MP -c -o $@ $<
+
+$(TEST_MODULE): $(TEST_MOD_OBJS)
+	$(CC) -shared -o $@ $(TEST_MOD_OBJS) $(PKG_LIBS) $(MOD_LIBS)
+
 $(BUILD)/kbmigrate: tools/kbmigrate.c
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -std=gnu11 $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
@@ -103,7 +118,7 @@ test-generated: $(BUILD)/kbgen
 test-lint:
 	@tests/lint-spec.sh
 
-test-integration: all
+test-integration: all $(TEST_MODULE)
 	@tests/integration/run.sh
 
 # The integration suite against a module built with AddressSanitizer
@@ -112,8 +127,8 @@ ASAN_OBJS	 = $(patsubst %.c,$(BUILD)/asan/%.o,$(MOD_SRCS))
 
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(MOD_CFLAGS) -O1 -fsanitize=address -fno-omit-frame-pointer \
-	    -c -o $@ $<
+	$(CC) $(MOD_CFLAGS) -DKB_TEST -O1 -fsanitize=address \
+	    -fno-omit-frame-pointer -c -o $@ $<
 
 $(BUILD)/asan/korebase.so: $(ASAN_OBJS)
 	$(CC) -shared -fsanitize=address -o $@ $(ASAN_OBJS) $(PKG_LIBS) \
@@ -131,4 +146,4 @@ bench: deps
 clean:
 	rm -rf $(BUILD)
 
--include $(MOD_OBJS:.o=.d)
+-include $(MOD_OBJS:.o=.d) $(TEST_MOD_OBJS:.o=.d)

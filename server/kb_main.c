@@ -267,6 +267,13 @@ ctx_handle(struct kb_ctx *ctx)
 	const struct kb_op	*op;
 	int			 m;
 
+#if defined(KB_TEST)
+	/* Test-only routes (server/kb_test.c), never in the shipped module. */
+	if (strncmp(req->path, "/__test/", 8) == 0) {
+		kb_test_handle(ctx);
+		return;
+	}
+#endif
 	if (!kb_route_match(api, req->path, strlen(req->path), &ctx->match)) {
 		kb_respond_error(ctx, 404, "NOT_FOUND",
 		    "no route for %s", req->path);

@@ -156,13 +156,22 @@ struct kb_stmt {
 #define KB_STMT(sql)		{ (sql), 0, 0 }
 #define KB_STMT_RO(sql)		{ (sql), 1, 0 }
 
-/* What a database callback gets.  `res` is freed after the callback. */
+/*
+ * What a database callback gets.  `res` is freed after the callback, and
+ * so are the strings.  On failure `res` is the failing result (or NULL
+ * when the query never ran) and sqlstate, message, detail and hint are
+ * PostgreSQL's (PG_DIAG_SQLSTATE, _MESSAGE_PRIMARY, _DETAIL, _HINT), ""
+ * when it gave none, so they can be passed on as PostgREST does.
+ */
 struct kb_db_result {
 	PGresult	*res;		/* NULL when the query never ran */
 	int		ok;		/* TUPLES_OK or COMMAND_OK */
 	int		unavailable;	/* database down or connection lost */
+	int		step;		/* kb_db_run: the step `res` is of */
 	const char	*sqlstate;	/* "23505", or "" */
 	const char	*message;	/* PostgreSQL's message, or ours */
+	const char	*detail;	/* PostgreSQL's DETAIL, or "" */
+	const char	*hint;		/* PostgreSQL's HINT, or "" */
 };
 
 typedef void	(*kb_db_cb)(struct kb_ctx *, struct kb_db_result *, void *);
@@ -175,6 +184,38 @@ typedef void	(*kb_db_cb)(struct kb_ctx *, struct kb_db_result *, void *);
  */
 void	kb_db_query(struct kb_ctx *, struct kb_stmt *, int nparams,
 	    const char *const *values, kb_db_cb cb, void *arg);
+
+/*
+ * A transaction group: run `steps` in order, in ONE implicit transaction
+ * on one connection that no other request's statement shares (the group
+ * gets a Sync of its own; read-only statements batched by kb_db_query
+ * never join it).  So a first step
+ *
+ *	SELECT set_config('role', $1, true),
+ *	    set_config('request.jwt.claims', $2, true)
+ *
+ * governs the steps after it and ends with the group.  A step is a
+ * prepared statement (`stmt`) or, with `stmt` NULL, dynamic SQL (`sql`,
+ * sent unnamed with PQsendQueryParams: parsed every time, so build it
+ * only from trusted text and pass every value as a parameter).  Values
+ * are copied.  `cb` gets the last step's result, or the first failing
+ * step's error (r->step says which; PostgreSQL skips the steps after it
+ * and rolls the group back).  At most 32 steps.
+ *
+ * A group is retried once on another connection after a lost connection
+ * only if every step is read-only: a stmt declared KB_STMT_RO, or dynamic
+ * SQL marked `readonly` (the caller vouches it writes nothing).
+ */
+struct kb_db_step {
+	struct kb_stmt		*stmt;		/* or NULL, then */
+	const char		*sql;
+	int			 nparams;
+	const char *const	*values;	/* NULL for SQL NULL */
+	int			 readonly;	/* dynamic SQL: writes nothing */
+};
+
+void	kb_db_run(struct kb_ctx *, const struct kb_db_step *steps, int nsteps,
+	    kb_db_cb cb, void *arg);
 
 /*
  * The usual way to end a failed query: 503 when the database is down,

@@ -92,5 +92,8 @@ void		kb_json_escape(const char *, char *, size_t);
 void	kb_ctx_wakeup(struct kb_ctx *);
 void	kb_db_detach(struct kb_ctx *);
 int	kb_db_pending(struct kb_ctx *);
+#if defined(KB_TEST)
+void	kb_test_handle(struct kb_ctx *);
+#endif
 
 #endif /* KB_SERVER_INT_H */
