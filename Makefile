@@ -12,7 +12,7 @@ CFLAGS		?= -O2 -g
 WARN		 = -Wall -Wextra -Wmissing-prototypes -Wshadow \
 		   -Wno-unused-parameter
 MOD_CFLAGS	 = $(CFLAGS) $(WARN) -std=gnu11 -fPIC $(KORE_FEATURES) \
-		   -Iruntime -Iserver -Igenerated -Iauth $(PKG_CFLAGS)
+		   -Iruntime -Iserver -Igenerated -Iauth -Itables $(PKG_CFLAGS)
 
 SPEC		 = spec/openapi.yaml
 SPEC_FILES	:= $(shell find spec -name '*.yaml' -o -name '*.json' 2>/dev/null)
@@ -24,8 +24,9 @@ HANDLER_SRCS	:= $(wildcard handlers/*.c)
 RUNTIME_SRCS	:= $(wildcard runtime/*.c)
 GEN_SRCS	 = $(wildcard generated/*.c)
 AUTH_SRCS	:= $(wildcard auth/*.c)
+TABLES_SRCS	 = $(KB_TABLES_SRCS)
 MOD_SRCS	 = $(SERVER_SRCS) $(HANDLER_SRCS) $(RUNTIME_SRCS) $(GEN_SRCS) \
-		   $(AUTH_SRCS)
+		   $(AUTH_SRCS) $(TABLES_SRCS)
 MOD_OBJS	 = $(patsubst %.c,$(BUILD)/mod/%.o,$(MOD_SRCS))
 
 .PHONY: all deps codegen generate module run migrate test test-lint \
@@ -36,6 +37,7 @@ all: module $(BUILD)/kbmigrate
 include codegen/codegen.mk
 include tests/unit/unit.mk
 include auth/auth.mk
+include tables/tables.mk
 
 deps:
 	@scripts/deps.sh
@@ -102,7 +104,7 @@ migrate: deps $(BUILD)/kbmigrate
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory test-generated test-lint test-unit test-auth \
-	    test-integration test-thirdparty
+	    test-tables test-tables-catalog test-integration test-thirdparty
 
 test-generated: $(BUILD)/kbgen
 	@rm -rf $(BUILD)/gen-check
