@@ -50,6 +50,7 @@
 #define DB_MAX_NULLS		8	/* NULLs in a row: libpq has no more */
 #define DB_PING_MS		1000	/* ping an idle database this often */
 #define DB_MAX_STEPS		32	/* steps in one transaction group */
+#define DB_MAX_LISTEN		8	/* channels LISTENed to */
 #define DB_HEALTH_MS		3000	/* least time a ping may take */
 
 enum conn_state {
@@ -80,6 +81,7 @@ struct kb_db_query {
 	int				 group;	/* kb_db_run: a Sync of its own */
 	int				 readonly;	/* every step */
 	kb_db_cb			 cb;
+	kb_db_icb			 icb;	/* internal: no request */
 	void				*arg;
 	PGresult			*res;	/* the last step's result */
 	PGresult			*err;	/* the first failure */
@@ -111,6 +113,7 @@ struct db_conn {
 	u_int64_t		 ping_at;	/* a ping is out since, or 0 */
 	int			 inflight;	/* queries sent, not done */
 	int			 unsynced;	/* read-only, awaiting Sync */
+	int			 listening;	/* carries the LISTENs */
 	struct expect		 ring[DB_RING];
 	size_t			 head;
 	size_t			 count;
@@ -143,6 +146,27 @@ static struct kb_stmt		 ping_stmt = KB_STMT_RO("SELECT 1");
 static int			 pool_size;
 static int			 stmt_next = 1;
 static TAILQ_HEAD(, kb_db_query) waitq = TAILQ_HEAD_INITIALIZER(waitq);
+
+/*
+ * LISTEN: one connection of the pool carries every channel.  When it is
+ * lost, the next ready connection takes over and each channel's callback
+ * runs with payload NULL once the LISTEN is back, since notifications
+ * may have been missed meanwhile.
+ */
+struct db_listen {
+	char			*channel;
+	struct kb_stmt		 stmt;
+	void			(*fn)(const char *, void *);
+	void			*arg;
+};
+
+static struct db_listen		 listens[DB_MAX_LISTEN];
+static int			 nlistens;
+static struct db_conn		*listener;	/* NULL: none yet */
+
+static void	listen_start(void);
+static void	listen_done(struct kb_db_result *, void *);
+static void	listen_notifies(struct db_conn *);
 
 void
 kb_db_init(void)
@@ -294,6 +318,104 @@ kb_db_run(struct kb_ctx *ctx, const struct kb_db_step *steps, int nsteps,
 	query_dispatch(q);
 }
 
+/*
+ * A query of the server's own, outside any request: `icb` always runs,
+ * with `unavailable` set if the database could not be reached in time.
+ * Read-only statements are retried once after a lost connection.
+ */
+void
+kb_db_query_internal(struct kb_stmt *stmt, int nparams,
+    const char *const *values, kb_db_icb icb, void *arg)
+{
+	struct kb_db_query	*q;
+
+	q = query_new(NULL, stmt, nparams, values, NULL, arg);
+	q->icb = icb;
+	query_dispatch(q);
+}
+
+/*
+ * LISTEN on `channel` (at most DB_MAX_LISTEN, for the worker's life):
+ * `fn(payload, arg)` runs on the event loop for every notification, and
+ * with payload NULL each time the LISTEN is (re-)established.
+ */
+void
+kb_db_listen(const char *channel, void (*fn)(const char *, void *),
+    void *arg)
+{
+	struct db_listen	*l;
+	char			 sql[128];
+
+	if (nlistens == DB_MAX_LISTEN)
+		fatal("kb_db_listen: more than %d channels", DB_MAX_LISTEN);
+	l = &listens[nlistens++];
+	l->channel = kore_strdup(channel);
+	(void)snprintf(sql, sizeof(sql), "LISTEN \"%s\"", channel);
+	l->stmt.sql = kore_strdup(sql);
+	l->fn = fn;
+	l->arg = arg;
+	if (listener != NULL)
+		kb_db_query_internal(&l->stmt, 0, NULL, listen_done, l);
+	else
+		listen_start();
+}
+
+/* Make a ready connection the listener and LISTEN on every channel. */
+static void
+listen_start(void)
+{
+	struct db_conn	*c;
+	int		 i;
+
+	if (nlistens == 0 || listener != NULL || (c = pool_pick(
+	    (nlistens + 1) * 4)) == NULL)
+		return;
+	listener = c;
+	c->listening = 1;
+	for (i = 0; i < nlistens; i++) {
+		struct kb_db_query	*q;
+
+		q = query_new(NULL, &listens[i].stmt, 0, NULL, NULL,
+		    &listens[i]);
+		q->icb = listen_done;
+		/* On this very connection: nowhere else would do. */
+		if (!conn_send(c, q)) {
+			query_free(q);
+			return;
+		}
+	}
+}
+
+static void
+listen_done(struct kb_db_result *r, void *arg)
+{
+	struct db_listen	*l = arg;
+
+	if (!r->ok) {
+		if (!r->unavailable)
+			kb_log("warning", "LISTEN %s failed: %s", l->channel,
+			    r->message);
+		return;		/* the listener was lost: listen_start again */
+	}
+	l->fn(NULL, l->arg);
+}
+
+/* Hand every notification libpq has parsed to its channel's callback. */
+static void
+listen_notifies(struct db_conn *c)
+{
+	PGnotify	*n;
+	int		 i;
+
+	while ((n = PQnotifies(c->pg)) != NULL) {
+		for (i = 0; i < nlistens; i++) {
+			if (strcmp(n->relname, listens[i].channel) == 0)
+				listens[i].fn(n->extra, listens[i].arg);
+		}
+		PQfreemem(n);
+	}
+}
+
 int
 kb_db_pending(struct kb_ctx *ctx)
 {
@@ -421,6 +543,9 @@ pool_tick(void *arg, u_int64_t now)
 		}
 	}
 
+	if (listener == NULL)
+		listen_start();
+
 	/* A safety net: finish anything libpq has buffered but not handed. */
 	for (i = 0; i < pool_size; i++) {
 		if (pool[i].state == CONN_READY && pool[i].count > 0)
@@ -539,6 +664,7 @@ conn_connect_poll(struct db_conn *c)
 		conn_watch(c, 0);
 		kb_log("info", "database connection ready (%d of %d)",
 		    (int)(c - pool) + 1, pool_size);
+		listen_start();
 		pool_drain();
 		break;
 	default:
@@ -574,6 +700,10 @@ conn_fail(struct db_conn *c, const char *why)
 	c->writing = 0;
 	c->ping_at = 0;
 	c->state = CONN_DOWN;
+	if (c->listening) {
+		c->listening = 0;
+		listener = NULL;
+	}
 	c->backoff = c->backoff == 0 ? DB_BACKOFF_MIN_MS :
 	    MIN(c->backoff * 2, DB_BACKOFF_MAX_MS);
 	c->retry_at = kore_time_ms() + c->backoff;
@@ -584,7 +714,8 @@ conn_fail(struct db_conn *c, const char *why)
 		if (e->kind != EXPECT_QUERY || e->step != e->q->nsteps - 1)
 			continue;
 		q = e->q;
-		if (q->ctx != NULL && q->readonly && !q->retried) {
+		if ((q->ctx != NULL || q->icb != NULL) && q->readonly &&
+		    !q->retried && q->icb != listen_done) {
 			query_reset(q);
 			q->retried = 1;
 			query_dispatch(q);
@@ -596,6 +727,7 @@ conn_fail(struct db_conn *c, const char *why)
 	c->head = 0;
 	c->inflight = 0;
 	c->unsynced = 0;
+	listen_start();
 }
 
 static int
@@ -762,6 +894,11 @@ conn_read(struct db_conn *c)
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
+	if (c->listening) {
+		/* PQisBusy parses what came, notifications included. */
+		(void)PQisBusy(c->pg);
+		listen_notifies(c);
+	}
 
 	nulls = 0;
 	while (c->count > 0 && !PQisBusy(c->pg)) {
@@ -882,8 +1019,9 @@ query_complete(struct kb_db_query *q, int unavailable, const char *why)
 	ExecStatusType		 st;
 
 	ctx = q->ctx;
-	if (ctx != NULL) {
-		TAILQ_REMOVE(&ctx->queries, q, clist);
+	if (ctx != NULL || q->icb != NULL) {
+		if (ctx != NULL)
+			TAILQ_REMOVE(&ctx->queries, q, clist);
 		memset(&r, 0, sizeof(r));
 		r.sqlstate = "";
 		r.detail = "";
@@ -924,8 +1062,12 @@ query_complete(struct kb_db_query *q, int unavailable, const char *why)
 				r.message = "query failed";
 			}
 		}
-		q->cb(ctx, &r, q->arg);
-		kb_ctx_settle(ctx);
+		if (ctx != NULL) {
+			q->cb(ctx, &r, q->arg);
+			kb_ctx_settle(ctx);
+		} else {
+			q->icb(&r, q->arg);
+		}
 	}
 	query_free(q);
 }

@@ -37,7 +37,23 @@ struct kb_config {
 	const char	*jwt_audience;	/* KB_JWT_AUDIENCE */
 	int		jwt_ttl;	/* KB_JWT_TTL: access-token seconds */
 	int		dev_mode;	/* KB_DEV_MODE: 1 allows no secret */
+	const char	*tables_schemas; /* KB_TABLES_SCHEMAS: exposed */
+	const char	*tables_exclude; /* KB_TABLES_EXCLUDE: never exposed */
 };
+
+/*
+ * What the Tables API never exposes unless KB_TABLES_EXCLUDE says
+ * otherwise: every table and function korebase's own migrations create
+ * (tests/integration/test_plumb.c checks the list against migrations/).
+ * A name matches in every exposed schema, "schema.name" in that one.
+ */
+#define KB_TABLES_EXCLUDE_DEFAULT					\
+	"kb_schema_migrations,settings,settings_touch,"			\
+	"users,users_touch,sessions,refresh_tokens,signin_failures,"	\
+	"audit_log,user_mfa,mfa_recovery_codes,mfa_challenges,"		\
+	"tenants,tenant_members,tenant_settings,invitations,"		\
+	"service_keys,service_key_events,client_keys,"			\
+	"kb_resolve_caller,kb_schema_notify"
 
 extern struct kb_config	kb_config;
 
@@ -175,6 +191,7 @@ struct kb_db_result {
 };
 
 typedef void	(*kb_db_cb)(struct kb_ctx *, struct kb_db_result *, void *);
+typedef void	(*kb_db_icb)(struct kb_db_result *, void *);
 
 /*
  * Run `stmt` with text parameters (NULL for SQL NULL; values are copied)
@@ -236,6 +253,31 @@ int	kb_db_healthy(void);
 
 void	kb_db_init(void);		/* per worker */
 void	kb_db_shutdown(void);
+
+/*
+ * The schema cache (server/kb_schema_cache.c): the tables and functions
+ * the Tables API exposes, as the model of tables/kb_schema.h (included
+ * through server/kb_catalog.h, which calls it struct kb_catalog: the
+ * name kb_schema is taken by the compiled JSON Schemas of kb_rt.h),
+ * reloaded by every worker shortly after DDL changes the catalog.
+ *
+ * kb_schema_acquire: the current schema, held for the request until it
+ * ends (every later call in the same request returns the same one, so a
+ * request sees one consistent catalog), or NULL while the worker has not
+ * loaded one yet (just started, database away): answer 503 then, or
+ * wait with kb_schema_wait, whose callback runs once the first schema is
+ * in (at once if it is), or with NULL after 2 s.
+ */
+struct kb_catalog;
+typedef void	(*kb_schema_cb)(struct kb_ctx *, const struct kb_catalog *,
+		    void *);
+
+const struct kb_catalog	*kb_schema_acquire(struct kb_ctx *);
+void			 kb_schema_wait(struct kb_ctx *, kb_schema_cb, void *);
+/* 503 SERVICE_UNAVAILABLE with Retry-After: no schema loaded yet. */
+void			 kb_schema_respond_unavailable(struct kb_ctx *);
+/* The worker's current schema version (0: none yet). */
+uint64_t		 kb_schema_version(void);
 
 /* Logging: one JSON object per line on stderr. */
 void	kb_log(const char *level, const char *fmt, ...)

@@ -11,6 +11,9 @@
  *					any other: the role and claims it saw
  *	GET  /__test/db/asrole?role=R	a group: set_config(role, claims),
  *					then the same statement
+ *	GET  /__test/schema?table=T&function=F
+ *					the worker's schema cache: version,
+ *					counts, whether T and F are exposed
  *	POST /__test/db/run		a group from a JSON body:
  *	    {"role": "anon", "claims": "{...}",
  *	     "steps": [{"sql": "...", "params": [...], "readonly": true}]}
@@ -33,6 +36,7 @@
 
 #include "kb_server.h"
 #include "kb_server_int.h"
+#include "kb_catalog.h"
 
 #define TEST_BODY_MAX	65536
 
@@ -45,6 +49,8 @@ static struct kb_stmt	test_setrole = KB_STMT_RO(
     "set_config('request.jwt.claims', $2, true)");
 
 static void	test_done(struct kb_ctx *, struct kb_db_result *, void *);
+static void	test_schema(struct kb_ctx *, const struct kb_catalog *,
+		    void *);
 static void	test_run(struct kb_ctx *);
 static char	*test_arg(struct kb_ctx *, const char *);
 
@@ -69,6 +75,8 @@ kb_test_handle(struct kb_ctx *ctx)
 		steps[0].values = vals;
 		steps[1].stmt = &test_whoami;
 		kb_db_run(ctx, steps, 2, test_done, NULL);
+	} else if (strcmp(req->path, "/__test/schema") == 0) {
+		kb_schema_wait(ctx, test_schema, NULL);
 	} else if (strcmp(req->path, "/__test/db/run") == 0 &&
 	    req->method == HTTP_METHOD_POST) {
 		test_run(ctx);
@@ -99,6 +107,27 @@ test_arg(struct kb_ctx *ctx, const char *name)
 		}
 	}
 	return (NULL);
+}
+
+static void
+test_schema(struct kb_ctx *ctx, const struct kb_catalog *s, void *arg)
+{
+	const char	*t, *f;
+
+	(void)arg;
+	if (s == NULL) {
+		kb_schema_respond_unavailable(ctx);
+		return;
+	}
+	t = test_arg(ctx, "table");
+	f = test_arg(ctx, "function");
+	kb_respond_json(ctx, 200, json_pack("{sI sI sI sb sb ss}",
+	    "version", (json_int_t)s->version,
+	    "tables", (json_int_t)s->ntables,
+	    "functions", (json_int_t)s->nfuncs,
+	    "table", t != NULL && kb_schema_table(s, NULL, t) != NULL,
+	    "function", f != NULL && kb_schema_function(s, NULL, f) != NULL,
+	    "exclude", kb_config.tables_exclude));
 }
 
 static void

@@ -69,6 +69,10 @@ kb_config_load(void)
 	v = getenv("KB_JWT_AUDIENCE");
 	kb_config.jwt_audience = (v && *v) ? v : "authenticated";
 	kb_config.jwt_ttl = (int)env_long("KB_JWT_TTL", 3600, 60, 86400 * 7);
+	v = getenv("KB_TABLES_SCHEMAS");
+	kb_config.tables_schemas = (v && *v) ? v : "public";
+	v = getenv("KB_TABLES_EXCLUDE");
+	kb_config.tables_exclude = v ? v : KB_TABLES_EXCLUDE_DEFAULT;
 }
 
 u_int64_t

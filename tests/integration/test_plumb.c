@@ -318,6 +318,111 @@ test_roles_idempotent(void **state)
 	    "kb_plumb_other' >/dev/null"), 0);
 }
 
+/* ---- the schema cache ---- */
+
+/*
+ * Poll the schema cache until `n` answers in a row (from whichever worker
+ * took them) say `path`'s flag `key` is `want`; give up after 5 s.
+ */
+static int
+schema_until(const char *path, const char *key, int want, int n)
+{
+	struct resp	r;
+	int		i, run_len;
+
+	for (run_len = 0, i = 0; i < 250 && run_len < n; i++) {
+		if (http_get(path, &r) == 200 &&
+		    json_is_true(json_object_get(r.json, key)) == want)
+			run_len++;
+		else
+			run_len = 0;
+		resp_free(&r);
+		if (run_len == 0)
+			usleep(20 * 1000);
+	}
+	return (run_len >= n);
+}
+
+static void
+test_schema_loaded(void **state)
+{
+	struct resp	r;
+
+	assert_int_equal(http_get("/__test/schema?table=users&"
+	    "function=kb_resolve_caller", &r), 200);
+	assert_true(json_integer_value(json_object_get(r.json, "version")) >=
+	    1);
+	/* korebase's own tables and functions are never exposed. */
+	assert_false(json_is_true(json_object_get(r.json, "table")));
+	assert_false(json_is_true(json_object_get(r.json, "function")));
+	resp_free(&r);
+	assert_true(schema_until("/__test/schema?table=settings", "table",
+	    0, 10));
+	assert_true(schema_until("/__test/schema?table=kb_schema_migrations",
+	    "table", 0, 10));
+}
+
+/*
+ * Every table, view and function korebase's migrations create is in the
+ * default KB_TABLES_EXCLUDE (a new migration must add its own there).
+ */
+static void
+test_schema_exclude_covers_migrations(void **state)
+{
+	struct resp	 r;
+	FILE		*f;
+
+	assert_int_equal(http_get("/__test/schema", &r), 200);
+	assert_non_null(f = fopen("build/plumb-exclude", "w"));
+	fprintf(f, "%s\n", json_string_value(json_object_get(r.json,
+	    "exclude")));
+	fclose(f);
+	resp_free(&r);
+	assert_int_equal(sh("grep -hoiE '^CREATE (OR REPLACE )?"
+	    "(TABLE|FUNCTION|VIEW|MATERIALIZED VIEW)( IF NOT EXISTS)? "
+	    "[a-z0-9_.]+' migrations/*.sql | awk '{ print $NF }' | "
+	    "grep -v '^auth[.]' | sort -u > build/plumb-created; "
+	    "test -s build/plumb-created"), 0);
+	assert_int_equal(sh("tr ',' '\\n' < build/plumb-exclude | sort -u > "
+	    "build/plumb-excluded; missing=$(comm -23 build/plumb-created "
+	    "build/plumb-excluded); if [ -n \"$missing\" ]; then echo "
+	    "\"not in KB_TABLES_EXCLUDE_DEFAULT: $missing\" >&2; exit 1; fi"),
+	    0);
+}
+
+/* DDL while the server runs: every worker picks it up, no restart. */
+static void
+test_schema_ddl_refresh(void **state)
+{
+	struct resp	r;
+	long		v0;
+
+	assert_int_equal(http_get("/__test/schema", &r), 200);
+	v0 = (long)json_integer_value(json_object_get(r.json, "version"));
+	resp_free(&r);
+
+	assert_int_equal(psql("CREATE TABLE kb_plumb_live (id int PRIMARY "
+	    "KEY, note text)"), 0);
+	assert_true(schema_until("/__test/schema?table=kb_plumb_live",
+	    "table", 1, 20));
+	assert_int_equal(http_get("/__test/schema", &r), 200);
+	assert_true(json_integer_value(json_object_get(r.json, "version")) >
+	    v0 || v0 == 0);
+	resp_free(&r);
+
+	assert_int_equal(psql("CREATE FUNCTION kb_plumb_fn(a int) RETURNS "
+	    "int LANGUAGE sql AS 'SELECT a + 1'"), 0);
+	assert_true(schema_until("/__test/schema?function=kb_plumb_fn",
+	    "function", 1, 20));
+
+	assert_int_equal(psql("DROP TABLE kb_plumb_live; "
+	    "DROP FUNCTION kb_plumb_fn(int)"), 0);
+	assert_true(schema_until("/__test/schema?table=kb_plumb_live",
+	    "table", 0, 20));
+	assert_true(schema_until("/__test/schema?function=kb_plumb_fn",
+	    "function", 0, 20));
+}
+
 /*
  * PostgreSQL stops while a group is in flight: the answer is 503 (the
  * query was cut off by the shutdown, or the connection was lost), never
@@ -347,6 +452,12 @@ test_group_restart(void **state)
 	    "build/plumb-restart.json"), 0);
 	pg_ctl("start");
 	wait_db();
+
+	/* The LISTEN came back with the connections: DDL is seen again. */
+	assert_int_equal(psql("CREATE TABLE kb_plumb_after (id int)"), 0);
+	assert_true(schema_until("/__test/schema?table=kb_plumb_after",
+	    "table", 1, 20));
+	assert_int_equal(psql("DROP TABLE kb_plumb_after"), 0);
 }
 
 int
@@ -359,6 +470,9 @@ main(void)
 		cmocka_unit_test(test_roles_privileges),
 		cmocka_unit_test(test_roles_rls),
 		cmocka_unit_test(test_roles_idempotent),
+		cmocka_unit_test(test_schema_loaded),
+		cmocka_unit_test(test_schema_exclude_covers_migrations),
+		cmocka_unit_test(test_schema_ddl_refresh),
 		cmocka_unit_test(test_group_restart),
 	};
 	int	failed = 0;
