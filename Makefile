@@ -12,7 +12,8 @@ CFLAGS		?= -O2 -g
 WARN		 = -Wall -Wextra -Wmissing-prototypes -Wshadow \
 		   -Wno-unused-parameter
 MOD_CFLAGS	 = $(CFLAGS) $(WARN) -std=gnu11 -fPIC $(KORE_FEATURES) \
-		   -Iruntime -Iserver -Igenerated -Iauth -Itools $(PKG_CFLAGS)
+		   -Iruntime -Iserver -Igenerated -Iauth -Itables -Itools \
+		   $(PKG_CFLAGS)
 
 SPEC		 = spec/openapi.yaml
 SPEC_FILES	:= $(shell find spec -name '*.yaml' -o -name '*.json' 2>/dev/null)
@@ -24,10 +25,11 @@ HANDLER_SRCS	:= $(wildcard handlers/*.c)
 RUNTIME_SRCS	:= $(wildcard runtime/*.c)
 GEN_SRCS	 = $(wildcard generated/*.c)
 AUTH_SRCS	:= $(wildcard auth/*.c)
+TABLES_SRCS	 = $(KB_TABLES_SRCS)
 # The migration runner's core, shared with build/kbmigrate.
 TOOL_SRCS	:= tools/kb_migrate.c
 MOD_SRCS	 = $(SERVER_SRCS) $(HANDLER_SRCS) $(RUNTIME_SRCS) $(GEN_SRCS) \
-		   $(AUTH_SRCS) $(TOOL_SRCS)
+		   $(AUTH_SRCS) $(TABLES_SRCS) $(TOOL_SRCS)
 MOD_OBJS	 = $(patsubst %.c,$(BUILD)/mod/%.o,$(MOD_SRCS))
 
 .PHONY: all deps codegen generate module run migrate test test-lint \
@@ -38,6 +40,7 @@ all: module $(BUILD)/kbmigrate
 include codegen/codegen.mk
 include tests/unit/unit.mk
 include auth/auth.mk
+include tables/tables.mk
 
 deps:
 	@scripts/deps.sh
@@ -70,6 +73,21 @@ $(BUILD)/mod/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(MOD_CFLAGS) -MMD -MP -c -o $@ $<
 
+# The module the integration suite runs: the shipped objects, except that
+# kb_main.c and kb_test.c are built with -DKB_TEST, which adds the
+# test-only routes under /__test/ (server/kb_test.c).
+TEST_MODULE	 = $(BUILD)/korebase-test.so
+TEST_MOD_OBJS	 = $(filter-out $(BUILD)/mod/server/kb_main.o \
+		   $(BUILD)/mod/server/kb_test.o,$(MOD_OBJS)) \
+		   $(BUILD)/tmod/server/kb_main.o $(BUILD)/tmod/server/kb_test.o
+
+$(BUILD)/tmod/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(MOD_CFLAGS) -DKB_TEST -MMD -MP -c -o $@ $<
+
+$(TEST_MODULE): $(TEST_MOD_OBJS)
+	$(CC) -shared -o $@ $(TEST_MOD_OBJS) $(PKG_LIBS) $(MOD_LIBS)
+
 $(BUILD)/kbmigrate: tools/kbmigrate.c tools/kb_migrate.c tools/kb_migrate.h
 	@mkdir -p $(BUILD)
 	$(CC) $(CFLAGS) $(WARN) -std=gnu11 $(PKG_CFLAGS) -Itools -o $@ \
@@ -90,7 +108,7 @@ migrate: deps $(BUILD)/kbmigrate
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory test-generated test-lint test-unit test-auth \
-	    test-integration test-thirdparty
+	    test-tables test-tables-catalog test-integration test-thirdparty
 
 test-generated: $(BUILD)/kbgen
 	@rm -rf $(BUILD)/gen-check
@@ -106,7 +124,7 @@ test-generated: $(BUILD)/kbgen
 test-lint:
 	@tests/lint-spec.sh
 
-test-integration: all
+test-integration: all $(TEST_MODULE)
 	@tests/integration/run.sh
 
 # The integration suite against a module built with AddressSanitizer
@@ -115,8 +133,8 @@ ASAN_OBJS	 = $(patsubst %.c,$(BUILD)/asan/%.o,$(MOD_SRCS))
 
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(MOD_CFLAGS) -O1 -fsanitize=address -fno-omit-frame-pointer \
-	    -c -o $@ $<
+	$(CC) $(MOD_CFLAGS) -DKB_TEST -O1 -fsanitize=address \
+	    -fno-omit-frame-pointer -c -o $@ $<
 
 $(BUILD)/asan/korebase.so: $(ASAN_OBJS)
 	$(CC) -shared -fsanitize=address -o $@ $(ASAN_OBJS) $(PKG_LIBS) \
@@ -134,4 +152,4 @@ bench: deps
 clean:
 	rm -rf $(BUILD)
 
--include $(MOD_OBJS:.o=.d)
+-include $(MOD_OBJS:.o=.d) $(TEST_MOD_OBJS:.o=.d)

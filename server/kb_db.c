@@ -8,6 +8,13 @@
  * its own implicit transaction (an error aborts only its own query).
  * Statements are prepared lazily, once per connection.
  *
+ * A transaction group (kb_db_run) is several steps sent back to back and
+ * closed by one Sync of their own, so they run in one implicit
+ * transaction that nothing else shares: `set_config(..., true)` in the
+ * first step governs the rest and ends with the group.  Steps are
+ * prepared statements or dynamic SQL, which goes out unnamed
+ * (PQsendQueryParams).
+ *
  * When a connection dies (PostgreSQL restarted, network gone) its queries
  * fail with `unavailable` -- read-only ones are retried once elsewhere --
  * and the connection is re-established in the background with backoff.
@@ -31,7 +38,7 @@
 
 #define DB_EVENT_TYPE		100
 #define DB_MAX_INFLIGHT		128	/* queries per connection */
-#define DB_RING			(DB_MAX_INFLIGHT * 3)
+#define DB_RING			(DB_MAX_INFLIGHT * 3 + DB_MAX_STEPS * 2 + 2)
 #define DB_WAIT_MS		1000	/* for a connection to come up */
 #define DB_CONNECT_TIMEOUT_MS	5000
 #define DB_BACKOFF_MIN_MS	100
@@ -42,6 +49,8 @@
 #define DB_MAX_ABORTS		3	/* re-sends after a batch aborted */
 #define DB_MAX_NULLS		8	/* NULLs in a row: libpq has no more */
 #define DB_PING_MS		1000	/* ping an idle database this often */
+#define DB_MAX_STEPS		32	/* steps in one transaction group */
+#define DB_MAX_LISTEN		8	/* channels LISTENed to */
 #define DB_HEALTH_MS		3000	/* least time a ping may take */
 
 enum conn_state {
@@ -56,15 +65,27 @@ enum expect_kind {
 	EXPECT_SYNC
 };
 
+/* One statement of a query: a prepared one, or dynamic SQL. */
+struct db_step {
+	struct kb_stmt		*stmt;		/* NULL: sql */
+	char			*sql;
+	int			 nparams;
+	char			**values;
+};
+
 struct kb_db_query {
 	struct kb_ctx			*ctx;	/* NULL: the client went away */
-	struct kb_stmt			*stmt;
-	int				 nparams;
-	char				**values;
+	struct db_step			*steps;
+	int				 nsteps;
+	struct db_step			 one;	/* steps of kb_db_query */
+	int				 group;	/* kb_db_run: a Sync of its own */
+	int				 readonly;	/* every step */
 	kb_db_cb			 cb;
+	kb_db_icb			 icb;	/* internal: no request */
 	void				*arg;
-	PGresult			*res;
-	PGresult			*prep_res;	/* a failed Parse */
+	PGresult			*res;	/* the last step's result */
+	PGresult			*err;	/* the first failure */
+	int				 errstep;
 	int				 retried;
 	int				 aborts;	/* batch aborted, re-sent */
 	u_int64_t			 deadline;	/* while waiting */
@@ -76,6 +97,7 @@ struct kb_db_query {
 struct expect {
 	enum expect_kind	 kind;
 	int			 got;		/* a result arrived */
+	int			 step;
 	struct kb_db_query	*q;
 };
 
@@ -91,6 +113,7 @@ struct db_conn {
 	u_int64_t		 ping_at;	/* a ping is out since, or 0 */
 	int			 inflight;	/* queries sent, not done */
 	int			 unsynced;	/* read-only, awaiting Sync */
+	int			 listening;	/* carries the LISTENs */
 	struct expect		 ring[DB_RING];
 	size_t			 head;
 	size_t			 count;
@@ -108,10 +131,12 @@ static int	conn_sync(struct db_conn *);
 static void	conn_watch(struct db_conn *, int);
 static void	query_complete(struct kb_db_query *, int, const char *);
 static void	query_free(struct kb_db_query *);
+static void	query_reset(struct kb_db_query *);
 static void	query_dispatch(struct kb_db_query *);
 static void	pool_tick(void *, u_int64_t);
 static void	pool_drain(void);
-static struct db_conn	*pool_pick(void);
+static struct db_conn	*pool_pick(int);
+static int	query_need(const struct kb_db_query *);
 static u_int64_t	 db_hang_ms(void);
 
 static struct db_conn		*pool;
@@ -121,6 +146,27 @@ static struct kb_stmt		 ping_stmt = KB_STMT_RO("SELECT 1");
 static int			 pool_size;
 static int			 stmt_next = 1;
 static TAILQ_HEAD(, kb_db_query) waitq = TAILQ_HEAD_INITIALIZER(waitq);
+
+/*
+ * LISTEN: one connection of the pool carries every channel.  When it is
+ * lost, the next ready connection takes over and each channel's callback
+ * runs with payload NULL once the LISTEN is back, since notifications
+ * may have been missed meanwhile.
+ */
+struct db_listen {
+	char			*channel;
+	struct kb_stmt		 stmt;
+	void			(*fn)(const char *, void *);
+	void			*arg;
+};
+
+static struct db_listen		 listens[DB_MAX_LISTEN];
+static int			 nlistens;
+static struct db_conn		*listener;	/* NULL: none yet */
+
+static void	listen_start(void);
+static void	listen_done(struct kb_db_result *, void *);
+static void	listen_notifies(struct db_conn *);
 
 void
 kb_db_init(void)
@@ -189,33 +235,44 @@ kb_db_healthy(void)
 	return (0);
 }
 
-static struct kb_db_query *
-query_new(struct kb_ctx *ctx, struct kb_stmt *stmt, int nparams,
-    const char *const *values, kb_db_cb cb, void *arg)
+static void
+step_set(struct db_step *st, struct kb_stmt *stmt, const char *sql,
+    int nparams, const char *const *values)
 {
-	struct kb_db_query	*q;
-	int			 i;
+	int		i;
 
-	if (stmt->id == 0) {
+	if (stmt != NULL && stmt->id == 0) {
 		if (stmt_next >= DB_MAX_STMTS)
 			fatal("kb_db_query: more than %d statements",
 			    DB_MAX_STMTS);
 		stmt->id = stmt_next++;
 	}
+	st->stmt = stmt;
+	st->sql = (stmt == NULL) ? kore_strdup(sql) : NULL;
+	st->nparams = nparams;
+	if (nparams > 0) {
+		st->values = kore_calloc(nparams, sizeof(char *));
+		for (i = 0; i < nparams; i++) {
+			if (values[i] != NULL)
+				st->values[i] = kore_strdup(values[i]);
+		}
+	}
+}
+
+static struct kb_db_query *
+query_new(struct kb_ctx *ctx, struct kb_stmt *stmt, int nparams,
+    const char *const *values, kb_db_cb cb, void *arg)
+{
+	struct kb_db_query	*q;
 
 	q = kore_calloc(1, sizeof(*q));
 	q->ctx = ctx;
-	q->stmt = stmt;
 	q->cb = cb;
 	q->arg = arg;
-	q->nparams = nparams;
-	if (nparams > 0) {
-		q->values = kore_calloc(nparams, sizeof(char *));
-		for (i = 0; i < nparams; i++) {
-			if (values[i] != NULL)
-				q->values[i] = kore_strdup(values[i]);
-		}
-	}
+	q->steps = &q->one;
+	q->nsteps = 1;
+	q->readonly = stmt->readonly;
+	step_set(&q->one, stmt, NULL, nparams, values);
 	return (q);
 }
 
@@ -228,6 +285,135 @@ kb_db_query(struct kb_ctx *ctx, struct kb_stmt *stmt, int nparams,
 	q = query_new(ctx, stmt, nparams, values, cb, arg);
 	TAILQ_INSERT_TAIL(&ctx->queries, q, clist);
 	query_dispatch(q);
+}
+
+void
+kb_db_run(struct kb_ctx *ctx, const struct kb_db_step *steps, int nsteps,
+    kb_db_cb cb, void *arg)
+{
+	struct kb_db_query	*q;
+	int			 i;
+
+	if (nsteps < 1 || nsteps > DB_MAX_STEPS)
+		fatal("kb_db_run: %d steps (1 to %d)", nsteps, DB_MAX_STEPS);
+
+	q = kore_calloc(1, sizeof(*q));
+	q->ctx = ctx;
+	q->cb = cb;
+	q->arg = arg;
+	q->group = 1;
+	q->nsteps = nsteps;
+	q->steps = kore_calloc(nsteps, sizeof(*q->steps));
+	q->readonly = 1;
+	for (i = 0; i < nsteps; i++) {
+		if (steps[i].stmt == NULL && steps[i].sql == NULL)
+			fatal("kb_db_run: step %d has no statement", i);
+		step_set(&q->steps[i], steps[i].stmt, steps[i].sql,
+		    steps[i].nparams, steps[i].values);
+		if (steps[i].stmt != NULL ? !steps[i].stmt->readonly :
+		    !steps[i].readonly)
+			q->readonly = 0;
+	}
+	TAILQ_INSERT_TAIL(&ctx->queries, q, clist);
+	query_dispatch(q);
+}
+
+/*
+ * A query of the server's own, outside any request: `icb` always runs,
+ * with `unavailable` set if the database could not be reached in time.
+ * Read-only statements are retried once after a lost connection.
+ */
+void
+kb_db_query_internal(struct kb_stmt *stmt, int nparams,
+    const char *const *values, kb_db_icb icb, void *arg)
+{
+	struct kb_db_query	*q;
+
+	q = query_new(NULL, stmt, nparams, values, NULL, arg);
+	q->icb = icb;
+	query_dispatch(q);
+}
+
+/*
+ * LISTEN on `channel` (at most DB_MAX_LISTEN, for the worker's life):
+ * `fn(payload, arg)` runs on the event loop for every notification, and
+ * with payload NULL each time the LISTEN is (re-)established.
+ */
+void
+kb_db_listen(const char *channel, void (*fn)(const char *, void *),
+    void *arg)
+{
+	struct db_listen	*l;
+	char			 sql[128];
+
+	if (nlistens == DB_MAX_LISTEN)
+		fatal("kb_db_listen: more than %d channels", DB_MAX_LISTEN);
+	l = &listens[nlistens++];
+	l->channel = kore_strdup(channel);
+	(void)snprintf(sql, sizeof(sql), "LISTEN \"%s\"", channel);
+	l->stmt.sql = kore_strdup(sql);
+	l->fn = fn;
+	l->arg = arg;
+	if (listener != NULL)
+		kb_db_query_internal(&l->stmt, 0, NULL, listen_done, l);
+	else
+		listen_start();
+}
+
+/* Make a ready connection the listener and LISTEN on every channel. */
+static void
+listen_start(void)
+{
+	struct db_conn	*c;
+	int		 i;
+
+	if (nlistens == 0 || listener != NULL || (c = pool_pick(
+	    (nlistens + 1) * 4)) == NULL)
+		return;
+	listener = c;
+	c->listening = 1;
+	for (i = 0; i < nlistens; i++) {
+		struct kb_db_query	*q;
+
+		q = query_new(NULL, &listens[i].stmt, 0, NULL, NULL,
+		    &listens[i]);
+		q->icb = listen_done;
+		/* On this very connection: nowhere else would do. */
+		if (!conn_send(c, q)) {
+			query_free(q);
+			return;
+		}
+	}
+}
+
+static void
+listen_done(struct kb_db_result *r, void *arg)
+{
+	struct db_listen	*l = arg;
+
+	if (!r->ok) {
+		if (!r->unavailable)
+			kb_log("warning", "LISTEN %s failed: %s", l->channel,
+			    r->message);
+		return;		/* the listener was lost: listen_start again */
+	}
+	l->fn(NULL, l->arg);
+}
+
+/* Hand every notification libpq has parsed to its channel's callback. */
+static void
+listen_notifies(struct db_conn *c)
+{
+	PGnotify	*n;
+	int		 i;
+
+	while ((n = PQnotifies(c->pg)) != NULL) {
+		for (i = 0; i < nlistens; i++) {
+			if (strcmp(n->relname, listens[i].channel) == 0)
+				listens[i].fn(n->extra, listens[i].arg);
+		}
+		PQfreemem(n);
+	}
 }
 
 int
@@ -276,7 +462,7 @@ query_dispatch(struct kb_db_query *q)
 {
 	struct db_conn		*c;
 
-	if ((c = pool_pick()) != NULL && conn_send(c, q))
+	if ((c = pool_pick(query_need(q))) != NULL && conn_send(c, q))
 		return;
 
 	if (q->retried && !kb_db_available()) {
@@ -288,9 +474,19 @@ query_dispatch(struct kb_db_query *q)
 	TAILQ_INSERT_TAIL(&waitq, q, wlist);
 }
 
-/* The ready connection with the fewest queries in flight, or NULL. */
+/* Ring entries a query may need: Sync of an open batch, steps, Sync. */
+static int
+query_need(const struct kb_db_query *q)
+{
+	return (q->nsteps * 2 + 2);
+}
+
+/*
+ * The ready connection with the fewest queries in flight that has room
+ * for `need` more ring entries, or NULL.
+ */
 static struct db_conn *
-pool_pick(void)
+pool_pick(int need)
 {
 	struct db_conn	*best;
 	int		 i;
@@ -298,7 +494,8 @@ pool_pick(void)
 	best = NULL;
 	for (i = 0; i < pool_size; i++) {
 		if (pool[i].state != CONN_READY ||
-		    pool[i].inflight >= DB_MAX_INFLIGHT)
+		    pool[i].inflight >= DB_MAX_INFLIGHT ||
+		    DB_RING - pool[i].count < (size_t)need)
 			continue;
 		if (best == NULL || pool[i].inflight < best->inflight)
 			best = &pool[i];
@@ -313,7 +510,7 @@ pool_drain(void)
 	struct db_conn		*c;
 
 	while ((q = TAILQ_FIRST(&waitq)) != NULL) {
-		if ((c = pool_pick()) == NULL)
+		if ((c = pool_pick(query_need(q))) == NULL)
 			return;
 		TAILQ_REMOVE(&waitq, q, wlist);
 		q->waiting = 0;
@@ -346,6 +543,9 @@ pool_tick(void *arg, u_int64_t now)
 		}
 	}
 
+	if (listener == NULL)
+		listen_start();
+
 	/* A safety net: finish anything libpq has buffered but not handed. */
 	for (i = 0; i < pool_size; i++) {
 		if (pool[i].state == CONN_READY && pool[i].count > 0)
@@ -366,7 +566,7 @@ pool_tick(void *arg, u_int64_t now)
 
 	/* Keep kb_db_healthy() fresh when there is no traffic. */
 	if (now - last_ok >= DB_PING_MS && now - last_ping >= DB_PING_MS &&
-	    (c = pool_pick()) != NULL) {
+	    (c = pool_pick(4)) != NULL) {
 		last_ping = now;
 		q = query_new(NULL, &ping_stmt, 0, NULL, NULL, NULL);
 		if (conn_send(c, q)) {
@@ -464,6 +664,7 @@ conn_connect_poll(struct db_conn *c)
 		conn_watch(c, 0);
 		kb_log("info", "database connection ready (%d of %d)",
 		    (int)(c - pool) + 1, pool_size);
+		listen_start();
 		pool_drain();
 		break;
 	default:
@@ -499,24 +700,23 @@ conn_fail(struct db_conn *c, const char *why)
 	c->writing = 0;
 	c->ping_at = 0;
 	c->state = CONN_DOWN;
+	if (c->listening) {
+		c->listening = 0;
+		listener = NULL;
+	}
 	c->backoff = c->backoff == 0 ? DB_BACKOFF_MIN_MS :
 	    MIN(c->backoff * 2, DB_BACKOFF_MAX_MS);
 	c->retry_at = kore_time_ms() + c->backoff;
 
 	for (i = 0; i < c->count; i++) {
 		e = &c->ring[(c->head + i) % DB_RING];
-		if (e->kind != EXPECT_QUERY)
+		/* A query's last step stands for the whole query. */
+		if (e->kind != EXPECT_QUERY || e->step != e->q->nsteps - 1)
 			continue;
 		q = e->q;
-		if (q->prep_res != NULL) {
-			PQclear(q->prep_res);
-			q->prep_res = NULL;
-		}
-		if (q->res != NULL) {
-			PQclear(q->res);
-			q->res = NULL;
-		}
-		if (q->ctx != NULL && q->stmt->readonly && !q->retried) {
+		if ((q->ctx != NULL || q->icb != NULL) && q->readonly &&
+		    !q->retried && q->icb != listen_done) {
+			query_reset(q);
 			q->retried = 1;
 			query_dispatch(q);
 		} else {
@@ -527,10 +727,12 @@ conn_fail(struct db_conn *c, const char *why)
 	c->head = 0;
 	c->inflight = 0;
 	c->unsynced = 0;
+	listen_start();
 }
 
 static int
-ring_push(struct db_conn *c, enum expect_kind kind, struct kb_db_query *q)
+ring_push(struct db_conn *c, enum expect_kind kind, struct kb_db_query *q,
+    int step)
 {
 	struct expect	*e;
 
@@ -538,6 +740,7 @@ ring_push(struct db_conn *c, enum expect_kind kind, struct kb_db_query *q)
 	e = &c->ring[(c->head + c->count) % DB_RING];
 	e->kind = kind;
 	e->got = 0;
+	e->step = step;
 	e->q = q;
 	c->count++;
 	return (1);
@@ -552,30 +755,44 @@ ring_push(struct db_conn *c, enum expect_kind kind, struct kb_db_query *q)
  * implicit transaction.  If one of them fails, the rest of its batch is
  * aborted by PostgreSQL and simply sent again.  A statement that writes
  * is never batched: it closes any open batch and gets its own Sync, so it
- * commits or fails on its own.
+ * commits or fails on its own.  A transaction group does the same: it
+ * closes the open batch, sends its steps and its own Sync, so no other
+ * request's statement ever runs in its transaction.
  */
 static int
 conn_send(struct db_conn *c, struct kb_db_query *q)
 {
-	char		name[16];
-	int		id;
+	struct db_step	*st;
+	char		 name[16];
+	int		 i, id;
 
-	id = q->stmt->id;
-	(void)snprintf(name, sizeof(name), "kb%d", id);
-	if (!q->stmt->readonly && c->unsynced > 0 && !conn_sync(c))
+	if ((q->group || !q->readonly) && c->unsynced > 0 && !conn_sync(c))
 		return (0);
-	if (!c->prepared[id]) {
-		if (!PQsendPrepare(c->pg, name, q->stmt->sql, 0, NULL))
+	for (i = 0; i < q->nsteps; i++) {
+		st = &q->steps[i];
+		if (st->stmt == NULL) {
+			if (!PQsendQueryParams(c->pg, st->sql, st->nparams,
+			    NULL, (const char *const *)st->values, NULL, NULL,
+			    0))
+				goto fail;
+			ring_push(c, EXPECT_QUERY, q, i);
+			continue;
+		}
+		id = st->stmt->id;
+		(void)snprintf(name, sizeof(name), "kb%d", id);
+		if (!c->prepared[id]) {
+			if (!PQsendPrepare(c->pg, name, st->stmt->sql, 0, NULL))
+				goto fail;
+			c->prepared[id] = 1;
+			ring_push(c, EXPECT_PREPARE, q, i);
+		}
+		if (!PQsendQueryPrepared(c->pg, name, st->nparams,
+		    (const char *const *)st->values, NULL, NULL, 0))
 			goto fail;
-		c->prepared[id] = 1;
-		ring_push(c, EXPECT_PREPARE, q);
+		ring_push(c, EXPECT_QUERY, q, i);
 	}
-	if (!PQsendQueryPrepared(c->pg, name, q->nparams,
-	    (const char *const *)q->values, NULL, NULL, 0))
-		goto fail;
-	ring_push(c, EXPECT_QUERY, q);
 	c->inflight++;
-	if (q->stmt->readonly && c->unsynced < DB_BATCH_MAX) {
+	if (!q->group && q->readonly && c->unsynced < DB_BATCH_MAX) {
 		if (c->unsynced++ == 0)
 			conn_watch(c, 1);
 		return (1);
@@ -583,8 +800,8 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 	return (conn_sync(c));
 
 fail:
-	/* The query is not in the ring yet unless its Parse went out. */
-	if (c->count > 0 &&
+	/* Take back what went into the ring for this query. */
+	while (c->count > 0 &&
 	    c->ring[(c->head + c->count - 1) % DB_RING].q == q)
 		c->count--;
 	conn_fail(c, PQerrorMessage(c->pg));
@@ -604,7 +821,7 @@ conn_sync(struct db_conn *c)
 		conn_fail(c, PQerrorMessage(c->pg));
 		return (0);
 	}
-	ring_push(c, EXPECT_SYNC, NULL);
+	ring_push(c, EXPECT_SYNC, NULL, 0);
 	c->unsynced = 0;
 	conn_flush(c);
 	return (c->state == CONN_READY);
@@ -670,11 +887,17 @@ conn_read(struct db_conn *c)
 	struct kb_db_query	*q;
 	struct expect		*e;
 	PGresult		*r;
+	ExecStatusType		 st;
 	int			 nulls;
 
 	if (!PQconsumeInput(c->pg)) {
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
+	}
+	if (c->listening) {
+		/* PQisBusy parses what came, notifications included. */
+		(void)PQisBusy(c->pg);
+		listen_notifies(c);
 	}
 
 	nulls = 0;
@@ -696,19 +919,16 @@ conn_read(struct db_conn *c)
 			/* End of this statement's results. */
 			c->head = (c->head + 1) % DB_RING;
 			c->count--;
-			if (e->kind == EXPECT_QUERY) {
+			if (e->kind == EXPECT_QUERY &&
+			    e->step == e->q->nsteps - 1) {
 				c->inflight--;
 				q = e->q;
-				if (q->res != NULL && PQresultStatus(q->res) ==
+				if (!q->group && q->err == NULL &&
+				    q->res != NULL && PQresultStatus(q->res) ==
 				    PGRES_PIPELINE_ABORTED &&
 				    q->aborts++ < DB_MAX_ABORTS) {
 					/* Another query failed its batch. */
-					PQclear(q->res);
-					q->res = NULL;
-					if (q->prep_res != NULL) {
-						PQclear(q->prep_res);
-						q->prep_res = NULL;
-					}
+					query_reset(q);
 					query_dispatch(q);
 				} else {
 					query_complete(q, 0, NULL);
@@ -735,24 +955,27 @@ conn_read(struct db_conn *c)
 			continue;
 		}
 		e->got = 1;
-		if (e->kind == EXPECT_PREPARE) {
-			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-				c->prepared[e->q->stmt->id] = 0;
-				if (PQresultStatus(r) == PGRES_PIPELINE_ABORTED)
-					PQclear(r);	/* the query says so too */
-				else
-					e->q->prep_res = r;
-			} else {
-				PQclear(r);
-			}
-		} else {
-			e->q->res = r;
-			if (e->q->stmt == &ping_stmt)
-				c->ping_at = 0;
-			if (PQresultStatus(r) == PGRES_TUPLES_OK ||
-			    PQresultStatus(r) == PGRES_COMMAND_OK)
+		q = e->q;
+		st = PQresultStatus(r);
+		if (e->kind == EXPECT_PREPARE && st != PGRES_COMMAND_OK)
+			c->prepared[q->steps[e->step].stmt->id] = 0;
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+			if (e->kind == EXPECT_QUERY) {
 				last_ok = kore_time_ms();
+				if (q->steps[0].stmt == &ping_stmt)
+					c->ping_at = 0;
+			}
+		} else if (st != PGRES_PIPELINE_ABORTED && q->err == NULL) {
+			/* The first failure: a Parse or a step. */
+			q->err = r;
+			q->errstep = e->step;
+			continue;
 		}
+		if (e->kind == EXPECT_QUERY && e->step == q->nsteps - 1 &&
+		    q->res == NULL)
+			q->res = r;
+		else
+			PQclear(r);
 	}
 	if (c->state != CONN_READY)
 		return;
@@ -762,35 +985,71 @@ conn_read(struct db_conn *c)
 		    (c->count > 0 && !PQisBusy(c->pg)));
 }
 
+/* Forget the results of an attempt, before the query is sent again. */
+static void
+query_reset(struct kb_db_query *q)
+{
+	if (q->res != NULL) {
+		PQclear(q->res);
+		q->res = NULL;
+	}
+	if (q->err != NULL) {
+		PQclear(q->err);
+		q->err = NULL;
+	}
+	q->errstep = 0;
+}
+
+static const char *
+result_field(const PGresult *res, int field)
+{
+	const char	*s;
+
+	s = PQresultErrorField(res, field);
+	return (s != NULL ? s : "");
+}
+
 /* Deliver the outcome to the request, if it is still there, and free. */
 static void
 query_complete(struct kb_db_query *q, int unavailable, const char *why)
 {
 	struct kb_db_result	 r;
 	struct kb_ctx		*ctx;
-	PGresult		*err;
+	PGresult		*out;
 	ExecStatusType		 st;
-	const char		*s;
 
 	ctx = q->ctx;
-	if (ctx != NULL) {
-		TAILQ_REMOVE(&ctx->queries, q, clist);
+	if (ctx != NULL || q->icb != NULL) {
+		if (ctx != NULL)
+			TAILQ_REMOVE(&ctx->queries, q, clist);
 		memset(&r, 0, sizeof(r));
-		r.res = q->res;
 		r.sqlstate = "";
+		r.detail = "";
+		r.hint = "";
 		r.message = why ? why : "";
 		r.unavailable = unavailable;
+		r.step = q->nsteps - 1;
 		if (!unavailable) {
-			err = q->prep_res ? q->prep_res : q->res;
-			st = err ? PQresultStatus(err) : PGRES_FATAL_ERROR;
-			r.ok = (q->prep_res == NULL) &&
+			out = q->err != NULL ? q->err : q->res;
+			r.res = out;
+			st = out ? PQresultStatus(out) : PGRES_FATAL_ERROR;
+			r.ok = q->err == NULL &&
 			    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK);
-			if (!r.ok && err != NULL) {
-				s = PQresultErrorField(err, PG_DIAG_SQLSTATE);
-				r.sqlstate = s ? s : "";
-				s = PQresultErrorField(err,
+			if (q->err != NULL)
+				r.step = q->errstep;
+			if (!r.ok && out != NULL) {
+				r.sqlstate = result_field(out,
+				    PG_DIAG_SQLSTATE);
+				r.message = result_field(out,
 				    PG_DIAG_MESSAGE_PRIMARY);
-				r.message = s ? s : "query failed";
+				if (*r.message == '\0')
+					r.message = st == PGRES_PIPELINE_ABORTED ?
+					    "the statement was not run" :
+					    "query failed";
+				r.detail = result_field(out,
+				    PG_DIAG_MESSAGE_DETAIL);
+				r.hint = result_field(out,
+				    PG_DIAG_MESSAGE_HINT);
 				/*
 				 * The server is shutting down or restarting
 				 * (class 57P) or the connection broke (08):
@@ -799,10 +1058,16 @@ query_complete(struct kb_db_query *q, int unavailable, const char *why)
 				if (strncmp(r.sqlstate, "57P", 3) == 0 ||
 				    strncmp(r.sqlstate, "08", 2) == 0)
 					r.unavailable = 1;
+			} else if (!r.ok) {
+				r.message = "query failed";
 			}
 		}
-		q->cb(ctx, &r, q->arg);
-		kb_ctx_settle(ctx);
+		if (ctx != NULL) {
+			q->cb(ctx, &r, q->arg);
+			kb_ctx_settle(ctx);
+		} else {
+			q->icb(&r, q->arg);
+		}
 	}
 	query_free(q);
 }
@@ -810,14 +1075,18 @@ query_complete(struct kb_db_query *q, int unavailable, const char *why)
 static void
 query_free(struct kb_db_query *q)
 {
-	int		i;
+	struct db_step	*st;
+	int		 i, j;
 
-	for (i = 0; i < q->nparams; i++)
-		kore_free(q->values[i]);
-	kore_free(q->values);
-	if (q->res != NULL)
-		PQclear(q->res);
-	if (q->prep_res != NULL)
-		PQclear(q->prep_res);
+	for (i = 0; i < q->nsteps; i++) {
+		st = &q->steps[i];
+		for (j = 0; j < st->nparams; j++)
+			kore_free(st->values[j]);
+		kore_free(st->values);
+		kore_free(st->sql);
+	}
+	if (q->steps != &q->one)
+		kore_free(q->steps);
+	query_reset(q);
 	kore_free(q);
 }

@@ -113,6 +113,7 @@ kore_worker_configure(void)
 	kb_auth_init();
 	kb_static_init();
 	kb_db_init();
+	kb_schema_cache_init();
 	kb_work_init();
 	kore_timer_add(log_tick, KB_LOG_FLUSH_MS, NULL, 0);
 }
@@ -149,7 +150,8 @@ kb_dispatch(struct http_request *req)
 	}
 
 	if (!ctx->responded) {
-		if (kb_db_pending(ctx) || kb_work_pending(ctx)) {
+		if (kb_db_pending(ctx) || kb_work_pending(ctx) ||
+		    kb_schema_pending(ctx)) {
 			ctx->sleeping = 1;
 			http_request_sleep(req);
 			return (KORE_RESULT_RETRY);
@@ -174,7 +176,8 @@ void
 kb_ctx_settle(struct kb_ctx *ctx)
 {
 	if (ctx->sleeping && (ctx->responded ||
-	    (!kb_db_pending(ctx) && !kb_work_pending(ctx))))
+	    (!kb_db_pending(ctx) && !kb_work_pending(ctx) &&
+	    !kb_schema_pending(ctx))))
 		kb_ctx_wakeup(ctx);
 }
 
@@ -267,6 +270,13 @@ ctx_handle(struct kb_ctx *ctx)
 	const struct kb_op	*op;
 	int			 m;
 
+#if defined(KB_TEST)
+	/* Test-only routes (server/kb_test.c), never in the shipped module. */
+	if (strncmp(req->path, "/__test/", 8) == 0) {
+		kb_test_handle(ctx);
+		return;
+	}
+#endif
 	if (!kb_route_match(api, req->path, strlen(req->path), &ctx->match)) {
 		kb_respond_error(ctx, 404, "NOT_FOUND",
 		    "no route for %s", req->path);

@@ -40,7 +40,23 @@ struct kb_config {
 	const char	*setup_token;	/* KB_SETUP_TOKEN: first admin setup */
 	int		session_ttl;	/* KB_SESSION_TTL: session seconds */
 	int		refresh_ttl;	/* KB_REFRESH_TTL: refresh-token seconds */
+	const char	*tables_schemas; /* KB_TABLES_SCHEMAS: exposed */
+	const char	*tables_exclude; /* KB_TABLES_EXCLUDE: never exposed */
 };
+
+/*
+ * What the Tables API never exposes unless KB_TABLES_EXCLUDE says
+ * otherwise: every table and function korebase's own migrations create
+ * (tests/integration/test_plumb.c checks the list against migrations/).
+ * A name matches in every exposed schema, "schema.name" in that one.
+ */
+#define KB_TABLES_EXCLUDE_DEFAULT					\
+	"kb_schema_migrations,settings,settings_touch,"			\
+	"users,users_touch,sessions,refresh_tokens,signin_failures,"	\
+	"audit_log,user_mfa,mfa_recovery_codes,mfa_challenges,"		\
+	"tenants,tenant_members,tenant_settings,invitations,"		\
+	"service_keys,service_key_events,client_keys,admin_setup,"	\
+	"kb_migrations,kb_resolve_caller,kb_schema_notify"
 
 extern struct kb_config	kb_config;
 
@@ -159,16 +175,26 @@ struct kb_stmt {
 #define KB_STMT(sql)		{ (sql), 0, 0 }
 #define KB_STMT_RO(sql)		{ (sql), 1, 0 }
 
-/* What a database callback gets.  `res` is freed after the callback. */
+/*
+ * What a database callback gets.  `res` is freed after the callback, and
+ * so are the strings.  On failure `res` is the failing result (or NULL
+ * when the query never ran) and sqlstate, message, detail and hint are
+ * PostgreSQL's (PG_DIAG_SQLSTATE, _MESSAGE_PRIMARY, _DETAIL, _HINT), ""
+ * when it gave none, so they can be passed on as PostgREST does.
+ */
 struct kb_db_result {
 	PGresult	*res;		/* NULL when the query never ran */
 	int		ok;		/* TUPLES_OK or COMMAND_OK */
 	int		unavailable;	/* database down or connection lost */
+	int		step;		/* kb_db_run: the step `res` is of */
 	const char	*sqlstate;	/* "23505", or "" */
 	const char	*message;	/* PostgreSQL's message, or ours */
+	const char	*detail;	/* PostgreSQL's DETAIL, or "" */
+	const char	*hint;		/* PostgreSQL's HINT, or "" */
 };
 
 typedef void	(*kb_db_cb)(struct kb_ctx *, struct kb_db_result *, void *);
+typedef void	(*kb_db_icb)(struct kb_db_result *, void *);
 
 /*
  * Run `stmt` with text parameters (NULL for SQL NULL; values are copied)
@@ -178,6 +204,38 @@ typedef void	(*kb_db_cb)(struct kb_ctx *, struct kb_db_result *, void *);
  */
 void	kb_db_query(struct kb_ctx *, struct kb_stmt *, int nparams,
 	    const char *const *values, kb_db_cb cb, void *arg);
+
+/*
+ * A transaction group: run `steps` in order, in ONE implicit transaction
+ * on one connection that no other request's statement shares (the group
+ * gets a Sync of its own; read-only statements batched by kb_db_query
+ * never join it).  So a first step
+ *
+ *	SELECT set_config('role', $1, true),
+ *	    set_config('request.jwt.claims', $2, true)
+ *
+ * governs the steps after it and ends with the group.  A step is a
+ * prepared statement (`stmt`) or, with `stmt` NULL, dynamic SQL (`sql`,
+ * sent unnamed with PQsendQueryParams: parsed every time, so build it
+ * only from trusted text and pass every value as a parameter).  Values
+ * are copied.  `cb` gets the last step's result, or the first failing
+ * step's error (r->step says which; PostgreSQL skips the steps after it
+ * and rolls the group back).  At most 32 steps.
+ *
+ * A group is retried once on another connection after a lost connection
+ * only if every step is read-only: a stmt declared KB_STMT_RO, or dynamic
+ * SQL marked `readonly` (the caller vouches it writes nothing).
+ */
+struct kb_db_step {
+	struct kb_stmt		*stmt;		/* or NULL, then */
+	const char		*sql;
+	int			 nparams;
+	const char *const	*values;	/* NULL for SQL NULL */
+	int			 readonly;	/* dynamic SQL: writes nothing */
+};
+
+void	kb_db_run(struct kb_ctx *, const struct kb_db_step *steps, int nsteps,
+	    kb_db_cb cb, void *arg);
 
 /*
  * The usual way to end a failed query: 503 when the database is down,
@@ -198,6 +256,31 @@ int	kb_db_healthy(void);
 
 void	kb_db_init(void);		/* per worker */
 void	kb_db_shutdown(void);
+
+/*
+ * The schema cache (server/kb_schema_cache.c): the tables and functions
+ * the Tables API exposes, as the model of tables/kb_schema.h (included
+ * through server/kb_catalog.h, which calls it struct kb_catalog: the
+ * name kb_schema is taken by the compiled JSON Schemas of kb_rt.h),
+ * reloaded by every worker shortly after DDL changes the catalog.
+ *
+ * kb_schema_acquire: the current schema, held for the request until it
+ * ends (every later call in the same request returns the same one, so a
+ * request sees one consistent catalog), or NULL while the worker has not
+ * loaded one yet (just started, database away): answer 503 then, or
+ * wait with kb_schema_wait, whose callback runs once the first schema is
+ * in (at once if it is), or with NULL after 2 s.
+ */
+struct kb_catalog;
+typedef void	(*kb_schema_cb)(struct kb_ctx *, const struct kb_catalog *,
+		    void *);
+
+const struct kb_catalog	*kb_schema_acquire(struct kb_ctx *);
+void			 kb_schema_wait(struct kb_ctx *, kb_schema_cb, void *);
+/* 503 SERVICE_UNAVAILABLE with Retry-After: no schema loaded yet. */
+void			 kb_schema_respond_unavailable(struct kb_ctx *);
+/* The worker's current schema version (0: none yet). */
+uint64_t		 kb_schema_version(void);
 
 /* Logging: one JSON object per line on stderr. */
 void	kb_log(const char *level, const char *fmt, ...)

@@ -25,6 +25,9 @@ struct kb_header {
 
 struct kb_db_query;
 struct kb_job;
+struct kb_catalog;
+struct kb_schema_waiter;
+struct kb_stream;
 
 struct kb_ctx {
 	struct http_request		*req;
@@ -53,6 +56,12 @@ struct kb_ctx {
 	TAILQ_HEAD(, kb_db_query)	 queries;
 	/* Work on helper threads for this request (see kb_work.c). */
 	TAILQ_HEAD(, kb_job)		 jobs;
+
+	/* The schema this request holds, or waits for (kb_schema_cache.c). */
+	struct kb_catalog		*schema;
+	struct kb_schema_waiter		*schema_wait;
+	/* A streamed response in progress (kb_stream.c). */
+	struct kb_stream		*stream;
 
 	struct kb_caller		 caller;
 	char				 client_addr[64];
@@ -92,5 +101,14 @@ void		kb_json_escape(const char *, char *, size_t);
 void	kb_ctx_wakeup(struct kb_ctx *);
 void	kb_db_detach(struct kb_ctx *);
 int	kb_db_pending(struct kb_ctx *);
+void	kb_db_query_internal(struct kb_stmt *, int, const char *const *,
+	    kb_db_icb, void *);
+void	kb_db_listen(const char *, void (*)(const char *, void *), void *);
+void	kb_schema_cache_init(void);
+int	kb_schema_pending(struct kb_ctx *);
+void	kb_schema_release(struct kb_ctx *);
+#if defined(KB_TEST)
+void	kb_test_handle(struct kb_ctx *);
+#endif
 
 #endif /* KB_SERVER_INT_H */

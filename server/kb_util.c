@@ -75,6 +75,10 @@ kb_config_load(void)
 	    60, 86400 * 3650);
 	kb_config.refresh_ttl = (int)env_long("KB_REFRESH_TTL",
 	    kb_config.session_ttl, 60, 86400 * 3650);
+	v = getenv("KB_TABLES_SCHEMAS");
+	kb_config.tables_schemas = (v && *v) ? v : "public";
+	v = getenv("KB_TABLES_EXCLUDE");
+	kb_config.tables_exclude = v ? v : KB_TABLES_EXCLUDE_DEFAULT;
 }
 
 u_int64_t

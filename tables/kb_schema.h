@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 struct kb_table;
+struct kb_arena;
 
 struct kb_column {
 	char		*name;
@@ -34,6 +35,13 @@ struct kb_column {
 	int		 generated;	/* GENERATED ALWAYS: never written */
 	int		 position;	/* attnum */
 	char		*description;	/* COMMENT ON COLUMN, or NULL */
+	char		 identity;	/* attidentity: 'a', 'd' or 0 */
+	/*
+	 * The default as SQL text from the catalog (pg_get_expr, or nextval
+	 * of an identity's sequence), NULL when none: used for missing keys
+	 * under Prefer: missing=default.  Catalog text, never request input.
+	 */
+	char		*default_expr;
 };
 
 /* A foreign key: from `table` (ncols columns) to `ref` (same count). */
@@ -61,6 +69,7 @@ struct kb_table {
 	struct kb_fkey		*fkeys;		/* outgoing */
 	size_t			 nfkeys;
 	char			*description;
+	char			 kind;		/* relkind: r v m f p */
 };
 
 struct kb_func_arg {
@@ -89,6 +98,9 @@ struct kb_schema {
 	struct kb_function	*funcs;		/* sorted by (schema, name) */
 	size_t			 nfuncs;
 	int			 refs;		/* requests using it */
+	char			**schemas;	/* exposed, in lookup order */
+	size_t			 nschemas;
+	struct kb_arena		*arena;		/* owns everything above */
 };
 
 /*
@@ -98,7 +110,12 @@ struct kb_schema {
  */
 extern const char	KB_SCHEMA_CATALOG_SQL[];
 
-/* Build from the catalog JSON; NULL with `err` filled on a bad document. */
+/*
+ * Build from the catalog JSON (borrowed, not kept); NULL with `err`
+ * filled on a bad document (never a crash).  Foreign keys to tables
+ * outside the exposed schemas are dropped.  `version` and `refs` are the
+ * caller's (0 here).  kb_schema_free releases everything at once.
+ */
 struct kb_schema	*kb_schema_from_json(json_t *doc, char *err,
 			    size_t errlen);
 void			 kb_schema_free(struct kb_schema *);

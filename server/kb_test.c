@@ -1,0 +1,220 @@
+/*
+ * Test-only routes, compiled only into the module the integration suite
+ * runs (build/korebase-test.so, -DKB_TEST; see the Makefile).  The
+ * shipped module (build/korebase.so) has none of this: kb_main.c calls
+ * kb_test_handle for paths under /__test/ only when built with KB_TEST.
+ *
+ * They drive server plumbing that has no operation of its own yet, with
+ * real requests on the real event loop:
+ *
+ *	GET  /__test/db/whoami		a read-only statement, batched like
+ *					any other: the role and claims it saw
+ *	GET  /__test/db/asrole?role=R	a group: set_config(role, claims),
+ *					then the same statement
+ *	GET  /__test/schema?table=T&function=F
+ *					the worker's schema cache: version,
+ *					counts, whether T and F are exposed
+ *	POST /__test/db/run		a group from a JSON body:
+ *	    {"role": "anon", "claims": "{...}",
+ *	     "steps": [{"sql": "...", "params": [...], "readonly": true}]}
+ *
+ * Answers: 200 {"ok":true,"step":n,"rows":[[...]]}, 400 {"ok":false,
+ * "step","sqlstate","message","detail","hint"}, 503 when the database is
+ * unavailable (kb_db_respond_failure).
+ */
+
+#if defined(KB_TEST)
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+
+#include "kb_server.h"
+#include "kb_server_int.h"
+#include "kb_catalog.h"
+
+#define TEST_BODY_MAX	65536
+
+static struct kb_stmt	test_whoami = KB_STMT_RO(
+    "SELECT current_user::text, "
+    "coalesce(current_setting('request.jwt.claims', true), ''), "
+    "pg_backend_pid()");
+static struct kb_stmt	test_setrole = KB_STMT_RO(
+    "SELECT set_config('role', $1, true), "
+    "set_config('request.jwt.claims', $2, true)");
+
+static void	test_done(struct kb_ctx *, struct kb_db_result *, void *);
+static void	test_schema(struct kb_ctx *, const struct kb_catalog *,
+		    void *);
+static void	test_run(struct kb_ctx *);
+static char	*test_arg(struct kb_ctx *, const char *);
+
+void
+kb_test_handle(struct kb_ctx *ctx)
+{
+	struct http_request	*req = ctx->req;
+	struct kb_db_step	 steps[2];
+	const char		*vals[2];
+	char			*role;
+
+	if (strcmp(req->path, "/__test/db/whoami") == 0) {
+		kb_db_query(ctx, &test_whoami, 0, NULL, test_done, NULL);
+	} else if (strcmp(req->path, "/__test/db/asrole") == 0) {
+		if ((role = test_arg(ctx, "role")) == NULL)
+			role = "anon";
+		vals[0] = role;
+		vals[1] = "{\"role\":\"test\"}";
+		memset(steps, 0, sizeof(steps));
+		steps[0].stmt = &test_setrole;
+		steps[0].nparams = 2;
+		steps[0].values = vals;
+		steps[1].stmt = &test_whoami;
+		kb_db_run(ctx, steps, 2, test_done, NULL);
+	} else if (strcmp(req->path, "/__test/schema") == 0) {
+		kb_schema_wait(ctx, test_schema, NULL);
+	} else if (strcmp(req->path, "/__test/db/run") == 0 &&
+	    req->method == HTTP_METHOD_POST) {
+		test_run(ctx);
+	} else {
+		kb_respond_error(ctx, 404, "NOT_FOUND", "no test route %s",
+		    req->path);
+	}
+}
+
+/* The first value of query argument `name` (not decoded), or NULL. */
+static char *
+test_arg(struct kb_ctx *ctx, const char *name)
+{
+	const char	*qs, *p, *end;
+	size_t		 n;
+	char		*v;
+
+	if ((qs = ctx->req->query_string) == NULL)
+		return (NULL);
+	n = strlen(name);
+	for (p = qs; *p != '\0'; p = (*end == '&') ? end + 1 : end) {
+		end = p + strcspn(p, "&");
+		if ((size_t)(end - p) > n && strncmp(p, name, n) == 0 &&
+		    p[n] == '=') {
+			v = kb_ctx_alloc(ctx, end - p - n);
+			memcpy(v, p + n + 1, end - p - n - 1);
+			return (v);
+		}
+	}
+	return (NULL);
+}
+
+static void
+test_schema(struct kb_ctx *ctx, const struct kb_catalog *s, void *arg)
+{
+	const char	*t, *f;
+
+	(void)arg;
+	if (s == NULL) {
+		kb_schema_respond_unavailable(ctx);
+		return;
+	}
+	t = test_arg(ctx, "table");
+	f = test_arg(ctx, "function");
+	kb_respond_json(ctx, 200, json_pack("{sI sI sI sb sb ss}",
+	    "version", (json_int_t)s->version,
+	    "tables", (json_int_t)s->ntables,
+	    "functions", (json_int_t)s->nfuncs,
+	    "table", t != NULL && kb_schema_table(s, NULL, t) != NULL,
+	    "function", f != NULL && kb_schema_function(s, NULL, f) != NULL,
+	    "exclude", kb_config.tables_exclude));
+}
+
+static void
+test_run(struct kb_ctx *ctx)
+{
+	struct kb_db_step	*steps;
+	json_t			*doc, *jsteps, *js, *params, *v;
+	const char		**vals, *role, *claims;
+	char			 buf[TEST_BODY_MAX];
+	ssize_t			 n;
+	size_t			 len, i, j, nsteps, first;
+
+	len = 0;
+	if (!http_body_rewind(ctx->req))
+		fatal("test_run: cannot rewind the body");
+	while (len < sizeof(buf) &&
+	    (n = http_body_read(ctx->req, buf + len, sizeof(buf) - len)) > 0)
+		len += (size_t)n;
+	if ((doc = json_loadb(buf, len, 0, NULL)) == NULL ||
+	    !json_is_array(jsteps = json_object_get(doc, "steps"))) {
+		json_decref(doc);
+		kb_respond_error(ctx, 400, "INVALID_JSON", "bad test body");
+		return;
+	}
+	role = json_string_value(json_object_get(doc, "role"));
+	claims = json_string_value(json_object_get(doc, "claims"));
+	first = (role != NULL) ? 1 : 0;
+	nsteps = json_array_size(jsteps) + first;
+	steps = kb_ctx_alloc(ctx, nsteps * sizeof(*steps));
+	if (role != NULL) {
+		vals = kb_ctx_alloc(ctx, 2 * sizeof(*vals));
+		vals[0] = kb_ctx_strdup(ctx, role);
+		vals[1] = claims ? kb_ctx_strdup(ctx, claims) : "";
+		steps[0].stmt = &test_setrole;
+		steps[0].nparams = 2;
+		steps[0].values = vals;
+	}
+	json_array_foreach(jsteps, i, js) {
+		steps[first + i].sql = kb_ctx_strdup(ctx,
+		    json_string_value(json_object_get(js, "sql")) ?
+		    json_string_value(json_object_get(js, "sql")) : "");
+		steps[first + i].readonly =
+		    json_is_true(json_object_get(js, "readonly"));
+		params = json_object_get(js, "params");
+		steps[first + i].nparams = (int)json_array_size(params);
+		vals = kb_ctx_alloc(ctx, (json_array_size(params) + 1) *
+		    sizeof(*vals));
+		json_array_foreach(params, j, v) {
+			vals[j] = json_is_string(v) ?
+			    kb_ctx_strdup(ctx, json_string_value(v)) : NULL;
+		}
+		steps[first + i].values = vals;
+	}
+	json_decref(doc);
+	kb_db_run(ctx, steps, (int)nsteps, test_done, NULL);
+}
+
+static void
+test_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	json_t		*rows, *row;
+	int		 i, j;
+
+	(void)arg;
+	if (r->unavailable) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	if (!r->ok) {
+		kb_respond_json(ctx, 400, json_pack("{sb si ss ss ss ss}",
+		    "ok", 0, "step", r->step, "sqlstate", r->sqlstate,
+		    "message", r->message, "detail", r->detail,
+		    "hint", r->hint));
+		return;
+	}
+	rows = json_array();
+	for (i = 0; i < PQntuples(r->res); i++) {
+		row = json_array();
+		for (j = 0; j < PQnfields(r->res); j++) {
+			json_array_append_new(row,
+			    PQgetisnull(r->res, i, j) ? json_null() :
+			    json_string(PQgetvalue(r->res, i, j)));
+		}
+		json_array_append_new(rows, row);
+	}
+	kb_respond_json(ctx, 200, json_pack("{sb si so}", "ok", 1,
+	    "step", r->step, "rows", rows));
+}
+
+#endif /* KB_TEST */

@@ -1,0 +1,485 @@
+/*
+ * Integration tests of the server plumbing under the Tables API: the
+ * pool's transaction groups (kb_db_run), the roles of migration 0009, the
+ * schema cache and streamed exports.  They drive the test-only routes
+ * under /__test/ (server/kb_test.c), which only the test module
+ * (build/korebase-test.so) has.  Run by tests/integration/run.sh.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "http.h"
+
+static int
+sh(const char *fmt, ...)
+{
+	va_list		ap;
+	char		cmd[8192];
+	int		st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return (WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+/* One line of psql output for `sql` into buf ("" on failure). */
+static char *
+psql_value(const char *sql, char *buf, size_t len)
+{
+	char	 cmd[8192];
+	FILE	*f;
+
+	snprintf(cmd, sizeof(cmd), "psql \"$DATABASE_URL\" -qAt -c \"%s\" "
+	    "2>/dev/null", sql);
+	buf[0] = '\0';
+	if ((f = popen(cmd, "r")) == NULL)
+		return (buf);
+	if (fgets(buf, (int)len, f) == NULL)
+		buf[0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	pclose(f);
+	return (buf);
+}
+
+static void
+pg_ctl(const char *what)
+{
+	assert_int_equal(sh("scripts/pg.sh %s \"$KB_PG_DIR\" \"$KB_PG_PORT\"",
+	    what), 0);
+}
+
+/* Wait until the server answers queries again after a restart. */
+static void
+wait_db(void)
+{
+	struct resp	r;
+	int		i, ok;
+
+	for (ok = 0, i = 0; i < 100 && !ok; i++) {
+		http_get("/__test/db/whoami", &r);
+		ok = (r.status == 200);
+		resp_free(&r);
+		if (!ok)
+			usleep(100 * 1000);
+	}
+	assert_true(ok);
+}
+
+/* POST /__test/db/run with `body`; fills r. */
+static long
+run(const char *body, struct resp *r)
+{
+	return (http_post_json("/__test/db/run", body, r));
+}
+
+static const char *
+row_value(struct resp *r, size_t row, size_t col)
+{
+	return (json_string_value(json_array_get(json_array_get(
+	    json_object_get(r->json, "rows"), row), col)));
+}
+
+/* ---- transaction groups ---- */
+
+static void
+test_group_role_applies(void **state)
+{
+	struct resp	r;
+
+	assert_int_equal(http_get("/__test/db/asrole?role=anon", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "anon");
+	assert_string_equal(row_value(&r, 0, 1), "{\"role\":\"test\"}");
+	resp_free(&r);
+
+	/* The claims are visible to SQL, and so are the auth helpers. */
+	assert_int_equal(run("{\"role\": \"authenticated\", \"claims\": "
+	    "\"{\\\"sub\\\": \\\"5f0c3e1a-1111-4222-8333-444455556666\\\", "
+	    "\\\"role\\\": \\\"authenticated\\\", \\\"tenant_id\\\": "
+	    "\\\"7a0c3e1a-1111-4222-8333-444455556666\\\"}\", "
+	    "\"steps\": [{\"sql\": \"SELECT current_user::text, "
+	    "auth.uid()::text, auth.role(), auth.tenant_id()::text, "
+	    "auth.jwt() ->> 'sub', $1::text\", \"params\": [\"x\"]}]}", &r),
+	    200);
+	assert_string_equal(row_value(&r, 0, 0), "authenticated");
+	assert_string_equal(row_value(&r, 0, 1),
+	    "5f0c3e1a-1111-4222-8333-444455556666");
+	assert_string_equal(row_value(&r, 0, 2), "authenticated");
+	assert_string_equal(row_value(&r, 0, 3),
+	    "7a0c3e1a-1111-4222-8333-444455556666");
+	assert_string_equal(row_value(&r, 0, 5), "x");
+	assert_int_equal(json_integer_value(json_object_get(r.json, "step")),
+	    1);
+	resp_free(&r);
+
+	/* Outside a group nothing is set. */
+	assert_int_equal(http_get("/__test/db/whoami", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "postgres");
+	assert_string_equal(row_value(&r, 0, 1), "");
+	resp_free(&r);
+}
+
+/*
+ * Hammer one worker's two connections with groups running as anon and
+ * with plain read-only statements (which the pool batches under one
+ * Sync): no plain statement may ever see the group's role or claims,
+ * though they ran on the same backends.
+ */
+static void
+test_group_no_leak(void **state)
+{
+	char	pids[64];
+
+	assert_int_equal(sh("rm -f build/plumb-ro.out build/plumb-grp.out; "
+	    "urls() { i=0; while [ $i -lt 600 ]; do echo \"url = "
+	    "\\\"$BASE_URL$1\\\"\"; "
+	    "i=$((i+1)); done; }; "
+	    "urls /__test/db/whoami > build/plumb-ro.cfg; "
+	    "urls '/__test/db/asrole?role=anon' > build/plumb-grp.cfg; "
+	    "curl -s -Z --parallel-max 24 -K build/plumb-ro.cfg "
+	    "> build/plumb-ro.out 2>/dev/null & "
+	    "curl -s -Z --parallel-max 24 -K build/plumb-grp.cfg "
+	    "> build/plumb-grp.out 2>/dev/null; wait"), 0);
+	/* Every answer came, each from the role it should. */
+	assert_int_equal(sh("test $(grep -o '\\[\"postgres\",\"\",' "
+	    "build/plumb-ro.out | wc -l) -eq 600"), 0);
+	assert_int_equal(sh("test $(grep -o -F '[\"anon\",\"{\\\"role"
+	    "\\\":\\\"test\\\"}\",' build/plumb-grp.out | wc -l) -eq 600"),
+	    0);
+	assert_int_equal(sh("! grep -q anon build/plumb-ro.out"), 0);
+	/* And they shared backends. */
+	assert_int_equal(sh("grep -o '\"[0-9]*\"\\]' build/plumb-ro.out | "
+	    "sort -u > build/plumb-ro.pids; grep -o '\"[0-9]*\"\\]' "
+	    "build/plumb-grp.out | sort -u > build/plumb-grp.pids; "
+	    "comm -12 build/plumb-ro.pids build/plumb-grp.pids | "
+	    "wc -l > build/plumb-common"), 0);
+	assert_int_equal(sh("test $(cat build/plumb-common) -ge 1"), 0);
+	(void)pids;
+}
+
+static void
+test_group_error_aborts(void **state)
+{
+	struct resp	r;
+	char		v[64];
+
+	assert_int_equal(psql("DROP TABLE IF EXISTS kb_plumb_t; "
+	    "CREATE TABLE kb_plumb_t (id int PRIMARY KEY)"), 0);
+
+	/* A write, then a failure: the write is rolled back. */
+	assert_int_equal(run("{\"steps\": ["
+	    "{\"sql\": \"INSERT INTO kb_plumb_t VALUES ($1)\", "
+	    "\"params\": [\"1\"]}, "
+	    "{\"sql\": \"DO $$BEGIN RAISE EXCEPTION 'boom' USING "
+	    "DETAIL = 'the detail', HINT = 'the hint', ERRCODE = 'P0099'; "
+	    "END$$\"}, "
+	    "{\"sql\": \"SELECT 1\"}]}", &r), 400);
+	assert_false(json_is_true(json_object_get(r.json, "ok")));
+	assert_int_equal(json_integer_value(json_object_get(r.json, "step")),
+	    1);
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "sqlstate")), "P0099");
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "message")), "boom");
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "detail")), "the detail");
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "hint")), "the hint");
+	resp_free(&r);
+	assert_string_equal(psql_value("SELECT count(*) FROM kb_plumb_t", v,
+	    sizeof(v)), "0");
+
+	/* A unique violation carries PostgreSQL's detail. */
+	assert_int_equal(run("{\"steps\": ["
+	    "{\"sql\": \"INSERT INTO kb_plumb_t VALUES (7), (7)\"}]}", &r),
+	    400);
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "sqlstate")), "23505");
+	assert_non_null(strstr(json_string_value(json_object_get(r.json,
+	    "detail")), "(id)=(7) already exists"));
+	resp_free(&r);
+
+	/* A group that succeeds commits. */
+	assert_int_equal(run("{\"steps\": ["
+	    "{\"sql\": \"INSERT INTO kb_plumb_t VALUES (1)\"}, "
+	    "{\"sql\": \"INSERT INTO kb_plumb_t VALUES (2) RETURNING id\"}]}",
+	    &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "2");
+	resp_free(&r);
+	assert_string_equal(psql_value("SELECT count(*) FROM kb_plumb_t", v,
+	    sizeof(v)), "2");
+
+	/* A syntax error in dynamic SQL, and an unknown role in step 0. */
+	assert_int_equal(run("{\"steps\": [{\"sql\": \"SELEC 1\"}]}", &r),
+	    400);
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "sqlstate")), "42601");
+	resp_free(&r);
+	assert_int_equal(run("{\"role\": \"no_such_role\", \"steps\": "
+	    "[{\"sql\": \"SELECT 1\"}]}", &r), 400);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "step")),
+	    0);
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "sqlstate")), "22023");
+	resp_free(&r);
+
+	/* The pool is fine afterwards. */
+	assert_int_equal(http_get("/__test/db/whoami", &r), 200);
+	resp_free(&r);
+	assert_int_equal(psql("DROP TABLE kb_plumb_t"), 0);
+}
+
+/* The roles of 0009 see none of korebase's own tables. */
+static void
+test_roles_privileges(void **state)
+{
+	struct resp	r;
+
+	assert_int_equal(run("{\"role\": \"anon\", \"steps\": [{\"sql\": "
+	    "\"SELECT count(*) FROM users\"}]}", &r), 400);
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "sqlstate")), "42501");
+	resp_free(&r);
+	assert_int_equal(run("{\"role\": \"authenticated\", \"steps\": "
+	    "[{\"sql\": \"SELECT * FROM kb_resolve_caller('user', NULL, "
+	    "NULL, 'x', NULL)\"}]}", &r), 400);
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "sqlstate")), "42501");
+	resp_free(&r);
+	/* service_role bypasses RLS; the roles exist with their attributes. */
+	assert_int_equal(run("{\"steps\": [{\"sql\": \"SELECT "
+	    "string_agg(rolname || ':' || rolcanlogin || rolbypassrls, ',' "
+	    "ORDER BY rolname) FROM pg_roles WHERE rolname IN ('anon', "
+	    "'authenticated', 'service_role')\"}]}", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0),
+	    "anon:falsefalse,authenticated:falsefalse,"
+	    "service_role:falsetrue");
+	resp_free(&r);
+}
+
+/* Row-level security through a group, with the auth helpers. */
+static void
+test_roles_rls(void **state)
+{
+	struct resp	r;
+
+	assert_int_equal(psql("DROP TABLE IF EXISTS kb_plumb_notes; "
+	    "CREATE TABLE kb_plumb_notes (id serial PRIMARY KEY, "
+	    "owner uuid NOT NULL, body text); "
+	    "ALTER TABLE kb_plumb_notes ENABLE ROW LEVEL SECURITY; "
+	    "CREATE POLICY own ON kb_plumb_notes USING (owner = auth.uid()); "
+	    "GRANT SELECT ON kb_plumb_notes TO anon, authenticated, "
+	    "service_role; "
+	    "INSERT INTO kb_plumb_notes (owner, body) VALUES "
+	    "('00000000-0000-4000-8000-000000000001', 'a'), "
+	    "('00000000-0000-4000-8000-000000000002', 'b')"), 0);
+	assert_int_equal(run("{\"role\": \"authenticated\", \"claims\": "
+	    "\"{\\\"sub\\\": \\\"00000000-0000-4000-8000-000000000001\\\"}\", "
+	    "\"steps\": [{\"sql\": \"SELECT string_agg(body, ',') FROM "
+	    "kb_plumb_notes\"}]}", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "a");
+	resp_free(&r);
+	assert_int_equal(run("{\"role\": \"anon\", \"steps\": [{\"sql\": "
+	    "\"SELECT count(*) FROM kb_plumb_notes\"}]}", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "0");
+	resp_free(&r);
+	assert_int_equal(run("{\"role\": \"service_role\", \"steps\": "
+	    "[{\"sql\": \"SELECT count(*) FROM kb_plumb_notes\"}]}", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "2");
+	resp_free(&r);
+	assert_int_equal(psql("DROP TABLE kb_plumb_notes"), 0);
+}
+
+/* The migration runs again, in another database of the cluster too. */
+static void
+test_roles_idempotent(void **state)
+{
+	assert_int_equal(sh("psql \"$DATABASE_URL\" -qAt -v ON_ERROR_STOP=1 "
+	    "-f migrations/0009_roles.sql >/dev/null 2>&1"), 0);
+	assert_int_equal(sh("psql \"$DATABASE_URL\" -qAt -c 'DROP DATABASE "
+	    "IF EXISTS kb_plumb_other' -c 'CREATE DATABASE kb_plumb_other' "
+	    ">/dev/null 2>&1 && build/kbmigrate -d \"$(echo \"$DATABASE_URL\" | "
+	    "sed 's|/korebase_test?|/kb_plumb_other?|')\" migrations "
+	    ">/dev/null"), 0);
+	assert_int_equal(sh("psql \"$DATABASE_URL\" -qAt -c 'DROP DATABASE "
+	    "kb_plumb_other' >/dev/null"), 0);
+}
+
+/* ---- the schema cache ---- */
+
+/*
+ * Poll the schema cache until `n` answers in a row (from whichever worker
+ * took them) say `path`'s flag `key` is `want`; give up after 5 s.
+ */
+static int
+schema_until(const char *path, const char *key, int want, int n)
+{
+	struct resp	r;
+	int		i, run_len;
+
+	for (run_len = 0, i = 0; i < 250 && run_len < n; i++) {
+		if (http_get(path, &r) == 200 &&
+		    json_is_true(json_object_get(r.json, key)) == want)
+			run_len++;
+		else
+			run_len = 0;
+		resp_free(&r);
+		if (run_len == 0)
+			usleep(20 * 1000);
+	}
+	return (run_len >= n);
+}
+
+static void
+test_schema_loaded(void **state)
+{
+	struct resp	r;
+
+	assert_int_equal(http_get("/__test/schema?table=users&"
+	    "function=kb_resolve_caller", &r), 200);
+	assert_true(json_integer_value(json_object_get(r.json, "version")) >=
+	    1);
+	/* korebase's own tables and functions are never exposed. */
+	assert_false(json_is_true(json_object_get(r.json, "table")));
+	assert_false(json_is_true(json_object_get(r.json, "function")));
+	resp_free(&r);
+	assert_true(schema_until("/__test/schema?table=settings", "table",
+	    0, 10));
+	assert_true(schema_until("/__test/schema?table=kb_schema_migrations",
+	    "table", 0, 10));
+}
+
+/*
+ * Every table, view and function korebase's migrations create is in the
+ * default KB_TABLES_EXCLUDE (a new migration must add its own there).
+ */
+static void
+test_schema_exclude_covers_migrations(void **state)
+{
+	struct resp	 r;
+	FILE		*f;
+
+	assert_int_equal(http_get("/__test/schema", &r), 200);
+	assert_non_null(f = fopen("build/plumb-exclude", "w"));
+	fprintf(f, "%s\n", json_string_value(json_object_get(r.json,
+	    "exclude")));
+	fclose(f);
+	resp_free(&r);
+	assert_int_equal(sh("grep -hoiE '^CREATE (OR REPLACE )?"
+	    "(TABLE|FUNCTION|VIEW|MATERIALIZED VIEW)( IF NOT EXISTS)? "
+	    "[a-z0-9_.]+' migrations/*.sql | awk '{ print $NF }' | "
+	    "grep -v '^auth[.]' | sort -u > build/plumb-created; "
+	    "test -s build/plumb-created"), 0);
+	assert_int_equal(sh("tr ',' '\\n' < build/plumb-exclude | sort -u > "
+	    "build/plumb-excluded; missing=$(comm -23 build/plumb-created "
+	    "build/plumb-excluded); if [ -n \"$missing\" ]; then echo "
+	    "\"not in KB_TABLES_EXCLUDE_DEFAULT: $missing\" >&2; exit 1; fi"),
+	    0);
+}
+
+/* DDL while the server runs: every worker picks it up, no restart. */
+static void
+test_schema_ddl_refresh(void **state)
+{
+	struct resp	r;
+	long		v0;
+
+	assert_int_equal(http_get("/__test/schema", &r), 200);
+	v0 = (long)json_integer_value(json_object_get(r.json, "version"));
+	resp_free(&r);
+
+	assert_int_equal(psql("CREATE TABLE kb_plumb_live (id int PRIMARY "
+	    "KEY, note text)"), 0);
+	assert_true(schema_until("/__test/schema?table=kb_plumb_live",
+	    "table", 1, 20));
+	assert_int_equal(http_get("/__test/schema", &r), 200);
+	assert_true(json_integer_value(json_object_get(r.json, "version")) >
+	    v0 || v0 == 0);
+	resp_free(&r);
+
+	assert_int_equal(psql("CREATE FUNCTION kb_plumb_fn(a int) RETURNS "
+	    "int LANGUAGE sql AS 'SELECT a + 1'"), 0);
+	assert_true(schema_until("/__test/schema?function=kb_plumb_fn",
+	    "function", 1, 20));
+
+	assert_int_equal(psql("DROP TABLE kb_plumb_live; "
+	    "DROP FUNCTION kb_plumb_fn(int)"), 0);
+	assert_true(schema_until("/__test/schema?table=kb_plumb_live",
+	    "table", 0, 20));
+	assert_true(schema_until("/__test/schema?function=kb_plumb_fn",
+	    "function", 0, 20));
+}
+
+/*
+ * PostgreSQL stops while a group is in flight: the answer is 503 (the
+ * query was cut off by the shutdown, or the connection was lost), never
+ * a 500.
+ */
+static void
+test_group_restart(void **state)
+{
+	char	status[16];
+	FILE	*f;
+
+	wait_db();
+	assert_int_equal(sh("curl -s -o build/plumb-restart.json -w "
+	    "'%%{http_code}' -X POST -H 'Content-Type: application/json' "
+	    "--data '{\"role\": \"anon\", \"steps\": [{\"sql\": \"SELECT "
+	    "pg_sleep(5)\"}, {\"sql\": \"SELECT 1\"}]}' "
+	    "\"$BASE_URL/__test/db/run\" > build/plumb-restart.status &"), 0);
+	usleep(700 * 1000);
+	pg_ctl("stop");
+	usleep(1500 * 1000);
+	assert_non_null(f = fopen("build/plumb-restart.status", "r"));
+	memset(status, 0, sizeof(status));
+	(void)fread(status, 1, sizeof(status) - 1, f);
+	fclose(f);
+	assert_string_equal(status, "503");
+	assert_int_equal(sh("grep -q SERVICE_UNAVAILABLE "
+	    "build/plumb-restart.json"), 0);
+	pg_ctl("start");
+	wait_db();
+
+	/* The LISTEN came back with the connections: DDL is seen again. */
+	assert_int_equal(psql("CREATE TABLE kb_plumb_after (id int)"), 0);
+	assert_true(schema_until("/__test/schema?table=kb_plumb_after",
+	    "table", 1, 20));
+	assert_int_equal(psql("DROP TABLE kb_plumb_after"), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest group_tests[] = {
+		cmocka_unit_test(test_group_role_applies),
+		cmocka_unit_test(test_group_no_leak),
+		cmocka_unit_test(test_group_error_aborts),
+		cmocka_unit_test(test_roles_privileges),
+		cmocka_unit_test(test_roles_rls),
+		cmocka_unit_test(test_roles_idempotent),
+		cmocka_unit_test(test_schema_loaded),
+		cmocka_unit_test(test_schema_exclude_covers_migrations),
+		cmocka_unit_test(test_schema_ddl_refresh),
+		cmocka_unit_test(test_group_restart),
+	};
+	int	failed = 0;
+
+	curl_global_init(CURL_GLOBAL_ALL);
+	failed += cmocka_run_group_tests_name("groups", group_tests, NULL,
+	    NULL);
+	curl_global_cleanup();
+	return (failed ? 1 : 0);
+}
