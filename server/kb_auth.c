@@ -444,3 +444,59 @@ auth_bearer(struct kb_ctx *ctx, const char *authz)
 	kb_jwt_claims_free(&claims);
 	return (1);
 }
+
+const char *
+kb_caller_pg_role(const struct kb_caller *c)
+{
+	if (c->cred == KB_CRED_SERVICE_KEY || kb_caller_is_instance_admin(c))
+		return ("service_role");
+	if (c->sub != NULL)
+		return ("authenticated");
+	return ("anon");
+}
+
+static struct kb_stmt caller_step = KB_STMT_RO(
+	"SELECT set_config('role', $1, true),"
+	" set_config('request.jwt.claims', $2, true),"
+	" CASE WHEN $3 <> '0' THEN"
+	" set_config('statement_timeout', $3, true) END");
+
+void
+kb_caller_step(struct kb_ctx *ctx, int timeout_ms, struct kb_db_step *step)
+{
+	const struct kb_caller	*c = &ctx->caller;
+	const char		**v;
+	char			*claims, tmo[16];
+	json_t			*o;
+
+	o = json_object();
+	json_object_set_new(o, "role", json_string(kb_caller_pg_role(c)));
+	json_object_set_new(o, "app_role", json_string(c->role));
+	if (c->sub != NULL)
+		json_object_set_new(o, "sub", json_string(c->sub));
+	if (c->sid != NULL)
+		json_object_set_new(o, "sid", json_string(c->sid));
+	if (c->tenant != NULL)
+		json_object_set_new(o, "tenant_id", json_string(c->tenant));
+	if (c->tenant_role != NULL)
+		json_object_set_new(o, "tenant_role",
+		    json_string(c->tenant_role));
+	if (c->key_id != NULL)
+		json_object_set_new(o, "key_id", json_string(c->key_id));
+	if (c->exp != 0)
+		json_object_set_new(o, "exp", json_integer(c->exp));
+	claims = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+
+	v = kb_ctx_alloc(ctx, 3 * sizeof(*v));
+	v[0] = kb_caller_pg_role(c);
+	v[1] = claims != NULL ? kb_ctx_strdup(ctx, claims) : "{}";
+	(void)snprintf(tmo, sizeof(tmo), "%d", timeout_ms > 0 ? timeout_ms : 0);
+	v[2] = kb_ctx_strdup(ctx, tmo);
+	free(claims);
+
+	memset(step, 0, sizeof(*step));
+	step->stmt = &caller_step;
+	step->nparams = 3;
+	step->values = v;
+}

@@ -40,6 +40,7 @@ struct kb_config {
 	const char	*setup_token;	/* KB_SETUP_TOKEN: first admin setup */
 	int		session_ttl;	/* KB_SESSION_TTL: session seconds */
 	int		refresh_ttl;	/* KB_REFRESH_TTL: refresh-token seconds */
+	int		sql_timeout_ms;	/* KB_SQL_TIMEOUT_MS: POST /sql */
 	const char	*tables_schemas; /* KB_TABLES_SCHEMAS: exposed */
 	const char	*tables_exclude; /* KB_TABLES_EXCLUDE: never exposed */
 };
@@ -61,6 +62,9 @@ struct kb_config {
 extern struct kb_config	kb_config;
 
 void	kb_config_load(void);
+
+/* A monotonic clock in microseconds. */
+uint64_t	kb_now_us(void);
 
 /*
  * Request context.  Created by the dispatcher for every request, freed
@@ -236,6 +240,22 @@ struct kb_db_step {
 
 void	kb_db_run(struct kb_ctx *, const struct kb_db_step *steps, int nsteps,
 	    kb_db_cb cb, void *arg);
+
+/*
+ * Step 0 of a group that runs as the caller: sets the PostgreSQL role
+ * (kb_caller_pg_role) and request.jwt.claims (sub, role, sid, tenant_id,
+ * tenant_role, key_id, app_role) for the rest of the group, and, when
+ * `timeout_ms` > 0, a statement timeout.  Strings live until the request
+ * ends.
+ */
+void		 kb_caller_step(struct kb_ctx *, int timeout_ms,
+		    struct kb_db_step *);
+/*
+ * The database role a caller's statements run as: anon, authenticated,
+ * or service_role (service keys and instance administrators, who bypass
+ * row-level security).
+ */
+const char	*kb_caller_pg_role(const struct kb_caller *);
 
 /*
  * The usual way to end a failed query: 503 when the database is down,

@@ -75,6 +75,8 @@ kb_config_load(void)
 	    60, 86400 * 3650);
 	kb_config.refresh_ttl = (int)env_long("KB_REFRESH_TTL",
 	    kb_config.session_ttl, 60, 86400 * 3650);
+	kb_config.sql_timeout_ms = (int)env_long("KB_SQL_TIMEOUT_MS", 5000,
+	    1, 600000);
 	v = getenv("KB_TABLES_SCHEMAS");
 	kb_config.tables_schemas = (v && *v) ? v : "public";
 	v = getenv("KB_TABLES_EXCLUDE");

@@ -29,6 +29,8 @@ cc $CFLAGS -o $B/test_tenants tests/integration/test_tenants.c \
     tests/integration/http.c $LIBS
 cc $CFLAGS -o $B/test_migrations tests/integration/test_migrations.c \
     tests/integration/http.c $LIBS
+cc $CFLAGS -o $B/test_sql tests/integration/test_sql.c \
+    tests/integration/http.c $LIBS
 # The keys suite makes its tenants and admins with SQL (libpq).
 cc $CFLAGS $(pkg-config --cflags libpq) -o $B/test_keys \
     tests/integration/test_keys.c tests/integration/http.c $LIBS \
@@ -89,7 +91,7 @@ sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT|" \
 flags="-f -n -r"
 # KB_PRELOAD: e.g. libasan for the AddressSanitizer build (make test-asan).
 LD_PRELOAD=${KB_PRELOAD:-} ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
-    KB_DB_POOL=2 kore -c $B/kore.test.conf $flags > "$LOG" 2>&1 &
+    KB_SQL_TIMEOUT_MS=1500 KB_DB_POOL=2 kore -c $B/kore.test.conf $flags > "$LOG" 2>&1 &
 KORE_PID=$!
 
 export BASE_URL="http://127.0.0.1:$PORT"
@@ -181,6 +183,12 @@ fi
 # The Migrations API.
 if want migrations && ! $B/test_migrations; then
 	echo "integration: the migrations suite failed" >&2
+	status=1
+fi
+
+# The SQL endpoint.
+if want sql && ! $B/test_sql; then
+	echo "integration: the sql suite failed" >&2
 	status=1
 fi
 
