@@ -255,7 +255,6 @@ int
 kbg_Error_decode(struct kb_ctx *ctx, json_t *j, struct kbg_Error *out)
 {
 	json_t	*v;
-	size_t	i;
 
 	(void)ctx;
 	if (!json_is_object(j))
@@ -280,14 +279,7 @@ kbg_Error_decode(struct kb_ctx *ctx, json_t *j, struct kbg_Error *out)
 		return (-1);
 	v = json_object_get(j, "details");
 	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_array(v))
-			return (-1);
-		out->n_details = json_array_size(v);
-		out->details = kb_ctx_alloc(ctx, (out->n_details + 1) * sizeof(*out->details));
-		for (i = 0; i < out->n_details; i++) {
-			if (kbg_ErrorDetail_decode(ctx, json_array_get(v, i), &out->details[i]) == -1)
-				return (-1);
-		}
+		out->details = v;
 		out->has_details = 1;
 	}
 	v = json_object_get(j, "message");
@@ -302,12 +294,6 @@ kbg_Error_decode(struct kb_ctx *ctx, json_t *j, struct kbg_Error *out)
 			return (-1);
 		out->has_sqlstate = 1;
 	}
-	v = json_object_get(j, "detail");
-	if (v != NULL && !json_is_null(v)) {
-		if (kbg_dec_str(v, &out->detail) == -1)
-			return (-1);
-		out->has_detail = 1;
-	}
 	v = json_object_get(j, "hint");
 	if (v != NULL && !json_is_null(v)) {
 		if (kbg_dec_str(v, &out->hint) == -1)
@@ -321,8 +307,6 @@ json_t *
 kbg_Error_encode(const struct kbg_Error *in)
 {
 	json_t	*o;
-	json_t	*a;
-	size_t	i;
 
 	if (in == NULL)
 		return (json_null());
@@ -332,19 +316,13 @@ kbg_Error_encode(const struct kbg_Error *in)
 	json_object_set_new(o, "code", in->code != NULL ? json_string(in->code) : json_null());
 	json_object_set_new(o, "request_id", in->request_id != NULL ? json_string(in->request_id) : json_null());
 	if (in->has_details) {
-		a = json_array();
-		for (i = 0; i < in->n_details; i++)
-			json_array_append_new(a, kbg_ErrorDetail_encode(&in->details[i]));
-		json_object_set_new(o, "details", a);
+		json_object_set_new(o, "details", in->details != NULL ? json_incref(in->details) : json_null());
 	}
 	if (in->has_message) {
 		json_object_set_new(o, "message", in->message != NULL ? json_string(in->message) : json_null());
 	}
 	if (in->has_sqlstate) {
 		json_object_set_new(o, "sqlstate", in->sqlstate != NULL ? json_string(in->sqlstate) : json_null());
-	}
-	if (in->has_detail) {
-		json_object_set_new(o, "detail", in->detail != NULL ? json_string(in->detail) : json_null());
 	}
 	if (in->has_hint) {
 		json_object_set_new(o, "hint", in->hint != NULL ? json_string(in->hint) : json_null());

@@ -128,15 +128,12 @@ struct kbg_Error {
 	const char *error;	/* error */
 	const char *code;	/* code */
 	const char *request_id;	/* request_id */
-	size_t	n_details;
-	struct kbg_ErrorDetail *details;	/* details */
+	json_t *details;	/* details */
 	int	has_details;
 	const char *message;	/* message */
 	int	has_message;
 	const char *sqlstate;	/* sqlstate */
 	int	has_sqlstate;
-	const char *detail;	/* detail */
-	int	has_detail;
 	const char *hint;	/* hint */
 	int	has_hint;
 };

@@ -134,8 +134,8 @@ sql_error(struct kb_ctx *ctx, struct kb_db_result *r)
 	    json_string(kb_ctx_request_id(ctx)));
 	json_object_set_new(o, "message", json_string(r->message));
 	json_object_set_new(o, "sqlstate", json_string(st));
-	json_object_set_new(o, "detail", *r->detail ? json_string(r->detail) :
-	    json_null());
+	if (*r->detail != '\0')
+		json_object_set_new(o, "details", json_string(r->detail));
 	json_object_set_new(o, "hint", *r->hint ? json_string(r->hint) :
 	    json_null());
 	kb_respond_json(ctx, status, o);

@@ -159,7 +159,7 @@ test_writes(void **state)
 	assert_error(&r, 409, "SQL_CONFLICT");
 	assert_string_equal(json_string_value(json_object_get(r.json,
 	    "sqlstate")), "23505");
-	assert_non_null(json_string_value(json_object_get(r.json, "detail")));
+	assert_non_null(json_string_value(json_object_get(r.json, "details")));
 	resp_free(&r);
 
 	run(key, "{\"sql\":\"SELECT id, note FROM sql_t ORDER BY id\"}", &r);
