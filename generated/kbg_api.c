@@ -5,7 +5,7 @@
 #include "kbg_api.h"
 #include "kbg_handlers.h"
 
-/* 26 compiled schemas */
+/* 37 compiled schemas */
 static const struct kb_schema kbs_0;
 static const struct kb_schema kbs_1;
 static const struct kb_schema kbs_2;
@@ -32,6 +32,17 @@ static const struct kb_schema kbs_22;
 static const struct kb_schema kbs_23;
 static const struct kb_schema kbs_24;
 static const struct kb_schema kbs_25;
+static const struct kb_schema kbs_26;
+static const struct kb_schema kbs_27;
+static const struct kb_schema kbs_28;
+static const struct kb_schema kbs_29;
+static const struct kb_schema kbs_30;
+static const struct kb_schema kbs_31;
+static const struct kb_schema kbs_32;
+static const struct kb_schema kbs_33;
+static const struct kb_schema kbs_34;
+static const struct kb_schema kbs_35;
+static const struct kb_schema kbs_36;
 
 static struct kb_schema_cache kbsc_0;
 static const struct kb_schema kbs_0 = {
@@ -310,6 +321,143 @@ static const struct kb_schema kbs_25 = {
 	.min_length = 6, .max_length = 32, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_25,
+};
+
+static struct kb_schema_cache kbsc_26;
+static const struct kb_schema_prop kbs_26_p[] = {
+	{ "token", &kbs_27 },
+};
+static const char *const kbs_26_r[] = { "token", NULL };
+static const struct kb_schema kbs_26 = {
+	.name = "VerifyEmailRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_26_p, .nprops = 1,
+	.required = kbs_26_r, .nrequired = 1,
+	.cache = &kbsc_26,
+};
+
+static struct kb_schema_cache kbsc_27;
+static const struct kb_schema kbs_27 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^kbev_[A-Za-z0-9_-]{43}$",
+	.cache = &kbsc_27,
+};
+
+static struct kb_schema_cache kbsc_28;
+static const struct kb_schema_prop kbs_28_p[] = {
+	{ "email", &kbs_9 },
+};
+static const char *const kbs_28_r[] = { "email", NULL };
+static const struct kb_schema kbs_28 = {
+	.name = "EmailRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_28_p, .nprops = 1,
+	.required = kbs_28_r, .nrequired = 1,
+	.cache = &kbsc_28,
+};
+
+static struct kb_schema_cache kbsc_29;
+static const struct kb_schema_prop kbs_29_p[] = {
+	{ "token", &kbs_30 },
+};
+static const char *const kbs_29_r[] = { "token", NULL };
+static const struct kb_schema kbs_29 = {
+	.name = "MagicLinkVerifyRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_29_p, .nprops = 1,
+	.required = kbs_29_r, .nrequired = 1,
+	.cache = &kbsc_29,
+};
+
+static struct kb_schema_cache kbsc_30;
+static const struct kb_schema kbs_30 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^kbml_[A-Za-z0-9_-]{43}$",
+	.cache = &kbsc_30,
+};
+
+static struct kb_schema_cache kbsc_31;
+static const struct kb_schema_prop kbs_31_p[] = {
+	{ "token", &kbs_32 },
+};
+static const char *const kbs_31_r[] = { "token", NULL };
+static const struct kb_schema kbs_31 = {
+	.name = "PasswordResetVerifyRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_31_p, .nprops = 1,
+	.required = kbs_31_r, .nrequired = 1,
+	.cache = &kbsc_31,
+};
+
+static struct kb_schema_cache kbsc_32;
+static const struct kb_schema kbs_32 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^kbpr_[A-Za-z0-9_-]{43}$",
+	.cache = &kbsc_32,
+};
+
+static struct kb_schema_cache kbsc_33;
+static const struct kb_schema_prop kbs_33_p[] = {
+	{ "token", &kbs_34 },
+	{ "password", &kbs_10 },
+};
+static const char *const kbs_33_r[] = { "token", "password", NULL };
+static const struct kb_schema kbs_33 = {
+	.name = "PasswordResetConfirmRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_33_p, .nprops = 2,
+	.required = kbs_33_r, .nrequired = 2,
+	.cache = &kbsc_33,
+};
+
+static struct kb_schema_cache kbsc_34;
+static const struct kb_schema kbs_34 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^kbpr_[A-Za-z0-9_-]{43}$",
+	.cache = &kbsc_34,
+};
+
+static struct kb_schema_cache kbsc_35;
+static const struct kb_schema_prop kbs_35_p[] = {
+	{ "email", &kbs_9 },
+	{ "code", &kbs_36 },
+};
+static const char *const kbs_35_r[] = { "email", "code", NULL };
+static const struct kb_schema kbs_35 = {
+	.name = "OtpVerifyRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_35_p, .nprops = 2,
+	.required = kbs_35_r, .nrequired = 2,
+	.cache = &kbsc_35,
+};
+
+static struct kb_schema_cache kbsc_36;
+static const struct kb_schema kbs_36 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^[0-9]{6}$",
+	.cache = &kbsc_36,
 };
 
 int	kbg_dec_str(json_t *, const char **);
@@ -929,6 +1077,256 @@ kbm_mfaVerify(void)
 	return (kbh_mfaVerify != NULL);
 }
 
+static int
+kbi_verifyEmail(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_verifyEmail_in	*in;
+
+	if (kbh_verifyEmail == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_VerifyEmailRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_verifyEmail(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_verifyEmail(void)
+{
+	return (kbh_verifyEmail != NULL);
+}
+
+static int
+kbi_resendVerifyEmail(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_resendVerifyEmail_in	*in;
+
+	if (kbh_resendVerifyEmail == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_EmailRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_resendVerifyEmail(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_resendVerifyEmail(void)
+{
+	return (kbh_resendVerifyEmail != NULL);
+}
+
+static int
+kbi_requestMagicLink(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_requestMagicLink_in	*in;
+
+	if (kbh_requestMagicLink == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_EmailRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_requestMagicLink(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_requestMagicLink(void)
+{
+	return (kbh_requestMagicLink != NULL);
+}
+
+static int
+kbi_verifyMagicLink(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_verifyMagicLink_in	*in;
+
+	if (kbh_verifyMagicLink == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_MagicLinkVerifyRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_verifyMagicLink(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_verifyMagicLink(void)
+{
+	return (kbh_verifyMagicLink != NULL);
+}
+
+static int
+kbi_requestPasswordReset(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_requestPasswordReset_in	*in;
+
+	if (kbh_requestPasswordReset == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_EmailRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_requestPasswordReset(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_requestPasswordReset(void)
+{
+	return (kbh_requestPasswordReset != NULL);
+}
+
+static int
+kbi_verifyPasswordReset(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_verifyPasswordReset_in	*in;
+
+	if (kbh_verifyPasswordReset == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_PasswordResetVerifyRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_verifyPasswordReset(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_verifyPasswordReset(void)
+{
+	return (kbh_verifyPasswordReset != NULL);
+}
+
+static int
+kbi_confirmPasswordReset(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_confirmPasswordReset_in	*in;
+
+	if (kbh_confirmPasswordReset == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_PasswordResetConfirmRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_confirmPasswordReset(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_confirmPasswordReset(void)
+{
+	return (kbh_confirmPasswordReset != NULL);
+}
+
+static int
+kbi_otpSignin(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_otpSignin_in	*in;
+
+	if (kbh_otpSignin == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_EmailRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_otpSignin(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_otpSignin(void)
+{
+	return (kbh_otpSignin != NULL);
+}
+
+static int
+kbi_otpVerify(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_otpVerify_in	*in;
+
+	if (kbh_otpVerify == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_OtpVerifyRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_otpVerify(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_otpVerify(void)
+{
+	return (kbh_otpVerify != NULL);
+}
+
+static int
+kbi_otpResend(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_otpResend_in	*in;
+
+	if (kbh_otpResend == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_EmailRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_otpResend(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_otpResend(void)
+{
+	return (kbh_otpResend != NULL);
+}
+
 static const struct kb_op kbo_0 = {
 	.operation_id = "getRoot",
 	.method = "GET",
@@ -1271,6 +1669,156 @@ static const struct kb_op kbo_24 = {
 	.implemented = kbm_mfaVerify,
 };
 
+static const char *const kbo_25_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_25_b = { 1, kbo_25_mt, 1, &kbs_26 };
+static const char *const kbo_25_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_25 = {
+	.operation_id = "verifyEmail",
+	.method = "POST",
+	.path = "/api/v1/auth/verify-email",
+	.summary = "Verify an e-mail address",
+	.body = &kbo_25_b,
+	.roles = kbo_25_roles,
+	.secured = 0,
+	.invoke = kbi_verifyEmail,
+	.implemented = kbm_verifyEmail,
+};
+
+static const char *const kbo_26_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_26_b = { 1, kbo_26_mt, 1, &kbs_28 };
+static const char *const kbo_26_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_26 = {
+	.operation_id = "resendVerifyEmail",
+	.method = "POST",
+	.path = "/api/v1/auth/verify-email/resend",
+	.summary = "Send the verification e-mail again",
+	.body = &kbo_26_b,
+	.roles = kbo_26_roles,
+	.secured = 0,
+	.invoke = kbi_resendVerifyEmail,
+	.implemented = kbm_resendVerifyEmail,
+};
+
+static const char *const kbo_27_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_27_b = { 1, kbo_27_mt, 1, &kbs_28 };
+static const char *const kbo_27_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_27 = {
+	.operation_id = "requestMagicLink",
+	.method = "POST",
+	.path = "/api/v1/auth/magiclink",
+	.summary = "Request a magic sign-in link",
+	.body = &kbo_27_b,
+	.roles = kbo_27_roles,
+	.secured = 0,
+	.invoke = kbi_requestMagicLink,
+	.implemented = kbm_requestMagicLink,
+};
+
+static const char *const kbo_28_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_28_b = { 1, kbo_28_mt, 1, &kbs_29 };
+static const char *const kbo_28_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_28 = {
+	.operation_id = "verifyMagicLink",
+	.method = "POST",
+	.path = "/api/v1/auth/magiclink/verify",
+	.summary = "Sign in with a magic link",
+	.body = &kbo_28_b,
+	.roles = kbo_28_roles,
+	.secured = 0,
+	.invoke = kbi_verifyMagicLink,
+	.implemented = kbm_verifyMagicLink,
+};
+
+static const char *const kbo_29_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_29_b = { 1, kbo_29_mt, 1, &kbs_28 };
+static const char *const kbo_29_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_29 = {
+	.operation_id = "requestPasswordReset",
+	.method = "POST",
+	.path = "/api/v1/auth/password/reset",
+	.summary = "Request a password reset e-mail",
+	.body = &kbo_29_b,
+	.roles = kbo_29_roles,
+	.secured = 0,
+	.invoke = kbi_requestPasswordReset,
+	.implemented = kbm_requestPasswordReset,
+};
+
+static const char *const kbo_30_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_30_b = { 1, kbo_30_mt, 1, &kbs_31 };
+static const char *const kbo_30_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_30 = {
+	.operation_id = "verifyPasswordReset",
+	.method = "POST",
+	.path = "/api/v1/auth/password/reset/verify",
+	.summary = "Check a password reset token",
+	.body = &kbo_30_b,
+	.roles = kbo_30_roles,
+	.secured = 0,
+	.invoke = kbi_verifyPasswordReset,
+	.implemented = kbm_verifyPasswordReset,
+};
+
+static const char *const kbo_31_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_31_b = { 1, kbo_31_mt, 1, &kbs_33 };
+static const char *const kbo_31_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_31 = {
+	.operation_id = "confirmPasswordReset",
+	.method = "POST",
+	.path = "/api/v1/auth/password/reset/confirm",
+	.summary = "Set a new password with a reset token",
+	.body = &kbo_31_b,
+	.roles = kbo_31_roles,
+	.secured = 0,
+	.invoke = kbi_confirmPasswordReset,
+	.implemented = kbm_confirmPasswordReset,
+};
+
+static const char *const kbo_32_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_32_b = { 1, kbo_32_mt, 1, &kbs_28 };
+static const char *const kbo_32_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_32 = {
+	.operation_id = "otpSignin",
+	.method = "POST",
+	.path = "/api/v1/auth/otp/signin",
+	.summary = "Send a one-time sign-in code",
+	.body = &kbo_32_b,
+	.roles = kbo_32_roles,
+	.secured = 0,
+	.invoke = kbi_otpSignin,
+	.implemented = kbm_otpSignin,
+};
+
+static const char *const kbo_33_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_33_b = { 1, kbo_33_mt, 1, &kbs_35 };
+static const char *const kbo_33_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_33 = {
+	.operation_id = "otpVerify",
+	.method = "POST",
+	.path = "/api/v1/auth/otp/verify",
+	.summary = "Sign in with a one-time code",
+	.body = &kbo_33_b,
+	.roles = kbo_33_roles,
+	.secured = 0,
+	.invoke = kbi_otpVerify,
+	.implemented = kbm_otpVerify,
+};
+
+static const char *const kbo_34_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_34_b = { 1, kbo_34_mt, 1, &kbs_28 };
+static const char *const kbo_34_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_34 = {
+	.operation_id = "otpResend",
+	.method = "POST",
+	.path = "/api/v1/auth/otp/resend",
+	.summary = "Send a new one-time code",
+	.body = &kbo_34_b,
+	.roles = kbo_34_roles,
+	.secured = 0,
+	.invoke = kbi_otpResend,
+	.implemented = kbm_otpResend,
+};
+
 static const struct kb_op *const kbg_ops[] = {
 	&kbo_0,
 	&kbo_1,
@@ -1297,6 +1845,16 @@ static const struct kb_op *const kbg_ops[] = {
 	&kbo_22,
 	&kbo_23,
 	&kbo_24,
+	&kbo_25,
+	&kbo_26,
+	&kbo_27,
+	&kbo_28,
+	&kbo_29,
+	&kbo_30,
+	&kbo_31,
+	&kbo_32,
+	&kbo_33,
+	&kbo_34,
 	NULL
 };
 
@@ -1323,6 +1881,16 @@ static const char *const kbg_path_19_names[] = { NULL };
 static const char *const kbg_path_20_names[] = { NULL };
 static const char *const kbg_path_21_names[] = { NULL };
 static const char *const kbg_path_22_names[] = { NULL };
+static const char *const kbg_path_23_names[] = { NULL };
+static const char *const kbg_path_24_names[] = { NULL };
+static const char *const kbg_path_25_names[] = { NULL };
+static const char *const kbg_path_26_names[] = { NULL };
+static const char *const kbg_path_27_names[] = { NULL };
+static const char *const kbg_path_28_names[] = { NULL };
+static const char *const kbg_path_29_names[] = { NULL };
+static const char *const kbg_path_30_names[] = { NULL };
+static const char *const kbg_path_31_names[] = { NULL };
+static const char *const kbg_path_32_names[] = { NULL };
 
 static const struct kb_path_item kbg_paths[] = {
 	{
@@ -1486,6 +2054,76 @@ static const struct kb_path_item kbg_paths[] = {
 		.param_names = kbg_path_22_names,
 		.nparam_names = 0,
 	},
+	{
+		.path = "/api/v1/auth/verify-email",
+		.ops = { [KB_M_POST] = &kbo_25, },
+		.allow = "POST",
+		.param_names = kbg_path_23_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/verify-email/resend",
+		.ops = { [KB_M_POST] = &kbo_26, },
+		.allow = "POST",
+		.param_names = kbg_path_24_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/magiclink",
+		.ops = { [KB_M_POST] = &kbo_27, },
+		.allow = "POST",
+		.param_names = kbg_path_25_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/magiclink/verify",
+		.ops = { [KB_M_POST] = &kbo_28, },
+		.allow = "POST",
+		.param_names = kbg_path_26_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/password/reset",
+		.ops = { [KB_M_POST] = &kbo_29, },
+		.allow = "POST",
+		.param_names = kbg_path_27_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/password/reset/verify",
+		.ops = { [KB_M_POST] = &kbo_30, },
+		.allow = "POST",
+		.param_names = kbg_path_28_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/password/reset/confirm",
+		.ops = { [KB_M_POST] = &kbo_31, },
+		.allow = "POST",
+		.param_names = kbg_path_29_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/otp/signin",
+		.ops = { [KB_M_POST] = &kbo_32, },
+		.allow = "POST",
+		.param_names = kbg_path_30_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/otp/verify",
+		.ops = { [KB_M_POST] = &kbo_33, },
+		.allow = "POST",
+		.param_names = kbg_path_31_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/otp/resend",
+		.ops = { [KB_M_POST] = &kbo_34, },
+		.allow = "POST",
+		.param_names = kbg_path_32_names,
+		.nparam_names = 0,
+	},
 };
 
 static const struct kb_route_node kbn_0;
@@ -1516,6 +2154,18 @@ static const struct kb_route_node kbn_24;
 static const struct kb_route_node kbn_25;
 static const struct kb_route_node kbn_26;
 static const struct kb_route_node kbn_27;
+static const struct kb_route_node kbn_28;
+static const struct kb_route_node kbn_29;
+static const struct kb_route_node kbn_30;
+static const struct kb_route_node kbn_31;
+static const struct kb_route_node kbn_32;
+static const struct kb_route_node kbn_33;
+static const struct kb_route_node kbn_34;
+static const struct kb_route_node kbn_35;
+static const struct kb_route_node kbn_36;
+static const struct kb_route_node kbn_37;
+static const struct kb_route_node kbn_38;
+static const struct kb_route_node kbn_39;
 
 static const struct kb_route_edge kbn_0_e[] = {
 	{ "", 0, &kbn_1 },
@@ -1551,6 +2201,9 @@ static const struct kb_route_edge kbn_11_e[] = {
 	{ "2fa", 3, &kbn_22 },
 	{ "config", 6, &kbn_12 },
 	{ "csrf", 4, &kbn_21 },
+	{ "magiclink", 9, &kbn_30 },
+	{ "otp", 3, &kbn_36 },
+	{ "password", 8, &kbn_32 },
 	{ "reauthenticate", 14, &kbn_20 },
 	{ "refresh", 7, &kbn_15 },
 	{ "sessions", 8, &kbn_18 },
@@ -1558,8 +2211,9 @@ static const struct kb_route_edge kbn_11_e[] = {
 	{ "signout", 7, &kbn_16 },
 	{ "signup", 6, &kbn_13 },
 	{ "user", 4, &kbn_17 },
+	{ "verify-email", 12, &kbn_28 },
 };
-static const struct kb_route_node kbn_11 = { .edges = kbn_11_e, .nedges = 10, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_11 = { .edges = kbn_11_e, .nedges = 14, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_node kbn_12 = { .param_prefix = "", .param_suffix = "", .path_index = 8 };
 static const struct kb_route_node kbn_13 = { .param_prefix = "", .param_suffix = "", .path_index = 9 };
 static const struct kb_route_node kbn_14 = { .param_prefix = "", .param_suffix = "", .path_index = 10 };
@@ -1584,6 +2238,36 @@ static const struct kb_route_node kbn_24 = { .param_prefix = "", .param_suffix =
 static const struct kb_route_node kbn_25 = { .param_prefix = "", .param_suffix = "", .path_index = 20 };
 static const struct kb_route_node kbn_26 = { .param_prefix = "", .param_suffix = "", .path_index = 21 };
 static const struct kb_route_node kbn_27 = { .param_prefix = "", .param_suffix = "", .path_index = 22 };
+static const struct kb_route_edge kbn_28_e[] = {
+	{ "resend", 6, &kbn_29 },
+};
+static const struct kb_route_node kbn_28 = { .edges = kbn_28_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = 23 };
+static const struct kb_route_node kbn_29 = { .param_prefix = "", .param_suffix = "", .path_index = 24 };
+static const struct kb_route_edge kbn_30_e[] = {
+	{ "verify", 6, &kbn_31 },
+};
+static const struct kb_route_node kbn_30 = { .edges = kbn_30_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = 25 };
+static const struct kb_route_node kbn_31 = { .param_prefix = "", .param_suffix = "", .path_index = 26 };
+static const struct kb_route_edge kbn_32_e[] = {
+	{ "reset", 5, &kbn_33 },
+};
+static const struct kb_route_node kbn_32 = { .edges = kbn_32_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_edge kbn_33_e[] = {
+	{ "confirm", 7, &kbn_35 },
+	{ "verify", 6, &kbn_34 },
+};
+static const struct kb_route_node kbn_33 = { .edges = kbn_33_e, .nedges = 2, .param_prefix = "", .param_suffix = "", .path_index = 27 };
+static const struct kb_route_node kbn_34 = { .param_prefix = "", .param_suffix = "", .path_index = 28 };
+static const struct kb_route_node kbn_35 = { .param_prefix = "", .param_suffix = "", .path_index = 29 };
+static const struct kb_route_edge kbn_36_e[] = {
+	{ "resend", 6, &kbn_39 },
+	{ "signin", 6, &kbn_37 },
+	{ "verify", 6, &kbn_38 },
+};
+static const struct kb_route_node kbn_36 = { .edges = kbn_36_e, .nedges = 3, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_37 = { .param_prefix = "", .param_suffix = "", .path_index = 30 };
+static const struct kb_route_node kbn_38 = { .param_prefix = "", .param_suffix = "", .path_index = 31 };
+static const struct kb_route_node kbn_39 = { .param_prefix = "", .param_suffix = "", .path_index = 32 };
 
 extern const char kbg_spec_json[];
 
@@ -1592,9 +2276,9 @@ const struct kb_api kbg_api = {
 	.version = "0.1.0",
 	.root = &kbn_0,
 	.paths = kbg_paths,
-	.npaths = 23,
+	.npaths = 33,
 	.ops = kbg_ops,
-	.nops = 25,
+	.nops = 35,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 224090,
+	.spec_json_len = 306370,
 };
