@@ -51,7 +51,9 @@ static struct kb_stmt	config_stmt = KB_STMT_RO(
 
 /*
  * $1 email, $2 password hash, $3 user_metadata, $4 refresh token hash,
- * $5 user agent, $6 client address, $7 request id.
+ * $5 user agent, $6 client address, $7 request id, $8 e-mail
+ * verification token hash, $9 its lifetime (s), $10 the mail's subject,
+ * $11 its body (queued in mail_outbox, see email.c).
  */
 static struct kb_stmt	signup_stmt = KB_STMT(
 	"WITH cfg AS (SELECT " SIGNUP_ENABLED " AS enabled),"
@@ -63,6 +65,14 @@ static struct kb_stmt	signup_stmt = KB_STMT(
 	" SELECT id, $5, $6 FROM u RETURNING id),"
 	" t AS (INSERT INTO refresh_tokens (session_id, token_hash)"
 	" SELECT id, $4 FROM s),"
+	" vt AS (INSERT INTO email_tokens (user_id, email, kind, token_hash,"
+	" expires_at, ip) SELECT id, email, 'verify', $8,"
+	" now() + make_interval(secs => $9::int), $6 FROM u RETURNING id),"
+	" vm AS (INSERT INTO mail_outbox (to_addr, subject, body, kind)"
+	" SELECT u.email, $10, $11, 'verify' FROM u, vt),"
+	" vl AS (INSERT INTO email_send_limits (email, kind)"
+	" SELECT email, 'verify' FROM u ON CONFLICT (email, kind)"
+	" DO UPDATE SET sent_at = now()),"
 	" a AS (INSERT INTO " AUDIT_COLS
 	" SELECT u.id, 'user.signup', u.id::text, $7, $6,"
 	" jsonb_build_object('session_id', s.id) FROM u, s"
@@ -193,6 +203,8 @@ static struct kb_stmt	user_get = KB_STMT_RO(
  */
 static struct kb_stmt	user_update = KB_STMT(
 	"WITH u AS (UPDATE users u SET email = coalesce(lower($3), u.email),"
+	" email_confirmed_at = CASE WHEN $3::text IS NULL"
+	" OR lower($3) = u.email THEN u.email_confirmed_at END,"
 	" password_hash = coalesce($4, u.password_hash),"
 	" user_metadata = CASE WHEN $5::jsonb IS NULL THEN u.user_metadata"
 	" ELSE (u.user_metadata || $5::jsonb) - ARRAY(SELECT e.k FROM"
@@ -403,8 +415,10 @@ signup_hashed(struct kb_ctx *ctx, void *arg)
 	const struct kbg_signup_in	*in;
 	char				 token[KB_TOKEN_LEN(REFRESH_BYTES)];
 	char				 thash[KB_TOKEN_HASH_LEN];
-	char				*meta = NULL;
-	const char			*params[7];
+	char				 vhash[KB_TOKEN_HASH_LEN];
+	char				 vttl[16];
+	char				*meta = NULL, *vbody;
+	const char			*params[11], *vsubject;
 
 	if (ctx == NULL) {
 		pw_free(w);
@@ -422,6 +436,12 @@ signup_hashed(struct kb_ctx *ctx, void *arg)
 		pw_free(w);
 		return;
 	}
+	if ((vbody = email_verify_mail(ctx, vhash, sizeof(vhash),
+	    &vsubject)) == NULL) {
+		pw_free(w);
+		return;
+	}
+	(void)snprintf(vttl, sizeof(vttl), "%d", kb_config.verify_ttl);
 	if (in->body->has_data)
 		meta = json_dumps(in->body->data, JSON_COMPACT);
 	params[0] = in->body->email;
@@ -431,8 +451,14 @@ signup_hashed(struct kb_ctx *ctx, void *arg)
 	params[4] = kb_ctx_header(ctx, "user-agent");
 	params[5] = kb_ctx_client_addr(ctx);
 	params[6] = kb_ctx_request_id(ctx);
-	kb_db_query(ctx, &signup_stmt, 7, params, signup_done,
+	params[7] = vhash;
+	params[8] = vttl;
+	params[9] = vsubject;
+	params[10] = vbody;
+	kb_db_query(ctx, &signup_stmt, 11, params, signup_done,
 	    kb_ctx_strdup(ctx, token));
+	explicit_bzero(vbody, strlen(vbody));
+	free(vbody);
 	free(meta);
 	pw_free(w);
 }

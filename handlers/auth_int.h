@@ -23,7 +23,8 @@ struct kb_caller;
 /* A users row `u` as GoTrue clients expect a user. */
 #define USER_JSON							\
 	"json_build_object('id', u.id, 'aud', 'authenticated',"		\
-	" 'role', u.role, 'email', u.email, 'email_confirmed_at', NULL,"	\
+	" 'role', u.role, 'email', u.email,"				\
+	" 'email_confirmed_at', " TS("u.email_confirmed_at") ","		\
 	" 'user_metadata', u.user_metadata, 'app_metadata',"		\
 	" json_build_object('provider', 'email', 'providers',"		\
 	" json_build_array('email')),"					\
@@ -49,6 +50,12 @@ int	auth_is_uuid(const char *);
 void	auth_query_caller(struct kb_ctx *, struct kb_stmt *, kb_db_cb, void *);
 /* Log a password check that failed for another reason than a mismatch. */
 void	auth_log_pw_error(const char *, int);
+
+/*
+ * email.c: a new e-mail verification token (its hash into `hash`) and the
+ * mail for it; the body is malloc'd, NULL when it answered 500.
+ */
+char	*email_verify_mail(struct kb_ctx *, char *, size_t, const char **);
 
 /* mfa.c: sign-in of user_id (password right, 2FA on) answers a challenge. */
 void	mfa_signin_challenge(struct kb_ctx *, const char *);

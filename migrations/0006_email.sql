@@ -42,7 +42,10 @@ CREATE TABLE email_tokens (
 	ip		text
 );
 
-CREATE UNIQUE INDEX email_tokens_hash ON email_tokens (token_hash);
+-- Link tokens are looked up by hash alone; OTP hashes are looked up with
+-- the address and may repeat over time (10^6 codes), so they are exempt.
+CREATE UNIQUE INDEX email_tokens_hash ON email_tokens (token_hash)
+	WHERE kind <> 'otp';
 CREATE INDEX email_tokens_live ON email_tokens (email, kind)
 	WHERE used_at IS NULL;
 CREATE INDEX email_tokens_expires ON email_tokens (expires_at);
@@ -72,3 +75,15 @@ CREATE TABLE mail_outbox (
 
 CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_at, id)
 	WHERE status IN ('pending', 'sending');
+
+-- Wake the sender (LISTEN kb_mail) as soon as mail is committed; it also
+-- polls every KB_MAIL_POLL_MS, so a lost notification only delays mail.
+CREATE FUNCTION mail_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('kb_mail', '');
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER mail_outbox_notify AFTER INSERT ON mail_outbox
+	FOR EACH ROW EXECUTE FUNCTION mail_outbox_notify();

@@ -85,6 +85,14 @@ KORE_SECCOMP_FILTER("korebase",
 	KORE_SYSCALL_ALLOW(gettid),
 	KORE_SYSCALL_ALLOW(sched_getaffinity),
 	KORE_SYSCALL_ALLOW(sigaltstack),
+	/*
+	 * The mail sender thread (kb_mail.c): libcurl's multi handle makes a
+	 * wake-up socketpair and its threaded resolver a pipe; SMTP
+	 * connections are shut down when a transfer is aborted.
+	 */
+	KORE_SYSCALL_ALLOW(socketpair),
+	KORE_SYSCALL_ALLOW(pipe2),
+	KORE_SYSCALL_ALLOW(shutdown),
 );
 
 static const struct kb_api	*api = &kbg_api;
@@ -114,12 +122,14 @@ kore_worker_configure(void)
 	kb_static_init();
 	kb_db_init();
 	kb_work_init();
+	kb_mail_init();
 	kore_timer_add(log_tick, KB_LOG_FLUSH_MS, NULL, 0);
 }
 
 void
 kore_worker_teardown(void)
 {
+	kb_mail_shutdown();
 	kb_db_shutdown();
 	kb_work_shutdown();
 	kb_log_flush();

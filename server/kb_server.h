@@ -37,6 +37,23 @@ struct kb_config {
 	const char	*jwt_audience;	/* KB_JWT_AUDIENCE */
 	int		jwt_ttl;	/* KB_JWT_TTL: access-token seconds */
 	int		dev_mode;	/* KB_DEV_MODE: 1 allows no secret */
+	/* E-mail flows (handlers/email.c) and the sender (kb_mail.c). */
+	const char	*public_url;	/* KB_PUBLIC_URL: links in mails */
+	const char	*smtp_url;	/* KB_SMTP_URL, NULL: log mail */
+	const char	*smtp_from;	/* KB_SMTP_FROM */
+	const char	*smtp_user;	/* KB_SMTP_USER, or NULL */
+	const char	*smtp_password;	/* KB_SMTP_PASSWORD, or NULL */
+	int		mail_sender;	/* KB_MAIL_SENDER: 1 runs it */
+	int		mail_poll_ms;	/* KB_MAIL_POLL_MS */
+	int		mail_retry_ms;	/* KB_MAIL_RETRY_BASE_MS */
+	int		mail_max_attempts; /* KB_MAIL_MAX_ATTEMPTS */
+	int		mail_rate_s;	/* KB_MAIL_RATE_SECONDS */
+	int		verify_ttl;	/* KB_VERIFY_TTL (seconds) */
+	int		magiclink_ttl;	/* KB_MAGICLINK_TTL */
+	int		reset_ttl;	/* KB_RESET_TTL */
+	int		otp_ttl;	/* KB_OTP_TTL */
+	int		otp_max_attempts; /* KB_OTP_MAX_ATTEMPTS */
+	int		otp_create_user; /* KB_AUTH_OTP_CREATE_USER */
 };
 
 extern struct kb_config	kb_config;
@@ -161,6 +178,13 @@ int	kb_db_available(void);
  * timeout + 1 s).  Costs no query per caller.
  */
 int	kb_db_healthy(void);
+
+/*
+ * The mail sender (kb_mail.c): a helper thread per worker that delivers
+ * mail_outbox rows.  Handlers only insert rows and NOTIFY kb_mail.
+ */
+void	kb_mail_init(void);		/* per worker */
+void	kb_mail_shutdown(void);
 
 void	kb_db_init(void);		/* per worker */
 void	kb_db_shutdown(void);
