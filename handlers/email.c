@@ -783,7 +783,7 @@ otp_hash(const char *email, const char *code, char *out, size_t len)
 	msg[i++] = ':';
 	memcpy(msg + i, code, strlen(code) + 1);
 	if (HMAC(EVP_sha256(), pepper, (int)plen, (unsigned char *)msg, n,
-	    mac, &mlen) != NULL && kb_hex_encode(mac, mlen, out, len) == 0)
+	    mac, &mlen) != NULL && kb_hex_encode(mac, mlen, out, len) > 0)
 		rc = 0;
 	explicit_bzero(msg, n);
 	free(msg);

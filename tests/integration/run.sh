@@ -23,12 +23,17 @@ cc $CFLAGS -o $B/test_integration tests/integration/test_server.c \
     tests/integration/http.c $LIBS
 cc $CFLAGS -o $B/test_auth tests/integration/test_auth.c \
     tests/integration/http.c $LIBS
+cc $CFLAGS -o $B/test_email tests/integration/test_email.c \
+    tests/integration/http.c $LIBS
 
 PGDIR=$top/$B/test-pg
 PGPORT=$(free_port)
 PORT=$(free_port)
 LOG=$top/$B/test-server.log
 KORE_PID=
+SINK_PID=
+SMTP_PORT=$(free_port)
+MAIL_DIR=$top/$B/test-mail
 
 cleanup() {
 	if [ -n "$KORE_PID" ]; then
@@ -42,6 +47,10 @@ cleanup() {
 		kill -9 "$KORE_PID" 2>/dev/null || true
 		wait "$KORE_PID" 2>/dev/null || true
 	fi
+	if [ -n "$SINK_PID" ]; then
+		kill "$SINK_PID" 2>/dev/null || true
+		wait "$SINK_PID" 2>/dev/null || true
+	fi
 	scripts/pg.sh stop "$PGDIR" || true
 }
 trap cleanup EXIT INT TERM
@@ -54,6 +63,24 @@ KB_JWT_SECRET=$(head -c 48 /dev/urandom | base64 -w0)
 export KB_JWT_SECRET
 $B/kbmigrate -d "$DATABASE_URL" migrations >/dev/null
 
+# A real SMTP server (Debian's python3-aiosmtpd) that writes every mail
+# it accepts to $MAIL_DIR; the e-mail tests read and follow them.
+rm -rf "$MAIL_DIR"
+mkdir -p "$MAIL_DIR"
+/usr/bin/python3 tests/integration/smtp_sink.py "$SMTP_PORT" "$MAIL_DIR" \
+    > $B/test-smtp.log 2>&1 &
+SINK_PID=$!
+i=0
+until (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 "$SINK_PID" 2>/dev/null; then
+		echo "integration: the SMTP sink did not start:" >&2
+		cat $B/test-smtp.log >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+
 sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT|" \
     -e "s|^load[[:space:]].*|load\t\t${KB_MODULE:-$top/$B/korebase.so}|" \
     kore.conf > $B/kore.test.conf
@@ -63,7 +90,10 @@ sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT|" \
 flags="-f -n -r"
 # KB_PRELOAD: e.g. libasan for the AddressSanitizer build (make test-asan).
 LD_PRELOAD=${KB_PRELOAD:-} ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
-    KB_DB_POOL=2 kore -c $B/kore.test.conf $flags > "$LOG" 2>&1 &
+    KB_DB_POOL=2 KB_SMTP_URL="smtp://127.0.0.1:$SMTP_PORT" \
+    KB_SMTP_FROM=korebase@test.invalid KB_PUBLIC_URL="http://127.0.0.1:$PORT" \
+    KB_MAIL_POLL_MS=200 KB_MAIL_RETRY_BASE_MS=300 KB_MAIL_MAX_ATTEMPTS=4 \
+    kore -c $B/kore.test.conf $flags > "$LOG" 2>&1 &
 KORE_PID=$!
 
 export BASE_URL="http://127.0.0.1:$PORT"
@@ -79,19 +109,32 @@ until curl -s -o /dev/null "$BASE_URL/health" 2>/dev/null; do
 done
 
 export KB_PG_DIR="$PGDIR" KB_PG_PORT="$PGPORT" KB_SERVER_LOG="$LOG"
+export KB_MAIL_DIR="$MAIL_DIR" KB_MAIL_MAX_ATTEMPTS=4
 KB_DB_NAME=korebase_test
 export KB_DB_NAME
 status=0
-$B/test_integration || status=$?
-[ $status -eq 0 ] || echo "integration: the suite failed" >&2
+# KB_SUITE=email (or server, auth, docs) runs one suite only.
+suite() { [ -z "${KB_SUITE:-}" ] || [ "$KB_SUITE" = "$1" ]; }
+if suite server; then
+	$B/test_integration || status=$?
+	[ $status -eq 0 ] || echo "integration: the suite failed" >&2
+fi
 # Users and tokens (/api/v1/auth).
-if ! $B/test_auth; then
+if suite auth && ! $B/test_auth; then
 	echo "integration: the auth suite failed" >&2
 	status=1
 fi
 
+# E-mail flows, through the SMTP sink.
+if suite email && ! $B/test_email; then
+	echo "integration: the e-mail suite failed" >&2
+	status=1
+fi
+
 # Swagger UI's "Try it out" against this server, in headless Chromium.
-node tests/e2e/docs.mjs || status=1
+if suite docs; then
+	node tests/e2e/docs.mjs || status=1
+fi
 
 # The server must have survived everything above.
 if ! kill -0 "$KORE_PID" 2>/dev/null; then
