@@ -2280,5 +2280,5 @@ const struct kb_api kbg_api = {
 	.ops = kbg_ops,
 	.nops = 35,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 306370,
+	.spec_json_len = 306437,
 };

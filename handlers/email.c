@@ -496,7 +496,7 @@ kbh_verifyMagicLink(struct kb_ctx *ctx,
 		respond_internal(ctx, "token hash");
 		return;
 	}
-	st->code = "INVALID_TOKEN";
+	st->code = "INVALID_EMAIL_TOKEN";
 	st->message = "the link is invalid, expired or already used";
 	params[0] = hash;
 	params[1] = thash;
@@ -523,7 +523,7 @@ kbh_otpVerify(struct kb_ctx *ctx, const struct kbg_otpVerify_in *in)
 		respond_internal(ctx, "code hash");
 		return;
 	}
-	st->code = "INVALID_CODE";
+	st->code = "INVALID_OTP";
 	st->message = "the code is wrong, expired or already used";
 	(void)snprintf(max, sizeof(max), "%d", kb_config.otp_max_attempts);
 	params[0] = in->body->email;
@@ -729,7 +729,7 @@ reset_work_free(struct reset_work *w)
 static void
 respond_invalid_token(struct kb_ctx *ctx)
 {
-	kb_respond_error(ctx, 400, "INVALID_TOKEN",
+	kb_respond_error(ctx, 400, "INVALID_EMAIL_TOKEN",
 	    "the token is invalid, expired or already used");
 }
 

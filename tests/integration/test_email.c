@@ -474,7 +474,7 @@ test_signup_verification(void **state)
 
 	/* Single use. */
 	expect_error(post_token("/api/v1/auth/verify-email", tok, &r), &r,
-	    400, "INVALID_TOKEN");
+	    400, "INVALID_EMAIL_TOKEN");
 
 	/* Confirmed: a resend sends nothing, with the same answer. */
 	rate_reset(email);
@@ -516,7 +516,7 @@ test_verify_bad_tokens(void **state)
 	/* Well formed, unknown. */
 	expect_error(post_token("/api/v1/auth/verify-email",
 	    "kbev_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &r), &r, 400,
-	    "INVALID_TOKEN");
+	    "INVALID_EMAIL_TOKEN");
 
 	/* Expired. */
 	signup(new_email("vexp", email, sizeof(email)), &s);
@@ -526,7 +526,7 @@ test_verify_bad_tokens(void **state)
 	psql_ok("UPDATE email_tokens SET expires_at = now() - interval '1 s' "
 	    "WHERE user_id = '%s'", s.user_id);
 	expect_error(post_token("/api/v1/auth/verify-email", tok, &r), &r,
-	    400, "INVALID_TOKEN");
+	    400, "INVALID_EMAIL_TOKEN");
 	assert_int_equal(get_user(s.access, &r), 200);
 	assert_true(json_is_null(json_object_get(r.json,
 	    "email_confirmed_at")));
@@ -536,7 +536,7 @@ test_verify_bad_tokens(void **state)
 	tok[2] = 'p';
 	tok[3] = 'r';
 	expect_error(post_token("/api/v1/auth/password/reset/verify", tok,
-	    &r), &r, 400, "INVALID_TOKEN");
+	    &r), &r, 400, "INVALID_EMAIL_TOKEN");
 }
 
 static void
@@ -567,7 +567,7 @@ test_verify_resend(void **state)
 	free(m);
 	assert_string_not_equal(tok1, tok2);
 	expect_error(post_token("/api/v1/auth/verify-email", tok1, &r), &r,
-	    400, "INVALID_TOKEN");
+	    400, "INVALID_EMAIL_TOKEN");
 	assert_int_equal(post_token("/api/v1/auth/verify-email", tok2, &r),
 	    200);
 	resp_free(&r);
@@ -634,13 +634,13 @@ test_magiclink(void **state)
 
 	/* Used up. */
 	expect_error(post_token("/api/v1/auth/magiclink/verify", tok, &r), &r,
-	    400, "INVALID_TOKEN");
+	    400, "INVALID_EMAIL_TOKEN");
 	/* Malformed, unknown. */
 	post_token("/api/v1/auth/magiclink/verify", "kbml_x", &r);
 	expect_error(r.status, &r, 400, "VALIDATION_FAILED");
 	expect_error(post_token("/api/v1/auth/magiclink/verify",
 	    "kbml_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB", &r), &r, 400,
-	    "INVALID_TOKEN");
+	    "INVALID_EMAIL_TOKEN");
 
 	/* Expired. */
 	rate_reset(email);
@@ -648,7 +648,7 @@ test_magiclink(void **state)
 	psql_ok("UPDATE email_tokens SET expires_at = now() - interval '1 s' "
 	    "WHERE user_id = '%s' AND kind = 'magiclink'", s.user_id);
 	expect_error(post_token("/api/v1/auth/magiclink/verify", tok, &r), &r,
-	    400, "INVALID_TOKEN");
+	    400, "INVALID_EMAIL_TOKEN");
 
 	/*
 	 * An unknown address: the same answer, no mail, no account
@@ -776,7 +776,7 @@ test_magiclink_mfa(void **state)
 	resp_free(&r);
 	/* The link is used up all the same. */
 	expect_error(post_token("/api/v1/auth/magiclink/verify", tok, &r), &r,
-	    400, "INVALID_TOKEN");
+	    400, "INVALID_EMAIL_TOKEN");
 	mfa_finish(challenge, rc, s.user_id);
 }
 
@@ -834,7 +834,7 @@ test_password_reset(void **state)
 	expect_error(r.status, &r, 400, "VALIDATION_FAILED");
 	expect_error(reset_confirm(
 	    "kbpr_CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC", PW2, &r), &r,
-	    400, "INVALID_TOKEN");
+	    400, "INVALID_EMAIL_TOKEN");
 	reset_confirm("kbpr_", PW2, &r);
 	expect_error(r.status, &r, 400, "VALIDATION_FAILED");
 
@@ -859,9 +859,9 @@ test_password_reset(void **state)
 	    "(details->>'sessions_revoked')::int = 1", s.user_id), 1);
 
 	/* Used up. */
-	expect_error(reset_confirm(tok, PW2, &r), &r, 400, "INVALID_TOKEN");
+	expect_error(reset_confirm(tok, PW2, &r), &r, 400, "INVALID_EMAIL_TOKEN");
 	expect_error(post_token("/api/v1/auth/password/reset/verify", tok,
-	    &r), &r, 400, "INVALID_TOKEN");
+	    &r), &r, 400, "INVALID_EMAIL_TOKEN");
 
 	/* Expired. */
 	rate_reset(email);
@@ -869,8 +869,8 @@ test_password_reset(void **state)
 	psql_ok("UPDATE email_tokens SET expires_at = now() - interval '1 s' "
 	    "WHERE user_id = '%s' AND kind = 'reset'", s.user_id);
 	expect_error(post_token("/api/v1/auth/password/reset/verify", tok,
-	    &r), &r, 400, "INVALID_TOKEN");
-	expect_error(reset_confirm(tok, PW, &r), &r, 400, "INVALID_TOKEN");
+	    &r), &r, 400, "INVALID_EMAIL_TOKEN");
+	expect_error(reset_confirm(tok, PW, &r), &r, 400, "INVALID_EMAIL_TOKEN");
 	assert_int_equal(signin(email, PW2, &r), 200);
 	resp_free(&r);
 
@@ -916,7 +916,7 @@ test_otp(void **state)
 	otp_code("/api/v1/auth/otp/signin", email, code);
 
 	other_code(code, wrong);
-	expect_error(otp_verify(email, wrong, &r), &r, 400, "INVALID_CODE");
+	expect_error(otp_verify(email, wrong, &r), &r, 400, "INVALID_OTP");
 	/* The address is case-insensitive. */
 	for (i = 0; email[i] != '\0'; i++)
 		upper[i] = (char)toupper((unsigned char)email[i]);
@@ -932,7 +932,7 @@ test_otp(void **state)
 	resp_free(&r);
 
 	/* Used up. */
-	expect_error(otp_verify(email, code, &r), &r, 400, "INVALID_CODE");
+	expect_error(otp_verify(email, code, &r), &r, 400, "INVALID_OTP");
 
 	/* Malformed. */
 	otp_verify(email, "12345", &r);
@@ -970,13 +970,13 @@ test_otp_attempts(void **state)
 	other_code(code2, wrong);
 	if (strcmp(code, code2) == 0)
 		snprintf(code, sizeof(code), "%s", wrong);
-	expect_error(otp_verify(email, code, &r), &r, 400, "INVALID_CODE");
+	expect_error(otp_verify(email, code, &r), &r, 400, "INVALID_OTP");
 
 	/* Four more wrong codes kill it; then even the right one fails. */
 	for (i = 0; i < 4; i++)
 		expect_error(otp_verify(email, wrong, &r), &r, 400,
-		    "INVALID_CODE");
-	expect_error(otp_verify(email, code2, &r), &r, 400, "INVALID_CODE");
+		    "INVALID_OTP");
+	expect_error(otp_verify(email, code2, &r), &r, 400, "INVALID_OTP");
 	assert_int_equal(psql_count("SELECT count(*) FROM email_tokens WHERE "
 	    "user_id = '%s' AND kind = 'otp' AND attempts = 5 AND "
 	    "used_at IS NOT NULL", s.user_id), 1);
@@ -989,11 +989,11 @@ test_otp_attempts(void **state)
 	otp_code("/api/v1/auth/otp/signin", email, code);
 	psql_ok("UPDATE email_tokens SET expires_at = now() - interval '1 s' "
 	    "WHERE user_id = '%s' AND kind = 'otp'", s.user_id);
-	expect_error(otp_verify(email, code, &r), &r, 400, "INVALID_CODE");
+	expect_error(otp_verify(email, code, &r), &r, 400, "INVALID_OTP");
 
 	/* No code ever sent / unknown address. */
 	expect_error(otp_verify("never-sent@example.com", "123456", &r), &r,
-	    400, "INVALID_CODE");
+	    400, "INVALID_OTP");
 }
 
 static void
@@ -1025,7 +1025,7 @@ test_otp_unknown_and_mfa(void **state)
 	assert_int_equal(psql_count("SELECT count(*) FROM users WHERE "
 	    "email = '%s'", unknown), 0);
 	expect_error(otp_verify(unknown, "123456", &r), &r, 400,
-	    "INVALID_CODE");
+	    "INVALID_OTP");
 
 	/* 2FA on: the right code gives a challenge, not a session. */
 	mfa_on(&s, rc, sizeof(rc));
