@@ -368,6 +368,7 @@ static void	reauth_fail_done(struct kb_ctx *, struct kb_db_result *,
 static void	respond_session_ended(struct kb_ctx *);
 
 static int	password_bytes_ok(struct kb_ctx *, const char *);
+static char	*stored_hash(const char *);
 
 /* ---- GET /auth/config ---- */
 
@@ -527,9 +528,7 @@ signin_found(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 	if (!PQgetisnull(r->res, 0, 0)) {
 		w->user_id = kb_ctx_strdup(ctx, PQgetvalue(r->res, 0, 0));
 		w->mfa = PQgetvalue(r->res, 0, 3)[0] == 't';
-		w->stored = strdup(PQgetvalue(r->res, 0, 1));
-		if (w->stored == NULL)
-			abort();
+		w->stored = stored_hash(PQgetvalue(r->res, 0, 1));
 	}
 	(void)pw_start(ctx, w, pw_verify_fn, signin_verified);
 }
@@ -960,8 +959,7 @@ reauth_found(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 		return;
 	}
 	w = pw_new(in, in->body->password);
-	if ((w->stored = strdup(PQgetvalue(r->res, 0, 0))) == NULL)
-		abort();
+	w->stored = stored_hash(PQgetvalue(r->res, 0, 0));
 	(void)pw_start(ctx, w, pw_verify_fn, reauth_verified);
 }
 
@@ -1186,6 +1184,23 @@ auth_is_uuid(const char *s)
 			return (0);
 	}
 	return (1);
+}
+
+/*
+ * A copy of a stored password hash for pw_verify_fn, or NULL for an
+ * account without a password ("!", created by an e-mail sign-in, see
+ * email.c): it is then checked against the dummy hash and never matches.
+ */
+static char *
+stored_hash(const char *hash)
+{
+	char	*p;
+
+	if (strcmp(hash, "!") == 0)
+		return (NULL);
+	if ((p = strdup(hash)) == NULL)
+		abort();
+	return (p);
 }
 
 static struct pw_work *

@@ -31,11 +31,26 @@ PGPORT=$(free_port)
 PORT=$(free_port)
 LOG=$top/$B/test-server.log
 KORE_PID=
+DEV_PID=
 SINK_PID=
 SMTP_PORT=$(free_port)
 MAIL_DIR=$top/$B/test-mail
 
+stop_kore() {
+	kill "$1" 2>/dev/null || true
+	for _ in $(seq 50); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	pkill -9 -P "$1" 2>/dev/null || true
+	kill -9 "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
 cleanup() {
+	if [ -n "$DEV_PID" ]; then
+		stop_kore "$DEV_PID"
+	fi
 	if [ -n "$KORE_PID" ]; then
 		kill "$KORE_PID" 2>/dev/null || true
 		for _ in $(seq 50); do
@@ -108,6 +123,38 @@ until curl -s -o /dev/null "$BASE_URL/health" 2>/dev/null; do
 	sleep 0.1
 done
 
+# A second server on its own database, as in development: no KB_SMTP_URL
+# (mail goes to its log) and KB_AUTH_OTP_CREATE_USER=1.
+if [ -z "${KB_SUITE:-}" ] || [ "$KB_SUITE" = email ]; then
+	DEV_PORT=$(free_port)
+	DEV_LOG=$top/$B/test-server-dev.log
+	DEV_DATABASE_URL="postgresql://postgres@/korebase_test_dev?host=$PGDIR/run&port=$PGPORT"
+	psql "postgresql://postgres@/postgres?host=$PGDIR/run&port=$PGPORT" \
+	    -qc "CREATE DATABASE korebase_test_dev" >/dev/null
+	$B/kbmigrate -d "$DEV_DATABASE_URL" migrations >/dev/null
+	sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $DEV_PORT|" \
+	    $B/kore.test.conf > $B/kore.test-dev.conf
+	LD_PRELOAD=${KB_PRELOAD:-} \
+	    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
+	    DATABASE_URL="$DEV_DATABASE_URL" KB_DB_POOL=2 \
+	    KB_AUTH_OTP_CREATE_USER=1 KB_PUBLIC_URL="http://127.0.0.1:$DEV_PORT" \
+	    KB_MAIL_POLL_MS=200 \
+	    kore -c $B/kore.test-dev.conf $flags > "$DEV_LOG" 2>&1 &
+	DEV_PID=$!
+	i=0
+	until curl -s -o /dev/null "http://127.0.0.1:$DEV_PORT/health"; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$DEV_PID" 2>/dev/null; then
+			echo "integration: the dev server did not start:" >&2
+			cat "$DEV_LOG" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	export KB_DEV_URL="http://127.0.0.1:$DEV_PORT" KB_DEV_LOG="$DEV_LOG"
+	export KB_DEV_DATABASE_URL="$DEV_DATABASE_URL"
+fi
+
 export KB_PG_DIR="$PGDIR" KB_PG_PORT="$PGPORT" KB_SERVER_LOG="$LOG"
 export KB_MAIL_DIR="$MAIL_DIR" KB_MAIL_MAX_ATTEMPTS=4
 KB_DB_NAME=korebase_test
@@ -140,6 +187,19 @@ fi
 if ! kill -0 "$KORE_PID" 2>/dev/null; then
 	echo "integration: the server died during the tests" >&2
 	status=1
+fi
+if [ -n "$DEV_PID" ]; then
+	if ! kill -0 "$DEV_PID" 2>/dev/null; then
+		echo "integration: the dev server died during the tests" >&2
+		status=1
+	fi
+	if grep -q '"level":"error"' "$DEV_LOG" ||
+	    grep -qi 'worker .* died\|signal\|AddressSanitizer' "$DEV_LOG"; then
+		echo "integration: the dev server logged errors:" >&2
+		grep -A30 '"level":"error"\|died\|signal\|AddressSanitizer' \
+		    "$DEV_LOG" | head -60 >&2
+		status=1
+	fi
 fi
 if grep -q '"level":"error"' "$LOG" ||
     grep -qi 'worker .* died\|signal\|AddressSanitizer' "$LOG"; then

@@ -1128,6 +1128,108 @@ test_no_duplicates(void **state)
 	    0);
 }
 
+/* ---- development server: mail in the log, KB_AUTH_OTP_CREATE_USER=1 ---- */
+
+/*
+ * The text after `marker` in the dev server's log line of the mail to
+ * `to` (the line is JSON: line breaks are escaped), up to `n` bytes of
+ * [A-Za-z0-9_-]; waits for it.
+ */
+static void
+dev_log_find(const char *to, const char *marker, char *out, size_t n)
+{
+	char		 want[256], *log, *line, *end, *p;
+	size_t		 i;
+	int		 waited;
+
+	snprintf(want, sizeof(want), "To: %s\\n", to);
+	for (waited = 0; waited < MAIL_WAIT_MS; waited += 100) {
+		assert_non_null(log = read_file(getenv("KB_DEV_LOG")));
+		if ((line = strstr(log, want)) != NULL) {
+			if ((end = strchr(line, '\n')) != NULL)
+				*end = '\0';
+			p = strstr(line, marker);
+			if (p == NULL)
+				fprintf(stderr, "no '%s' in %s\n", marker, line);
+			assert_non_null(p);
+			p += strlen(marker);
+			for (i = 0; i + 1 < n && (isalnum((unsigned char)p[i]) ||
+			    p[i] == '_' || p[i] == '-'); i++)
+				out[i] = p[i];
+			out[i] = '\0';
+			free(log);
+			return;
+		}
+		free(log);
+		sleep_ms(100);
+	}
+	fprintf(stderr, "no mail to %s in the dev server's log\n", to);
+	fail();
+}
+
+static void
+test_dev_log_create_user(void **state)
+{
+	const char	*dev = getenv("KB_DEV_URL");
+	struct resp	 r;
+	struct sess	 s;
+	char		 base[256], db[512], email[128], email2[128];
+	char		 email3[128], code[16], tok[128], marker[512];
+
+	if (dev == NULL || getenv("KB_DEV_DATABASE_URL") == NULL)
+		skip();
+	snprintf(base, sizeof(base), "%s", getenv("BASE_URL"));
+	snprintf(db, sizeof(db), "%s", getenv("DATABASE_URL"));
+	setenv("BASE_URL", dev, 1);
+	setenv("DATABASE_URL", getenv("KB_DEV_DATABASE_URL"), 1);
+
+	/* OTP to an address without an account: mailed (to the log). */
+	new_email("devotp", email, sizeof(email));
+	request_ok("/api/v1/auth/otp/signin", email);
+	dev_log_find(email, "Your sign-in code is: ", code, sizeof(code));
+	assert_int_equal(strlen(code), 6);
+	assert_int_equal(psql_count("SELECT count(*) FROM users WHERE "
+	    "email = '%s'", email), 0);
+	assert_int_equal(psql_count("SELECT count(*) FROM mail_outbox WHERE "
+	    "to_addr = '%s' AND status = 'sent' AND body = ''", email), 1);
+	/* Using it creates the account, confirmed, without a password. */
+	assert_int_equal(otp_verify(email, code, &r), 200);
+	sess_from(&r, &s);
+	assert_non_null(jstr(json_object_get(r.json, "user"),
+	    "email_confirmed_at"));
+	resp_free(&r);
+	assert_int_equal(psql_count("SELECT count(*) FROM users WHERE "
+	    "email = '%s' AND id = '%s'", email, s.user_id), 1);
+	assert_int_equal(psql_count("SELECT count(*) FROM audit_log WHERE "
+	    "action = 'user.signin' AND actor_id = '%s' AND "
+	    "(details->>'created')::boolean", s.user_id), 1);
+	expect_error(signin(email, PW, &r), &r, 401, "INVALID_CREDENTIALS");
+
+	/* The same for a magic link, whose link uses KB_PUBLIC_URL. */
+	new_email("devmagic", email2, sizeof(email2));
+	request_ok("/api/v1/auth/magiclink", email2);
+	snprintf(marker, sizeof(marker), "%s/api/v1/auth/magiclink/verify"
+	    "?token=", dev);
+	dev_log_find(email2, marker, tok, sizeof(tok));
+	assert_int_equal(strncmp(tok, "kbml_", 5), 0);
+	assert_int_equal(post_token("/api/v1/auth/magiclink/verify", tok, &r),
+	    200);
+	sess_from(&r, &s);
+	resp_free(&r);
+	expect_error(post_token("/api/v1/auth/magiclink/verify", tok, &r), &r,
+	    400, "INVALID_EMAIL_TOKEN");
+
+	/* Password reset never mails an address without an account. */
+	new_email("devreset", email3, sizeof(email3));
+	request_ok("/api/v1/auth/password/reset", email3);
+	sleep_ms(1000);
+	assert_int_equal(psql_count("SELECT count(*) FROM mail_outbox WHERE "
+	    "to_addr = '%s'", email3), 0);
+
+	setenv("BASE_URL", base, 1);
+	setenv("DATABASE_URL", db, 1);
+}
+
 int
 main(void)
 {
@@ -1143,6 +1245,7 @@ main(void)
 		cmocka_unit_test(test_otp_unknown_and_mfa),
 		cmocka_unit_test(test_retry),
 		cmocka_unit_test(test_no_duplicates),
+		cmocka_unit_test(test_dev_log_create_user),
 	};
 	int	failed;
 
