@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -118,7 +119,8 @@ static void	 mail_log(const char *, const char *, ...)
 void
 kb_mail_init(void)
 {
-	int	rc;
+	sigset_t	all, old;
+	int		rc;
 
 	memset(&mail, 0, sizeof(mail));
 	if (!kb_config.mail_sender)
@@ -129,7 +131,12 @@ kb_mail_init(void)
 	if ((mail.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1)
 		fatal("kb_mail_init: eventfd: %s", strerror(errno));
 	atomic_store(&mail.stop, 0);
-	if ((rc = pthread_create(&mail.thread, NULL, mail_thread, NULL)) != 0)
+	/* Kore's signals must reach the loop thread, not this one. */
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&mail.thread, NULL, mail_thread, NULL);
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
 		fatal("kb_mail_init: pthread_create: %s", strerror(rc));
 	mail.running = 1;
 }
@@ -177,10 +184,17 @@ mail_thread(void *arg)
 static PGconn *
 mail_connect(void)
 {
-	PGconn		*db;
-	PGresult	*res;
+	/* DATABASE_URL, with a connect timeout unless it sets one. */
+	static const char *const	 keys[] = { "connect_timeout",
+					    "dbname", NULL };
+	const char			*vals[3];
+	PGconn				*db;
+	PGresult			*res;
 
-	db = PQconnectdb(kb_config.database_url);
+	vals[0] = "10";
+	vals[1] = kb_config.database_url;
+	vals[2] = NULL;
+	db = PQconnectdbParams(keys, vals, 1);
 	if (PQstatus(db) != CONNECTION_OK) {
 		mail_log("warning", "mail sender: database: %s",
 		    PQerrorMessage(db));
