@@ -437,8 +437,8 @@ signup_hashed(struct kb_ctx *ctx, void *arg)
 		pw_free(w);
 		return;
 	}
-	if ((vbody = email_verify_mail(ctx, vhash, sizeof(vhash),
-	    &vsubject)) == NULL) {
+	if ((vbody = email_verify_mail(ctx, in->body->email, vhash,
+	    sizeof(vhash), &vsubject)) == NULL) {
 		pw_free(w);
 		return;
 	}
@@ -458,7 +458,6 @@ signup_hashed(struct kb_ctx *ctx, void *arg)
 	params[10] = vbody;
 	kb_db_query(ctx, &signup_stmt, 11, params, signup_done,
 	    kb_ctx_strdup(ctx, token));
-	explicit_bzero(vbody, strlen(vbody));
 	free(vbody);
 	free(meta);
 	pw_free(w);

@@ -55,7 +55,8 @@ void	auth_log_pw_error(const char *, int);
  * email.c: a new e-mail verification token (its hash into `hash`) and the
  * mail for it; the body is malloc'd, NULL when it answered 500.
  */
-char	*email_verify_mail(struct kb_ctx *, char *, size_t, const char **);
+char	*email_verify_mail(struct kb_ctx *, const char *, char *, size_t,
+	    const char **);
 
 /* mfa.c: sign-in of user_id (password right, 2FA on) answers a challenge. */
 void	mfa_signin_challenge(struct kb_ctx *, const char *);

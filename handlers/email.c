@@ -281,6 +281,7 @@ static int	otp_new(char *, size_t);
 static int	otp_hash(const char *, const char *, char *, size_t);
 static void	ttl_text(int, char *, size_t);
 static char	*compose(const struct mail_kind *, const char *);
+static char	*seal_body(const char *, char *);
 
 /* ---- mail ---- */
 
@@ -323,12 +324,43 @@ compose(const struct mail_kind *k, const char *secret)
 }
 
 /*
+ * The body as stored in mail_outbox: sealed (AES-256-GCM, kb_seal) under
+ * HMAC-SHA256(KB_JWT_SECRET, "kb-mail-body-key") with the recipient in
+ * ASCII lower case (as the row's to_addr will be) as associated data, so
+ * the live link or code it carries is not readable from the table.
+ * Frees and wipes `body`; the sealed copy is malloc'd, NULL on failure.
+ */
+static char *
+seal_body(const char *email, char *body)
+{
+	const struct kb_jwt_config	*cfg = kb_jwt_config();
+	uint8_t				 key[KB_SEAL_KEY_LEN];
+	char				*ad, *out = NULL;
+	size_t				 i;
+
+	if ((ad = strdup(email)) == NULL)
+		abort();
+	for (i = 0; ad[i] != '\0'; i++)
+		ad[i] = (char)tolower((unsigned char)ad[i]);
+	if (kb_seal_key(cfg->secret, cfg->secret_len, KB_MAIL_KEY_LABEL,
+	    key) != KB_SEAL_OK ||
+	    kb_seal(key, ad, strlen(ad), body, strlen(body), &out) !=
+	    KB_SEAL_OK)
+		out = NULL;
+	explicit_bzero(key, sizeof(key));
+	explicit_bzero(body, strlen(body));
+	free(body);
+	free(ad);
+	return (out);
+}
+
+/*
  * For sign-up (auth.c): a new verification token, its hash and the mail
  * text.  Returns the body (malloc'd), or NULL when it answered 500.
  */
 char *
-email_verify_mail(struct kb_ctx *ctx, char *hash, size_t hlen,
-    const char **subject)
+email_verify_mail(struct kb_ctx *ctx, const char *email, char *hash,
+    size_t hlen, const char **subject)
 {
 	char	 tok[KB_TOKEN_LEN(EMAIL_TOKEN_BYTES)];
 	char	*body;
@@ -339,9 +371,11 @@ email_verify_mail(struct kb_ctx *ctx, char *hash, size_t hlen,
 		respond_internal(ctx, "cannot make a verification token");
 		return (NULL);
 	}
-	body = compose(&kind_verify, tok);
+	body = seal_body(email, compose(&kind_verify, tok));
 	*subject = kind_verify.subject;
 	explicit_bzero(tok, sizeof(tok));
+	if (body == NULL)
+		respond_internal(ctx, "cannot seal a mail");
 	return (body);
 }
 
@@ -369,8 +403,12 @@ email_request(struct kb_ctx *ctx, const char *email,
 		respond_internal(ctx, "cannot make an e-mail token");
 		return;
 	}
-	body = compose(k, tok);
+	body = seal_body(email, compose(k, tok));
 	explicit_bzero(tok, sizeof(tok));
+	if (body == NULL) {
+		respond_internal(ctx, "cannot seal a mail");
+		return;
+	}
 	(void)snprintf(ttl, sizeof(ttl), "%d", *k->ttl);
 	(void)snprintf(rate, sizeof(rate), "%d", kb_config.mail_rate_s);
 
@@ -385,7 +423,6 @@ email_request(struct kb_ctx *ctx, const char *email,
 	params[8] = kb_ctx_client_addr(ctx);
 	params[9] = k->any_address && kb_config.otp_create_user ? "t" : "f";
 	kb_db_query(ctx, &issue_stmt, 10, params, issue_done, NULL);
-	explicit_bzero(body, strlen(body));
 	free(body);
 }
 

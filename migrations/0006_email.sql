@@ -22,8 +22,10 @@
 --  mail_outbox:	mail waiting for the sender (server/kb_mail.c):
 --			pending -> sending (claimed, with a lease until
 --			next_attempt_at) -> sent | failed, retried with
---			exponential backoff.  The body holds a live link or
---			code until delivery, so it is emptied once the mail
+--			exponential backoff.  The body carries a live link
+--			or code, so it is stored sealed (AES-256-GCM under a
+--			key derived from KB_JWT_SECRET, to_addr as associated
+--			data: "kbs1.<base64url>") and emptied once the mail
 --			is sent or has failed for good.
 
 ALTER TABLE users ADD COLUMN email_confirmed_at timestamptz;

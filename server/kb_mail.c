@@ -50,6 +50,7 @@
 #include <libpq-fe.h>
 #include <openssl/rand.h>
 
+#include "kb_auth.h"
 #include "kb_server.h"
 #include "kb_server_int.h"
 
@@ -72,7 +73,9 @@ struct mail_msg {
 	const char	*id;
 	const char	*to;
 	const char	*subject;
-	const char	*body;
+	const char	*sealed;
+	char		*body;		/* opened, malloc'd */
+	size_t		 blen;
 	int		 attempts;
 	/* Upload state. */
 	char		*data;
@@ -104,6 +107,7 @@ static const char	failed_sql[] =
 	" last_error = $4 WHERE id = $1::bigint AND status = 'sending'";
 
 static void	*mail_thread(void *);
+static int	 mail_open(struct mail_msg *);
 static PGconn	*mail_connect(void);
 static int	 mail_batch(PGconn *);
 static int	 mail_deliver(struct mail_msg *, char *, size_t);
@@ -247,7 +251,7 @@ mail_batch(PGconn *db)
 	char		 batch[16];
 	const char	*p[4];
 	double		 ms;
-	int		 i, n, ok;
+	int		 i, n, ok, final;
 
 	(void)snprintf(batch, sizeof(batch), "%d", MAIL_BATCH);
 	p[0] = batch;
@@ -264,14 +268,25 @@ mail_batch(PGconn *db)
 		m.id = PQgetvalue(res, i, 0);
 		m.to = PQgetvalue(res, i, 1);
 		m.subject = PQgetvalue(res, i, 2);
-		m.body = PQgetvalue(res, i, 3);
+		m.sealed = PQgetvalue(res, i, 3);
 		m.attempts = atoi(PQgetvalue(res, i, 4));
 		err[0] = '\0';
-		if (kb_config.smtp_url == NULL) {
+		final = 0;
+		if (mail_open(&m) != 0) {
+			/* Sealed under another KB_JWT_SECRET: no retry helps. */
+			(void)snprintf(err, sizeof(err), "cannot open the "
+			    "sealed body (KB_JWT_SECRET changed?)");
+			ok = 0;
+			final = 1;
+		} else if (kb_config.smtp_url == NULL) {
 			mail_to_log(&m);
 			ok = 1;
 		} else
 			ok = mail_deliver(&m, err, sizeof(err)) == 0;
+		if (m.body != NULL) {
+			explicit_bzero(m.body, m.blen);
+			free(m.body);
+		}
 		if (m.data != NULL) {
 			explicit_bzero(m.data, m.len);
 			free(m.data);
@@ -287,7 +302,7 @@ mail_batch(PGconn *db)
 			if (ms > MAIL_BACKOFF_MAX_MS)
 				ms = MAIL_BACKOFF_MAX_MS;
 			(void)snprintf(delay, sizeof(delay), "%.0f", ms);
-			(void)snprintf(max, sizeof(max), "%d",
+			(void)snprintf(max, sizeof(max), "%d", final ? 0 :
 			    kb_config.mail_max_attempts);
 			mail_log("warning", "mail %s to %s: attempt %d of %d"
 			    " failed: %s", m.id, m.to, m.attempts,
@@ -310,6 +325,23 @@ mail_batch(PGconn *db)
 	}
 	PQclear(res);
 	return (n);
+}
+
+/* The body, opened with the key of KB_JWT_SECRET; 0 or -1. */
+static int
+mail_open(struct mail_msg *m)
+{
+	const struct kb_jwt_config	*cfg = kb_jwt_config();
+	uint8_t				 key[KB_SEAL_KEY_LEN];
+	int				 rc;
+
+	if (kb_seal_key(cfg->secret, cfg->secret_len, KB_MAIL_KEY_LABEL,
+	    key) != KB_SEAL_OK)
+		return (-1);
+	rc = kb_open(key, m->to, strlen(m->to), m->sealed, &m->body,
+	    &m->blen);
+	explicit_bzero(key, sizeof(key));
+	return (rc == KB_SEAL_OK ? 0 : -1);
 }
 
 /* Development: the whole mail into the log, as one JSON line. */

@@ -181,8 +181,13 @@ int	kb_db_healthy(void);
 
 /*
  * The mail sender (kb_mail.c): a helper thread per worker that delivers
- * mail_outbox rows.  Handlers only insert rows and NOTIFY kb_mail.
+ * mail_outbox rows.  Handlers only insert rows (a trigger NOTIFYs
+ * kb_mail), their bodies sealed with kb_seal() under
+ * HMAC-SHA256(KB_JWT_SECRET, KB_MAIL_KEY_LABEL), the recipient as
+ * associated data.
  */
+#define KB_MAIL_KEY_LABEL	"kb-mail-body-key"
+
 void	kb_mail_init(void);		/* per worker */
 void	kb_mail_shutdown(void);
 

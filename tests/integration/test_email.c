@@ -1079,6 +1079,10 @@ test_retry(void **state)
 	    " WHERE to_addr = '%s' AND kind = 'otp' AND status = 'pending'"
 	    " AND attempts >= 2 AND last_error LIKE '%%451%%'", email);
 	assert_int_equal(mail_count(email), 1);
+	/* Waiting, the body is sealed: no code in the table. */
+	assert_int_equal(psql_count("SELECT count(*) FROM mail_outbox WHERE"
+	    " to_addr = '%s' AND kind = 'otp' AND body LIKE 'kbs1.%%'"
+	    " AND body NOT LIKE '%%code%%'", email), 1);
 
 	/* It accepts again: the retry delivers, once. */
 	assert_int_equal(unlink(path), 0);
