@@ -14,8 +14,9 @@
  *    one statement looks the account up, applies the per-address rate
  *    limit (KB_MAIL_RATE_SECONDS), stores the token and queues the mail
  *    in mail_outbox, and the answer is the same 202 whatever happened.
- *    The mail is composed here (the token exists only in this request)
- *    and delivered by the sender thread (server/kb_mail.c).
+ *    The mail is composed here (the token exists only in this request),
+ *    sealed (seal_body) and delivered by the sender thread
+ *    (server/kb_mail.c).
  *  - Magic links and OTPs sign in like a password does: a locked account
  *    is refused, and an account with 2FA on gets the TOTP challenge of
  *    mfa_signin_challenge() instead of tokens, exactly as sign-in.
