@@ -593,6 +593,66 @@ test_verify_resend(void **state)
 	expect_error(r.status, &r, 400, "VALIDATION_FAILED");
 }
 
+/* Changing the address un-confirms it, and old links stop working. */
+static void
+test_email_change(void **state)
+{
+	struct sess	 s;
+	struct resp	 r;
+	char		 email[128], email2[128], tok[128], tok2[128];
+	char		 body[256], auth[4200], *m;
+	const char	*h[3] = { "Content-Type: application/json", auth, NULL };
+
+	signup(new_email("change", email, sizeof(email)), &s);
+	m = mail_next(email);
+	mail_link(m, "/api/v1/auth/verify-email", "kbev_", tok, sizeof(tok));
+	free(m);
+
+	new_email("changed", email2, sizeof(email2));
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s.access);
+	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email2);
+	assert_int_equal(http("PATCH", "/api/v1/auth/user", h, body,
+	    strlen(body), &r), 200);
+	assert_string_equal(jstr(r.json, "email"), email2);
+	assert_true(json_is_null(json_object_get(r.json,
+	    "email_confirmed_at")));
+	resp_free(&r);
+
+	/* The link was for the old address. */
+	expect_error(post_token("/api/v1/auth/verify-email", tok, &r), &r,
+	    400, "INVALID_EMAIL_TOKEN");
+
+	/* Verify the new one; then a change clears it again. */
+	request_ok("/api/v1/auth/verify-email/resend", email2);
+	m = mail_next(email2);
+	mail_link(m, "/api/v1/auth/verify-email", "kbev_", tok2,
+	    sizeof(tok2));
+	free(m);
+	assert_int_equal(post_token("/api/v1/auth/verify-email", tok2, &r),
+	    200);
+	assert_non_null(jstr(r.json, "email_confirmed_at"));
+	resp_free(&r);
+	/* Other changes, or the same address in upper case, keep it. */
+	snprintf(body, sizeof(body), "{\"data\":{\"x\":1}}");
+	assert_int_equal(http("PATCH", "/api/v1/auth/user", h, body,
+	    strlen(body), &r), 200);
+	assert_non_null(jstr(r.json, "email_confirmed_at"));
+	resp_free(&r);
+	for (m = email2; *m != '\0'; m++)
+		*m = (char)toupper((unsigned char)*m);
+	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email2);
+	assert_int_equal(http("PATCH", "/api/v1/auth/user", h, body,
+	    strlen(body), &r), 200);
+	assert_non_null(jstr(r.json, "email_confirmed_at"));
+	resp_free(&r);
+	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email);
+	assert_int_equal(http("PATCH", "/api/v1/auth/user", h, body,
+	    strlen(body), &r), 200);
+	assert_true(json_is_null(json_object_get(r.json,
+	    "email_confirmed_at")));
+	resp_free(&r);
+}
+
 /* ---- magic links ---- */
 
 static void
@@ -1241,6 +1301,7 @@ main(void)
 		cmocka_unit_test(test_signup_verification),
 		cmocka_unit_test(test_verify_bad_tokens),
 		cmocka_unit_test(test_verify_resend),
+		cmocka_unit_test(test_email_change),
 		cmocka_unit_test(test_magiclink),
 		cmocka_unit_test(test_magiclink_mfa),
 		cmocka_unit_test(test_password_reset),
