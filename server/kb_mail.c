@@ -19,7 +19,8 @@
  * LOCKED and marked `sending` with a lease (next_attempt_at = now() +
  * MAIL_LEASE_S) in one autocommitted statement: no two senders claim the
  * same row, and a row whose sender died mid-delivery is claimed again
- * once the lease is over (delivery is at least once).  A failed delivery
+ * once the lease is over (delivery is at least once).  A worker that
+ * shuts down gives the rows it claimed but did not deliver back at once.  A failed delivery
  * goes back to `pending` with an exponential backoff,
  *	KB_MAIL_RETRY_BASE_MS * 2^(attempts - 1), at most 1 hour,
  * until KB_MAIL_MAX_ATTEMPTS, then `failed`.  Sent and failed rows lose
@@ -105,6 +106,12 @@ static const char	failed_sql[] =
 	" next_attempt_at = now() + make_interval(secs => $2::float8 / 1000),"
 	" body = CASE WHEN attempts >= $3::int THEN '' ELSE body END,"
 	" last_error = $4 WHERE id = $1::bigint AND status = 'sending'";
+
+/* Shutting down: give a claimed row back, as if never tried. */
+static const char	release_sql[] =
+	"UPDATE mail_outbox SET status = 'pending',"
+	" attempts = greatest(attempts - 1, 0), next_attempt_at = now()"
+	" WHERE id = $1::bigint AND status = 'sending'";
 
 static void	*mail_thread(void *);
 static int	 mail_open(struct mail_msg *);
@@ -263,9 +270,17 @@ mail_batch(PGconn *db)
 		return (-1);
 	}
 	n = PQntuples(res);
-	for (i = 0; i < n && !atomic_load(&mail.stop); i++) {
+	for (i = 0; i < n; i++) {
 		memset(&m, 0, sizeof(m));
 		m.id = PQgetvalue(res, i, 0);
+		p[0] = m.id;
+		if (atomic_load(&mail.stop)) {
+			/* Not tried: the next sender takes it at once. */
+			upd = PQexecParams(db, release_sql, 1, NULL, p, NULL,
+			    NULL, 0);
+			PQclear(upd);
+			continue;
+		}
 		m.to = PQgetvalue(res, i, 1);
 		m.subject = PQgetvalue(res, i, 2);
 		m.sealed = PQgetvalue(res, i, 3);
@@ -292,8 +307,11 @@ mail_batch(PGconn *db)
 			free(m.data);
 		}
 		if (ok) {
-			p[0] = m.id;
 			upd = PQexecParams(db, sent_sql, 1, NULL, p, NULL,
+			    NULL, 0);
+		} else if (atomic_load(&mail.stop)) {
+			/* Aborted by the shutdown, not refused. */
+			upd = PQexecParams(db, release_sql, 1, NULL, p, NULL,
 			    NULL, 0);
 		} else {
 			ms = (double)kb_config.mail_retry_ms;
@@ -307,7 +325,6 @@ mail_batch(PGconn *db)
 			mail_log("warning", "mail %s to %s: attempt %d of %d"
 			    " failed: %s", m.id, m.to, m.attempts,
 			    kb_config.mail_max_attempts, err);
-			p[0] = m.id;
 			p[1] = delay;
 			p[2] = max;
 			p[3] = err;

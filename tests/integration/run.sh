@@ -28,12 +28,12 @@ cc $CFLAGS -o $B/test_email tests/integration/test_email.c \
 
 PGDIR=$top/$B/test-pg
 PGPORT=$(free_port)
-PORT=$(free_port)
 LOG=$top/$B/test-server.log
 KORE_PID=
 DEV_PID=
 SINK_PID=
 SMTP_PORT=$(free_port)
+while [ "$SMTP_PORT" = "$PGPORT" ]; do SMTP_PORT=$(free_port); done
 MAIL_DIR=$top/$B/test-mail
 
 stop_kore() {
@@ -96,6 +96,9 @@ until (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null; do
 	sleep 0.1
 done
 
+# Picked late, once PostgreSQL and the sink listen: free_port only sees
+# ports that are listening already.
+PORT=$(free_port)
 sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT|" \
     -e "s|^load[[:space:]].*|load\t\t${KB_MODULE:-$top/$B/korebase.so}|" \
     kore.conf > $B/kore.test.conf
