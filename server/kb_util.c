@@ -20,6 +20,8 @@
 
 struct kb_config	kb_config;
 
+static char		public_url[64];
+
 static long	env_long(const char *, long, long, long);
 
 /*
@@ -70,8 +72,14 @@ kb_config_load(void)
 	kb_config.jwt_audience = (v && *v) ? v : "authenticated";
 	kb_config.jwt_ttl = (int)env_long("KB_JWT_TTL", 3600, 60, 86400 * 7);
 
+	/* Unset: this machine on PORT (what scripts/run.sh binds). */
 	v = getenv("KB_PUBLIC_URL");
-	kb_config.public_url = (v && *v) ? v : "http://127.0.0.1:8080";
+	if (v == NULL || *v == '\0') {
+		(void)snprintf(public_url, sizeof(public_url),
+		    "http://127.0.0.1:%ld", env_long("PORT", 8080, 1, 65535));
+		v = public_url;
+	}
+	kb_config.public_url = v;
 	if (strncmp(kb_config.public_url, "http://", 7) != 0 &&
 	    strncmp(kb_config.public_url, "https://", 8) != 0)
 		fatal("KB_PUBLIC_URL=%s: expected http://... or https://...",
