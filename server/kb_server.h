@@ -43,6 +43,23 @@ struct kb_config {
 	int		sql_timeout_ms;	/* KB_SQL_TIMEOUT_MS: POST /sql */
 	const char	*tables_schemas; /* KB_TABLES_SCHEMAS: exposed */
 	const char	*tables_exclude; /* KB_TABLES_EXCLUDE: never exposed */
+	/* E-mail flows (handlers/email.c) and the sender (kb_mail.c). */
+	const char	*public_url;	/* KB_PUBLIC_URL: links in mails */
+	const char	*smtp_url;	/* KB_SMTP_URL, NULL: log mail */
+	const char	*smtp_from;	/* KB_SMTP_FROM */
+	const char	*smtp_user;	/* KB_SMTP_USER, or NULL */
+	const char	*smtp_password;	/* KB_SMTP_PASSWORD, or NULL */
+	int		mail_sender;	/* KB_MAIL_SENDER: 1 runs it */
+	int		mail_poll_ms;	/* KB_MAIL_POLL_MS */
+	int		mail_retry_ms;	/* KB_MAIL_RETRY_BASE_MS */
+	int		mail_max_attempts; /* KB_MAIL_MAX_ATTEMPTS */
+	int		mail_rate_s;	/* KB_MAIL_RATE_SECONDS */
+	int		verify_ttl;	/* KB_VERIFY_TTL (seconds) */
+	int		magiclink_ttl;	/* KB_MAGICLINK_TTL */
+	int		reset_ttl;	/* KB_RESET_TTL */
+	int		otp_ttl;	/* KB_OTP_TTL */
+	int		otp_max_attempts; /* KB_OTP_MAX_ATTEMPTS */
+	int		otp_create_user; /* KB_AUTH_OTP_CREATE_USER */
 };
 
 /*
@@ -57,6 +74,7 @@ struct kb_config {
 	"audit_log,user_mfa,mfa_recovery_codes,mfa_challenges,"		\
 	"tenants,tenant_members,tenant_settings,invitations,"		\
 	"service_keys,service_key_events,client_keys,admin_setup,"	\
+	"email_tokens,email_send_limits,mail_outbox,mail_outbox_notify,"	\
 	"kb_migrations,kb_resolve_caller,kb_schema_notify"
 
 extern struct kb_config	kb_config;
@@ -273,6 +291,18 @@ int	kb_db_available(void);
  * timeout + 1 s).  Costs no query per caller.
  */
 int	kb_db_healthy(void);
+
+/*
+ * The mail sender (kb_mail.c): a helper thread per worker that delivers
+ * mail_outbox rows.  Handlers only insert rows (a trigger NOTIFYs
+ * kb_mail), their bodies sealed with kb_seal() under
+ * HMAC-SHA256(KB_JWT_SECRET, KB_MAIL_KEY_LABEL), the recipient as
+ * associated data.
+ */
+#define KB_MAIL_KEY_LABEL	"kb-mail-body-key"
+
+void	kb_mail_init(void);		/* per worker */
+void	kb_mail_shutdown(void);
 
 void	kb_db_init(void);		/* per worker */
 void	kb_db_shutdown(void);
