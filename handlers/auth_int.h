@@ -64,6 +64,12 @@ int	auth_password_bytes_ok(struct kb_ctx *, const char *);
 char	*email_verify_mail(struct kb_ctx *, const char *, char *, size_t,
 	    const char **);
 
+/*
+ * email.c: a mail body (malloc'd, freed here) sealed for `to` the way
+ * mail_outbox stores bodies; malloc'd, NULL on failure.
+ */
+char	*email_seal(const char *to, char *body);
+
 /* mfa.c: sign-in of user_id (password right, 2FA on) answers a challenge. */
 void	mfa_signin_challenge(struct kb_ctx *, const char *);
 

@@ -356,6 +356,16 @@ seal_body(const char *email, char *body)
 }
 
 /*
+ * For other handlers (tenants.c: invitations): `body` sealed for `to` as
+ * mail_outbox stores it.  Frees `body`; NULL on failure.
+ */
+char *
+email_seal(const char *to, char *body)
+{
+	return (seal_body(to, body));
+}
+
+/*
  * For sign-up (auth.c): a new verification token, its hash and the mail
  * text.  Returns the body (malloc'd), or NULL when it answered 500.
  */
