@@ -60,5 +60,11 @@ $(KB_TABLES_TEST_DIR)/%: tests/unit/tables/%.c \
 	$(CC) $(KB_TABLES_CFLAGS) -Itests/unit/tables -o $@ $< \
 	    $(KB_TABLES_TEST_OBJS) $(KB_TABLES_LIBS) -lcmocka
 
+# The live cases' driver (libpq, for tests only).
+$(KB_TABLES_TEST_DIR)/live: tests/unit/tables/live.c $(KB_TABLES_TEST_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(KB_TABLES_CFLAGS) $$(pkg-config --cflags libpq) -o $@ $< \
+	    $(KB_TABLES_TEST_OBJS) $(KB_TABLES_LIBS) $$(pkg-config --libs libpq)
+
 # Keep the sanitizer objects between runs (they are intermediate files).
 .SECONDARY: $(KB_TABLES_TEST_OBJS)
