@@ -272,18 +272,42 @@ kb_tables_pg_error(struct kb_tables_error *err, const char *sqlstate,
 		snprintf(err->hint, sizeof(err->hint), "%s", hint);
 }
 
+/*
+ * A JSON string of s, null when empty.  Messages quote input cut at a
+ * byte count, which may split a UTF-8 sequence: bytes that do not make
+ * valid UTF-8 become '?'.
+ */
+static json_t *
+jstr(const char *s)
+{
+	json_t	*j;
+	char	*copy, *p;
+
+	if (s[0] == '\0')
+		return (json_null());
+	if ((j = json_string(s)) != NULL)
+		return (j);
+	if ((copy = strdup(s)) == NULL)
+		abort();
+	for (p = copy; *p != '\0'; p++) {
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	}
+	j = json_string(copy);
+	free(copy);
+	return (j != NULL ? j : json_null());
+}
+
 json_t *
 kb_tables_error_json(const struct kb_tables_error *err)
 {
 	json_t	*o;
 
 	o = json_object();
-	json_object_set_new(o, "code", json_string(err->code));
-	json_object_set_new(o, "message", json_string(err->message));
-	json_object_set_new(o, "details", err->details[0] ?
-	    json_string(err->details) : json_null());
-	json_object_set_new(o, "hint", err->hint[0] ?
-	    json_string(err->hint) : json_null());
-	json_object_set_new(o, "error", json_string(err->message));
+	json_object_set_new(o, "code", jstr(err->code));
+	json_object_set_new(o, "message", jstr(err->message));
+	json_object_set_new(o, "details", jstr(err->details));
+	json_object_set_new(o, "hint", jstr(err->hint));
+	json_object_set_new(o, "error", jstr(err->message));
 	return (o);
 }
