@@ -111,7 +111,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	req.id = (f & 1) ? "1" : NULL;
 	req.bulk = (f & 2) != 0;
 	req.export = (f & 4) != 0;
-	req.export_format = (f & 8) ? "csv" : "json";
+	req.export_format = (f & 8) ? "csv" : NULL;
 	req.tenant_id = (f & 16) ? "11111111-1111-1111-1111-111111111111" :
 	    NULL;
 	req.role = (f & 32) ? "anon" : "authenticated";

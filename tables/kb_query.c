@@ -1184,8 +1184,8 @@ apply_param(struct ctx *c, const char *key, const char *val)
 
 int
 kb_query_parse(struct kb_arena *a, const struct kb_schema *schema,
-    const struct kb_table *table, const char *qs, struct kb_query *q,
-    struct kb_tables_error *err)
+    const struct kb_table *table, const char *qs, int flags,
+    struct kb_query *q, struct kb_tables_error *err)
 {
 	struct ctx	 c;
 	struct qparam	*ps;
@@ -1225,6 +1225,11 @@ kb_query_parse(struct kb_arena *a, const struct kb_schema *schema,
 	for (i = 0; i < nps; i++) {
 		if ((int)i == sel)
 			continue;
+		if ((flags & KB_QUERY_EXPORT) &&
+		    strcmp(ps[i].key, "format") == 0) {
+			q->format = ps[i].val;
+			continue;
+		}
 		if (apply_param(&c, ps[i].key, ps[i].val) == -1)
 			return (-1);
 	}

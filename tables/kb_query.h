@@ -135,7 +135,11 @@ struct kb_query {
 	const struct kb_column	**on_conflict;	/* on_conflict=, or NULL */
 	size_t			 non_conflict;
 	int			 all_rows;	/* all=true */
+	const char		*format;	/* format= (exports), or NULL */
 };
+
+/* kb_query_parse flags. */
+#define KB_QUERY_EXPORT		0x01	/* format= is not a filter */
 
 /*
  * Parse `qs` (the raw query string, without '?'; NULL or "" for none)
@@ -143,8 +147,8 @@ struct kb_query {
  * `err` filled (400 and a PGRST code, 300 for an ambiguous embedding).
  */
 int	kb_query_parse(struct kb_arena *, const struct kb_schema *,
-	    const struct kb_table *, const char *qs, struct kb_query *q,
-	    struct kb_tables_error *err);
+	    const struct kb_table *, const char *qs, int flags,
+	    struct kb_query *q, struct kb_tables_error *err);
 
 /*
  * Decode one query-string component: %XX escapes and '+' as a space.

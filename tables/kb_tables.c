@@ -1383,6 +1383,7 @@ kb_tables_plan(const struct kb_schema *schema,
 	struct prefs		 pr;
 	struct kb_sbuf		 sb;
 	const struct kb_table	*t;
+	const char		*fmt;
 	int			 r, is_write;
 
 	memset(err, 0, sizeof(*err));
@@ -1413,7 +1414,8 @@ kb_tables_plan(const struct kb_schema *schema,
 		    "/bulk takes POST, PATCH and DELETE");
 		goto bad;
 	}
-	if ((req->export && req->method != KB_TABLES_GET) ||
+	if ((req->export && (req->method != KB_TABLES_GET ||
+	    req->id != NULL)) ||
 	    (req->method == KB_TABLES_PUT && req->id == NULL) ||
 	    (req->method == KB_TABLES_POST && req->id != NULL)) {
 		kb_tables_fail(err, 405, "KB_METHOD", NULL,
@@ -1460,9 +1462,6 @@ kb_tables_plan(const struct kb_schema *schema,
 		p->ret = KB_RETURN_REPRESENTATION;
 	if (req->export) {
 		p->stream = 1;
-		p->format = req->export_format != NULL &&
-		    strcmp(req->export_format, "csv") == 0 ?
-		    KB_TABLES_CSV : KB_TABLES_JSON;
 	} else if (parse_accept(req->accept, &p->format) == -1) {
 		kb_tables_fail(err, 406, "PGRST107", NULL, "None of these "
 		    "media types are available: %.128s", req->accept);
@@ -1477,8 +1476,22 @@ kb_tables_plan(const struct kb_schema *schema,
 	}
 	p->needs_one_row = is_write && p->format == KB_TABLES_OBJECT;
 
-	if (kb_query_parse(b.a, schema, t, req->query, &p->query, err) == -1)
+	if (kb_query_parse(b.a, schema, t, req->query,
+	    req->export ? KB_QUERY_EXPORT : 0, &p->query, err) == -1)
 		goto bad;
+	if (req->export) {
+		/* The request's format, else ?format=, else JSON. */
+		fmt = req->export_format ? req->export_format :
+		    p->query.format;
+		if (fmt != NULL && strcmp(fmt, "csv") != 0 &&
+		    strcmp(fmt, "json") != 0) {
+			kb_tables_fail(err, 400, "PGRST100", NULL,
+			    "export format must be csv or json");
+			goto bad;
+		}
+		p->format = fmt != NULL && strcmp(fmt, "csv") == 0 ?
+		    KB_TABLES_CSV : KB_TABLES_JSON;
+	}
 	b.where = kb_arena_alloc(b.a, (size_t)p->query.nnodes *
 	    sizeof(*b.where));
 	if (p->by_id && req->method != KB_TABLES_PUT) {

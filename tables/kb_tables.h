@@ -93,7 +93,7 @@ struct kb_tables_request {
 	const char		*id;		/* /tables/{t}/{id}, or NULL */
 	int			 bulk;		/* /tables/{t}/bulk */
 	int			 export;	/* /tables/{t}/export (GET) */
-	const char		*export_format;	/* "csv" or "json" (default) */
+	const char		*export_format;	/* "csv", "json"; NULL: ?format= */
 	const char		*query;		/* raw, without '?', or NULL */
 	const char		*prefer;	/* Prefer header(s), ", "-joined */
 	const char		*range;		/* Range header, or NULL */

@@ -414,6 +414,17 @@ content_type_and_formats(void **state)
 	    "\"name\" FROM \"public\".\"clients\" AS \"t0\" ORDER BY "
 	    "\"t0\".\"id\") AS _postgrest_t");
 	kb_tables_plan_free(p);
+	/* Without a format from the handler: ?format=, default JSON. */
+	req.export_format = NULL;
+	req.query = "select=id&format=csv";
+	p = kb_tables_plan(sample, &req, &err);
+	assert_non_null(p);
+	assert_int_equal(p->format, KB_TABLES_CSV);
+	kb_tables_plan_free(p);
+	req.query = "select=id&format=xml";
+	assert_null(kb_tables_plan(sample, &req, &err));
+	assert_int_equal(err.status, 400);
+	req.query = "select=id,name&order=id";
 	req.export_format = "json";
 	p = kb_tables_plan(sample, &req, &err);
 	assert_string_equal(p->stream_head, "[");
