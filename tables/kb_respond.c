@@ -209,7 +209,7 @@ kb_tables_respond(struct kb_tables_plan *p,
 	else
 		r->status = 204;
 	if (p->method == KB_TABLES_POST && n == 1 &&
-	    p->ret != KB_RETURN_REPRESENTATION)
+	    p->ret == KB_RETURN_HEADERS)
 		add_header(r, "Location", location(p, res->location));
 	if (p->count != KB_COUNT_NONE)
 		add_header(r, "Content-Range", content_range(p, 0,

@@ -799,6 +799,14 @@ render_body(struct bld *b, struct kb_sbuf *sb, const struct kb_node *root)
 	}
 }
 
+/* Location goes with POST and Prefer: return=headers-only (PostgREST). */
+static int
+wants_location(const struct kb_tables_plan *p)
+{
+	return (p->method == KB_TABLES_POST && p->ret == KB_RETURN_HEADERS &&
+	    p->table->npk > 0);
+}
+
 /* json_build_array of the primary key of the first written row. */
 static void
 render_location(struct bld *b, struct kb_sbuf *sb)
@@ -806,7 +814,7 @@ render_location(struct bld *b, struct kb_sbuf *sb)
 	const struct kb_table	*t = b->plan->table;
 	size_t			 i;
 
-	if (b->plan->method != KB_TABLES_POST || t->npk == 0) {
+	if (!wants_location(b->plan)) {
 		kb_sbuf_puts(sb, "NULL::text");
 		return;
 	}
@@ -820,7 +828,11 @@ render_location(struct bld *b, struct kb_sbuf *sb)
 	kb_sbuf_puts(sb, ")::text FROM pgrst_source AS \"t0\" LIMIT 1)");
 }
 
-/* RETURNING of a write: all columns for a body, else the key (or 1). */
+/*
+ * RETURNING of a write: all columns for a body, the key for a Location
+ * (headers-only inserts), else 1, as PostgREST: it counts the rows and
+ * reads no column (which matters under column privileges).
+ */
 static void
 render_returning(struct bld *b, struct kb_sbuf *sb)
 {
@@ -832,7 +844,7 @@ render_returning(struct bld *b, struct kb_sbuf *sb)
 		kb_sbuf_puts(sb, "\"t0\".*");
 		return;
 	}
-	if (t->npk == 0) {
+	if (t->npk == 0 || !wants_location(b->plan)) {
 		kb_sbuf_puts(sb, "1");
 		return;
 	}

@@ -116,14 +116,22 @@ insert_statements(void **state)
 	    "\"public\".\"clients\" AS \"t0\" (\"name\") SELECT _r.\"name\" "
 	    "FROM pg_catalog.jsonb_array_elements($1::jsonb) AS _j(v), "
 	    "LATERAL pg_catalog.jsonb_populate_record(NULL::\"public\"."
-	    "\"clients\", _j.v) AS _r RETURNING \"t0\".\"id\"" MINIMAL_TAIL(
-	    "NULL::bigint", "(SELECT pg_catalog.json_build_array(\"t0\"."
-	    "\"id\")::text FROM pgrst_source AS \"t0\" LIMIT 1)"));
+	    "\"clients\", _j.v) AS _r RETURNING 1" MINIMAL_TAIL(
+	    "NULL::bigint", "NULL::text"));
 	/* The body is one parameter, an array even for one object. */
 	assert_string_equal(joined(p), "[{\"name\":\"a\"}]");
 	assert_false(p->read_only);
 	assert_null(p->applied);
 	kb_tables_plan_free(p);
+	/* headers-only: the key, for Location. */
+	r.prefer = "return=headers-only";
+	p = must_plan(&r);
+	assert_non_null(strstr(p->sql, "AS _r RETURNING \"t0\".\"id\"" 
+	    MINIMAL_TAIL("NULL::bigint", "(SELECT pg_catalog."
+	    "json_build_array(\"t0\".\"id\")::text FROM pgrst_source AS "
+	    "\"t0\" LIMIT 1)")));
+	kb_tables_plan_free(p);
+	r.prefer = NULL;
 
 	/* Upsert with missing=default, tenant forced, representation. */
 	r.table = "tasks";
@@ -145,10 +153,9 @@ insert_statements(void **state)
 	    "\"t0\".\"tenant_id\" = $2::uuid RETURNING \"t0\".*) SELECT "
 	    "NULL::bigint AS total_result_set, pg_catalog.count(*) AS "
 	    "page_total, COALESCE(pg_catalog.json_agg(_postgrest_t), "
-	    "'[]')::text AS body, (SELECT pg_catalog.json_build_array("
-	    "\"t0\".\"id\")::text FROM pgrst_source AS \"t0\" LIMIT 1) AS "
-	    "location FROM (SELECT \"t0\".\"id\" AS \"id\" FROM pgrst_source "
-	    "AS \"t0\") AS _postgrest_t");
+	    "'[]')::text AS body, NULL::text AS location FROM (SELECT "
+	    "\"t0\".\"id\" AS \"id\" FROM pgrst_source AS \"t0\") AS "
+	    "_postgrest_t");
 	assert_string_equal(joined(p), "[{\"project_id\":1,\"title\":\"x\"}]|"
 	    "11111111-1111-1111-1111-111111111111");
 	assert_string_equal(p->applied, "resolution=merge-duplicates, "
@@ -163,8 +170,7 @@ insert_statements(void **state)
 	r.tenant = NULL;
 	p = must_plan(&r);
 	assert_non_null(strstr(p->sql, " ON CONFLICT (\"order_id\", "
-	    "\"line\") DO NOTHING RETURNING \"t0\".\"order_id\", "
-	    "\"t0\".\"line\")"));
+	    "\"line\") DO NOTHING RETURNING 1)"));
 	kb_tables_plan_free(p);
 	/* on_conflict= picks the target. */
 	r.table = "clients";
@@ -223,7 +229,7 @@ update_and_delete_statements(void **state)
 	    "\"public\".\"projects\" AS \"t0\" SET \"name\" = _r.\"name\" "
 	    "FROM pg_catalog.jsonb_populate_record(NULL::\"public\"."
 	    "\"projects\", $1::jsonb) AS _r WHERE (\"t0\".\"id\" = "
-	    "$2::integer) RETURNING \"t0\".\"id\"" MINIMAL_TAIL(
+	    "$2::integer) RETURNING 1" MINIMAL_TAIL(
 	    "NULL::bigint", "NULL::text"));
 	assert_string_equal(joined(p), "{\"name\":\"a\"}|1");
 	kb_tables_plan_free(p);
@@ -236,8 +242,8 @@ update_and_delete_statements(void **state)
 	p = must_plan(&r);
 	assert_string_equal(p->sql, "WITH pgrst_source AS (DELETE FROM "
 	    "\"public\".\"tasks\" AS \"t0\" WHERE \"t0\".\"tenant_id\" = "
-	    "$1::uuid AND (\"t0\".\"id\" = $2::integer) RETURNING "
-	    "\"t0\".\"id\"" MINIMAL_TAIL("pg_catalog.count(*)", "NULL::text"));
+	    "$1::uuid AND (\"t0\".\"id\" = $2::integer) RETURNING 1"
+	    MINIMAL_TAIL("pg_catalog.count(*)", "NULL::text"));
 	kb_tables_plan_free(p);
 
 	/* Bulk: keys pick the rows, absent columns keep their value. */
@@ -255,8 +261,8 @@ update_and_delete_statements(void **state)
 	    "pg_catalog.jsonb_array_elements($1::jsonb) AS _j(v), LATERAL "
 	    "pg_catalog.jsonb_populate_record(NULL::\"public\".\"line_items\""
 	    ", _j.v) AS _r WHERE \"t0\".\"order_id\" = _r.\"order_id\" AND "
-	    "\"t0\".\"line\" = _r.\"line\" RETURNING \"t0\".\"order_id\", "
-	    "\"t0\".\"line\"" MINIMAL_TAIL("NULL::bigint", "NULL::text"));
+	    "\"t0\".\"line\" = _r.\"line\" RETURNING 1"
+	    MINIMAL_TAIL("NULL::bigint", "NULL::text"));
 	kb_tables_plan_free(p);
 
 	r.method = KB_TABLES_DELETE;
@@ -266,8 +272,8 @@ update_and_delete_statements(void **state)
 	assert_string_equal(p->sql, "WITH pgrst_source AS (DELETE FROM "
 	    "\"public\".\"tasks\" AS \"t0\" USING "
 	    "pg_catalog.jsonb_populate_recordset(NULL::\"public\".\"tasks\", "
-	    "$1::jsonb) AS _r WHERE \"t0\".\"id\" = _r.\"id\" RETURNING "
-	    "\"t0\".\"id\"" MINIMAL_TAIL("NULL::bigint", "NULL::text"));
+	    "$1::jsonb) AS _r WHERE \"t0\".\"id\" = _r.\"id\" RETURNING 1"
+	    MINIMAL_TAIL("NULL::bigint", "NULL::text"));
 	assert_string_equal(joined(p), "[{\"id\":1},{\"id\":2},{\"id\":\"3\"}]");
 	kb_tables_plan_free(p);
 }
@@ -575,7 +581,8 @@ write_responses(void **state)
 	struct rq			 r = { KB_TABLES_POST, "line_items",
 					    NULL, 0, NULL,
 					    "{\"order_id\":1,\"line\":2}",
-					    NULL, NULL, NULL, NULL };
+					    "return=headers-only", NULL, NULL,
+					    NULL };
 
 	p = must_plan(&r);
 	memset(&res, 0, sizeof(res));
@@ -584,9 +591,15 @@ write_responses(void **state)
 	kb_tables_respond(p, &res, &resp);
 	assert_int_equal(resp.status, 201);
 	assert_null(resp.body);
+	assert_non_null(header(&resp, "Location"));
 	assert_string_equal(header(&resp, "Location"), "/api/v1/tables/"
 	    "line_items?order_id=eq.1&line=eq.a%20b%26c%3Dd");
+	/* Two rows: no Location. */
+	res.page_total = "2";
+	kb_tables_respond(p, &res, &resp);
+	assert_null(header(&resp, "Location"));
 	kb_tables_plan_free(p);
+	res.page_total = "1";
 
 	r.prefer = "return=representation,count=exact";
 	p = must_plan(&r);
@@ -597,6 +610,7 @@ write_responses(void **state)
 	assert_int_equal(resp.status, 201);
 	assert_string_equal(resp.body, "[{},{}]");
 	assert_null(header(&resp, "Location"));
+	assert_non_null(header(&resp, "Content-Range"));
 	assert_string_equal(header(&resp, "Content-Range"), "0-1/2");
 	assert_string_equal(header(&resp, "Preference-Applied"),
 	    "return=representation, count=exact");
