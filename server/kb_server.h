@@ -255,6 +255,38 @@ void	kb_db_init(void);		/* per worker */
 void	kb_db_shutdown(void);
 
 /*
+ * Streamed responses (server/kb_stream.c): a large export in constant
+ * memory.  Runs `sql` on a dedicated connection (not the pool's), in a
+ * READ ONLY transaction that first sets the caller's role and claims when
+ * `role` is not NULL (as kb_db_run's step 0 does), and writes the rows to
+ * the client as PostgreSQL sends them, as a chunked response (HTTP/1.0:
+ * delimited by closing the connection), `status` and `content_type`, with
+ * the headers set by kb_header_set.  The client's pace governs: while it
+ * does not read, the stream does not read from PostgreSQL either.
+ *
+ *   - `sql` a COPY ... TO STDOUT statement (no parameters: PostgreSQL
+ *     takes none there): its output goes out as it is, whatever format
+ *     the COPY chose (CSV with HEADER, text, ...);
+ *   - else a query with $1.. parameters, fetched row by row (single-row
+ *     mode), written according to content_type: text/csv as COPY's CSV
+ *     with a header line; application/json as one JSON array of objects;
+ *     anything else (application/x-ndjson) one JSON object per line.  The
+ *     JSON objects are made by PostgreSQL (to_json of each row).
+ *
+ * This is the request's response: do not respond otherwise.  Before the
+ * first byte a failure answers 503 when the database is unavailable, or
+ * else calls the callback set with kb_stream_on_error (which responds as
+ * it sees fit, e.g. mapping the SQLSTATE), or else answers 500.  After
+ * it, the client connection is closed without the last chunk, so the
+ * client sees a truncated transfer.  A HEAD request gets the headers
+ * only and runs no query.
+ */
+void	kb_stream_on_error(struct kb_ctx *, kb_db_cb cb, void *arg);
+void	kb_stream_copy(struct kb_ctx *, int status, const char *content_type,
+	    const char *sql, int nparams, const char *const *values,
+	    const char *role, const char *claims_json);
+
+/*
  * The schema cache (server/kb_schema_cache.c): the tables and functions
  * the Tables API exposes, as the model of tables/kb_schema.h (included
  * through server/kb_catalog.h, which calls it struct kb_catalog: the
