@@ -12,7 +12,8 @@ CFLAGS		?= -O2 -g
 WARN		 = -Wall -Wextra -Wmissing-prototypes -Wshadow \
 		   -Wno-unused-parameter
 MOD_CFLAGS	 = $(CFLAGS) $(WARN) -std=gnu11 -fPIC $(KORE_FEATURES) \
-		   -Iruntime -Iserver -Igenerated -Iauth -Itables $(PKG_CFLAGS)
+		   -Iruntime -Iserver -Igenerated -Iauth -Itables -Itools \
+		   $(PKG_CFLAGS)
 
 SPEC		 = spec/openapi.yaml
 SPEC_FILES	:= $(shell find spec -name '*.yaml' -o -name '*.json' 2>/dev/null)
@@ -25,8 +26,10 @@ RUNTIME_SRCS	:= $(wildcard runtime/*.c)
 GEN_SRCS	 = $(wildcard generated/*.c)
 AUTH_SRCS	:= $(wildcard auth/*.c)
 TABLES_SRCS	 = $(KB_TABLES_SRCS)
+# The migration runner's core, shared with build/kbmigrate.
+TOOL_SRCS	:= tools/kb_migrate.c
 MOD_SRCS	 = $(SERVER_SRCS) $(HANDLER_SRCS) $(RUNTIME_SRCS) $(GEN_SRCS) \
-		   $(AUTH_SRCS) $(TABLES_SRCS)
+		   $(AUTH_SRCS) $(TABLES_SRCS) $(TOOL_SRCS)
 MOD_OBJS	 = $(patsubst %.c,$(BUILD)/mod/%.o,$(MOD_SRCS))
 
 .PHONY: all deps codegen generate module run migrate test test-lint \
@@ -85,9 +88,10 @@ $(BUILD)/tmod/%.o: %.c
 $(TEST_MODULE): $(TEST_MOD_OBJS)
 	$(CC) -shared -o $@ $(TEST_MOD_OBJS) $(PKG_LIBS) $(MOD_LIBS)
 
-$(BUILD)/kbmigrate: tools/kbmigrate.c
+$(BUILD)/kbmigrate: tools/kbmigrate.c tools/kb_migrate.c tools/kb_migrate.h
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS) $(WARN) -std=gnu11 $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 $(PKG_CFLAGS) -Itools -o $@ \
+	    tools/kbmigrate.c tools/kb_migrate.c $(PKG_LIBS)
 
 run: deps
 	@$(MAKE) --no-print-directory all

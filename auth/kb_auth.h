@@ -138,6 +138,15 @@ int	kb_password_verify(const char *pw, size_t len, const char *encoded);
 int	kb_password_needs_rehash(const char *encoded,
 	    const struct kb_password_params *params);
 
+/*
+ * 1 when `encoded` is weaker than `params` (NULL: defaults): less memory
+ * or fewer passes, or a shorter salt or digest than ours, or it cannot be
+ * parsed.  Sign-in rehashes these; a hash made with stronger parameters
+ * (0 here, 1 from needs_rehash) is kept.
+ */
+int	kb_password_below(const char *encoded,
+	    const struct kb_password_params *params);
+
 /* A short, static English description of a KB_PASSWORD_* code. */
 const char	*kb_password_strerror(int);
 

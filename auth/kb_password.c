@@ -124,6 +124,26 @@ kb_password_needs_rehash(const char *encoded,
 	return (0);
 }
 
+int
+kb_password_below(const char *encoded,
+    const struct kb_password_params *params)
+{
+	struct kb_password_phc	phc;
+
+	if (params == NULL)
+		params = &kb_password_defaults;
+	if (encoded == NULL || kb_password_parse(encoded, &phc) == -1)
+		return (1);
+
+	if (phc.params.m_kib < params->m_kib || phc.params.t < params->t)
+		return (1);
+	if (phc.saltlen < KB_PASSWORD_SALT_LEN ||
+	    phc.hashlen < KB_PASSWORD_HASH_LEN)
+		return (1);
+
+	return (0);
+}
+
 const char *
 kb_password_strerror(int code)
 {

@@ -5,7 +5,7 @@
 #include "kbg_api.h"
 #include "kbg_handlers.h"
 
-/* 26 compiled schemas */
+/* 145 compiled schemas */
 static const struct kb_schema kbs_0;
 static const struct kb_schema kbs_1;
 static const struct kb_schema kbs_2;
@@ -32,6 +32,125 @@ static const struct kb_schema kbs_22;
 static const struct kb_schema kbs_23;
 static const struct kb_schema kbs_24;
 static const struct kb_schema kbs_25;
+static const struct kb_schema kbs_26;
+static const struct kb_schema kbs_27;
+static const struct kb_schema kbs_28;
+static const struct kb_schema kbs_29;
+static const struct kb_schema kbs_30;
+static const struct kb_schema kbs_31;
+static const struct kb_schema kbs_32;
+static const struct kb_schema kbs_33;
+static const struct kb_schema kbs_34;
+static const struct kb_schema kbs_35;
+static const struct kb_schema kbs_36;
+static const struct kb_schema kbs_37;
+static const struct kb_schema kbs_38;
+static const struct kb_schema kbs_39;
+static const struct kb_schema kbs_40;
+static const struct kb_schema kbs_41;
+static const struct kb_schema kbs_42;
+static const struct kb_schema kbs_43;
+static const struct kb_schema kbs_44;
+static const struct kb_schema kbs_45;
+static const struct kb_schema kbs_46;
+static const struct kb_schema kbs_47;
+static const struct kb_schema kbs_48;
+static const struct kb_schema kbs_49;
+static const struct kb_schema kbs_50;
+static const struct kb_schema kbs_51;
+static const struct kb_schema kbs_52;
+static const struct kb_schema kbs_53;
+static const struct kb_schema kbs_54;
+static const struct kb_schema kbs_55;
+static const struct kb_schema kbs_56;
+static const struct kb_schema kbs_57;
+static const struct kb_schema kbs_58;
+static const struct kb_schema kbs_59;
+static const struct kb_schema kbs_60;
+static const struct kb_schema kbs_61;
+static const struct kb_schema kbs_62;
+static const struct kb_schema kbs_63;
+static const struct kb_schema kbs_64;
+static const struct kb_schema kbs_65;
+static const struct kb_schema kbs_66;
+static const struct kb_schema kbs_67;
+static const struct kb_schema kbs_68;
+static const struct kb_schema kbs_69;
+static const struct kb_schema kbs_70;
+static const struct kb_schema kbs_71;
+static const struct kb_schema kbs_72;
+static const struct kb_schema kbs_73;
+static const struct kb_schema kbs_74;
+static const struct kb_schema kbs_75;
+static const struct kb_schema kbs_76;
+static const struct kb_schema kbs_77;
+static const struct kb_schema kbs_78;
+static const struct kb_schema kbs_79;
+static const struct kb_schema kbs_80;
+static const struct kb_schema kbs_81;
+static const struct kb_schema kbs_82;
+static const struct kb_schema kbs_83;
+static const struct kb_schema kbs_84;
+static const struct kb_schema kbs_85;
+static const struct kb_schema kbs_86;
+static const struct kb_schema kbs_87;
+static const struct kb_schema kbs_88;
+static const struct kb_schema kbs_89;
+static const struct kb_schema kbs_90;
+static const struct kb_schema kbs_91;
+static const struct kb_schema kbs_92;
+static const struct kb_schema kbs_93;
+static const struct kb_schema kbs_94;
+static const struct kb_schema kbs_95;
+static const struct kb_schema kbs_96;
+static const struct kb_schema kbs_97;
+static const struct kb_schema kbs_98;
+static const struct kb_schema kbs_99;
+static const struct kb_schema kbs_100;
+static const struct kb_schema kbs_101;
+static const struct kb_schema kbs_102;
+static const struct kb_schema kbs_103;
+static const struct kb_schema kbs_104;
+static const struct kb_schema kbs_105;
+static const struct kb_schema kbs_106;
+static const struct kb_schema kbs_107;
+static const struct kb_schema kbs_108;
+static const struct kb_schema kbs_109;
+static const struct kb_schema kbs_110;
+static const struct kb_schema kbs_111;
+static const struct kb_schema kbs_112;
+static const struct kb_schema kbs_113;
+static const struct kb_schema kbs_114;
+static const struct kb_schema kbs_115;
+static const struct kb_schema kbs_116;
+static const struct kb_schema kbs_117;
+static const struct kb_schema kbs_118;
+static const struct kb_schema kbs_119;
+static const struct kb_schema kbs_120;
+static const struct kb_schema kbs_121;
+static const struct kb_schema kbs_122;
+static const struct kb_schema kbs_123;
+static const struct kb_schema kbs_124;
+static const struct kb_schema kbs_125;
+static const struct kb_schema kbs_126;
+static const struct kb_schema kbs_127;
+static const struct kb_schema kbs_128;
+static const struct kb_schema kbs_129;
+static const struct kb_schema kbs_130;
+static const struct kb_schema kbs_131;
+static const struct kb_schema kbs_132;
+static const struct kb_schema kbs_133;
+static const struct kb_schema kbs_134;
+static const struct kb_schema kbs_135;
+static const struct kb_schema kbs_136;
+static const struct kb_schema kbs_137;
+static const struct kb_schema kbs_138;
+static const struct kb_schema kbs_139;
+static const struct kb_schema kbs_140;
+static const struct kb_schema kbs_141;
+static const struct kb_schema kbs_142;
+static const struct kb_schema kbs_143;
+static const struct kb_schema kbs_144;
 
 static struct kb_schema_cache kbsc_0;
 static const struct kb_schema kbs_0 = {
@@ -310,6 +429,1129 @@ static const struct kb_schema kbs_25 = {
 	.min_length = 6, .max_length = 32, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_25,
+};
+
+static struct kb_schema_cache kbsc_26;
+static const struct kb_schema_prop kbs_26_p[] = {
+	{ "slug", &kbs_27 },
+	{ "name", &kbs_28 },
+	{ "metadata", &kbs_29 },
+	{ "admin_user_id", &kbs_30 },
+};
+static const char *const kbs_26_r[] = { "slug", "name", NULL };
+static const struct kb_schema kbs_26 = {
+	.name = "TenantCreateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_26_p, .nprops = 4,
+	.required = kbs_26_r, .nrequired = 2,
+	.cache = &kbsc_26,
+};
+
+static struct kb_schema_cache kbsc_27;
+static const struct kb_schema kbs_27 = {
+	.name = "TenantSlug",
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 63, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])\?$",
+	.cache = &kbsc_27,
+};
+
+static struct kb_schema_cache kbsc_28;
+static const struct kb_schema kbs_28 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_28,
+};
+
+static struct kb_schema_cache kbsc_29;
+static const struct kb_schema kbs_29 = {
+	.types = 0x40, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_29,
+};
+
+static struct kb_schema_cache kbsc_30;
+static const struct kb_schema kbs_30 = {
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_30,
+};
+
+static struct kb_schema_cache kbsc_31;
+static const struct kb_schema kbs_31 = {
+	.name = "TenantRef",
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 63, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^[A-Za-z0-9-]+$",
+	.cache = &kbsc_31,
+};
+
+static struct kb_schema_cache kbsc_32;
+static const struct kb_schema_prop kbs_32_p[] = {
+	{ "slug", &kbs_27 },
+	{ "name", &kbs_33 },
+	{ "metadata", &kbs_34 },
+};
+static const struct kb_schema kbs_32 = {
+	.name = "TenantUpdateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = 1, .max_props = -1,
+	.props = kbs_32_p, .nprops = 3,
+	.cache = &kbsc_32,
+};
+
+static struct kb_schema_cache kbsc_33;
+static const struct kb_schema kbs_33 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_33,
+};
+
+static struct kb_schema_cache kbsc_34;
+static const struct kb_schema kbs_34 = {
+	.types = 0x40, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_34,
+};
+
+static struct kb_schema_cache kbsc_35;
+static const struct kb_schema kbs_35 = {
+	.types = 0x02, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_35,
+};
+
+static struct kb_schema_cache kbsc_36;
+static const struct kb_schema_prop kbs_36_p[] = {
+	{ "user_id", &kbs_37 },
+	{ "email", &kbs_38 },
+	{ "role", &kbs_39 },
+};
+static const struct kb_schema kbs_36 = {
+	.name = "TenantMemberRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = 1, .max_props = -1,
+	.props = kbs_36_p, .nprops = 3,
+	.cache = &kbsc_36,
+};
+
+static struct kb_schema_cache kbsc_37;
+static const struct kb_schema kbs_37 = {
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_37,
+};
+
+static struct kb_schema_cache kbsc_38;
+static const struct kb_schema kbs_38 = {
+	.types = 0x10, .flags = 0x0000, .format = 4,
+	.min_length = -1, .max_length = 254, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_38,
+};
+
+static struct kb_schema_cache kbsc_39;
+static const struct kb_schema kbs_39 = {
+	.name = "TenantRole",
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.enum_json = "[\"member\",\"admin\"]",
+	.cache = &kbsc_39,
+};
+
+static struct kb_schema_cache kbsc_40;
+static const struct kb_schema kbs_40 = {
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_40,
+};
+
+static struct kb_schema_cache kbsc_41;
+static const struct kb_schema_prop kbs_41_p[] = {
+	{ "user_id", &kbs_42 },
+	{ "email", &kbs_43 },
+};
+static const struct kb_schema kbs_41 = {
+	.name = "TenantAdminRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = 1, .max_props = 1,
+	.props = kbs_41_p, .nprops = 2,
+	.cache = &kbsc_41,
+};
+
+static struct kb_schema_cache kbsc_42;
+static const struct kb_schema kbs_42 = {
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_42,
+};
+
+static struct kb_schema_cache kbsc_43;
+static const struct kb_schema kbs_43 = {
+	.types = 0x10, .flags = 0x0000, .format = 4,
+	.min_length = -1, .max_length = 254, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_43,
+};
+
+static struct kb_schema_cache kbsc_44;
+static const struct kb_schema kbs_44 = {
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_44,
+};
+
+static struct kb_schema_cache kbsc_45;
+static const struct kb_schema kbs_45 = {
+	.name = "TenantSettings",
+	.types = 0x40, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = 100,
+	.cache = &kbsc_45,
+};
+
+static struct kb_schema_cache kbsc_46;
+static const struct kb_schema_prop kbs_46_p[] = {
+	{ "email", &kbs_47 },
+	{ "role", &kbs_39 },
+	{ "expires_in", &kbs_48 },
+};
+static const char *const kbs_46_r[] = { "email", NULL };
+static const struct kb_schema kbs_46 = {
+	.name = "InvitationCreateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_46_p, .nprops = 3,
+	.required = kbs_46_r, .nrequired = 1,
+	.cache = &kbsc_46,
+};
+
+static struct kb_schema_cache kbsc_47;
+static const struct kb_schema kbs_47 = {
+	.types = 0x10, .flags = 0x0000, .format = 4,
+	.min_length = -1, .max_length = 254, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_47,
+};
+
+static struct kb_schema_cache kbsc_48;
+static const struct kb_schema kbs_48 = {
+	.types = 0x04, .flags = 0x0003, .format = 0,
+	.minimum = 300.0,
+	.maximum = 2592000.0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_48,
+};
+
+static struct kb_schema_cache kbsc_49;
+static const struct kb_schema kbs_49 = {
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_49,
+};
+
+static struct kb_schema_cache kbsc_50;
+static const struct kb_schema kbs_50 = {
+	.name = "InvitationToken",
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 48, .max_length = 48, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^kbiv_[A-Za-z0-9_-]{43}$",
+	.cache = &kbsc_50,
+};
+
+static struct kb_schema_cache kbsc_51;
+static const struct kb_schema kbs_51 = {
+	.name = "TableName",
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 127, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^[^\\x00-\\x1f/]+$",
+	.cache = &kbsc_51,
+};
+
+static struct kb_schema_cache kbsc_52;
+static const struct kb_schema kbs_52 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_52,
+};
+
+static struct kb_schema_cache kbsc_53;
+static const struct kb_schema kbs_53 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_53,
+};
+
+static struct kb_schema_cache kbsc_54;
+static const struct kb_schema kbs_54 = {
+	.types = 0x04, .flags = 0x0001, .format = 0,
+	.minimum = 0.0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_54,
+};
+
+static struct kb_schema_cache kbsc_55;
+static const struct kb_schema kbs_55 = {
+	.types = 0x04, .flags = 0x0001, .format = 0,
+	.minimum = 0.0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_55,
+};
+
+static struct kb_schema_cache kbsc_56;
+static const struct kb_schema kbs_56 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_56,
+};
+
+static struct kb_schema_cache kbsc_57;
+static const struct kb_schema kbs_57 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_57,
+};
+
+static struct kb_schema_cache kbsc_58;
+static const struct kb_schema kbs_58 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_58,
+};
+
+static struct kb_schema_cache kbsc_59;
+static const struct kb_schema kbs_59 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 64, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_59,
+};
+
+static struct kb_schema_cache kbsc_60;
+static const struct kb_schema kbs_60 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_60,
+};
+
+static struct kb_schema_cache kbsc_61;
+static const struct kb_schema kbs_61 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_61,
+};
+
+static struct kb_schema_cache kbsc_62;
+static const struct kb_schema kbs_62 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_62,
+};
+
+static struct kb_schema_cache kbsc_63;
+static const struct kb_schema kbs_63 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_63,
+};
+
+static struct kb_schema_cache kbsc_64;
+static const struct kb_schema kbs_64 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_64,
+};
+
+static struct kb_schema_cache kbsc_65;
+static const struct kb_schema *const kbs_65_one[] = { &kbs_66, &kbs_67, };
+static const struct kb_schema kbs_65 = {
+	.name = "RowsBody",
+	.types = 0x00, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.one_of = kbs_65_one, .none_of = 2,
+	.cache = &kbsc_65,
+};
+
+static struct kb_schema_cache kbsc_66;
+static const struct kb_schema kbs_66 = {
+	.name = "Row",
+	.types = 0x40, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_66,
+};
+
+static struct kb_schema_cache kbsc_67;
+static const struct kb_schema kbs_67 = {
+	.types = 0x20, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = 10000,
+	.min_props = -1, .max_props = -1,
+	.items = &kbs_66,
+	.cache = &kbsc_67,
+};
+
+static struct kb_schema_cache kbsc_68;
+static const struct kb_schema kbs_68 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_68,
+};
+
+static struct kb_schema_cache kbsc_69;
+static const struct kb_schema kbs_69 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_69,
+};
+
+static struct kb_schema_cache kbsc_70;
+static const struct kb_schema kbs_70 = {
+	.types = 0x02, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_70,
+};
+
+static struct kb_schema_cache kbsc_71;
+static const struct kb_schema kbs_71 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_71,
+};
+
+static struct kb_schema_cache kbsc_72;
+static const struct kb_schema kbs_72 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_72,
+};
+
+static struct kb_schema_cache kbsc_73;
+static const struct kb_schema kbs_73 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_73,
+};
+
+static struct kb_schema_cache kbsc_74;
+static const struct kb_schema kbs_74 = {
+	.types = 0x02, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_74,
+};
+
+static struct kb_schema_cache kbsc_75;
+static const struct kb_schema kbs_75 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_75,
+};
+
+static struct kb_schema_cache kbsc_76;
+static const struct kb_schema kbs_76 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_76,
+};
+
+static struct kb_schema_cache kbsc_77;
+static const struct kb_schema kbs_77 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_77,
+};
+
+static struct kb_schema_cache kbsc_78;
+static const struct kb_schema kbs_78 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_78,
+};
+
+static struct kb_schema_cache kbsc_79;
+static const struct kb_schema kbs_79 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_79,
+};
+
+static struct kb_schema_cache kbsc_80;
+static const struct kb_schema kbs_80 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_80,
+};
+
+static struct kb_schema_cache kbsc_81;
+static const struct kb_schema kbs_81 = {
+	.types = 0x20, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = 1, .max_items = 10000,
+	.min_props = -1, .max_props = -1,
+	.items = &kbs_66,
+	.cache = &kbsc_81,
+};
+
+static struct kb_schema_cache kbsc_82;
+static const struct kb_schema kbs_82 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_82,
+};
+
+static struct kb_schema_cache kbsc_83;
+static const struct kb_schema kbs_83 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_83,
+};
+
+static struct kb_schema_cache kbsc_84;
+static const struct kb_schema kbs_84 = {
+	.types = 0x20, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = 1, .max_items = 10000,
+	.min_props = -1, .max_props = -1,
+	.items = &kbs_66,
+	.cache = &kbsc_84,
+};
+
+static struct kb_schema_cache kbsc_85;
+static const struct kb_schema kbs_85 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_85,
+};
+
+static struct kb_schema_cache kbsc_86;
+static const struct kb_schema kbs_86 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_86,
+};
+
+static struct kb_schema_cache kbsc_87;
+static const struct kb_schema kbs_87 = {
+	.types = 0x20, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = 1, .max_items = 10000,
+	.min_props = -1, .max_props = -1,
+	.items = &kbs_88,
+	.cache = &kbsc_87,
+};
+
+static struct kb_schema_cache kbsc_88;
+static const struct kb_schema kbs_88 = {
+	.types = 0x00, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_88,
+};
+
+static struct kb_schema_cache kbsc_89;
+static const struct kb_schema kbs_89 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.enum_json = "[\"csv\",\"json\"]",
+	.cache = &kbsc_89,
+};
+
+static struct kb_schema_cache kbsc_90;
+static const struct kb_schema kbs_90 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_90,
+};
+
+static struct kb_schema_cache kbsc_91;
+static const struct kb_schema kbs_91 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_91,
+};
+
+static struct kb_schema_cache kbsc_92;
+static const struct kb_schema kbs_92 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_92,
+};
+
+static struct kb_schema_cache kbsc_93;
+static const struct kb_schema kbs_93 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_93,
+};
+
+static struct kb_schema_cache kbsc_94;
+static const struct kb_schema kbs_94 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_94,
+};
+
+static struct kb_schema_cache kbsc_95;
+static const struct kb_schema kbs_95 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_95,
+};
+
+static struct kb_schema_cache kbsc_96;
+static const struct kb_schema kbs_96 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_96,
+};
+
+static struct kb_schema_cache kbsc_97;
+static const struct kb_schema kbs_97 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_97,
+};
+
+static struct kb_schema_cache kbsc_98;
+static const struct kb_schema kbs_98 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_98,
+};
+
+static struct kb_schema_cache kbsc_99;
+static const struct kb_schema kbs_99 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_99,
+};
+
+static struct kb_schema_cache kbsc_100;
+static const struct kb_schema kbs_100 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_100,
+};
+
+static struct kb_schema_cache kbsc_101;
+static const struct kb_schema kbs_101 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_101,
+};
+
+static struct kb_schema_cache kbsc_102;
+static const struct kb_schema kbs_102 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_102,
+};
+
+static struct kb_schema_cache kbsc_103;
+static const struct kb_schema kbs_103 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_103,
+};
+
+static struct kb_schema_cache kbsc_104;
+static const struct kb_schema kbs_104 = {
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_104,
+};
+
+static struct kb_schema_cache kbsc_105;
+static const struct kb_schema kbs_105 = {
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_105,
+};
+
+static struct kb_schema_cache kbsc_106;
+static const struct kb_schema kbs_106 = {
+	.name = "SqlName",
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 63, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^[^\\x00-\\x1f/]+$",
+	.cache = &kbsc_106,
+};
+
+static struct kb_schema_cache kbsc_107;
+static const struct kb_schema kbs_107 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_107,
+};
+
+static struct kb_schema_cache kbsc_108;
+static const struct kb_schema kbs_108 = {
+	.types = 0x40, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_108,
+};
+
+static struct kb_schema_cache kbsc_109;
+static const struct kb_schema_prop kbs_109_p[] = {
+	{ "sql", &kbs_110 },
+	{ "params", &kbs_111 },
+};
+static const char *const kbs_109_r[] = { "sql", NULL };
+static const struct kb_schema kbs_109 = {
+	.name = "SqlRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_109_p, .nprops = 2,
+	.required = kbs_109_r, .nrequired = 1,
+	.cache = &kbsc_109,
+};
+
+static struct kb_schema_cache kbsc_110;
+static const struct kb_schema kbs_110 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 10000, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_110,
+};
+
+static struct kb_schema_cache kbsc_111;
+static const struct kb_schema kbs_111 = {
+	.types = 0x20, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = 100,
+	.min_props = -1, .max_props = -1,
+	.items = &kbs_112,
+	.cache = &kbsc_111,
+};
+
+static struct kb_schema_cache kbsc_112;
+static const struct kb_schema kbs_112 = {
+	.types = 0x00, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_112,
+};
+
+static struct kb_schema_cache kbsc_113;
+static const struct kb_schema_prop kbs_113_p[] = {
+	{ "name", &kbs_114 },
+	{ "up_sql", &kbs_115 },
+	{ "down_sql", &kbs_116 },
+	{ "description", &kbs_117 },
+};
+static const char *const kbs_113_r[] = { "name", "up_sql", NULL };
+static const struct kb_schema kbs_113 = {
+	.name = "MigrationCreateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_113_p, .nprops = 4,
+	.required = kbs_113_r, .nrequired = 2,
+	.cache = &kbsc_113,
+};
+
+static struct kb_schema_cache kbsc_114;
+static const struct kb_schema kbs_114 = {
+	.name = "MigrationName",
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^[A-Za-z0-9_.-]+$",
+	.cache = &kbsc_114,
+};
+
+static struct kb_schema_cache kbsc_115;
+static const struct kb_schema kbs_115 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 1048576, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_115,
+};
+
+static struct kb_schema_cache kbsc_116;
+static const struct kb_schema kbs_116 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1048576, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_116,
+};
+
+static struct kb_schema_cache kbsc_117;
+static const struct kb_schema kbs_117 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1000, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_117,
+};
+
+static struct kb_schema_cache kbsc_118;
+static const struct kb_schema_prop kbs_118_p[] = {
+	{ "migrations", &kbs_119 },
+	{ "apply", &kbs_120 },
+};
+static const char *const kbs_118_r[] = { "migrations", NULL };
+static const struct kb_schema kbs_118 = {
+	.name = "MigrationSyncRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_118_p, .nprops = 2,
+	.required = kbs_118_r, .nrequired = 1,
+	.cache = &kbsc_118,
+};
+
+static struct kb_schema_cache kbsc_119;
+static const struct kb_schema kbs_119 = {
+	.types = 0x20, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = 1000,
+	.min_props = -1, .max_props = -1,
+	.items = &kbs_113,
+	.cache = &kbsc_119,
+};
+
+static struct kb_schema_cache kbsc_120;
+static const struct kb_schema kbs_120 = {
+	.types = 0x02, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_120,
+};
+
+static struct kb_schema_cache kbsc_121;
+static const struct kb_schema kbs_121 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.enum_json = "[\"active\",\"disabled\",\"revoked\",\"expired\",\"deprecated\"]",
+	.cache = &kbsc_121,
+};
+
+static struct kb_schema_cache kbsc_122;
+static const struct kb_schema kbs_122 = {
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_122,
+};
+
+static struct kb_schema_cache kbsc_123;
+static const struct kb_schema_prop kbs_123_p[] = {
+	{ "name", &kbs_124 },
+	{ "description", &kbs_125 },
+	{ "scopes", &kbs_126 },
+	{ "expires_at", &kbs_128 },
+};
+static const char *const kbs_123_r[] = { "name", "scopes", NULL };
+static const struct kb_schema kbs_123 = {
+	.name = "ServiceKeyCreateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_123_p, .nprops = 4,
+	.required = kbs_123_r, .nrequired = 2,
+	.cache = &kbsc_123,
+};
+
+static struct kb_schema_cache kbsc_124;
+static const struct kb_schema kbs_124 = {
+	.name = "KeyName",
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_124,
+};
+
+static struct kb_schema_cache kbsc_125;
+static const struct kb_schema kbs_125 = {
+	.name = "KeyDescription",
+	.types = 0x11, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1000, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_125,
+};
+
+static struct kb_schema_cache kbsc_126;
+static const struct kb_schema kbs_126 = {
+	.name = "KeyScopes",
+	.types = 0x20, .flags = 0x0020, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = 32,
+	.min_props = -1, .max_props = -1,
+	.items = &kbs_127,
+	.cache = &kbsc_126,
+};
+
+static struct kb_schema_cache kbsc_127;
+static const struct kb_schema kbs_127 = {
+	.name = "KeyScope",
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 64, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^(\\*|[a-z_]+:(\\*|[a-z_]+))$",
+	.cache = &kbsc_127,
+};
+
+static struct kb_schema_cache kbsc_128;
+static const struct kb_schema kbs_128 = {
+	.name = "KeyExpiresAt",
+	.types = 0x11, .flags = 0x0000, .format = 1,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_128,
+};
+
+static struct kb_schema_cache kbsc_129;
+static const struct kb_schema kbs_129 = {
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_129,
+};
+
+static struct kb_schema_cache kbsc_130;
+static const struct kb_schema_prop kbs_130_p[] = {
+	{ "name", &kbs_124 },
+	{ "description", &kbs_125 },
+	{ "scopes", &kbs_126 },
+	{ "expires_at", &kbs_128 },
+};
+static const struct kb_schema kbs_130 = {
+	.name = "ServiceKeyUpdateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = 1, .max_props = -1,
+	.props = kbs_130_p, .nprops = 4,
+	.cache = &kbsc_130,
+};
+
+static struct kb_schema_cache kbsc_131;
+static const struct kb_schema_prop kbs_131_p[] = {
+	{ "reason", &kbs_132 },
+};
+static const struct kb_schema kbs_131 = {
+	.name = "KeyRevokeRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_131_p, .nprops = 1,
+	.cache = &kbsc_131,
+};
+
+static struct kb_schema_cache kbsc_132;
+static const struct kb_schema kbs_132 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1000, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_132,
+};
+
+static struct kb_schema_cache kbsc_133;
+static const struct kb_schema_prop kbs_133_p[] = {
+	{ "grace_period_seconds", &kbs_134 },
+	{ "grace_until", &kbs_135 },
+	{ "reason", &kbs_136 },
+};
+static const struct kb_schema kbs_133 = {
+	.name = "ServiceKeyDeprecateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_133_p, .nprops = 3,
+	.cache = &kbsc_133,
+};
+
+static struct kb_schema_cache kbsc_134;
+static const struct kb_schema kbs_134 = {
+	.types = 0x04, .flags = 0x0003, .format = 10,
+	.minimum = 0.0,
+	.maximum = 31536000.0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_134,
+};
+
+static struct kb_schema_cache kbsc_135;
+static const struct kb_schema kbs_135 = {
+	.types = 0x10, .flags = 0x0000, .format = 1,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_135,
+};
+
+static struct kb_schema_cache kbsc_136;
+static const struct kb_schema kbs_136 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1000, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_136,
+};
+
+static struct kb_schema_cache kbsc_137;
+static const struct kb_schema_prop kbs_137_p[] = {
+	{ "grace_period_seconds", &kbs_138 },
+	{ "reason", &kbs_139 },
+};
+static const struct kb_schema kbs_137 = {
+	.name = "ServiceKeyRotateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_137_p, .nprops = 2,
+	.cache = &kbsc_137,
+};
+
+static struct kb_schema_cache kbsc_138;
+static const struct kb_schema kbs_138 = {
+	.types = 0x04, .flags = 0x0003, .format = 10,
+	.minimum = 0.0,
+	.maximum = 31536000.0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_138,
+};
+
+static struct kb_schema_cache kbsc_139;
+static const struct kb_schema kbs_139 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 1000, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_139,
+};
+
+static struct kb_schema_cache kbsc_140;
+static const struct kb_schema_prop kbs_140_p[] = {
+	{ "name", &kbs_124 },
+	{ "description", &kbs_125 },
+	{ "scopes", &kbs_126 },
+	{ "expires_at", &kbs_128 },
+};
+static const char *const kbs_140_r[] = { "name", "scopes", NULL };
+static const struct kb_schema kbs_140 = {
+	.name = "ClientKeyCreateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_140_p, .nprops = 4,
+	.required = kbs_140_r, .nrequired = 2,
+	.cache = &kbsc_140,
+};
+
+static struct kb_schema_cache kbsc_141;
+static const struct kb_schema_prop kbs_141_p[] = {
+	{ "name", &kbs_124 },
+	{ "description", &kbs_125 },
+	{ "scopes", &kbs_126 },
+	{ "expires_at", &kbs_128 },
+};
+static const struct kb_schema kbs_141 = {
+	.name = "ClientKeyUpdateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = 1, .max_props = -1,
+	.props = kbs_141_p, .nprops = 4,
+	.cache = &kbsc_141,
+};
+
+static struct kb_schema_cache kbsc_142;
+static const struct kb_schema_prop kbs_142_p[] = {
+	{ "email", &kbs_9 },
+	{ "password", &kbs_10 },
+	{ "name", &kbs_143 },
+	{ "setup_token", &kbs_144 },
+};
+static const char *const kbs_142_r[] = { "email", "password", "setup_token", NULL };
+static const struct kb_schema kbs_142 = {
+	.name = "AdminSetupRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_142_p, .nprops = 4,
+	.required = kbs_142_r, .nrequired = 3,
+	.cache = &kbsc_142,
+};
+
+static struct kb_schema_cache kbsc_143;
+static const struct kb_schema kbs_143 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_143,
+};
+
+static struct kb_schema_cache kbsc_144;
+static const struct kb_schema kbs_144 = {
+	.types = 0x10, .flags = 0x0400, .format = 14,
+	.min_length = 1, .max_length = 256, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_144,
 };
 
 int	kbg_dec_str(json_t *, const char **);
@@ -929,11 +2171,2614 @@ kbm_mfaVerify(void)
 	return (kbh_mfaVerify != NULL);
 }
 
+static int
+kbi_listTenants(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listTenants_in	*in;
+	json_t	*v;
+
+	if (kbh_listTenants == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	kbh_listTenants(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listTenants(void)
+{
+	return (kbh_listTenants != NULL);
+}
+
+static int
+kbi_createTenant(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_createTenant_in	*in;
+
+	if (kbh_createTenant == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_TenantCreateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_createTenant(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_createTenant(void)
+{
+	return (kbh_createTenant != NULL);
+}
+
+static int
+kbi_listMyTenants(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listMyTenants_in	*in;
+	json_t	*v;
+
+	if (kbh_listMyTenants == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	kbh_listMyTenants(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listMyTenants(void)
+{
+	return (kbh_listMyTenants != NULL);
+}
+
+static int
+kbi_listDeletedTenants(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listDeletedTenants_in	*in;
+	json_t	*v;
+
+	if (kbh_listDeletedTenants == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	kbh_listDeletedTenants(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listDeletedTenants(void)
+{
+	return (kbh_listDeletedTenants != NULL);
+}
+
+static int
+kbi_getTenant(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getTenant_in	*in;
+	json_t	*v;
+
+	if (kbh_getTenant == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_getTenant(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getTenant(void)
+{
+	return (kbh_getTenant != NULL);
+}
+
+static int
+kbi_updateTenant(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_updateTenant_in	*in;
+	json_t	*v;
+
+	if (kbh_updateTenant == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_TenantUpdateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_updateTenant(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_updateTenant(void)
+{
+	return (kbh_updateTenant != NULL);
+}
+
+static int
+kbi_deleteTenant(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_deleteTenant_in	*in;
+	json_t	*v;
+
+	if (kbh_deleteTenant == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "hard");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &in->hard) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_hard = 1;
+	}
+	kbh_deleteTenant(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_deleteTenant(void)
+{
+	return (kbh_deleteTenant != NULL);
+}
+
+static int
+kbi_recoverTenant(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_recoverTenant_in	*in;
+	json_t	*v;
+
+	if (kbh_recoverTenant == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_recoverTenant(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_recoverTenant(void)
+{
+	return (kbh_recoverTenant != NULL);
+}
+
+static int
+kbi_listTenantMembers(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listTenantMembers_in	*in;
+	json_t	*v;
+
+	if (kbh_listTenantMembers == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	kbh_listTenantMembers(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listTenantMembers(void)
+{
+	return (kbh_listTenantMembers != NULL);
+}
+
+static int
+kbi_addTenantMember(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_addTenantMember_in	*in;
+	json_t	*v;
+
+	if (kbh_addTenantMember == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_TenantMemberRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_addTenantMember(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_addTenantMember(void)
+{
+	return (kbh_addTenantMember != NULL);
+}
+
+static int
+kbi_removeTenantMember(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_removeTenantMember_in	*in;
+	json_t	*v;
+
+	if (kbh_removeTenantMember == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "user_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->user_id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_removeTenantMember(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_removeTenantMember(void)
+{
+	return (kbh_removeTenantMember != NULL);
+}
+
+static int
+kbi_listTenantAdmins(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listTenantAdmins_in	*in;
+	json_t	*v;
+
+	if (kbh_listTenantAdmins == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	kbh_listTenantAdmins(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listTenantAdmins(void)
+{
+	return (kbh_listTenantAdmins != NULL);
+}
+
+static int
+kbi_addTenantAdmin(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_addTenantAdmin_in	*in;
+	json_t	*v;
+
+	if (kbh_addTenantAdmin == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_TenantAdminRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_addTenantAdmin(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_addTenantAdmin(void)
+{
+	return (kbh_addTenantAdmin != NULL);
+}
+
+static int
+kbi_removeTenantAdmin(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_removeTenantAdmin_in	*in;
+	json_t	*v;
+
+	if (kbh_removeTenantAdmin == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "user_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->user_id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_removeTenantAdmin(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_removeTenantAdmin(void)
+{
+	return (kbh_removeTenantAdmin != NULL);
+}
+
+static int
+kbi_listTenantSettings(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listTenantSettings_in	*in;
+	json_t	*v;
+
+	if (kbh_listTenantSettings == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_listTenantSettings(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listTenantSettings(void)
+{
+	return (kbh_listTenantSettings != NULL);
+}
+
+static int
+kbi_updateTenantSettings(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_updateTenantSettings_in	*in;
+	json_t	*v;
+
+	if (kbh_updateTenantSettings == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_updateTenantSettings(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_updateTenantSettings(void)
+{
+	return (kbh_updateTenantSettings != NULL);
+}
+
+static int
+kbi_getTenantSetting(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getTenantSetting_in	*in;
+	json_t	*v;
+
+	if (kbh_getTenantSetting == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "key");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->key) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_getTenantSetting(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getTenantSetting(void)
+{
+	return (kbh_getTenantSetting != NULL);
+}
+
+static int
+kbi_deleteTenantSetting(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_deleteTenantSetting_in	*in;
+	json_t	*v;
+
+	if (kbh_deleteTenantSetting == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "key");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->key) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_deleteTenantSetting(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_deleteTenantSetting(void)
+{
+	return (kbh_deleteTenantSetting != NULL);
+}
+
+static int
+kbi_listTenantInvitations(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listTenantInvitations_in	*in;
+	json_t	*v;
+
+	if (kbh_listTenantInvitations == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	kbh_listTenantInvitations(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listTenantInvitations(void)
+{
+	return (kbh_listTenantInvitations != NULL);
+}
+
+static int
+kbi_createTenantInvitation(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_createTenantInvitation_in	*in;
+	json_t	*v;
+
+	if (kbh_createTenantInvitation == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_InvitationCreateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_createTenantInvitation(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_createTenantInvitation(void)
+{
+	return (kbh_createTenantInvitation != NULL);
+}
+
+static int
+kbi_revokeTenantInvitation(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_revokeTenantInvitation_in	*in;
+	json_t	*v;
+
+	if (kbh_revokeTenantInvitation == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "invitation_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->invitation_id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_revokeTenantInvitation(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_revokeTenantInvitation(void)
+{
+	return (kbh_revokeTenantInvitation != NULL);
+}
+
+static int
+kbi_validateInvitation(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_validateInvitation_in	*in;
+	json_t	*v;
+
+	if (kbh_validateInvitation == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->token) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_validateInvitation(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_validateInvitation(void)
+{
+	return (kbh_validateInvitation != NULL);
+}
+
+static int
+kbi_acceptInvitation(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_acceptInvitation_in	*in;
+	json_t	*v;
+
+	if (kbh_acceptInvitation == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->token) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_acceptInvitation(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_acceptInvitation(void)
+{
+	return (kbh_acceptInvitation != NULL);
+}
+
+static int
+kbi_listRows(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listRows_in	*in;
+	json_t	*v;
+
+	if (kbh_listRows == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "table");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->table) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "select");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->select) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_select = 1;
+	}
+	v = json_object_get(params, "order");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->order) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_order = 1;
+	}
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	v = json_object_get(params, "filters");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->filters) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_filters = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "Range");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Range) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Range = 1;
+	}
+	v = json_object_get(params, "Accept");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Accept) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Accept = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_listRows(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listRows(void)
+{
+	return (kbh_listRows != NULL);
+}
+
+static int
+kbi_insertRows(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_insertRows_in	*in;
+	json_t	*v;
+
+	if (kbh_insertRows == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "table");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->table) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "select");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->select) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_select = 1;
+	}
+	v = json_object_get(params, "on_conflict");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->on_conflict) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_on_conflict = 1;
+	}
+	v = json_object_get(params, "columns");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->columns) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_columns = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "Accept");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Accept) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Accept = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_insertRows(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_insertRows(void)
+{
+	return (kbh_insertRows != NULL);
+}
+
+static int
+kbi_updateRows(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_updateRows_in	*in;
+	json_t	*v;
+
+	if (kbh_updateRows == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "table");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->table) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "select");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->select) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_select = 1;
+	}
+	v = json_object_get(params, "columns");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->columns) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_columns = 1;
+	}
+	v = json_object_get(params, "all");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &in->all) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_all = 1;
+	}
+	v = json_object_get(params, "filters");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->filters) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_filters = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "Accept");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Accept) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Accept = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_updateRows(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_updateRows(void)
+{
+	return (kbh_updateRows != NULL);
+}
+
+static int
+kbi_deleteRows(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_deleteRows_in	*in;
+	json_t	*v;
+
+	if (kbh_deleteRows == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "table");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->table) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "select");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->select) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_select = 1;
+	}
+	v = json_object_get(params, "all");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &in->all) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_all = 1;
+	}
+	v = json_object_get(params, "filters");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->filters) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_filters = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "Accept");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Accept) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Accept = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_deleteRows(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_deleteRows(void)
+{
+	return (kbh_deleteRows != NULL);
+}
+
+static int
+kbi_bulkInsertRows(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_bulkInsertRows_in	*in;
+	json_t	*v;
+
+	if (kbh_bulkInsertRows == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "table");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->table) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "select");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->select) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_select = 1;
+	}
+	v = json_object_get(params, "on_conflict");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->on_conflict) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_on_conflict = 1;
+	}
+	v = json_object_get(params, "columns");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->columns) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_columns = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_bulkInsertRows(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_bulkInsertRows(void)
+{
+	return (kbh_bulkInsertRows != NULL);
+}
+
+static int
+kbi_bulkUpdateRows(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_bulkUpdateRows_in	*in;
+	json_t	*v;
+
+	if (kbh_bulkUpdateRows == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "table");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->table) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "select");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->select) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_select = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_bulkUpdateRows(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_bulkUpdateRows(void)
+{
+	return (kbh_bulkUpdateRows != NULL);
+}
+
+static int
+kbi_bulkDeleteRows(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_bulkDeleteRows_in	*in;
+	json_t	*v;
+
+	if (kbh_bulkDeleteRows == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "table");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->table) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "select");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->select) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_select = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_bulkDeleteRows(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_bulkDeleteRows(void)
+{
+	return (kbh_bulkDeleteRows != NULL);
+}
+
+static int
+kbi_exportRows(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_exportRows_in	*in;
+	json_t	*v;
+
+	if (kbh_exportRows == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "table");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->table) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "format");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->format) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_format = 1;
+	}
+	v = json_object_get(params, "select");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->select) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_select = 1;
+	}
+	v = json_object_get(params, "order");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->order) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_order = 1;
+	}
+	v = json_object_get(params, "filters");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->filters) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_filters = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_exportRows(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_exportRows(void)
+{
+	return (kbh_exportRows != NULL);
+}
+
+static int
+kbi_getRow(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getRow_in	*in;
+	json_t	*v;
+
+	if (kbh_getRow == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "table");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->table) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "select");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->select) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_select = 1;
+	}
+	v = json_object_get(params, "Accept");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Accept) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Accept = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_getRow(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getRow(void)
+{
+	return (kbh_getRow != NULL);
+}
+
+static int
+kbi_replaceRow(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_replaceRow_in	*in;
+	json_t	*v;
+
+	if (kbh_replaceRow == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "table");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->table) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "select");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->select) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_select = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_replaceRow(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_replaceRow(void)
+{
+	return (kbh_replaceRow != NULL);
+}
+
+static int
+kbi_updateRow(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_updateRow_in	*in;
+	json_t	*v;
+
+	if (kbh_updateRow == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "table");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->table) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "select");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->select) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_select = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_updateRow(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_updateRow(void)
+{
+	return (kbh_updateRow != NULL);
+}
+
+static int
+kbi_deleteRow(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_deleteRow_in	*in;
+	json_t	*v;
+
+	if (kbh_deleteRow == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "table");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->table) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "select");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->select) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_select = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_deleteRow(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_deleteRow(void)
+{
+	return (kbh_deleteRow != NULL);
+}
+
+static int
+kbi_listProcedures(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listProcedures_in	*in;
+	json_t	*v;
+
+	if (kbh_listProcedures == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_listProcedures(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listProcedures(void)
+{
+	return (kbh_listProcedures != NULL);
+}
+
+static int
+kbi_getRpcExecution(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getRpcExecution_in	*in;
+	json_t	*v;
+
+	if (kbh_getRpcExecution == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_getRpcExecution(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getRpcExecution(void)
+{
+	return (kbh_getRpcExecution != NULL);
+}
+
+static int
+kbi_getRpcExecutionLogs(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getRpcExecutionLogs_in	*in;
+	json_t	*v;
+
+	if (kbh_getRpcExecutionLogs == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_getRpcExecutionLogs(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getRpcExecutionLogs(void)
+{
+	return (kbh_getRpcExecutionLogs != NULL);
+}
+
+static int
+kbi_callProcedure(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_callProcedure_in	*in;
+	json_t	*v;
+
+	if (kbh_callProcedure == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "namespace");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->namespace) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->name) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_callProcedure(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_callProcedure(void)
+{
+	return (kbh_callProcedure != NULL);
+}
+
+static int
+kbi_callProcedureGet(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_callProcedureGet_in	*in;
+	json_t	*v;
+
+	if (kbh_callProcedureGet == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "namespace");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->namespace) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->name) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "args");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->args) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_args = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_callProcedureGet(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_callProcedureGet(void)
+{
+	return (kbh_callProcedureGet != NULL);
+}
+
+static int
+kbi_runSql(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_runSql_in	*in;
+	json_t	*v;
+
+	if (kbh_runSql == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_SqlRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_runSql(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_runSql(void)
+{
+	return (kbh_runSql != NULL);
+}
+
+static int
+kbi_listMigrations(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listMigrations_in	*in;
+	json_t	*v;
+
+	if (kbh_listMigrations == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	kbh_listMigrations(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listMigrations(void)
+{
+	return (kbh_listMigrations != NULL);
+}
+
+static int
+kbi_createMigration(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_createMigration_in	*in;
+
+	if (kbh_createMigration == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_MigrationCreateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_createMigration(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_createMigration(void)
+{
+	return (kbh_createMigration != NULL);
+}
+
+static int
+kbi_applyPendingMigrations(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_applyPendingMigrations_in	*in;
+
+	if (kbh_applyPendingMigrations == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_applyPendingMigrations(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_applyPendingMigrations(void)
+{
+	return (kbh_applyPendingMigrations != NULL);
+}
+
+static int
+kbi_syncMigrations(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_syncMigrations_in	*in;
+
+	if (kbh_syncMigrations == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_MigrationSyncRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_syncMigrations(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_syncMigrations(void)
+{
+	return (kbh_syncMigrations != NULL);
+}
+
+static int
+kbi_getMigration(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getMigration_in	*in;
+	json_t	*v;
+
+	if (kbh_getMigration == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->name) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_getMigration(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getMigration(void)
+{
+	return (kbh_getMigration != NULL);
+}
+
+static int
+kbi_applyMigration(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_applyMigration_in	*in;
+	json_t	*v;
+
+	if (kbh_applyMigration == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->name) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_applyMigration(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_applyMigration(void)
+{
+	return (kbh_applyMigration != NULL);
+}
+
+static int
+kbi_rollbackMigration(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_rollbackMigration_in	*in;
+	json_t	*v;
+
+	if (kbh_rollbackMigration == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->name) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	kbh_rollbackMigration(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_rollbackMigration(void)
+{
+	return (kbh_rollbackMigration != NULL);
+}
+
+static int
+kbi_listServiceKeys(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listServiceKeys_in	*in;
+	json_t	*v;
+
+	if (kbh_listServiceKeys == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	v = json_object_get(params, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->status) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_status = 1;
+	}
+	v = json_object_get(params, "tenant_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->tenant_id) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_tenant_id = 1;
+	}
+	kbh_listServiceKeys(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listServiceKeys(void)
+{
+	return (kbh_listServiceKeys != NULL);
+}
+
+static int
+kbi_createServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_createServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_createServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ServiceKeyCreateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_createServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_createServiceKey(void)
+{
+	return (kbh_createServiceKey != NULL);
+}
+
+static int
+kbi_getServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_getServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_getServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getServiceKey(void)
+{
+	return (kbh_getServiceKey != NULL);
+}
+
+static int
+kbi_updateServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_updateServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_updateServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ServiceKeyUpdateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_updateServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_updateServiceKey(void)
+{
+	return (kbh_updateServiceKey != NULL);
+}
+
+static int
+kbi_deleteServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_deleteServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_deleteServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_deleteServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_deleteServiceKey(void)
+{
+	return (kbh_deleteServiceKey != NULL);
+}
+
+static int
+kbi_disableServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_disableServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_disableServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_disableServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_disableServiceKey(void)
+{
+	return (kbh_disableServiceKey != NULL);
+}
+
+static int
+kbi_enableServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_enableServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_enableServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_enableServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_enableServiceKey(void)
+{
+	return (kbh_enableServiceKey != NULL);
+}
+
+static int
+kbi_revokeServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_revokeServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_revokeServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_KeyRevokeRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_revokeServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_revokeServiceKey(void)
+{
+	return (kbh_revokeServiceKey != NULL);
+}
+
+static int
+kbi_deprecateServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_deprecateServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_deprecateServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ServiceKeyDeprecateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_deprecateServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_deprecateServiceKey(void)
+{
+	return (kbh_deprecateServiceKey != NULL);
+}
+
+static int
+kbi_rotateServiceKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_rotateServiceKey_in	*in;
+	json_t	*v;
+
+	if (kbh_rotateServiceKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ServiceKeyRotateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_rotateServiceKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_rotateServiceKey(void)
+{
+	return (kbh_rotateServiceKey != NULL);
+}
+
+static int
+kbi_listServiceKeyRevocations(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listServiceKeyRevocations_in	*in;
+	json_t	*v;
+
+	if (kbh_listServiceKeyRevocations == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_listServiceKeyRevocations(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listServiceKeyRevocations(void)
+{
+	return (kbh_listServiceKeyRevocations != NULL);
+}
+
+static int
+kbi_listClientKeys(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_listClientKeys_in	*in;
+	json_t	*v;
+
+	if (kbh_listClientKeys == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "limit");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->limit) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_limit = 1;
+	}
+	v = json_object_get(params, "offset");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &in->offset) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_offset = 1;
+	}
+	v = json_object_get(params, "Prefer");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->Prefer) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_Prefer = 1;
+	}
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_listClientKeys(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_listClientKeys(void)
+{
+	return (kbh_listClientKeys != NULL);
+}
+
+static int
+kbi_createClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_createClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_createClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ClientKeyCreateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_createClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_createClientKey(void)
+{
+	return (kbh_createClientKey != NULL);
+}
+
+static int
+kbi_getClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_getClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_getClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getClientKey(void)
+{
+	return (kbh_getClientKey != NULL);
+}
+
+static int
+kbi_updateClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_updateClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_updateClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_ClientKeyUpdateRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_updateClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_updateClientKey(void)
+{
+	return (kbh_updateClientKey != NULL);
+}
+
+static int
+kbi_deleteClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_deleteClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_deleteClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	kbh_deleteClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_deleteClientKey(void)
+{
+	return (kbh_deleteClientKey != NULL);
+}
+
+static int
+kbi_revokeClientKey(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_revokeClientKey_in	*in;
+	json_t	*v;
+
+	if (kbh_revokeClientKey == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	v = json_object_get(params, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->id) == -1)
+			return (KB_INVOKE_DECODE);
+	} else
+		return (KB_INVOKE_DECODE);
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_KeyRevokeRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_revokeClientKey(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_revokeClientKey(void)
+{
+	return (kbh_revokeClientKey != NULL);
+}
+
+static int
+kbi_getAdminSetupStatus(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getAdminSetupStatus_in	*in;
+
+	if (kbh_getAdminSetupStatus == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_getAdminSetupStatus(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getAdminSetupStatus(void)
+{
+	return (kbh_getAdminSetupStatus != NULL);
+}
+
+static int
+kbi_adminSetup(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_adminSetup_in	*in;
+
+	if (kbh_adminSetup == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_AdminSetupRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_adminSetup(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_adminSetup(void)
+{
+	return (kbh_adminSetup != NULL);
+}
+
+static int
+kbi_adminLogin(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_adminLogin_in	*in;
+
+	if (kbh_adminLogin == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_SigninRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_adminLogin(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_adminLogin(void)
+{
+	return (kbh_adminLogin != NULL);
+}
+
+static int
+kbi_adminRefresh(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_adminRefresh_in	*in;
+
+	if (kbh_adminRefresh == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_RefreshRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_adminRefresh(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_adminRefresh(void)
+{
+	return (kbh_adminRefresh != NULL);
+}
+
+static int
+kbi_adminLogout(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_adminLogout_in	*in;
+
+	if (kbh_adminLogout == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_adminLogout(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_adminLogout(void)
+{
+	return (kbh_adminLogout != NULL);
+}
+
+static int
+kbi_getAdminMe(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_getAdminMe_in	*in;
+
+	if (kbh_getAdminMe == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	kbh_getAdminMe(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_getAdminMe(void)
+{
+	return (kbh_getAdminMe != NULL);
+}
+
 static const struct kb_op kbo_0 = {
 	.operation_id = "getRoot",
 	.method = "GET",
 	.path = "/",
 	.summary = "Service information",
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getRoot,
 	.implemented = kbm_getRoot,
@@ -944,6 +4789,7 @@ static const struct kb_op kbo_1 = {
 	.method = "GET",
 	.path = "/health",
 	.summary = "Health check",
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getHealth,
 	.implemented = kbm_getHealth,
@@ -958,6 +4804,7 @@ static const struct kb_op kbo_2 = {
 	.path = "/openapi.json",
 	.summary = "The OpenAPI document",
 	.params = kbo_2_p, .nparams = 1,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getOpenApi,
 	.implemented = kbm_getOpenApi,
@@ -968,6 +4815,7 @@ static const struct kb_op kbo_3 = {
 	.method = "GET",
 	.path = "/docs",
 	.summary = "Swagger UI",
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getDocs,
 	.implemented = kbm_getDocs,
@@ -982,6 +4830,7 @@ static const struct kb_op kbo_4 = {
 	.path = "/docs/{asset}",
 	.summary = "A Swagger UI asset",
 	.params = kbo_4_p, .nparams = 1,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getDocsAsset,
 	.implemented = kbm_getDocsAsset,
@@ -998,6 +4847,7 @@ static const struct kb_op kbo_5 = {
 	.path = "/api/v1/settings",
 	.summary = "List public settings",
 	.params = kbo_5_p, .nparams = 3,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_listSettings,
 	.implemented = kbm_listSettings,
@@ -1011,6 +4861,7 @@ static const struct kb_op kbo_6 = {
 	.path = "/api/v1/settings/batch",
 	.summary = "Get several public settings",
 	.body = &kbo_6_b,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_batchGetSettings,
 	.implemented = kbm_batchGetSettings,
@@ -1025,6 +4876,7 @@ static const struct kb_op kbo_7 = {
 	.path = "/api/v1/settings/{key}",
 	.summary = "Get a public setting",
 	.params = kbo_7_p, .nparams = 1,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getSetting,
 	.implemented = kbm_getSetting,
@@ -1037,6 +4889,7 @@ static const struct kb_op kbo_8 = {
 	.path = "/api/v1/auth/config",
 	.summary = "Public auth configuration",
 	.roles = kbo_8_roles,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getAuthConfig,
 	.implemented = kbm_getAuthConfig,
@@ -1052,6 +4905,7 @@ static const struct kb_op kbo_9 = {
 	.summary = "Sign up with e-mail and password",
 	.body = &kbo_9_b,
 	.roles = kbo_9_roles,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_signup,
 	.implemented = kbm_signup,
@@ -1067,6 +4921,7 @@ static const struct kb_op kbo_10 = {
 	.summary = "Sign in with e-mail and password",
 	.body = &kbo_10_b,
 	.roles = kbo_10_roles,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_signin,
 	.implemented = kbm_signin,
@@ -1082,6 +4937,7 @@ static const struct kb_op kbo_11 = {
 	.summary = "Exchange a refresh token",
 	.body = &kbo_11_b,
 	.roles = kbo_11_roles,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_refreshToken,
 	.implemented = kbm_refreshToken,
@@ -1094,18 +4950,22 @@ static const struct kb_op kbo_12 = {
 	.path = "/api/v1/auth/signout",
 	.summary = "Sign out",
 	.roles = kbo_12_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_signout,
 	.implemented = kbm_signout,
 };
 
 static const char *const kbo_13_roles[] = { "authenticated", NULL };
+static const char *const kbo_13_scopes[] = { "profile:read", NULL };
 static const struct kb_op kbo_13 = {
 	.operation_id = "getUser",
 	.method = "GET",
 	.path = "/api/v1/auth/user",
 	.summary = "Get the current user",
 	.roles = kbo_13_roles,
+	.scopes = kbo_13_scopes,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_getUser,
 	.implemented = kbm_getUser,
@@ -1121,6 +4981,7 @@ static const struct kb_op kbo_14 = {
 	.summary = "Update the current user",
 	.body = &kbo_14_b,
 	.roles = kbo_14_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_updateUser,
 	.implemented = kbm_updateUser,
@@ -1138,6 +4999,7 @@ static const struct kb_op kbo_15 = {
 	.summary = "List your sessions",
 	.params = kbo_15_p, .nparams = 2,
 	.roles = kbo_15_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_listSessions,
 	.implemented = kbm_listSessions,
@@ -1154,6 +5016,7 @@ static const struct kb_op kbo_16 = {
 	.summary = "Revoke your other sessions, or all of them",
 	.params = kbo_16_p, .nparams = 1,
 	.roles = kbo_16_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_revokeSessions,
 	.implemented = kbm_revokeSessions,
@@ -1170,6 +5033,7 @@ static const struct kb_op kbo_17 = {
 	.summary = "Revoke one of your sessions",
 	.params = kbo_17_p, .nparams = 1,
 	.roles = kbo_17_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_revokeSession,
 	.implemented = kbm_revokeSession,
@@ -1185,6 +5049,7 @@ static const struct kb_op kbo_18 = {
 	.summary = "Confirm your password again",
 	.body = &kbo_18_b,
 	.roles = kbo_18_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_reauthenticate,
 	.implemented = kbm_reauthenticate,
@@ -1197,18 +5062,20 @@ static const struct kb_op kbo_19 = {
 	.path = "/api/v1/auth/csrf",
 	.summary = "Get a CSRF token",
 	.roles = kbo_19_roles,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_getCsrfToken,
 	.implemented = kbm_getCsrfToken,
 };
 
-static const char *const kbo_20_roles[] = { "authenticated", NULL };
+static const char *const kbo_20_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_20 = {
 	.operation_id = "mfaSetup",
 	.method = "POST",
 	.path = "/api/v1/auth/2fa/setup",
 	.summary = "Start setting up two-factor authentication",
 	.roles = kbo_20_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_mfaSetup,
 	.implemented = kbm_mfaSetup,
@@ -1216,7 +5083,7 @@ static const struct kb_op kbo_20 = {
 
 static const char *const kbo_21_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_21_b = { 1, kbo_21_mt, 1, &kbs_21 };
-static const char *const kbo_21_roles[] = { "authenticated", NULL };
+static const char *const kbo_21_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_21 = {
 	.operation_id = "mfaEnable",
 	.method = "POST",
@@ -1224,6 +5091,7 @@ static const struct kb_op kbo_21 = {
 	.summary = "Turn two-factor authentication on",
 	.body = &kbo_21_b,
 	.roles = kbo_21_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_mfaEnable,
 	.implemented = kbm_mfaEnable,
@@ -1231,7 +5099,7 @@ static const struct kb_op kbo_21 = {
 
 static const char *const kbo_22_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_22_b = { 1, kbo_22_mt, 1, &kbs_21 };
-static const char *const kbo_22_roles[] = { "authenticated", NULL };
+static const char *const kbo_22_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_22 = {
 	.operation_id = "mfaDisable",
 	.method = "POST",
@@ -1239,18 +5107,20 @@ static const struct kb_op kbo_22 = {
 	.summary = "Turn two-factor authentication off",
 	.body = &kbo_22_b,
 	.roles = kbo_22_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_mfaDisable,
 	.implemented = kbm_mfaDisable,
 };
 
-static const char *const kbo_23_roles[] = { "authenticated", NULL };
+static const char *const kbo_23_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_23 = {
 	.operation_id = "mfaStatus",
 	.method = "GET",
 	.path = "/api/v1/auth/2fa/status",
 	.summary = "Two-factor authentication status",
 	.roles = kbo_23_roles,
+	.tenant_param = -1,
 	.secured = 1,
 	.invoke = kbi_mfaStatus,
 	.implemented = kbm_mfaStatus,
@@ -1266,9 +5136,1447 @@ static const struct kb_op kbo_24 = {
 	.summary = "Finish a sign-in with a second factor",
 	.body = &kbo_24_b,
 	.roles = kbo_24_roles,
+	.tenant_param = -1,
 	.secured = 0,
 	.invoke = kbi_mfaVerify,
 	.implemented = kbm_mfaVerify,
+};
+
+static const struct kb_param kbo_25_p[] = {
+	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
+};
+static const char *const kbo_25_roles[] = { "admin", "instance_admin", NULL };
+static const struct kb_op kbo_25 = {
+	.operation_id = "listTenants",
+	.method = "GET",
+	.path = "/api/v1/admin/tenants",
+	.summary = "List all tenants",
+	.params = kbo_25_p, .nparams = 3,
+	.roles = kbo_25_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_listTenants,
+	.implemented = kbm_listTenants,
+};
+
+static const char *const kbo_26_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_26_b = { 1, kbo_26_mt, 1, &kbs_26 };
+static const char *const kbo_26_roles[] = { "admin", "instance_admin", NULL };
+static const struct kb_op kbo_26 = {
+	.operation_id = "createTenant",
+	.method = "POST",
+	.path = "/api/v1/admin/tenants",
+	.summary = "Create a tenant",
+	.body = &kbo_26_b,
+	.roles = kbo_26_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_createTenant,
+	.implemented = kbm_createTenant,
+};
+
+static const struct kb_param kbo_27_p[] = {
+	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
+};
+static const char *const kbo_27_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_27 = {
+	.operation_id = "listMyTenants",
+	.method = "GET",
+	.path = "/api/v1/admin/tenants/mine",
+	.summary = "List my tenants",
+	.params = kbo_27_p, .nparams = 3,
+	.roles = kbo_27_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_listMyTenants,
+	.implemented = kbm_listMyTenants,
+};
+
+static const struct kb_param kbo_28_p[] = {
+	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
+};
+static const char *const kbo_28_roles[] = { "admin", "instance_admin", NULL };
+static const struct kb_op kbo_28 = {
+	.operation_id = "listDeletedTenants",
+	.method = "GET",
+	.path = "/api/v1/admin/tenants/deleted",
+	.summary = "List soft-deleted tenants",
+	.params = kbo_28_p, .nparams = 3,
+	.roles = kbo_28_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_listDeletedTenants,
+	.implemented = kbm_listDeletedTenants,
+};
+
+static const struct kb_param kbo_29_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+};
+static const char *const kbo_29_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_29 = {
+	.operation_id = "getTenant",
+	.method = "GET",
+	.path = "/api/v1/admin/tenants/{id}",
+	.summary = "Get a tenant",
+	.params = kbo_29_p, .nparams = 1,
+	.roles = kbo_29_roles,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_getTenant,
+	.implemented = kbm_getTenant,
+};
+
+static const struct kb_param kbo_30_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+};
+static const char *const kbo_30_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_30_b = { 1, kbo_30_mt, 1, &kbs_32 };
+static const char *const kbo_30_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_30 = {
+	.operation_id = "updateTenant",
+	.method = "PATCH",
+	.path = "/api/v1/admin/tenants/{id}",
+	.summary = "Update a tenant",
+	.params = kbo_30_p, .nparams = 1,
+	.body = &kbo_30_b,
+	.roles = kbo_30_roles,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_updateTenant,
+	.implemented = kbm_updateTenant,
+};
+
+static const struct kb_param kbo_31_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "hard", 1, 0, 1, &kbs_35, 0, 0 },
+};
+static const char *const kbo_31_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_31 = {
+	.operation_id = "deleteTenant",
+	.method = "DELETE",
+	.path = "/api/v1/admin/tenants/{id}",
+	.summary = "Delete a tenant",
+	.params = kbo_31_p, .nparams = 2,
+	.roles = kbo_31_roles,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_deleteTenant,
+	.implemented = kbm_deleteTenant,
+};
+
+static const struct kb_param kbo_32_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+};
+static const char *const kbo_32_roles[] = { "admin", "instance_admin", NULL };
+static const struct kb_op kbo_32 = {
+	.operation_id = "recoverTenant",
+	.method = "POST",
+	.path = "/api/v1/admin/tenants/{id}/recover",
+	.summary = "Recover a soft-deleted tenant",
+	.params = kbo_32_p, .nparams = 1,
+	.roles = kbo_32_roles,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_recoverTenant,
+	.implemented = kbm_recoverTenant,
+};
+
+static const struct kb_param kbo_33_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
+};
+static const char *const kbo_33_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
+static const char *const kbo_33_scopes[] = { "tenants:read", NULL };
+static const struct kb_op kbo_33 = {
+	.operation_id = "listTenantMembers",
+	.method = "GET",
+	.path = "/api/v1/admin/tenants/{id}/members",
+	.summary = "List tenant members",
+	.params = kbo_33_p, .nparams = 4,
+	.roles = kbo_33_roles,
+	.scopes = kbo_33_scopes,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_listTenantMembers,
+	.implemented = kbm_listTenantMembers,
+};
+
+static const struct kb_param kbo_34_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+};
+static const char *const kbo_34_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_34_b = { 1, kbo_34_mt, 1, &kbs_36 };
+static const char *const kbo_34_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
+static const char *const kbo_34_scopes[] = { "tenants:write", NULL };
+static const struct kb_op kbo_34 = {
+	.operation_id = "addTenantMember",
+	.method = "POST",
+	.path = "/api/v1/admin/tenants/{id}/members",
+	.summary = "Add a member",
+	.params = kbo_34_p, .nparams = 1,
+	.body = &kbo_34_b,
+	.roles = kbo_34_roles,
+	.scopes = kbo_34_scopes,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_addTenantMember,
+	.implemented = kbm_addTenantMember,
+};
+
+static const struct kb_param kbo_35_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "user_id", 0, 1, 0, &kbs_40, 1, 0 },
+};
+static const char *const kbo_35_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
+static const char *const kbo_35_scopes[] = { "tenants:write", NULL };
+static const struct kb_op kbo_35 = {
+	.operation_id = "removeTenantMember",
+	.method = "DELETE",
+	.path = "/api/v1/admin/tenants/{id}/members/{user_id}",
+	.summary = "Remove a member",
+	.params = kbo_35_p, .nparams = 2,
+	.roles = kbo_35_roles,
+	.scopes = kbo_35_scopes,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_removeTenantMember,
+	.implemented = kbm_removeTenantMember,
+};
+
+static const struct kb_param kbo_36_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
+};
+static const char *const kbo_36_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
+static const char *const kbo_36_scopes[] = { "tenants:read", NULL };
+static const struct kb_op kbo_36 = {
+	.operation_id = "listTenantAdmins",
+	.method = "GET",
+	.path = "/api/v1/admin/tenants/{id}/admins",
+	.summary = "List tenant admins",
+	.params = kbo_36_p, .nparams = 4,
+	.roles = kbo_36_roles,
+	.scopes = kbo_36_scopes,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_listTenantAdmins,
+	.implemented = kbm_listTenantAdmins,
+};
+
+static const struct kb_param kbo_37_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+};
+static const char *const kbo_37_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_37_b = { 1, kbo_37_mt, 1, &kbs_41 };
+static const char *const kbo_37_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
+static const char *const kbo_37_scopes[] = { "tenants:write", NULL };
+static const struct kb_op kbo_37 = {
+	.operation_id = "addTenantAdmin",
+	.method = "POST",
+	.path = "/api/v1/admin/tenants/{id}/admins",
+	.summary = "Assign a tenant admin",
+	.params = kbo_37_p, .nparams = 1,
+	.body = &kbo_37_b,
+	.roles = kbo_37_roles,
+	.scopes = kbo_37_scopes,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_addTenantAdmin,
+	.implemented = kbm_addTenantAdmin,
+};
+
+static const struct kb_param kbo_38_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "user_id", 0, 1, 0, &kbs_44, 1, 0 },
+};
+static const char *const kbo_38_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
+static const char *const kbo_38_scopes[] = { "tenants:write", NULL };
+static const struct kb_op kbo_38 = {
+	.operation_id = "removeTenantAdmin",
+	.method = "DELETE",
+	.path = "/api/v1/admin/tenants/{id}/admins/{user_id}",
+	.summary = "Remove a tenant admin",
+	.params = kbo_38_p, .nparams = 2,
+	.roles = kbo_38_roles,
+	.scopes = kbo_38_scopes,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_removeTenantAdmin,
+	.implemented = kbm_removeTenantAdmin,
+};
+
+static const struct kb_param kbo_39_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+};
+static const char *const kbo_39_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
+static const char *const kbo_39_scopes[] = { "tenants:read", NULL };
+static const struct kb_op kbo_39 = {
+	.operation_id = "listTenantSettings",
+	.method = "GET",
+	.path = "/api/v1/admin/tenants/{id}/settings",
+	.summary = "Get tenant settings",
+	.params = kbo_39_p, .nparams = 1,
+	.roles = kbo_39_roles,
+	.scopes = kbo_39_scopes,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_listTenantSettings,
+	.implemented = kbm_listTenantSettings,
+};
+
+static const struct kb_param kbo_40_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+};
+static const char *const kbo_40_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_40_b = { 1, kbo_40_mt, 1, &kbs_45 };
+static const char *const kbo_40_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
+static const char *const kbo_40_scopes[] = { "tenants:write", NULL };
+static const struct kb_op kbo_40 = {
+	.operation_id = "updateTenantSettings",
+	.method = "PATCH",
+	.path = "/api/v1/admin/tenants/{id}/settings",
+	.summary = "Update tenant settings",
+	.params = kbo_40_p, .nparams = 1,
+	.body = &kbo_40_b,
+	.roles = kbo_40_roles,
+	.scopes = kbo_40_scopes,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_updateTenantSettings,
+	.implemented = kbm_updateTenantSettings,
+};
+
+static const struct kb_param kbo_41_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "key", 0, 1, 0, &kbs_7, 1, 0 },
+};
+static const char *const kbo_41_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
+static const char *const kbo_41_scopes[] = { "tenants:read", NULL };
+static const struct kb_op kbo_41 = {
+	.operation_id = "getTenantSetting",
+	.method = "GET",
+	.path = "/api/v1/admin/tenants/{id}/settings/{key}",
+	.summary = "Get a tenant setting",
+	.params = kbo_41_p, .nparams = 2,
+	.roles = kbo_41_roles,
+	.scopes = kbo_41_scopes,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_getTenantSetting,
+	.implemented = kbm_getTenantSetting,
+};
+
+static const struct kb_param kbo_42_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "key", 0, 1, 0, &kbs_7, 1, 0 },
+};
+static const char *const kbo_42_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
+static const char *const kbo_42_scopes[] = { "tenants:write", NULL };
+static const struct kb_op kbo_42 = {
+	.operation_id = "deleteTenantSetting",
+	.method = "DELETE",
+	.path = "/api/v1/admin/tenants/{id}/settings/{key}",
+	.summary = "Delete a tenant setting",
+	.params = kbo_42_p, .nparams = 2,
+	.roles = kbo_42_roles,
+	.scopes = kbo_42_scopes,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_deleteTenantSetting,
+	.implemented = kbm_deleteTenantSetting,
+};
+
+static const struct kb_param kbo_43_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
+};
+static const char *const kbo_43_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_43 = {
+	.operation_id = "listTenantInvitations",
+	.method = "GET",
+	.path = "/api/v1/admin/tenants/{id}/invitations",
+	.summary = "List invitations",
+	.params = kbo_43_p, .nparams = 4,
+	.roles = kbo_43_roles,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_listTenantInvitations,
+	.implemented = kbm_listTenantInvitations,
+};
+
+static const struct kb_param kbo_44_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+};
+static const char *const kbo_44_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_44_b = { 1, kbo_44_mt, 1, &kbs_46 };
+static const char *const kbo_44_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_44 = {
+	.operation_id = "createTenantInvitation",
+	.method = "POST",
+	.path = "/api/v1/admin/tenants/{id}/invitations",
+	.summary = "Invite by e-mail",
+	.params = kbo_44_p, .nparams = 1,
+	.body = &kbo_44_b,
+	.roles = kbo_44_roles,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_createTenantInvitation,
+	.implemented = kbm_createTenantInvitation,
+};
+
+static const struct kb_param kbo_45_p[] = {
+	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "invitation_id", 0, 1, 0, &kbs_49, 1, 0 },
+};
+static const char *const kbo_45_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_45 = {
+	.operation_id = "revokeTenantInvitation",
+	.method = "DELETE",
+	.path = "/api/v1/admin/tenants/{id}/invitations/{invitation_id}",
+	.summary = "Revoke an invitation",
+	.params = kbo_45_p, .nparams = 2,
+	.roles = kbo_45_roles,
+	.tenant_param = 0,
+	.secured = 1,
+	.invoke = kbi_revokeTenantInvitation,
+	.implemented = kbm_revokeTenantInvitation,
+};
+
+static const struct kb_param kbo_46_p[] = {
+	{ "token", 0, 1, 0, &kbs_50, 1, 0 },
+};
+static const char *const kbo_46_roles[] = { "anon", "authenticated", "admin", "instance_admin", "service_role", NULL };
+static const struct kb_op kbo_46 = {
+	.operation_id = "validateInvitation",
+	.method = "GET",
+	.path = "/api/v1/invitations/{token}/validate",
+	.summary = "Validate an invitation",
+	.params = kbo_46_p, .nparams = 1,
+	.roles = kbo_46_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_validateInvitation,
+	.implemented = kbm_validateInvitation,
+};
+
+static const struct kb_param kbo_47_p[] = {
+	{ "token", 0, 1, 0, &kbs_50, 1, 0 },
+};
+static const char *const kbo_47_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_47 = {
+	.operation_id = "acceptInvitation",
+	.method = "POST",
+	.path = "/api/v1/invitations/{token}/accept",
+	.summary = "Accept an invitation",
+	.params = kbo_47_p, .nparams = 1,
+	.roles = kbo_47_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_acceptInvitation,
+	.implemented = kbm_acceptInvitation,
+};
+
+static const struct kb_param kbo_48_p[] = {
+	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_52, 0, 0 },
+	{ "order", 1, 0, 1, &kbs_53, 0, 0 },
+	{ "limit", 1, 0, 1, &kbs_54, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_55, 0, 0 },
+	{ "filters", 1, 0, 1, NULL, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_56, 1, 0 },
+	{ "Range", 2, 0, 0, &kbs_57, 1, 0 },
+	{ "Accept", 2, 0, 0, &kbs_58, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_48_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_48_scopes[] = { "tables:read", NULL };
+static const struct kb_op kbo_48 = {
+	.operation_id = "listRows",
+	.method = "GET",
+	.path = "/api/v1/tables/{table}",
+	.summary = "List rows",
+	.params = kbo_48_p, .nparams = 10,
+	.roles = kbo_48_roles,
+	.scopes = kbo_48_scopes,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_listRows,
+	.implemented = kbm_listRows,
+};
+
+static const struct kb_param kbo_49_p[] = {
+	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_60, 0, 0 },
+	{ "on_conflict", 1, 0, 1, &kbs_61, 0, 0 },
+	{ "columns", 1, 0, 1, &kbs_62, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_63, 1, 0 },
+	{ "Accept", 2, 0, 0, &kbs_64, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_49_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_49_b = { 1, kbo_49_mt, 1, &kbs_65 };
+static const char *const kbo_49_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_49_scopes[] = { "tables:write", NULL };
+static const struct kb_op kbo_49 = {
+	.operation_id = "insertRows",
+	.method = "POST",
+	.path = "/api/v1/tables/{table}",
+	.summary = "Insert rows",
+	.params = kbo_49_p, .nparams = 7,
+	.body = &kbo_49_b,
+	.roles = kbo_49_roles,
+	.scopes = kbo_49_scopes,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_insertRows,
+	.implemented = kbm_insertRows,
+};
+
+static const struct kb_param kbo_50_p[] = {
+	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_68, 0, 0 },
+	{ "columns", 1, 0, 1, &kbs_69, 0, 0 },
+	{ "all", 1, 0, 1, &kbs_70, 0, 0 },
+	{ "filters", 1, 0, 1, NULL, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_71, 1, 0 },
+	{ "Accept", 2, 0, 0, &kbs_72, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_50_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_50_b = { 1, kbo_50_mt, 1, &kbs_66 };
+static const char *const kbo_50_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_50_scopes[] = { "tables:write", NULL };
+static const struct kb_op kbo_50 = {
+	.operation_id = "updateRows",
+	.method = "PATCH",
+	.path = "/api/v1/tables/{table}",
+	.summary = "Update rows",
+	.params = kbo_50_p, .nparams = 8,
+	.body = &kbo_50_b,
+	.roles = kbo_50_roles,
+	.scopes = kbo_50_scopes,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_updateRows,
+	.implemented = kbm_updateRows,
+};
+
+static const struct kb_param kbo_51_p[] = {
+	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_73, 0, 0 },
+	{ "all", 1, 0, 1, &kbs_74, 0, 0 },
+	{ "filters", 1, 0, 1, NULL, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_75, 1, 0 },
+	{ "Accept", 2, 0, 0, &kbs_76, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_51_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_51_scopes[] = { "tables:write", NULL };
+static const struct kb_op kbo_51 = {
+	.operation_id = "deleteRows",
+	.method = "DELETE",
+	.path = "/api/v1/tables/{table}",
+	.summary = "Delete rows",
+	.params = kbo_51_p, .nparams = 7,
+	.roles = kbo_51_roles,
+	.scopes = kbo_51_scopes,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_deleteRows,
+	.implemented = kbm_deleteRows,
+};
+
+static const struct kb_param kbo_52_p[] = {
+	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_77, 0, 0 },
+	{ "on_conflict", 1, 0, 1, &kbs_78, 0, 0 },
+	{ "columns", 1, 0, 1, &kbs_79, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_80, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_52_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_52_b = { 1, kbo_52_mt, 1, &kbs_81 };
+static const char *const kbo_52_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_52_scopes[] = { "tables:write", NULL };
+static const struct kb_op kbo_52 = {
+	.operation_id = "bulkInsertRows",
+	.method = "POST",
+	.path = "/api/v1/tables/{table}/bulk",
+	.summary = "Bulk insert",
+	.params = kbo_52_p, .nparams = 6,
+	.body = &kbo_52_b,
+	.roles = kbo_52_roles,
+	.scopes = kbo_52_scopes,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_bulkInsertRows,
+	.implemented = kbm_bulkInsertRows,
+};
+
+static const struct kb_param kbo_53_p[] = {
+	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_82, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_83, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_53_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_53_b = { 1, kbo_53_mt, 1, &kbs_84 };
+static const char *const kbo_53_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_53_scopes[] = { "tables:write", NULL };
+static const struct kb_op kbo_53 = {
+	.operation_id = "bulkUpdateRows",
+	.method = "PATCH",
+	.path = "/api/v1/tables/{table}/bulk",
+	.summary = "Bulk update",
+	.params = kbo_53_p, .nparams = 4,
+	.body = &kbo_53_b,
+	.roles = kbo_53_roles,
+	.scopes = kbo_53_scopes,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_bulkUpdateRows,
+	.implemented = kbm_bulkUpdateRows,
+};
+
+static const struct kb_param kbo_54_p[] = {
+	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_85, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_86, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_54_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_54_b = { 1, kbo_54_mt, 1, &kbs_87 };
+static const char *const kbo_54_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_54_scopes[] = { "tables:write", NULL };
+static const struct kb_op kbo_54 = {
+	.operation_id = "bulkDeleteRows",
+	.method = "DELETE",
+	.path = "/api/v1/tables/{table}/bulk",
+	.summary = "Bulk delete",
+	.params = kbo_54_p, .nparams = 4,
+	.body = &kbo_54_b,
+	.roles = kbo_54_roles,
+	.scopes = kbo_54_scopes,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_bulkDeleteRows,
+	.implemented = kbm_bulkDeleteRows,
+};
+
+static const struct kb_param kbo_55_p[] = {
+	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "format", 1, 0, 1, &kbs_89, 0, 0 },
+	{ "select", 1, 0, 1, &kbs_90, 0, 0 },
+	{ "order", 1, 0, 1, &kbs_91, 0, 0 },
+	{ "filters", 1, 0, 1, NULL, 0, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_55_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_55_scopes[] = { "tables:read", NULL };
+static const struct kb_op kbo_55 = {
+	.operation_id = "exportRows",
+	.method = "GET",
+	.path = "/api/v1/tables/{table}/export",
+	.summary = "Export rows",
+	.params = kbo_55_p, .nparams = 6,
+	.roles = kbo_55_roles,
+	.scopes = kbo_55_scopes,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_exportRows,
+	.implemented = kbm_exportRows,
+};
+
+static const struct kb_param kbo_56_p[] = {
+	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_92, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_93, 0, 0 },
+	{ "Accept", 2, 0, 0, &kbs_94, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_56_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_56_scopes[] = { "tables:read", NULL };
+static const struct kb_op kbo_56 = {
+	.operation_id = "getRow",
+	.method = "GET",
+	.path = "/api/v1/tables/{table}/{id}",
+	.summary = "Get a row",
+	.params = kbo_56_p, .nparams = 5,
+	.roles = kbo_56_roles,
+	.scopes = kbo_56_scopes,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_getRow,
+	.implemented = kbm_getRow,
+};
+
+static const struct kb_param kbo_57_p[] = {
+	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_95, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_96, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_97, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_57_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_57_b = { 1, kbo_57_mt, 1, &kbs_66 };
+static const char *const kbo_57_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_57_scopes[] = { "tables:write", NULL };
+static const struct kb_op kbo_57 = {
+	.operation_id = "replaceRow",
+	.method = "PUT",
+	.path = "/api/v1/tables/{table}/{id}",
+	.summary = "Replace a row",
+	.params = kbo_57_p, .nparams = 5,
+	.body = &kbo_57_b,
+	.roles = kbo_57_roles,
+	.scopes = kbo_57_scopes,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_replaceRow,
+	.implemented = kbm_replaceRow,
+};
+
+static const struct kb_param kbo_58_p[] = {
+	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_98, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_99, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_100, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_58_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_58_b = { 1, kbo_58_mt, 1, &kbs_66 };
+static const char *const kbo_58_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_58_scopes[] = { "tables:write", NULL };
+static const struct kb_op kbo_58 = {
+	.operation_id = "updateRow",
+	.method = "PATCH",
+	.path = "/api/v1/tables/{table}/{id}",
+	.summary = "Update a row",
+	.params = kbo_58_p, .nparams = 5,
+	.body = &kbo_58_b,
+	.roles = kbo_58_roles,
+	.scopes = kbo_58_scopes,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_updateRow,
+	.implemented = kbm_updateRow,
+};
+
+static const struct kb_param kbo_59_p[] = {
+	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_101, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_102, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_103, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_59_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_59_scopes[] = { "tables:write", NULL };
+static const struct kb_op kbo_59 = {
+	.operation_id = "deleteRow",
+	.method = "DELETE",
+	.path = "/api/v1/tables/{table}/{id}",
+	.summary = "Delete a row",
+	.params = kbo_59_p, .nparams = 5,
+	.roles = kbo_59_roles,
+	.scopes = kbo_59_scopes,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_deleteRow,
+	.implemented = kbm_deleteRow,
+};
+
+static const struct kb_param kbo_60_p[] = {
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_60_roles[] = { "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_60_scopes[] = { "rpc:read", NULL };
+static const struct kb_op kbo_60 = {
+	.operation_id = "listProcedures",
+	.method = "GET",
+	.path = "/api/v1/rpc/procedures",
+	.summary = "List procedures",
+	.params = kbo_60_p, .nparams = 1,
+	.roles = kbo_60_roles,
+	.scopes = kbo_60_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_listProcedures,
+	.implemented = kbm_listProcedures,
+};
+
+static const struct kb_param kbo_61_p[] = {
+	{ "id", 0, 1, 0, &kbs_104, 1, 0 },
+};
+static const char *const kbo_61_roles[] = { "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_61_scopes[] = { "rpc:read", NULL };
+static const struct kb_op kbo_61 = {
+	.operation_id = "getRpcExecution",
+	.method = "GET",
+	.path = "/api/v1/rpc/executions/{id}",
+	.summary = "Get an execution",
+	.params = kbo_61_p, .nparams = 1,
+	.roles = kbo_61_roles,
+	.scopes = kbo_61_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_getRpcExecution,
+	.implemented = kbm_getRpcExecution,
+};
+
+static const struct kb_param kbo_62_p[] = {
+	{ "id", 0, 1, 0, &kbs_105, 1, 0 },
+};
+static const char *const kbo_62_roles[] = { "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_62_scopes[] = { "rpc:read", NULL };
+static const struct kb_op kbo_62 = {
+	.operation_id = "getRpcExecutionLogs",
+	.method = "GET",
+	.path = "/api/v1/rpc/executions/{id}/logs",
+	.summary = "Get an execution's logs",
+	.params = kbo_62_p, .nparams = 1,
+	.roles = kbo_62_roles,
+	.scopes = kbo_62_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_getRpcExecutionLogs,
+	.implemented = kbm_getRpcExecutionLogs,
+};
+
+static const struct kb_param kbo_63_p[] = {
+	{ "namespace", 0, 1, 0, &kbs_106, 1, 0 },
+	{ "name", 0, 1, 0, &kbs_106, 1, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_107, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_63_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_63_b = { 0, kbo_63_mt, 1, &kbs_108 };
+static const char *const kbo_63_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_63_scopes[] = { "rpc:call", NULL };
+static const struct kb_op kbo_63 = {
+	.operation_id = "callProcedure",
+	.method = "POST",
+	.path = "/api/v1/rpc/{namespace}/{name}",
+	.summary = "Call a procedure",
+	.params = kbo_63_p, .nparams = 4,
+	.body = &kbo_63_b,
+	.roles = kbo_63_roles,
+	.scopes = kbo_63_scopes,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_callProcedure,
+	.implemented = kbm_callProcedure,
+};
+
+static const struct kb_param kbo_64_p[] = {
+	{ "namespace", 0, 1, 0, &kbs_106, 1, 0 },
+	{ "name", 0, 1, 0, &kbs_106, 1, 0 },
+	{ "args", 1, 0, 1, NULL, 0, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_64_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_64_scopes[] = { "rpc:call", NULL };
+static const struct kb_op kbo_64 = {
+	.operation_id = "callProcedureGet",
+	.method = "GET",
+	.path = "/api/v1/rpc/{namespace}/{name}",
+	.summary = "Call a read-only procedure",
+	.params = kbo_64_p, .nparams = 4,
+	.roles = kbo_64_roles,
+	.scopes = kbo_64_scopes,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_callProcedureGet,
+	.implemented = kbm_callProcedureGet,
+};
+
+static const struct kb_param kbo_65_p[] = {
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_65_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_65_b = { 1, kbo_65_mt, 1, &kbs_109 };
+static const char *const kbo_65_roles[] = { "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_65_scopes[] = { "sql:execute", NULL };
+static const struct kb_op kbo_65 = {
+	.operation_id = "runSql",
+	.method = "POST",
+	.path = "/api/v1/sql",
+	.summary = "Run SQL",
+	.params = kbo_65_p, .nparams = 1,
+	.body = &kbo_65_b,
+	.roles = kbo_65_roles,
+	.scopes = kbo_65_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_runSql,
+	.implemented = kbm_runSql,
+};
+
+static const struct kb_param kbo_66_p[] = {
+	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
+};
+static const char *const kbo_66_roles[] = { "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_66_scopes[] = { "migrations:read", NULL };
+static const struct kb_op kbo_66 = {
+	.operation_id = "listMigrations",
+	.method = "GET",
+	.path = "/api/v1/admin/migrations",
+	.summary = "List migrations",
+	.params = kbo_66_p, .nparams = 3,
+	.roles = kbo_66_roles,
+	.scopes = kbo_66_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_listMigrations,
+	.implemented = kbm_listMigrations,
+};
+
+static const char *const kbo_67_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_67_b = { 1, kbo_67_mt, 1, &kbs_113 };
+static const char *const kbo_67_roles[] = { "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_67_scopes[] = { "migrations:write", NULL };
+static const struct kb_op kbo_67 = {
+	.operation_id = "createMigration",
+	.method = "POST",
+	.path = "/api/v1/admin/migrations",
+	.summary = "Create a migration",
+	.body = &kbo_67_b,
+	.roles = kbo_67_roles,
+	.scopes = kbo_67_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_createMigration,
+	.implemented = kbm_createMigration,
+};
+
+static const char *const kbo_68_roles[] = { "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_68_scopes[] = { "migrations:write", NULL };
+static const struct kb_op kbo_68 = {
+	.operation_id = "applyPendingMigrations",
+	.method = "POST",
+	.path = "/api/v1/admin/migrations/apply-pending",
+	.summary = "Apply pending migrations",
+	.roles = kbo_68_roles,
+	.scopes = kbo_68_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_applyPendingMigrations,
+	.implemented = kbm_applyPendingMigrations,
+};
+
+static const char *const kbo_69_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_69_b = { 1, kbo_69_mt, 1, &kbs_118 };
+static const char *const kbo_69_roles[] = { "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_69_scopes[] = { "migrations:write", NULL };
+static const struct kb_op kbo_69 = {
+	.operation_id = "syncMigrations",
+	.method = "POST",
+	.path = "/api/v1/admin/migrations/sync",
+	.summary = "Sync migrations",
+	.body = &kbo_69_b,
+	.roles = kbo_69_roles,
+	.scopes = kbo_69_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_syncMigrations,
+	.implemented = kbm_syncMigrations,
+};
+
+static const struct kb_param kbo_70_p[] = {
+	{ "name", 0, 1, 0, &kbs_114, 1, 0 },
+};
+static const char *const kbo_70_roles[] = { "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_70_scopes[] = { "migrations:read", NULL };
+static const struct kb_op kbo_70 = {
+	.operation_id = "getMigration",
+	.method = "GET",
+	.path = "/api/v1/admin/migrations/{name}",
+	.summary = "Get a migration",
+	.params = kbo_70_p, .nparams = 1,
+	.roles = kbo_70_roles,
+	.scopes = kbo_70_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_getMigration,
+	.implemented = kbm_getMigration,
+};
+
+static const struct kb_param kbo_71_p[] = {
+	{ "name", 0, 1, 0, &kbs_114, 1, 0 },
+};
+static const char *const kbo_71_roles[] = { "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_71_scopes[] = { "migrations:write", NULL };
+static const struct kb_op kbo_71 = {
+	.operation_id = "applyMigration",
+	.method = "POST",
+	.path = "/api/v1/admin/migrations/{name}/apply",
+	.summary = "Apply a migration",
+	.params = kbo_71_p, .nparams = 1,
+	.roles = kbo_71_roles,
+	.scopes = kbo_71_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_applyMigration,
+	.implemented = kbm_applyMigration,
+};
+
+static const struct kb_param kbo_72_p[] = {
+	{ "name", 0, 1, 0, &kbs_114, 1, 0 },
+};
+static const char *const kbo_72_roles[] = { "service_role", "admin", "instance_admin", NULL };
+static const char *const kbo_72_scopes[] = { "migrations:write", NULL };
+static const struct kb_op kbo_72 = {
+	.operation_id = "rollbackMigration",
+	.method = "POST",
+	.path = "/api/v1/admin/migrations/{name}/rollback",
+	.summary = "Roll back a migration",
+	.params = kbo_72_p, .nparams = 1,
+	.roles = kbo_72_roles,
+	.scopes = kbo_72_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_rollbackMigration,
+	.implemented = kbm_rollbackMigration,
+};
+
+static const struct kb_param kbo_73_p[] = {
+	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "status", 1, 0, 1, &kbs_121, 0, 0 },
+	{ "tenant_id", 1, 0, 1, &kbs_122, 0, 0 },
+};
+static const char *const kbo_73_roles[] = { "admin", "instance_admin", "tenant_admin", "service_role", NULL };
+static const char *const kbo_73_scopes[] = { "keys:read", NULL };
+static const struct kb_op kbo_73 = {
+	.operation_id = "listServiceKeys",
+	.method = "GET",
+	.path = "/api/v1/admin/service-keys",
+	.summary = "List service keys",
+	.params = kbo_73_p, .nparams = 6,
+	.roles = kbo_73_roles,
+	.scopes = kbo_73_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_listServiceKeys,
+	.implemented = kbm_listServiceKeys,
+};
+
+static const struct kb_param kbo_74_p[] = {
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_74_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_74_b = { 1, kbo_74_mt, 1, &kbs_123 };
+static const char *const kbo_74_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_74 = {
+	.operation_id = "createServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys",
+	.summary = "Create a service key",
+	.params = kbo_74_p, .nparams = 1,
+	.body = &kbo_74_b,
+	.roles = kbo_74_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_createServiceKey,
+	.implemented = kbm_createServiceKey,
+};
+
+static const struct kb_param kbo_75_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_75_roles[] = { "admin", "instance_admin", "tenant_admin", "service_role", NULL };
+static const char *const kbo_75_scopes[] = { "keys:read", NULL };
+static const struct kb_op kbo_75 = {
+	.operation_id = "getServiceKey",
+	.method = "GET",
+	.path = "/api/v1/admin/service-keys/{id}",
+	.summary = "Get a service key",
+	.params = kbo_75_p, .nparams = 2,
+	.roles = kbo_75_roles,
+	.scopes = kbo_75_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_getServiceKey,
+	.implemented = kbm_getServiceKey,
+};
+
+static const struct kb_param kbo_76_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_76_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_76_b = { 1, kbo_76_mt, 1, &kbs_130 };
+static const char *const kbo_76_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_76 = {
+	.operation_id = "updateServiceKey",
+	.method = "PUT",
+	.path = "/api/v1/admin/service-keys/{id}",
+	.summary = "Update a service key",
+	.params = kbo_76_p, .nparams = 2,
+	.body = &kbo_76_b,
+	.roles = kbo_76_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_updateServiceKey,
+	.implemented = kbm_updateServiceKey,
+};
+
+static const struct kb_param kbo_77_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_77_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_77 = {
+	.operation_id = "deleteServiceKey",
+	.method = "DELETE",
+	.path = "/api/v1/admin/service-keys/{id}",
+	.summary = "Delete a service key",
+	.params = kbo_77_p, .nparams = 2,
+	.roles = kbo_77_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_deleteServiceKey,
+	.implemented = kbm_deleteServiceKey,
+};
+
+static const struct kb_param kbo_78_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_78_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_78 = {
+	.operation_id = "disableServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/disable",
+	.summary = "Disable a service key",
+	.params = kbo_78_p, .nparams = 2,
+	.roles = kbo_78_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_disableServiceKey,
+	.implemented = kbm_disableServiceKey,
+};
+
+static const struct kb_param kbo_79_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_79_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_79 = {
+	.operation_id = "enableServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/enable",
+	.summary = "Enable a service key",
+	.params = kbo_79_p, .nparams = 2,
+	.roles = kbo_79_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_enableServiceKey,
+	.implemented = kbm_enableServiceKey,
+};
+
+static const struct kb_param kbo_80_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_80_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_80_b = { 0, kbo_80_mt, 1, &kbs_131 };
+static const char *const kbo_80_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_80 = {
+	.operation_id = "revokeServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/revoke",
+	.summary = "Revoke a service key",
+	.params = kbo_80_p, .nparams = 2,
+	.body = &kbo_80_b,
+	.roles = kbo_80_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_revokeServiceKey,
+	.implemented = kbm_revokeServiceKey,
+};
+
+static const struct kb_param kbo_81_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_81_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_81_b = { 0, kbo_81_mt, 1, &kbs_133 };
+static const char *const kbo_81_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_81 = {
+	.operation_id = "deprecateServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/deprecate",
+	.summary = "Deprecate a service key with a grace period",
+	.params = kbo_81_p, .nparams = 2,
+	.body = &kbo_81_b,
+	.roles = kbo_81_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_deprecateServiceKey,
+	.implemented = kbm_deprecateServiceKey,
+};
+
+static const struct kb_param kbo_82_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_82_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_82_b = { 0, kbo_82_mt, 1, &kbs_137 };
+static const char *const kbo_82_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
+static const struct kb_op kbo_82 = {
+	.operation_id = "rotateServiceKey",
+	.method = "POST",
+	.path = "/api/v1/admin/service-keys/{id}/rotate",
+	.summary = "Rotate a service key",
+	.params = kbo_82_p, .nparams = 2,
+	.body = &kbo_82_b,
+	.roles = kbo_82_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_rotateServiceKey,
+	.implemented = kbm_rotateServiceKey,
+};
+
+static const struct kb_param kbo_83_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_83_roles[] = { "admin", "instance_admin", "tenant_admin", "service_role", NULL };
+static const char *const kbo_83_scopes[] = { "keys:read", NULL };
+static const struct kb_op kbo_83 = {
+	.operation_id = "listServiceKeyRevocations",
+	.method = "GET",
+	.path = "/api/v1/admin/service-keys/{id}/revocations",
+	.summary = "Revocation history of a service key",
+	.params = kbo_83_p, .nparams = 2,
+	.roles = kbo_83_roles,
+	.scopes = kbo_83_scopes,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_listServiceKeyRevocations,
+	.implemented = kbm_listServiceKeyRevocations,
+};
+
+static const struct kb_param kbo_84_p[] = {
+	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_84_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_84 = {
+	.operation_id = "listClientKeys",
+	.method = "GET",
+	.path = "/api/v1/client-keys",
+	.summary = "List your client keys",
+	.params = kbo_84_p, .nparams = 4,
+	.roles = kbo_84_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_listClientKeys,
+	.implemented = kbm_listClientKeys,
+};
+
+static const struct kb_param kbo_85_p[] = {
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_85_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_85_b = { 1, kbo_85_mt, 1, &kbs_140 };
+static const char *const kbo_85_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_85 = {
+	.operation_id = "createClientKey",
+	.method = "POST",
+	.path = "/api/v1/client-keys",
+	.summary = "Create a client key",
+	.params = kbo_85_p, .nparams = 1,
+	.body = &kbo_85_b,
+	.roles = kbo_85_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_createClientKey,
+	.implemented = kbm_createClientKey,
+};
+
+static const struct kb_param kbo_86_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_86_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_86 = {
+	.operation_id = "getClientKey",
+	.method = "GET",
+	.path = "/api/v1/client-keys/{id}",
+	.summary = "Get one of your client keys",
+	.params = kbo_86_p, .nparams = 2,
+	.roles = kbo_86_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_getClientKey,
+	.implemented = kbm_getClientKey,
+};
+
+static const struct kb_param kbo_87_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_87_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_87_b = { 1, kbo_87_mt, 1, &kbs_141 };
+static const char *const kbo_87_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_87 = {
+	.operation_id = "updateClientKey",
+	.method = "PATCH",
+	.path = "/api/v1/client-keys/{id}",
+	.summary = "Update one of your client keys",
+	.params = kbo_87_p, .nparams = 2,
+	.body = &kbo_87_b,
+	.roles = kbo_87_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_updateClientKey,
+	.implemented = kbm_updateClientKey,
+};
+
+static const struct kb_param kbo_88_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_88_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_88 = {
+	.operation_id = "deleteClientKey",
+	.method = "DELETE",
+	.path = "/api/v1/client-keys/{id}",
+	.summary = "Delete one of your client keys",
+	.params = kbo_88_p, .nparams = 2,
+	.roles = kbo_88_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_deleteClientKey,
+	.implemented = kbm_deleteClientKey,
+};
+
+static const struct kb_param kbo_89_p[] = {
+	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+};
+static const char *const kbo_89_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_89_b = { 0, kbo_89_mt, 1, &kbs_131 };
+static const char *const kbo_89_roles[] = { "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_89 = {
+	.operation_id = "revokeClientKey",
+	.method = "POST",
+	.path = "/api/v1/client-keys/{id}/revoke",
+	.summary = "Revoke one of your client keys",
+	.params = kbo_89_p, .nparams = 2,
+	.body = &kbo_89_b,
+	.roles = kbo_89_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_revokeClientKey,
+	.implemented = kbm_revokeClientKey,
+};
+
+static const char *const kbo_90_roles[] = { "anon", "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_90 = {
+	.operation_id = "getAdminSetupStatus",
+	.method = "GET",
+	.path = "/api/v1/admin/setup/status",
+	.summary = "Whether the instance needs its first administrator",
+	.roles = kbo_90_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_getAdminSetupStatus,
+	.implemented = kbm_getAdminSetupStatus,
+};
+
+static const char *const kbo_91_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_91_b = { 1, kbo_91_mt, 1, &kbs_142 };
+static const char *const kbo_91_roles[] = { "anon", "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_91 = {
+	.operation_id = "adminSetup",
+	.method = "POST",
+	.path = "/api/v1/admin/setup",
+	.summary = "Create the first administrator",
+	.body = &kbo_91_b,
+	.roles = kbo_91_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_adminSetup,
+	.implemented = kbm_adminSetup,
+};
+
+static const char *const kbo_92_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_92_b = { 1, kbo_92_mt, 1, &kbs_12 };
+static const char *const kbo_92_roles[] = { "anon", "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_92 = {
+	.operation_id = "adminLogin",
+	.method = "POST",
+	.path = "/api/v1/admin/login",
+	.summary = "Sign in to the dashboard",
+	.body = &kbo_92_b,
+	.roles = kbo_92_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_adminLogin,
+	.implemented = kbm_adminLogin,
+};
+
+static const char *const kbo_93_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_93_b = { 1, kbo_93_mt, 1, &kbs_14 };
+static const char *const kbo_93_roles[] = { "anon", "authenticated", "admin", "instance_admin", NULL };
+static const struct kb_op kbo_93 = {
+	.operation_id = "adminRefresh",
+	.method = "POST",
+	.path = "/api/v1/admin/refresh",
+	.summary = "Exchange an administrator's refresh token",
+	.body = &kbo_93_b,
+	.roles = kbo_93_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_adminRefresh,
+	.implemented = kbm_adminRefresh,
+};
+
+static const char *const kbo_94_roles[] = { "admin", "instance_admin", NULL };
+static const struct kb_op kbo_94 = {
+	.operation_id = "adminLogout",
+	.method = "POST",
+	.path = "/api/v1/admin/logout",
+	.summary = "Sign out of the dashboard",
+	.roles = kbo_94_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_adminLogout,
+	.implemented = kbm_adminLogout,
+};
+
+static const char *const kbo_95_roles[] = { "admin", "instance_admin", NULL };
+static const struct kb_op kbo_95 = {
+	.operation_id = "getAdminMe",
+	.method = "GET",
+	.path = "/api/v1/admin/me",
+	.summary = "The current administrator",
+	.roles = kbo_95_roles,
+	.tenant_param = -1,
+	.secured = 1,
+	.invoke = kbi_getAdminMe,
+	.implemented = kbm_getAdminMe,
 };
 
 static const struct kb_op *const kbg_ops[] = {
@@ -1297,6 +6605,77 @@ static const struct kb_op *const kbg_ops[] = {
 	&kbo_22,
 	&kbo_23,
 	&kbo_24,
+	&kbo_25,
+	&kbo_26,
+	&kbo_27,
+	&kbo_28,
+	&kbo_29,
+	&kbo_30,
+	&kbo_31,
+	&kbo_32,
+	&kbo_33,
+	&kbo_34,
+	&kbo_35,
+	&kbo_36,
+	&kbo_37,
+	&kbo_38,
+	&kbo_39,
+	&kbo_40,
+	&kbo_41,
+	&kbo_42,
+	&kbo_43,
+	&kbo_44,
+	&kbo_45,
+	&kbo_46,
+	&kbo_47,
+	&kbo_48,
+	&kbo_49,
+	&kbo_50,
+	&kbo_51,
+	&kbo_52,
+	&kbo_53,
+	&kbo_54,
+	&kbo_55,
+	&kbo_56,
+	&kbo_57,
+	&kbo_58,
+	&kbo_59,
+	&kbo_60,
+	&kbo_61,
+	&kbo_62,
+	&kbo_63,
+	&kbo_64,
+	&kbo_65,
+	&kbo_66,
+	&kbo_67,
+	&kbo_68,
+	&kbo_69,
+	&kbo_70,
+	&kbo_71,
+	&kbo_72,
+	&kbo_73,
+	&kbo_74,
+	&kbo_75,
+	&kbo_76,
+	&kbo_77,
+	&kbo_78,
+	&kbo_79,
+	&kbo_80,
+	&kbo_81,
+	&kbo_82,
+	&kbo_83,
+	&kbo_84,
+	&kbo_85,
+	&kbo_86,
+	&kbo_87,
+	&kbo_88,
+	&kbo_89,
+	&kbo_90,
+	&kbo_91,
+	&kbo_92,
+	&kbo_93,
+	&kbo_94,
+	&kbo_95,
 	NULL
 };
 
@@ -1323,6 +6702,53 @@ static const char *const kbg_path_19_names[] = { NULL };
 static const char *const kbg_path_20_names[] = { NULL };
 static const char *const kbg_path_21_names[] = { NULL };
 static const char *const kbg_path_22_names[] = { NULL };
+static const char *const kbg_path_23_names[] = { NULL };
+static const char *const kbg_path_24_names[] = { NULL };
+static const char *const kbg_path_25_names[] = { NULL };
+static const char *const kbg_path_26_names[] = { "id", NULL };
+static const char *const kbg_path_27_names[] = { "id", NULL };
+static const char *const kbg_path_28_names[] = { "id", NULL };
+static const char *const kbg_path_29_names[] = { "id", "user_id", NULL };
+static const char *const kbg_path_30_names[] = { "id", NULL };
+static const char *const kbg_path_31_names[] = { "id", "user_id", NULL };
+static const char *const kbg_path_32_names[] = { "id", NULL };
+static const char *const kbg_path_33_names[] = { "id", "key", NULL };
+static const char *const kbg_path_34_names[] = { "id", NULL };
+static const char *const kbg_path_35_names[] = { "id", "invitation_id", NULL };
+static const char *const kbg_path_36_names[] = { "token", NULL };
+static const char *const kbg_path_37_names[] = { "token", NULL };
+static const char *const kbg_path_38_names[] = { "table", NULL };
+static const char *const kbg_path_39_names[] = { "table", NULL };
+static const char *const kbg_path_40_names[] = { "table", NULL };
+static const char *const kbg_path_41_names[] = { "table", "id", NULL };
+static const char *const kbg_path_42_names[] = { NULL };
+static const char *const kbg_path_43_names[] = { "id", NULL };
+static const char *const kbg_path_44_names[] = { "id", NULL };
+static const char *const kbg_path_45_names[] = { "namespace", "name", NULL };
+static const char *const kbg_path_46_names[] = { NULL };
+static const char *const kbg_path_47_names[] = { NULL };
+static const char *const kbg_path_48_names[] = { NULL };
+static const char *const kbg_path_49_names[] = { NULL };
+static const char *const kbg_path_50_names[] = { "name", NULL };
+static const char *const kbg_path_51_names[] = { "name", NULL };
+static const char *const kbg_path_52_names[] = { "name", NULL };
+static const char *const kbg_path_53_names[] = { NULL };
+static const char *const kbg_path_54_names[] = { "id", NULL };
+static const char *const kbg_path_55_names[] = { "id", NULL };
+static const char *const kbg_path_56_names[] = { "id", NULL };
+static const char *const kbg_path_57_names[] = { "id", NULL };
+static const char *const kbg_path_58_names[] = { "id", NULL };
+static const char *const kbg_path_59_names[] = { "id", NULL };
+static const char *const kbg_path_60_names[] = { "id", NULL };
+static const char *const kbg_path_61_names[] = { NULL };
+static const char *const kbg_path_62_names[] = { "id", NULL };
+static const char *const kbg_path_63_names[] = { "id", NULL };
+static const char *const kbg_path_64_names[] = { NULL };
+static const char *const kbg_path_65_names[] = { NULL };
+static const char *const kbg_path_66_names[] = { NULL };
+static const char *const kbg_path_67_names[] = { NULL };
+static const char *const kbg_path_68_names[] = { NULL };
+static const char *const kbg_path_69_names[] = { NULL };
 
 static const struct kb_path_item kbg_paths[] = {
 	{
@@ -1486,6 +6912,335 @@ static const struct kb_path_item kbg_paths[] = {
 		.param_names = kbg_path_22_names,
 		.nparam_names = 0,
 	},
+	{
+		.path = "/api/v1/admin/tenants",
+		.ops = { [KB_M_GET] = &kbo_25, [KB_M_POST] = &kbo_26, },
+		.allow = "GET, HEAD, POST",
+		.param_names = kbg_path_23_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/tenants/mine",
+		.ops = { [KB_M_GET] = &kbo_27, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_24_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/tenants/deleted",
+		.ops = { [KB_M_GET] = &kbo_28, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_25_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/tenants/{id}",
+		.ops = { [KB_M_GET] = &kbo_29, [KB_M_DELETE] = &kbo_31, [KB_M_PATCH] = &kbo_30, },
+		.allow = "DELETE, GET, HEAD, PATCH",
+		.param_names = kbg_path_26_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/tenants/{id}/recover",
+		.ops = { [KB_M_POST] = &kbo_32, },
+		.allow = "POST",
+		.param_names = kbg_path_27_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/tenants/{id}/members",
+		.ops = { [KB_M_GET] = &kbo_33, [KB_M_POST] = &kbo_34, },
+		.allow = "GET, HEAD, POST",
+		.param_names = kbg_path_28_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/tenants/{id}/members/{user_id}",
+		.ops = { [KB_M_DELETE] = &kbo_35, },
+		.allow = "DELETE",
+		.param_names = kbg_path_29_names,
+		.nparam_names = 2,
+	},
+	{
+		.path = "/api/v1/admin/tenants/{id}/admins",
+		.ops = { [KB_M_GET] = &kbo_36, [KB_M_POST] = &kbo_37, },
+		.allow = "GET, HEAD, POST",
+		.param_names = kbg_path_30_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/tenants/{id}/admins/{user_id}",
+		.ops = { [KB_M_DELETE] = &kbo_38, },
+		.allow = "DELETE",
+		.param_names = kbg_path_31_names,
+		.nparam_names = 2,
+	},
+	{
+		.path = "/api/v1/admin/tenants/{id}/settings",
+		.ops = { [KB_M_GET] = &kbo_39, [KB_M_PATCH] = &kbo_40, },
+		.allow = "GET, HEAD, PATCH",
+		.param_names = kbg_path_32_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/tenants/{id}/settings/{key}",
+		.ops = { [KB_M_GET] = &kbo_41, [KB_M_DELETE] = &kbo_42, },
+		.allow = "DELETE, GET, HEAD",
+		.param_names = kbg_path_33_names,
+		.nparam_names = 2,
+	},
+	{
+		.path = "/api/v1/admin/tenants/{id}/invitations",
+		.ops = { [KB_M_GET] = &kbo_43, [KB_M_POST] = &kbo_44, },
+		.allow = "GET, HEAD, POST",
+		.param_names = kbg_path_34_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/tenants/{id}/invitations/{invitation_id}",
+		.ops = { [KB_M_DELETE] = &kbo_45, },
+		.allow = "DELETE",
+		.param_names = kbg_path_35_names,
+		.nparam_names = 2,
+	},
+	{
+		.path = "/api/v1/invitations/{token}/validate",
+		.ops = { [KB_M_GET] = &kbo_46, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_36_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/invitations/{token}/accept",
+		.ops = { [KB_M_POST] = &kbo_47, },
+		.allow = "POST",
+		.param_names = kbg_path_37_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/tables/{table}",
+		.ops = { [KB_M_GET] = &kbo_48, [KB_M_POST] = &kbo_49, [KB_M_DELETE] = &kbo_51, [KB_M_PATCH] = &kbo_50, },
+		.allow = "DELETE, GET, HEAD, PATCH, POST",
+		.param_names = kbg_path_38_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/tables/{table}/bulk",
+		.ops = { [KB_M_POST] = &kbo_52, [KB_M_DELETE] = &kbo_54, [KB_M_PATCH] = &kbo_53, },
+		.allow = "DELETE, PATCH, POST",
+		.param_names = kbg_path_39_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/tables/{table}/export",
+		.ops = { [KB_M_GET] = &kbo_55, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_40_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/tables/{table}/{id}",
+		.ops = { [KB_M_GET] = &kbo_56, [KB_M_PUT] = &kbo_57, [KB_M_DELETE] = &kbo_59, [KB_M_PATCH] = &kbo_58, },
+		.allow = "DELETE, GET, HEAD, PATCH, PUT",
+		.param_names = kbg_path_41_names,
+		.nparam_names = 2,
+	},
+	{
+		.path = "/api/v1/rpc/procedures",
+		.ops = { [KB_M_GET] = &kbo_60, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_42_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/rpc/executions/{id}",
+		.ops = { [KB_M_GET] = &kbo_61, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_43_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/rpc/executions/{id}/logs",
+		.ops = { [KB_M_GET] = &kbo_62, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_44_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/rpc/{namespace}/{name}",
+		.ops = { [KB_M_GET] = &kbo_64, [KB_M_POST] = &kbo_63, },
+		.allow = "GET, HEAD, POST",
+		.param_names = kbg_path_45_names,
+		.nparam_names = 2,
+	},
+	{
+		.path = "/api/v1/sql",
+		.ops = { [KB_M_POST] = &kbo_65, },
+		.allow = "POST",
+		.param_names = kbg_path_46_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/migrations",
+		.ops = { [KB_M_GET] = &kbo_66, [KB_M_POST] = &kbo_67, },
+		.allow = "GET, HEAD, POST",
+		.param_names = kbg_path_47_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/migrations/apply-pending",
+		.ops = { [KB_M_POST] = &kbo_68, },
+		.allow = "POST",
+		.param_names = kbg_path_48_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/migrations/sync",
+		.ops = { [KB_M_POST] = &kbo_69, },
+		.allow = "POST",
+		.param_names = kbg_path_49_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/migrations/{name}",
+		.ops = { [KB_M_GET] = &kbo_70, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_50_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/migrations/{name}/apply",
+		.ops = { [KB_M_POST] = &kbo_71, },
+		.allow = "POST",
+		.param_names = kbg_path_51_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/migrations/{name}/rollback",
+		.ops = { [KB_M_POST] = &kbo_72, },
+		.allow = "POST",
+		.param_names = kbg_path_52_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys",
+		.ops = { [KB_M_GET] = &kbo_73, [KB_M_POST] = &kbo_74, },
+		.allow = "GET, HEAD, POST",
+		.param_names = kbg_path_53_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}",
+		.ops = { [KB_M_GET] = &kbo_75, [KB_M_PUT] = &kbo_76, [KB_M_DELETE] = &kbo_77, },
+		.allow = "DELETE, GET, HEAD, PUT",
+		.param_names = kbg_path_54_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/disable",
+		.ops = { [KB_M_POST] = &kbo_78, },
+		.allow = "POST",
+		.param_names = kbg_path_55_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/enable",
+		.ops = { [KB_M_POST] = &kbo_79, },
+		.allow = "POST",
+		.param_names = kbg_path_56_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/revoke",
+		.ops = { [KB_M_POST] = &kbo_80, },
+		.allow = "POST",
+		.param_names = kbg_path_57_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/deprecate",
+		.ops = { [KB_M_POST] = &kbo_81, },
+		.allow = "POST",
+		.param_names = kbg_path_58_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/rotate",
+		.ops = { [KB_M_POST] = &kbo_82, },
+		.allow = "POST",
+		.param_names = kbg_path_59_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/service-keys/{id}/revocations",
+		.ops = { [KB_M_GET] = &kbo_83, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_60_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/client-keys",
+		.ops = { [KB_M_GET] = &kbo_84, [KB_M_POST] = &kbo_85, },
+		.allow = "GET, HEAD, POST",
+		.param_names = kbg_path_61_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/client-keys/{id}",
+		.ops = { [KB_M_GET] = &kbo_86, [KB_M_DELETE] = &kbo_88, [KB_M_PATCH] = &kbo_87, },
+		.allow = "DELETE, GET, HEAD, PATCH",
+		.param_names = kbg_path_62_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/client-keys/{id}/revoke",
+		.ops = { [KB_M_POST] = &kbo_89, },
+		.allow = "POST",
+		.param_names = kbg_path_63_names,
+		.nparam_names = 1,
+	},
+	{
+		.path = "/api/v1/admin/setup/status",
+		.ops = { [KB_M_GET] = &kbo_90, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_64_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/setup",
+		.ops = { [KB_M_POST] = &kbo_91, },
+		.allow = "POST",
+		.param_names = kbg_path_65_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/login",
+		.ops = { [KB_M_POST] = &kbo_92, },
+		.allow = "POST",
+		.param_names = kbg_path_66_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/refresh",
+		.ops = { [KB_M_POST] = &kbo_93, },
+		.allow = "POST",
+		.param_names = kbg_path_67_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/logout",
+		.ops = { [KB_M_POST] = &kbo_94, },
+		.allow = "POST",
+		.param_names = kbg_path_68_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/admin/me",
+		.ops = { [KB_M_GET] = &kbo_95, },
+		.allow = "GET, HEAD",
+		.param_names = kbg_path_69_names,
+		.nparam_names = 0,
+	},
 };
 
 static const struct kb_route_node kbn_0;
@@ -1516,6 +7271,60 @@ static const struct kb_route_node kbn_24;
 static const struct kb_route_node kbn_25;
 static const struct kb_route_node kbn_26;
 static const struct kb_route_node kbn_27;
+static const struct kb_route_node kbn_28;
+static const struct kb_route_node kbn_29;
+static const struct kb_route_node kbn_30;
+static const struct kb_route_node kbn_31;
+static const struct kb_route_node kbn_32;
+static const struct kb_route_node kbn_33;
+static const struct kb_route_node kbn_34;
+static const struct kb_route_node kbn_35;
+static const struct kb_route_node kbn_36;
+static const struct kb_route_node kbn_37;
+static const struct kb_route_node kbn_38;
+static const struct kb_route_node kbn_39;
+static const struct kb_route_node kbn_40;
+static const struct kb_route_node kbn_41;
+static const struct kb_route_node kbn_42;
+static const struct kb_route_node kbn_43;
+static const struct kb_route_node kbn_44;
+static const struct kb_route_node kbn_45;
+static const struct kb_route_node kbn_46;
+static const struct kb_route_node kbn_47;
+static const struct kb_route_node kbn_48;
+static const struct kb_route_node kbn_49;
+static const struct kb_route_node kbn_50;
+static const struct kb_route_node kbn_51;
+static const struct kb_route_node kbn_52;
+static const struct kb_route_node kbn_53;
+static const struct kb_route_node kbn_54;
+static const struct kb_route_node kbn_55;
+static const struct kb_route_node kbn_56;
+static const struct kb_route_node kbn_57;
+static const struct kb_route_node kbn_58;
+static const struct kb_route_node kbn_59;
+static const struct kb_route_node kbn_60;
+static const struct kb_route_node kbn_61;
+static const struct kb_route_node kbn_62;
+static const struct kb_route_node kbn_63;
+static const struct kb_route_node kbn_64;
+static const struct kb_route_node kbn_65;
+static const struct kb_route_node kbn_66;
+static const struct kb_route_node kbn_67;
+static const struct kb_route_node kbn_68;
+static const struct kb_route_node kbn_69;
+static const struct kb_route_node kbn_70;
+static const struct kb_route_node kbn_71;
+static const struct kb_route_node kbn_72;
+static const struct kb_route_node kbn_73;
+static const struct kb_route_node kbn_74;
+static const struct kb_route_node kbn_75;
+static const struct kb_route_node kbn_76;
+static const struct kb_route_node kbn_77;
+static const struct kb_route_node kbn_78;
+static const struct kb_route_node kbn_79;
+static const struct kb_route_node kbn_80;
+static const struct kb_route_node kbn_81;
 
 static const struct kb_route_edge kbn_0_e[] = {
 	{ "", 0, &kbn_1 },
@@ -1536,10 +7345,16 @@ static const struct kb_route_edge kbn_6_e[] = {
 };
 static const struct kb_route_node kbn_6 = { .edges = kbn_6_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_edge kbn_7_e[] = {
+	{ "admin", 5, &kbn_28 },
 	{ "auth", 4, &kbn_11 },
+	{ "client-keys", 11, &kbn_73 },
+	{ "invitations", 11, &kbn_42 },
+	{ "rpc", 3, &kbn_51 },
 	{ "settings", 8, &kbn_8 },
+	{ "sql", 3, &kbn_58 },
+	{ "tables", 6, &kbn_46 },
 };
-static const struct kb_route_node kbn_7 = { .edges = kbn_7_e, .nedges = 2, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_7 = { .edges = kbn_7_e, .nedges = 8, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_edge kbn_8_e[] = {
 	{ "batch", 5, &kbn_9 },
 };
@@ -1584,6 +7399,132 @@ static const struct kb_route_node kbn_24 = { .param_prefix = "", .param_suffix =
 static const struct kb_route_node kbn_25 = { .param_prefix = "", .param_suffix = "", .path_index = 20 };
 static const struct kb_route_node kbn_26 = { .param_prefix = "", .param_suffix = "", .path_index = 21 };
 static const struct kb_route_node kbn_27 = { .param_prefix = "", .param_suffix = "", .path_index = 22 };
+static const struct kb_route_edge kbn_28_e[] = {
+	{ "login", 5, &kbn_78 },
+	{ "logout", 6, &kbn_80 },
+	{ "me", 2, &kbn_81 },
+	{ "migrations", 10, &kbn_59 },
+	{ "refresh", 7, &kbn_79 },
+	{ "service-keys", 12, &kbn_65 },
+	{ "setup", 5, &kbn_76 },
+	{ "tenants", 7, &kbn_29 },
+};
+static const struct kb_route_node kbn_28 = { .edges = kbn_28_e, .nedges = 8, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_edge kbn_29_e[] = {
+	{ "deleted", 7, &kbn_31 },
+	{ "mine", 4, &kbn_30 },
+};
+static const struct kb_route_node kbn_29 = { .edges = kbn_29_e, .nedges = 2,
+	.param = &kbn_32, .param_prefix = "", .param_suffix = "", .path_index = 23 };
+static const struct kb_route_node kbn_30 = { .param_prefix = "", .param_suffix = "", .path_index = 24 };
+static const struct kb_route_node kbn_31 = { .param_prefix = "", .param_suffix = "", .path_index = 25 };
+static const struct kb_route_edge kbn_32_e[] = {
+	{ "admins", 6, &kbn_36 },
+	{ "invitations", 11, &kbn_40 },
+	{ "members", 7, &kbn_34 },
+	{ "recover", 7, &kbn_33 },
+	{ "settings", 8, &kbn_38 },
+};
+static const struct kb_route_node kbn_32 = { .edges = kbn_32_e, .nedges = 5, .param_prefix = "", .param_suffix = "", .path_index = 26 };
+static const struct kb_route_node kbn_33 = { .param_prefix = "", .param_suffix = "", .path_index = 27 };
+static const struct kb_route_node kbn_34 = {
+	.param = &kbn_35, .param_prefix = "", .param_suffix = "", .path_index = 28 };
+static const struct kb_route_node kbn_35 = { .param_prefix = "", .param_suffix = "", .path_index = 29 };
+static const struct kb_route_node kbn_36 = {
+	.param = &kbn_37, .param_prefix = "", .param_suffix = "", .path_index = 30 };
+static const struct kb_route_node kbn_37 = { .param_prefix = "", .param_suffix = "", .path_index = 31 };
+static const struct kb_route_node kbn_38 = {
+	.param = &kbn_39, .param_prefix = "", .param_suffix = "", .path_index = 32 };
+static const struct kb_route_node kbn_39 = { .param_prefix = "", .param_suffix = "", .path_index = 33 };
+static const struct kb_route_node kbn_40 = {
+	.param = &kbn_41, .param_prefix = "", .param_suffix = "", .path_index = 34 };
+static const struct kb_route_node kbn_41 = { .param_prefix = "", .param_suffix = "", .path_index = 35 };
+static const struct kb_route_node kbn_42 = {
+	.param = &kbn_43, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_edge kbn_43_e[] = {
+	{ "accept", 6, &kbn_45 },
+	{ "validate", 8, &kbn_44 },
+};
+static const struct kb_route_node kbn_43 = { .edges = kbn_43_e, .nedges = 2, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_44 = { .param_prefix = "", .param_suffix = "", .path_index = 36 };
+static const struct kb_route_node kbn_45 = { .param_prefix = "", .param_suffix = "", .path_index = 37 };
+static const struct kb_route_node kbn_46 = {
+	.param = &kbn_47, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_edge kbn_47_e[] = {
+	{ "bulk", 4, &kbn_48 },
+	{ "export", 6, &kbn_49 },
+};
+static const struct kb_route_node kbn_47 = { .edges = kbn_47_e, .nedges = 2,
+	.param = &kbn_50, .param_prefix = "", .param_suffix = "", .path_index = 38 };
+static const struct kb_route_node kbn_48 = { .param_prefix = "", .param_suffix = "", .path_index = 39 };
+static const struct kb_route_node kbn_49 = { .param_prefix = "", .param_suffix = "", .path_index = 40 };
+static const struct kb_route_node kbn_50 = { .param_prefix = "", .param_suffix = "", .path_index = 41 };
+static const struct kb_route_edge kbn_51_e[] = {
+	{ "executions", 10, &kbn_53 },
+	{ "procedures", 10, &kbn_52 },
+};
+static const struct kb_route_node kbn_51 = { .edges = kbn_51_e, .nedges = 2,
+	.param = &kbn_56, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_52 = { .param_prefix = "", .param_suffix = "", .path_index = 42 };
+static const struct kb_route_node kbn_53 = {
+	.param = &kbn_54, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_edge kbn_54_e[] = {
+	{ "logs", 4, &kbn_55 },
+};
+static const struct kb_route_node kbn_54 = { .edges = kbn_54_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = 43 };
+static const struct kb_route_node kbn_55 = { .param_prefix = "", .param_suffix = "", .path_index = 44 };
+static const struct kb_route_node kbn_56 = {
+	.param = &kbn_57, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_57 = { .param_prefix = "", .param_suffix = "", .path_index = 45 };
+static const struct kb_route_node kbn_58 = { .param_prefix = "", .param_suffix = "", .path_index = 46 };
+static const struct kb_route_edge kbn_59_e[] = {
+	{ "apply-pending", 13, &kbn_60 },
+	{ "sync", 4, &kbn_61 },
+};
+static const struct kb_route_node kbn_59 = { .edges = kbn_59_e, .nedges = 2,
+	.param = &kbn_62, .param_prefix = "", .param_suffix = "", .path_index = 47 };
+static const struct kb_route_node kbn_60 = { .param_prefix = "", .param_suffix = "", .path_index = 48 };
+static const struct kb_route_node kbn_61 = { .param_prefix = "", .param_suffix = "", .path_index = 49 };
+static const struct kb_route_edge kbn_62_e[] = {
+	{ "apply", 5, &kbn_63 },
+	{ "rollback", 8, &kbn_64 },
+};
+static const struct kb_route_node kbn_62 = { .edges = kbn_62_e, .nedges = 2, .param_prefix = "", .param_suffix = "", .path_index = 50 };
+static const struct kb_route_node kbn_63 = { .param_prefix = "", .param_suffix = "", .path_index = 51 };
+static const struct kb_route_node kbn_64 = { .param_prefix = "", .param_suffix = "", .path_index = 52 };
+static const struct kb_route_node kbn_65 = {
+	.param = &kbn_66, .param_prefix = "", .param_suffix = "", .path_index = 53 };
+static const struct kb_route_edge kbn_66_e[] = {
+	{ "deprecate", 9, &kbn_70 },
+	{ "disable", 7, &kbn_67 },
+	{ "enable", 6, &kbn_68 },
+	{ "revocations", 11, &kbn_72 },
+	{ "revoke", 6, &kbn_69 },
+	{ "rotate", 6, &kbn_71 },
+};
+static const struct kb_route_node kbn_66 = { .edges = kbn_66_e, .nedges = 6, .param_prefix = "", .param_suffix = "", .path_index = 54 };
+static const struct kb_route_node kbn_67 = { .param_prefix = "", .param_suffix = "", .path_index = 55 };
+static const struct kb_route_node kbn_68 = { .param_prefix = "", .param_suffix = "", .path_index = 56 };
+static const struct kb_route_node kbn_69 = { .param_prefix = "", .param_suffix = "", .path_index = 57 };
+static const struct kb_route_node kbn_70 = { .param_prefix = "", .param_suffix = "", .path_index = 58 };
+static const struct kb_route_node kbn_71 = { .param_prefix = "", .param_suffix = "", .path_index = 59 };
+static const struct kb_route_node kbn_72 = { .param_prefix = "", .param_suffix = "", .path_index = 60 };
+static const struct kb_route_node kbn_73 = {
+	.param = &kbn_74, .param_prefix = "", .param_suffix = "", .path_index = 61 };
+static const struct kb_route_edge kbn_74_e[] = {
+	{ "revoke", 6, &kbn_75 },
+};
+static const struct kb_route_node kbn_74 = { .edges = kbn_74_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = 62 };
+static const struct kb_route_node kbn_75 = { .param_prefix = "", .param_suffix = "", .path_index = 63 };
+static const struct kb_route_edge kbn_76_e[] = {
+	{ "status", 6, &kbn_77 },
+};
+static const struct kb_route_node kbn_76 = { .edges = kbn_76_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = 65 };
+static const struct kb_route_node kbn_77 = { .param_prefix = "", .param_suffix = "", .path_index = 64 };
+static const struct kb_route_node kbn_78 = { .param_prefix = "", .param_suffix = "", .path_index = 66 };
+static const struct kb_route_node kbn_79 = { .param_prefix = "", .param_suffix = "", .path_index = 67 };
+static const struct kb_route_node kbn_80 = { .param_prefix = "", .param_suffix = "", .path_index = 68 };
+static const struct kb_route_node kbn_81 = { .param_prefix = "", .param_suffix = "", .path_index = 69 };
 
 extern const char kbg_spec_json[];
 
@@ -1592,9 +7533,9 @@ const struct kb_api kbg_api = {
 	.version = "0.1.0",
 	.root = &kbn_0,
 	.paths = kbg_paths,
-	.npaths = 23,
+	.npaths = 70,
 	.ops = kbg_ops,
-	.nops = 25,
+	.nops = 96,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 224090,
+	.spec_json_len = 1016179,
 };

@@ -265,4 +265,942 @@ struct kbg_mfaVerify_in {
 void	kbh_mfaVerify(struct kb_ctx *, const struct kbg_mfaVerify_in *)
 	    __attribute__((weak));
 
+/* GET /api/v1/admin/tenants (listTenants) */
+struct kbg_listTenants_in {
+	int64_t limit;	/* limit */
+	int	has_limit;
+	int64_t offset;	/* offset */
+	int	has_offset;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listTenants(struct kb_ctx *, const struct kbg_listTenants_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/tenants (createTenant) */
+struct kbg_createTenant_in {
+	struct kbg_TenantCreateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_createTenant(struct kb_ctx *, const struct kbg_createTenant_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/tenants/mine (listMyTenants) */
+struct kbg_listMyTenants_in {
+	int64_t limit;	/* limit */
+	int	has_limit;
+	int64_t offset;	/* offset */
+	int	has_offset;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listMyTenants(struct kb_ctx *, const struct kbg_listMyTenants_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/tenants/deleted (listDeletedTenants) */
+struct kbg_listDeletedTenants_in {
+	int64_t limit;	/* limit */
+	int	has_limit;
+	int64_t offset;	/* offset */
+	int	has_offset;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listDeletedTenants(struct kb_ctx *, const struct kbg_listDeletedTenants_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/tenants/{id} (getTenant) */
+struct kbg_getTenant_in {
+	const char *id;	/* id */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getTenant(struct kb_ctx *, const struct kbg_getTenant_in *)
+	    __attribute__((weak));
+
+/* PATCH /api/v1/admin/tenants/{id} (updateTenant) */
+struct kbg_updateTenant_in {
+	const char *id;	/* id */
+	struct kbg_TenantUpdateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_updateTenant(struct kb_ctx *, const struct kbg_updateTenant_in *)
+	    __attribute__((weak));
+
+/* DELETE /api/v1/admin/tenants/{id} (deleteTenant) */
+struct kbg_deleteTenant_in {
+	const char *id;	/* id */
+	int hard;	/* hard */
+	int	has_hard;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_deleteTenant(struct kb_ctx *, const struct kbg_deleteTenant_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/tenants/{id}/recover (recoverTenant) */
+struct kbg_recoverTenant_in {
+	const char *id;	/* id */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_recoverTenant(struct kb_ctx *, const struct kbg_recoverTenant_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/tenants/{id}/members (listTenantMembers) */
+struct kbg_listTenantMembers_in {
+	const char *id;	/* id */
+	int64_t limit;	/* limit */
+	int	has_limit;
+	int64_t offset;	/* offset */
+	int	has_offset;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listTenantMembers(struct kb_ctx *, const struct kbg_listTenantMembers_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/tenants/{id}/members (addTenantMember) */
+struct kbg_addTenantMember_in {
+	const char *id;	/* id */
+	struct kbg_TenantMemberRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_addTenantMember(struct kb_ctx *, const struct kbg_addTenantMember_in *)
+	    __attribute__((weak));
+
+/* DELETE /api/v1/admin/tenants/{id}/members/{user_id} (removeTenantMember) */
+struct kbg_removeTenantMember_in {
+	const char *id;	/* id */
+	const char *user_id;	/* user_id */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_removeTenantMember(struct kb_ctx *, const struct kbg_removeTenantMember_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/tenants/{id}/admins (listTenantAdmins) */
+struct kbg_listTenantAdmins_in {
+	const char *id;	/* id */
+	int64_t limit;	/* limit */
+	int	has_limit;
+	int64_t offset;	/* offset */
+	int	has_offset;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listTenantAdmins(struct kb_ctx *, const struct kbg_listTenantAdmins_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/tenants/{id}/admins (addTenantAdmin) */
+struct kbg_addTenantAdmin_in {
+	const char *id;	/* id */
+	struct kbg_TenantAdminRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_addTenantAdmin(struct kb_ctx *, const struct kbg_addTenantAdmin_in *)
+	    __attribute__((weak));
+
+/* DELETE /api/v1/admin/tenants/{id}/admins/{user_id} (removeTenantAdmin) */
+struct kbg_removeTenantAdmin_in {
+	const char *id;	/* id */
+	const char *user_id;	/* user_id */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_removeTenantAdmin(struct kb_ctx *, const struct kbg_removeTenantAdmin_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/tenants/{id}/settings (listTenantSettings) */
+struct kbg_listTenantSettings_in {
+	const char *id;	/* id */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listTenantSettings(struct kb_ctx *, const struct kbg_listTenantSettings_in *)
+	    __attribute__((weak));
+
+/* PATCH /api/v1/admin/tenants/{id}/settings (updateTenantSettings) */
+struct kbg_updateTenantSettings_in {
+	const char *id;	/* id */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_updateTenantSettings(struct kb_ctx *, const struct kbg_updateTenantSettings_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/tenants/{id}/settings/{key} (getTenantSetting) */
+struct kbg_getTenantSetting_in {
+	const char *id;	/* id */
+	const char *key;	/* key */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getTenantSetting(struct kb_ctx *, const struct kbg_getTenantSetting_in *)
+	    __attribute__((weak));
+
+/* DELETE /api/v1/admin/tenants/{id}/settings/{key} (deleteTenantSetting) */
+struct kbg_deleteTenantSetting_in {
+	const char *id;	/* id */
+	const char *key;	/* key */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_deleteTenantSetting(struct kb_ctx *, const struct kbg_deleteTenantSetting_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/tenants/{id}/invitations (listTenantInvitations) */
+struct kbg_listTenantInvitations_in {
+	const char *id;	/* id */
+	int64_t limit;	/* limit */
+	int	has_limit;
+	int64_t offset;	/* offset */
+	int	has_offset;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listTenantInvitations(struct kb_ctx *, const struct kbg_listTenantInvitations_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/tenants/{id}/invitations (createTenantInvitation) */
+struct kbg_createTenantInvitation_in {
+	const char *id;	/* id */
+	struct kbg_InvitationCreateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_createTenantInvitation(struct kb_ctx *, const struct kbg_createTenantInvitation_in *)
+	    __attribute__((weak));
+
+/* DELETE /api/v1/admin/tenants/{id}/invitations/{invitation_id} (revokeTenantInvitation) */
+struct kbg_revokeTenantInvitation_in {
+	const char *id;	/* id */
+	const char *invitation_id;	/* invitation_id */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_revokeTenantInvitation(struct kb_ctx *, const struct kbg_revokeTenantInvitation_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/invitations/{token}/validate (validateInvitation) */
+struct kbg_validateInvitation_in {
+	const char *token;	/* token */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_validateInvitation(struct kb_ctx *, const struct kbg_validateInvitation_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/invitations/{token}/accept (acceptInvitation) */
+struct kbg_acceptInvitation_in {
+	const char *token;	/* token */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_acceptInvitation(struct kb_ctx *, const struct kbg_acceptInvitation_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/tables/{table} (listRows) */
+struct kbg_listRows_in {
+	const char *table;	/* table */
+	const char *select;	/* select */
+	int	has_select;
+	const char *order;	/* order */
+	int	has_order;
+	int64_t limit;	/* limit */
+	int	has_limit;
+	int64_t offset;	/* offset */
+	int	has_offset;
+	const char *filters;	/* filters */
+	int	has_filters;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *Range;	/* Range */
+	int	has_Range;
+	const char *Accept;	/* Accept */
+	int	has_Accept;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listRows(struct kb_ctx *, const struct kbg_listRows_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/tables/{table} (insertRows) */
+struct kbg_insertRows_in {
+	const char *table;	/* table */
+	const char *select;	/* select */
+	int	has_select;
+	const char *on_conflict;	/* on_conflict */
+	int	has_on_conflict;
+	const char *columns;	/* columns */
+	int	has_columns;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *Accept;	/* Accept */
+	int	has_Accept;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_insertRows(struct kb_ctx *, const struct kbg_insertRows_in *)
+	    __attribute__((weak));
+
+/* PATCH /api/v1/tables/{table} (updateRows) */
+struct kbg_updateRows_in {
+	const char *table;	/* table */
+	const char *select;	/* select */
+	int	has_select;
+	const char *columns;	/* columns */
+	int	has_columns;
+	int all;	/* all */
+	int	has_all;
+	const char *filters;	/* filters */
+	int	has_filters;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *Accept;	/* Accept */
+	int	has_Accept;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_updateRows(struct kb_ctx *, const struct kbg_updateRows_in *)
+	    __attribute__((weak));
+
+/* DELETE /api/v1/tables/{table} (deleteRows) */
+struct kbg_deleteRows_in {
+	const char *table;	/* table */
+	const char *select;	/* select */
+	int	has_select;
+	int all;	/* all */
+	int	has_all;
+	const char *filters;	/* filters */
+	int	has_filters;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *Accept;	/* Accept */
+	int	has_Accept;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_deleteRows(struct kb_ctx *, const struct kbg_deleteRows_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/tables/{table}/bulk (bulkInsertRows) */
+struct kbg_bulkInsertRows_in {
+	const char *table;	/* table */
+	const char *select;	/* select */
+	int	has_select;
+	const char *on_conflict;	/* on_conflict */
+	int	has_on_conflict;
+	const char *columns;	/* columns */
+	int	has_columns;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_bulkInsertRows(struct kb_ctx *, const struct kbg_bulkInsertRows_in *)
+	    __attribute__((weak));
+
+/* PATCH /api/v1/tables/{table}/bulk (bulkUpdateRows) */
+struct kbg_bulkUpdateRows_in {
+	const char *table;	/* table */
+	const char *select;	/* select */
+	int	has_select;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_bulkUpdateRows(struct kb_ctx *, const struct kbg_bulkUpdateRows_in *)
+	    __attribute__((weak));
+
+/* DELETE /api/v1/tables/{table}/bulk (bulkDeleteRows) */
+struct kbg_bulkDeleteRows_in {
+	const char *table;	/* table */
+	const char *select;	/* select */
+	int	has_select;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_bulkDeleteRows(struct kb_ctx *, const struct kbg_bulkDeleteRows_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/tables/{table}/export (exportRows) */
+struct kbg_exportRows_in {
+	const char *table;	/* table */
+	const char *format;	/* format */
+	int	has_format;
+	const char *select;	/* select */
+	int	has_select;
+	const char *order;	/* order */
+	int	has_order;
+	const char *filters;	/* filters */
+	int	has_filters;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_exportRows(struct kb_ctx *, const struct kbg_exportRows_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/tables/{table}/{id} (getRow) */
+struct kbg_getRow_in {
+	const char *table;	/* table */
+	const char *id;	/* id */
+	const char *select;	/* select */
+	int	has_select;
+	const char *Accept;	/* Accept */
+	int	has_Accept;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getRow(struct kb_ctx *, const struct kbg_getRow_in *)
+	    __attribute__((weak));
+
+/* PUT /api/v1/tables/{table}/{id} (replaceRow) */
+struct kbg_replaceRow_in {
+	const char *table;	/* table */
+	const char *id;	/* id */
+	const char *select;	/* select */
+	int	has_select;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_replaceRow(struct kb_ctx *, const struct kbg_replaceRow_in *)
+	    __attribute__((weak));
+
+/* PATCH /api/v1/tables/{table}/{id} (updateRow) */
+struct kbg_updateRow_in {
+	const char *table;	/* table */
+	const char *id;	/* id */
+	const char *select;	/* select */
+	int	has_select;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_updateRow(struct kb_ctx *, const struct kbg_updateRow_in *)
+	    __attribute__((weak));
+
+/* DELETE /api/v1/tables/{table}/{id} (deleteRow) */
+struct kbg_deleteRow_in {
+	const char *table;	/* table */
+	const char *id;	/* id */
+	const char *select;	/* select */
+	int	has_select;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_deleteRow(struct kb_ctx *, const struct kbg_deleteRow_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/rpc/procedures (listProcedures) */
+struct kbg_listProcedures_in {
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listProcedures(struct kb_ctx *, const struct kbg_listProcedures_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/rpc/executions/{id} (getRpcExecution) */
+struct kbg_getRpcExecution_in {
+	const char *id;	/* id */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getRpcExecution(struct kb_ctx *, const struct kbg_getRpcExecution_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/rpc/executions/{id}/logs (getRpcExecutionLogs) */
+struct kbg_getRpcExecutionLogs_in {
+	const char *id;	/* id */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getRpcExecutionLogs(struct kb_ctx *, const struct kbg_getRpcExecutionLogs_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/rpc/{namespace}/{name} (callProcedure) */
+struct kbg_callProcedure_in {
+	const char *namespace;	/* namespace */
+	const char *name;	/* name */
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_callProcedure(struct kb_ctx *, const struct kbg_callProcedure_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/rpc/{namespace}/{name} (callProcedureGet) */
+struct kbg_callProcedureGet_in {
+	const char *namespace;	/* namespace */
+	const char *name;	/* name */
+	const char *args;	/* args */
+	int	has_args;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_callProcedureGet(struct kb_ctx *, const struct kbg_callProcedureGet_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/sql (runSql) */
+struct kbg_runSql_in {
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_SqlRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_runSql(struct kb_ctx *, const struct kbg_runSql_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/migrations (listMigrations) */
+struct kbg_listMigrations_in {
+	int64_t limit;	/* limit */
+	int	has_limit;
+	int64_t offset;	/* offset */
+	int	has_offset;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listMigrations(struct kb_ctx *, const struct kbg_listMigrations_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/migrations (createMigration) */
+struct kbg_createMigration_in {
+	struct kbg_MigrationCreateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_createMigration(struct kb_ctx *, const struct kbg_createMigration_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/migrations/apply-pending (applyPendingMigrations) */
+struct kbg_applyPendingMigrations_in {
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_applyPendingMigrations(struct kb_ctx *, const struct kbg_applyPendingMigrations_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/migrations/sync (syncMigrations) */
+struct kbg_syncMigrations_in {
+	struct kbg_MigrationSyncRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_syncMigrations(struct kb_ctx *, const struct kbg_syncMigrations_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/migrations/{name} (getMigration) */
+struct kbg_getMigration_in {
+	const char *name;	/* name */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getMigration(struct kb_ctx *, const struct kbg_getMigration_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/migrations/{name}/apply (applyMigration) */
+struct kbg_applyMigration_in {
+	const char *name;	/* name */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_applyMigration(struct kb_ctx *, const struct kbg_applyMigration_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/migrations/{name}/rollback (rollbackMigration) */
+struct kbg_rollbackMigration_in {
+	const char *name;	/* name */
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_rollbackMigration(struct kb_ctx *, const struct kbg_rollbackMigration_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/service-keys (listServiceKeys) */
+struct kbg_listServiceKeys_in {
+	int64_t limit;	/* limit */
+	int	has_limit;
+	int64_t offset;	/* offset */
+	int	has_offset;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	const char *status;	/* status */
+	int	has_status;
+	const char *tenant_id;	/* tenant_id */
+	int	has_tenant_id;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listServiceKeys(struct kb_ctx *, const struct kbg_listServiceKeys_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/service-keys (createServiceKey) */
+struct kbg_createServiceKey_in {
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_ServiceKeyCreateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_createServiceKey(struct kb_ctx *, const struct kbg_createServiceKey_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/service-keys/{id} (getServiceKey) */
+struct kbg_getServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getServiceKey(struct kb_ctx *, const struct kbg_getServiceKey_in *)
+	    __attribute__((weak));
+
+/* PUT /api/v1/admin/service-keys/{id} (updateServiceKey) */
+struct kbg_updateServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_ServiceKeyUpdateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_updateServiceKey(struct kb_ctx *, const struct kbg_updateServiceKey_in *)
+	    __attribute__((weak));
+
+/* DELETE /api/v1/admin/service-keys/{id} (deleteServiceKey) */
+struct kbg_deleteServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_deleteServiceKey(struct kb_ctx *, const struct kbg_deleteServiceKey_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/service-keys/{id}/disable (disableServiceKey) */
+struct kbg_disableServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_disableServiceKey(struct kb_ctx *, const struct kbg_disableServiceKey_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/service-keys/{id}/enable (enableServiceKey) */
+struct kbg_enableServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_enableServiceKey(struct kb_ctx *, const struct kbg_enableServiceKey_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/service-keys/{id}/revoke (revokeServiceKey) */
+struct kbg_revokeServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_KeyRevokeRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_revokeServiceKey(struct kb_ctx *, const struct kbg_revokeServiceKey_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/service-keys/{id}/deprecate (deprecateServiceKey) */
+struct kbg_deprecateServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_ServiceKeyDeprecateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_deprecateServiceKey(struct kb_ctx *, const struct kbg_deprecateServiceKey_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/service-keys/{id}/rotate (rotateServiceKey) */
+struct kbg_rotateServiceKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_ServiceKeyRotateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_rotateServiceKey(struct kb_ctx *, const struct kbg_rotateServiceKey_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/service-keys/{id}/revocations (listServiceKeyRevocations) */
+struct kbg_listServiceKeyRevocations_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listServiceKeyRevocations(struct kb_ctx *, const struct kbg_listServiceKeyRevocations_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/client-keys (listClientKeys) */
+struct kbg_listClientKeys_in {
+	int64_t limit;	/* limit */
+	int	has_limit;
+	int64_t offset;	/* offset */
+	int	has_offset;
+	const char *Prefer;	/* Prefer */
+	int	has_Prefer;
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_listClientKeys(struct kb_ctx *, const struct kbg_listClientKeys_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/client-keys (createClientKey) */
+struct kbg_createClientKey_in {
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_ClientKeyCreateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_createClientKey(struct kb_ctx *, const struct kbg_createClientKey_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/client-keys/{id} (getClientKey) */
+struct kbg_getClientKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getClientKey(struct kb_ctx *, const struct kbg_getClientKey_in *)
+	    __attribute__((weak));
+
+/* PATCH /api/v1/client-keys/{id} (updateClientKey) */
+struct kbg_updateClientKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_ClientKeyUpdateRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_updateClientKey(struct kb_ctx *, const struct kbg_updateClientKey_in *)
+	    __attribute__((weak));
+
+/* DELETE /api/v1/client-keys/{id} (deleteClientKey) */
+struct kbg_deleteClientKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_deleteClientKey(struct kb_ctx *, const struct kbg_deleteClientKey_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/client-keys/{id}/revoke (revokeClientKey) */
+struct kbg_revokeClientKey_in {
+	const char *id;	/* id */
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
+	struct kbg_KeyRevokeRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_revokeClientKey(struct kb_ctx *, const struct kbg_revokeClientKey_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/setup/status (getAdminSetupStatus) */
+struct kbg_getAdminSetupStatus_in {
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getAdminSetupStatus(struct kb_ctx *, const struct kbg_getAdminSetupStatus_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/setup (adminSetup) */
+struct kbg_adminSetup_in {
+	struct kbg_AdminSetupRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_adminSetup(struct kb_ctx *, const struct kbg_adminSetup_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/login (adminLogin) */
+struct kbg_adminLogin_in {
+	struct kbg_SigninRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_adminLogin(struct kb_ctx *, const struct kbg_adminLogin_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/refresh (adminRefresh) */
+struct kbg_adminRefresh_in {
+	struct kbg_RefreshRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_adminRefresh(struct kb_ctx *, const struct kbg_adminRefresh_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/admin/logout (adminLogout) */
+struct kbg_adminLogout_in {
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_adminLogout(struct kb_ctx *, const struct kbg_adminLogout_in *)
+	    __attribute__((weak));
+
+/* GET /api/v1/admin/me (getAdminMe) */
+struct kbg_getAdminMe_in {
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_getAdminMe(struct kb_ctx *, const struct kbg_getAdminMe_in *)
+	    __attribute__((weak));
+
 #endif /* KBG_HANDLERS_H */

@@ -290,6 +290,30 @@ kbg_Error_decode(struct kb_ctx *ctx, json_t *j, struct kbg_Error *out)
 		}
 		out->has_details = 1;
 	}
+	v = json_object_get(j, "message");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->message) == -1)
+			return (-1);
+		out->has_message = 1;
+	}
+	v = json_object_get(j, "sqlstate");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->sqlstate) == -1)
+			return (-1);
+		out->has_sqlstate = 1;
+	}
+	v = json_object_get(j, "detail");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->detail) == -1)
+			return (-1);
+		out->has_detail = 1;
+	}
+	v = json_object_get(j, "hint");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->hint) == -1)
+			return (-1);
+		out->has_hint = 1;
+	}
 	return (0);
 }
 
@@ -312,6 +336,18 @@ kbg_Error_encode(const struct kbg_Error *in)
 		for (i = 0; i < in->n_details; i++)
 			json_array_append_new(a, kbg_ErrorDetail_encode(&in->details[i]));
 		json_object_set_new(o, "details", a);
+	}
+	if (in->has_message) {
+		json_object_set_new(o, "message", in->message != NULL ? json_string(in->message) : json_null());
+	}
+	if (in->has_sqlstate) {
+		json_object_set_new(o, "sqlstate", in->sqlstate != NULL ? json_string(in->sqlstate) : json_null());
+	}
+	if (in->has_detail) {
+		json_object_set_new(o, "detail", in->detail != NULL ? json_string(in->detail) : json_null());
+	}
+	if (in->has_hint) {
+		json_object_set_new(o, "hint", in->hint != NULL ? json_string(in->hint) : json_null());
 	}
 	return (o);
 }
@@ -1196,6 +1232,2517 @@ kbg_MfaVerifyRequest_encode(const struct kbg_MfaVerifyRequest *in)
 		return (NULL);
 	json_object_set_new(o, "challenge_token", in->challenge_token != NULL ? json_string(in->challenge_token) : json_null());
 	json_object_set_new(o, "code", in->code != NULL ? json_string(in->code) : json_null());
+	return (o);
+}
+
+int
+kbg_Tenant_decode(struct kb_ctx *ctx, json_t *j, struct kbg_Tenant *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "slug");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->slug) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "metadata");
+	if (v != NULL && !json_is_null(v)) {
+		out->metadata = v;
+	} else
+		return (-1);
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "updated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->updated_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "deleted_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->deleted_at) == -1)
+			return (-1);
+		out->has_deleted_at = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_Tenant_encode(const struct kbg_Tenant *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "slug", in->slug != NULL ? json_string(in->slug) : json_null());
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	json_object_set_new(o, "metadata", in->metadata != NULL ? json_incref(in->metadata) : json_null());
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	json_object_set_new(o, "updated_at", in->updated_at != NULL ? json_string(in->updated_at) : json_null());
+	if (in->has_deleted_at) {
+		json_object_set_new(o, "deleted_at", in->deleted_at != NULL ? json_string(in->deleted_at) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_MyTenant_decode(struct kb_ctx *ctx, json_t *j, struct kbg_MyTenant *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "slug");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->slug) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "role");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->role) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "joined_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->joined_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_MyTenant_encode(const struct kbg_MyTenant *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "slug", in->slug != NULL ? json_string(in->slug) : json_null());
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	json_object_set_new(o, "role", in->role != NULL ? json_string(in->role) : json_null());
+	json_object_set_new(o, "joined_at", in->joined_at != NULL ? json_string(in->joined_at) : json_null());
+	return (o);
+}
+
+int
+kbg_TenantCreateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_TenantCreateRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "slug");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->slug) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "metadata");
+	if (v != NULL && !json_is_null(v)) {
+		out->metadata = v;
+		out->has_metadata = 1;
+	}
+	v = json_object_get(j, "admin_user_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->admin_user_id) == -1)
+			return (-1);
+		out->has_admin_user_id = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_TenantCreateRequest_encode(const struct kbg_TenantCreateRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "slug", in->slug != NULL ? json_string(in->slug) : json_null());
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	if (in->has_metadata) {
+		json_object_set_new(o, "metadata", in->metadata != NULL ? json_incref(in->metadata) : json_null());
+	}
+	if (in->has_admin_user_id) {
+		json_object_set_new(o, "admin_user_id", in->admin_user_id != NULL ? json_string(in->admin_user_id) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_TenantUpdateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_TenantUpdateRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "slug");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->slug) == -1)
+			return (-1);
+		out->has_slug = 1;
+	}
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+		out->has_name = 1;
+	}
+	v = json_object_get(j, "metadata");
+	if (v != NULL && !json_is_null(v)) {
+		out->metadata = v;
+		out->has_metadata = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_TenantUpdateRequest_encode(const struct kbg_TenantUpdateRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_slug) {
+		json_object_set_new(o, "slug", in->slug != NULL ? json_string(in->slug) : json_null());
+	}
+	if (in->has_name) {
+		json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	}
+	if (in->has_metadata) {
+		json_object_set_new(o, "metadata", in->metadata != NULL ? json_incref(in->metadata) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_TenantMember_decode(struct kb_ctx *ctx, json_t *j, struct kbg_TenantMember *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "tenant_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->tenant_id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "user_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->user_id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "role");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->role) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_TenantMember_encode(const struct kbg_TenantMember *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "tenant_id", in->tenant_id != NULL ? json_string(in->tenant_id) : json_null());
+	json_object_set_new(o, "user_id", in->user_id != NULL ? json_string(in->user_id) : json_null());
+	json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	json_object_set_new(o, "role", in->role != NULL ? json_string(in->role) : json_null());
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	return (o);
+}
+
+int
+kbg_TenantMemberRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_TenantMemberRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "user_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->user_id) == -1)
+			return (-1);
+		out->has_user_id = 1;
+	}
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+		out->has_email = 1;
+	}
+	v = json_object_get(j, "role");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->role) == -1)
+			return (-1);
+		out->has_role = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_TenantMemberRequest_encode(const struct kbg_TenantMemberRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_user_id) {
+		json_object_set_new(o, "user_id", in->user_id != NULL ? json_string(in->user_id) : json_null());
+	}
+	if (in->has_email) {
+		json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	}
+	if (in->has_role) {
+		json_object_set_new(o, "role", in->role != NULL ? json_string(in->role) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_TenantAdminRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_TenantAdminRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "user_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->user_id) == -1)
+			return (-1);
+		out->has_user_id = 1;
+	}
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+		out->has_email = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_TenantAdminRequest_encode(const struct kbg_TenantAdminRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_user_id) {
+		json_object_set_new(o, "user_id", in->user_id != NULL ? json_string(in->user_id) : json_null());
+	}
+	if (in->has_email) {
+		json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_TenantSetting_decode(struct kb_ctx *ctx, json_t *j, struct kbg_TenantSetting *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "key");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "value");
+	if (v != NULL && !json_is_null(v)) {
+		out->value = v;
+	} else
+		return (-1);
+	v = json_object_get(j, "updated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->updated_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_TenantSetting_encode(const struct kbg_TenantSetting *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "key", in->key != NULL ? json_string(in->key) : json_null());
+	json_object_set_new(o, "value", in->value != NULL ? json_incref(in->value) : json_null());
+	json_object_set_new(o, "updated_at", in->updated_at != NULL ? json_string(in->updated_at) : json_null());
+	return (o);
+}
+
+int
+kbg_InvitationCreateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_InvitationCreateRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "role");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->role) == -1)
+			return (-1);
+		out->has_role = 1;
+	}
+	v = json_object_get(j, "expires_in");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->expires_in) == -1)
+			return (-1);
+		out->has_expires_in = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_InvitationCreateRequest_encode(const struct kbg_InvitationCreateRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	if (in->has_role) {
+		json_object_set_new(o, "role", in->role != NULL ? json_string(in->role) : json_null());
+	}
+	if (in->has_expires_in) {
+		json_object_set_new(o, "expires_in", json_integer((json_int_t)in->expires_in));
+	}
+	return (o);
+}
+
+int
+kbg_Invitation_decode(struct kb_ctx *ctx, json_t *j, struct kbg_Invitation *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "tenant_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->tenant_id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "role");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->role) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->status) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_Invitation_encode(const struct kbg_Invitation *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "tenant_id", in->tenant_id != NULL ? json_string(in->tenant_id) : json_null());
+	json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	json_object_set_new(o, "role", in->role != NULL ? json_string(in->role) : json_null());
+	json_object_set_new(o, "status", in->status != NULL ? json_string(in->status) : json_null());
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	return (o);
+}
+
+int
+kbg_InvitationCreated_decode(struct kb_ctx *ctx, json_t *j, struct kbg_InvitationCreated *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "tenant_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->tenant_id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "role");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->role) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->status) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->token) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_InvitationCreated_encode(const struct kbg_InvitationCreated *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "tenant_id", in->tenant_id != NULL ? json_string(in->tenant_id) : json_null());
+	json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	json_object_set_new(o, "role", in->role != NULL ? json_string(in->role) : json_null());
+	json_object_set_new(o, "status", in->status != NULL ? json_string(in->status) : json_null());
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	json_object_set_new(o, "token", in->token != NULL ? json_string(in->token) : json_null());
+	return (o);
+}
+
+int
+kbg_InvitationInfo_decode(struct kb_ctx *ctx, json_t *j, struct kbg_InvitationInfo *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "tenant");
+	if (v != NULL && !json_is_null(v)) {
+		out->tenant = v;
+	} else
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "role");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->role) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_InvitationInfo_encode(const struct kbg_InvitationInfo *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "tenant", in->tenant != NULL ? json_incref(in->tenant) : json_null());
+	json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	json_object_set_new(o, "role", in->role != NULL ? json_string(in->role) : json_null());
+	json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	return (o);
+}
+
+int
+kbg_Procedure_decode(struct kb_ctx *ctx, json_t *j, struct kbg_Procedure *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "namespace");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->namespace) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "args");
+	if (v != NULL && !json_is_null(v)) {
+		out->args = v;
+	} else
+		return (-1);
+	v = json_object_get(j, "returns");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->returns) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "returns_set");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->returns_set) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "volatility");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->volatility) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_Procedure_encode(const struct kbg_Procedure *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "namespace", in->namespace != NULL ? json_string(in->namespace) : json_null());
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	json_object_set_new(o, "args", in->args != NULL ? json_incref(in->args) : json_null());
+	json_object_set_new(o, "returns", in->returns != NULL ? json_string(in->returns) : json_null());
+	json_object_set_new(o, "returns_set", json_boolean(in->returns_set));
+	json_object_set_new(o, "volatility", in->volatility != NULL ? json_string(in->volatility) : json_null());
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_RpcExecution_decode(struct kb_ctx *ctx, json_t *j, struct kbg_RpcExecution *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "namespace");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->namespace) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->status) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "finished_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->finished_at) == -1)
+			return (-1);
+		out->has_finished_at = 1;
+	}
+	v = json_object_get(j, "duration_ms");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_num(v, &out->duration_ms) == -1)
+			return (-1);
+		out->has_duration_ms = 1;
+	}
+	v = json_object_get(j, "result");
+	if (v != NULL && !json_is_null(v)) {
+		out->result = v;
+		out->has_result = 1;
+	}
+	v = json_object_get(j, "error");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->error) == -1)
+			return (-1);
+		out->has_error = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_RpcExecution_encode(const struct kbg_RpcExecution *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "namespace", in->namespace != NULL ? json_string(in->namespace) : json_null());
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	json_object_set_new(o, "status", in->status != NULL ? json_string(in->status) : json_null());
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	if (in->has_finished_at) {
+		json_object_set_new(o, "finished_at", in->finished_at != NULL ? json_string(in->finished_at) : json_null());
+	}
+	if (in->has_duration_ms) {
+		json_object_set_new(o, "duration_ms", json_real(in->duration_ms));
+	}
+	if (in->has_result) {
+		json_object_set_new(o, "result", in->result != NULL ? json_incref(in->result) : json_null());
+	}
+	if (in->has_error) {
+		json_object_set_new(o, "error", in->error != NULL ? json_string(in->error) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_RpcLogLine_decode(struct kb_ctx *ctx, json_t *j, struct kbg_RpcLogLine *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "seq");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->seq) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "level");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->level) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "message");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->message) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_RpcLogLine_encode(const struct kbg_RpcLogLine *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "seq", json_integer((json_int_t)in->seq));
+	json_object_set_new(o, "level", in->level != NULL ? json_string(in->level) : json_null());
+	json_object_set_new(o, "message", in->message != NULL ? json_string(in->message) : json_null());
+	return (o);
+}
+
+int
+kbg_SqlRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_SqlRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "sql");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->sql) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "params");
+	if (v != NULL && !json_is_null(v)) {
+		out->params = v;
+		out->has_params = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_SqlRequest_encode(const struct kbg_SqlRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "sql", in->sql != NULL ? json_string(in->sql) : json_null());
+	if (in->has_params) {
+		json_object_set_new(o, "params", in->params != NULL ? json_incref(in->params) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_SqlResult_decode(struct kb_ctx *ctx, json_t *j, struct kbg_SqlResult *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "columns");
+	if (v != NULL && !json_is_null(v)) {
+		out->columns = v;
+	} else
+		return (-1);
+	v = json_object_get(j, "rows");
+	if (v != NULL && !json_is_null(v)) {
+		out->rows = v;
+	} else
+		return (-1);
+	v = json_object_get(j, "row_count");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->row_count) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "duration_ms");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_num(v, &out->duration_ms) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_SqlResult_encode(const struct kbg_SqlResult *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "columns", in->columns != NULL ? json_incref(in->columns) : json_null());
+	json_object_set_new(o, "rows", in->rows != NULL ? json_incref(in->rows) : json_null());
+	json_object_set_new(o, "row_count", json_integer((json_int_t)in->row_count));
+	json_object_set_new(o, "duration_ms", json_real(in->duration_ms));
+	return (o);
+}
+
+int
+kbg_MigrationCreateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_MigrationCreateRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "up_sql");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->up_sql) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "down_sql");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->down_sql) == -1)
+			return (-1);
+		out->has_down_sql = 1;
+	}
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_MigrationCreateRequest_encode(const struct kbg_MigrationCreateRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	json_object_set_new(o, "up_sql", in->up_sql != NULL ? json_string(in->up_sql) : json_null());
+	if (in->has_down_sql) {
+		json_object_set_new(o, "down_sql", in->down_sql != NULL ? json_string(in->down_sql) : json_null());
+	}
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_Migration_decode(struct kb_ctx *ctx, json_t *j, struct kbg_Migration *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "up_sql");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->up_sql) == -1)
+			return (-1);
+		out->has_up_sql = 1;
+	}
+	v = json_object_get(j, "down_sql");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->down_sql) == -1)
+			return (-1);
+		out->has_down_sql = 1;
+	}
+	v = json_object_get(j, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->status) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "checksum");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->checksum) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "applied_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->applied_at) == -1)
+			return (-1);
+		out->has_applied_at = 1;
+	}
+	v = json_object_get(j, "error");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->error) == -1)
+			return (-1);
+		out->has_error = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_Migration_encode(const struct kbg_Migration *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	if (in->has_up_sql) {
+		json_object_set_new(o, "up_sql", in->up_sql != NULL ? json_string(in->up_sql) : json_null());
+	}
+	if (in->has_down_sql) {
+		json_object_set_new(o, "down_sql", in->down_sql != NULL ? json_string(in->down_sql) : json_null());
+	}
+	json_object_set_new(o, "status", in->status != NULL ? json_string(in->status) : json_null());
+	json_object_set_new(o, "checksum", in->checksum != NULL ? json_string(in->checksum) : json_null());
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	if (in->has_applied_at) {
+		json_object_set_new(o, "applied_at", in->applied_at != NULL ? json_string(in->applied_at) : json_null());
+	}
+	if (in->has_error) {
+		json_object_set_new(o, "error", in->error != NULL ? json_string(in->error) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_MigrationSyncRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_MigrationSyncRequest *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "migrations");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_migrations = json_array_size(v);
+		out->migrations = kb_ctx_alloc(ctx, (out->n_migrations + 1) * sizeof(*out->migrations));
+		for (i = 0; i < out->n_migrations; i++) {
+			if (kbg_MigrationCreateRequest_decode(ctx, json_array_get(v, i), &out->migrations[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "apply");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->apply) == -1)
+			return (-1);
+		out->has_apply = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_MigrationSyncRequest_encode(const struct kbg_MigrationSyncRequest *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	a = json_array();
+	for (i = 0; i < in->n_migrations; i++)
+		json_array_append_new(a, kbg_MigrationCreateRequest_encode(&in->migrations[i]));
+	json_object_set_new(o, "migrations", a);
+	if (in->has_apply) {
+		json_object_set_new(o, "apply", json_boolean(in->apply));
+	}
+	return (o);
+}
+
+int
+kbg_MigrationRun_decode(struct kb_ctx *ctx, json_t *j, struct kbg_MigrationRun *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "stored");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_stored = json_array_size(v);
+		out->stored = kb_ctx_alloc(ctx, (out->n_stored + 1) * sizeof(*out->stored));
+		for (i = 0; i < out->n_stored; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->stored[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "applied");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_applied = json_array_size(v);
+		out->applied = kb_ctx_alloc(ctx, (out->n_applied + 1) * sizeof(*out->applied));
+		for (i = 0; i < out->n_applied; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->applied[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "failed");
+	if (v != NULL && !json_is_null(v)) {
+		out->failed = v;
+		out->has_failed = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_MigrationRun_encode(const struct kbg_MigrationRun *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	a = json_array();
+	for (i = 0; i < in->n_stored; i++)
+		json_array_append_new(a, in->stored[i] != NULL ? json_string(in->stored[i]) : json_null());
+	json_object_set_new(o, "stored", a);
+	a = json_array();
+	for (i = 0; i < in->n_applied; i++)
+		json_array_append_new(a, in->applied[i] != NULL ? json_string(in->applied[i]) : json_null());
+	json_object_set_new(o, "applied", a);
+	if (in->has_failed) {
+		json_object_set_new(o, "failed", in->failed != NULL ? json_incref(in->failed) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ServiceKey_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ServiceKey *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "key_prefix");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key_prefix) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "tenant_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->tenant_id) == -1)
+			return (-1);
+		out->has_tenant_id = 1;
+	}
+	v = json_object_get(j, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->status) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "active");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->active) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	v = json_object_get(j, "deprecated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->deprecated_at) == -1)
+			return (-1);
+		out->has_deprecated_at = 1;
+	}
+	v = json_object_get(j, "grace_until");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->grace_until) == -1)
+			return (-1);
+		out->has_grace_until = 1;
+	}
+	v = json_object_get(j, "replaced_by");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->replaced_by) == -1)
+			return (-1);
+		out->has_replaced_by = 1;
+	}
+	v = json_object_get(j, "created_by");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_by) == -1)
+			return (-1);
+		out->has_created_by = 1;
+	}
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "updated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->updated_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "revoked_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoked_at) == -1)
+			return (-1);
+		out->has_revoked_at = 1;
+	}
+	v = json_object_get(j, "revoke_reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoke_reason) == -1)
+			return (-1);
+		out->has_revoke_reason = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ServiceKey_encode(const struct kbg_ServiceKey *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	json_object_set_new(o, "key_prefix", in->key_prefix != NULL ? json_string(in->key_prefix) : json_null());
+	a = json_array();
+	for (i = 0; i < in->n_scopes; i++)
+		json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+	json_object_set_new(o, "scopes", a);
+	if (in->has_tenant_id) {
+		json_object_set_new(o, "tenant_id", in->tenant_id != NULL ? json_string(in->tenant_id) : json_null());
+	}
+	json_object_set_new(o, "status", in->status != NULL ? json_string(in->status) : json_null());
+	json_object_set_new(o, "active", json_boolean(in->active));
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	if (in->has_deprecated_at) {
+		json_object_set_new(o, "deprecated_at", in->deprecated_at != NULL ? json_string(in->deprecated_at) : json_null());
+	}
+	if (in->has_grace_until) {
+		json_object_set_new(o, "grace_until", in->grace_until != NULL ? json_string(in->grace_until) : json_null());
+	}
+	if (in->has_replaced_by) {
+		json_object_set_new(o, "replaced_by", in->replaced_by != NULL ? json_string(in->replaced_by) : json_null());
+	}
+	if (in->has_created_by) {
+		json_object_set_new(o, "created_by", in->created_by != NULL ? json_string(in->created_by) : json_null());
+	}
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	json_object_set_new(o, "updated_at", in->updated_at != NULL ? json_string(in->updated_at) : json_null());
+	if (in->has_revoked_at) {
+		json_object_set_new(o, "revoked_at", in->revoked_at != NULL ? json_string(in->revoked_at) : json_null());
+	}
+	if (in->has_revoke_reason) {
+		json_object_set_new(o, "revoke_reason", in->revoke_reason != NULL ? json_string(in->revoke_reason) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ServiceKeyCreated_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ServiceKeyCreated *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "key_prefix");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key_prefix) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "tenant_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->tenant_id) == -1)
+			return (-1);
+		out->has_tenant_id = 1;
+	}
+	v = json_object_get(j, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->status) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "active");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->active) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	v = json_object_get(j, "deprecated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->deprecated_at) == -1)
+			return (-1);
+		out->has_deprecated_at = 1;
+	}
+	v = json_object_get(j, "grace_until");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->grace_until) == -1)
+			return (-1);
+		out->has_grace_until = 1;
+	}
+	v = json_object_get(j, "replaced_by");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->replaced_by) == -1)
+			return (-1);
+		out->has_replaced_by = 1;
+	}
+	v = json_object_get(j, "created_by");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_by) == -1)
+			return (-1);
+		out->has_created_by = 1;
+	}
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "updated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->updated_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "revoked_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoked_at) == -1)
+			return (-1);
+		out->has_revoked_at = 1;
+	}
+	v = json_object_get(j, "revoke_reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoke_reason) == -1)
+			return (-1);
+		out->has_revoke_reason = 1;
+	}
+	v = json_object_get(j, "key");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_ServiceKeyCreated_encode(const struct kbg_ServiceKeyCreated *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	json_object_set_new(o, "key_prefix", in->key_prefix != NULL ? json_string(in->key_prefix) : json_null());
+	a = json_array();
+	for (i = 0; i < in->n_scopes; i++)
+		json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+	json_object_set_new(o, "scopes", a);
+	if (in->has_tenant_id) {
+		json_object_set_new(o, "tenant_id", in->tenant_id != NULL ? json_string(in->tenant_id) : json_null());
+	}
+	json_object_set_new(o, "status", in->status != NULL ? json_string(in->status) : json_null());
+	json_object_set_new(o, "active", json_boolean(in->active));
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	if (in->has_deprecated_at) {
+		json_object_set_new(o, "deprecated_at", in->deprecated_at != NULL ? json_string(in->deprecated_at) : json_null());
+	}
+	if (in->has_grace_until) {
+		json_object_set_new(o, "grace_until", in->grace_until != NULL ? json_string(in->grace_until) : json_null());
+	}
+	if (in->has_replaced_by) {
+		json_object_set_new(o, "replaced_by", in->replaced_by != NULL ? json_string(in->replaced_by) : json_null());
+	}
+	if (in->has_created_by) {
+		json_object_set_new(o, "created_by", in->created_by != NULL ? json_string(in->created_by) : json_null());
+	}
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	json_object_set_new(o, "updated_at", in->updated_at != NULL ? json_string(in->updated_at) : json_null());
+	if (in->has_revoked_at) {
+		json_object_set_new(o, "revoked_at", in->revoked_at != NULL ? json_string(in->revoked_at) : json_null());
+	}
+	if (in->has_revoke_reason) {
+		json_object_set_new(o, "revoke_reason", in->revoke_reason != NULL ? json_string(in->revoke_reason) : json_null());
+	}
+	json_object_set_new(o, "key", in->key != NULL ? json_string(in->key) : json_null());
+	return (o);
+}
+
+int
+kbg_ServiceKeyCreateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ServiceKeyCreateRequest *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ServiceKeyCreateRequest_encode(const struct kbg_ServiceKeyCreateRequest *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	a = json_array();
+	for (i = 0; i < in->n_scopes; i++)
+		json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+	json_object_set_new(o, "scopes", a);
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ServiceKeyUpdateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ServiceKeyUpdateRequest *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+		out->has_name = 1;
+	}
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+		out->has_scopes = 1;
+	}
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ServiceKeyUpdateRequest_encode(const struct kbg_ServiceKeyUpdateRequest *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_name) {
+		json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	}
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	if (in->has_scopes) {
+		a = json_array();
+		for (i = 0; i < in->n_scopes; i++)
+			json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+		json_object_set_new(o, "scopes", a);
+	}
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_KeyRevokeRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_KeyRevokeRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->reason) == -1)
+			return (-1);
+		out->has_reason = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_KeyRevokeRequest_encode(const struct kbg_KeyRevokeRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_reason) {
+		json_object_set_new(o, "reason", in->reason != NULL ? json_string(in->reason) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ServiceKeyDeprecateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ServiceKeyDeprecateRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "grace_period_seconds");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->grace_period_seconds) == -1)
+			return (-1);
+		out->has_grace_period_seconds = 1;
+	}
+	v = json_object_get(j, "grace_until");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->grace_until) == -1)
+			return (-1);
+		out->has_grace_until = 1;
+	}
+	v = json_object_get(j, "reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->reason) == -1)
+			return (-1);
+		out->has_reason = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ServiceKeyDeprecateRequest_encode(const struct kbg_ServiceKeyDeprecateRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_grace_period_seconds) {
+		json_object_set_new(o, "grace_period_seconds", json_integer((json_int_t)in->grace_period_seconds));
+	}
+	if (in->has_grace_until) {
+		json_object_set_new(o, "grace_until", in->grace_until != NULL ? json_string(in->grace_until) : json_null());
+	}
+	if (in->has_reason) {
+		json_object_set_new(o, "reason", in->reason != NULL ? json_string(in->reason) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ServiceKeyRotateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ServiceKeyRotateRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "grace_period_seconds");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->grace_period_seconds) == -1)
+			return (-1);
+		out->has_grace_period_seconds = 1;
+	}
+	v = json_object_get(j, "reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->reason) == -1)
+			return (-1);
+		out->has_reason = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ServiceKeyRotateRequest_encode(const struct kbg_ServiceKeyRotateRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_grace_period_seconds) {
+		json_object_set_new(o, "grace_period_seconds", json_integer((json_int_t)in->grace_period_seconds));
+	}
+	if (in->has_reason) {
+		json_object_set_new(o, "reason", in->reason != NULL ? json_string(in->reason) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ServiceKeyEvent_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ServiceKeyEvent *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_int(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "key_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key_id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "action");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->action) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->reason) == -1)
+			return (-1);
+		out->has_reason = 1;
+	}
+	v = json_object_get(j, "actor_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->actor_id) == -1)
+			return (-1);
+		out->has_actor_id = 1;
+	}
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_ServiceKeyEvent_encode(const struct kbg_ServiceKeyEvent *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", json_integer((json_int_t)in->id));
+	json_object_set_new(o, "key_id", in->key_id != NULL ? json_string(in->key_id) : json_null());
+	json_object_set_new(o, "action", in->action != NULL ? json_string(in->action) : json_null());
+	if (in->has_reason) {
+		json_object_set_new(o, "reason", in->reason != NULL ? json_string(in->reason) : json_null());
+	}
+	if (in->has_actor_id) {
+		json_object_set_new(o, "actor_id", in->actor_id != NULL ? json_string(in->actor_id) : json_null());
+	}
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	return (o);
+}
+
+int
+kbg_ClientKey_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ClientKey *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "user_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->user_id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "tenant_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->tenant_id) == -1)
+			return (-1);
+		out->has_tenant_id = 1;
+	}
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "key_prefix");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key_prefix) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->status) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "active");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->active) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "updated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->updated_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "revoked_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoked_at) == -1)
+			return (-1);
+		out->has_revoked_at = 1;
+	}
+	v = json_object_get(j, "revoke_reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoke_reason) == -1)
+			return (-1);
+		out->has_revoke_reason = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ClientKey_encode(const struct kbg_ClientKey *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "user_id", in->user_id != NULL ? json_string(in->user_id) : json_null());
+	if (in->has_tenant_id) {
+		json_object_set_new(o, "tenant_id", in->tenant_id != NULL ? json_string(in->tenant_id) : json_null());
+	}
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	json_object_set_new(o, "key_prefix", in->key_prefix != NULL ? json_string(in->key_prefix) : json_null());
+	a = json_array();
+	for (i = 0; i < in->n_scopes; i++)
+		json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+	json_object_set_new(o, "scopes", a);
+	json_object_set_new(o, "status", in->status != NULL ? json_string(in->status) : json_null());
+	json_object_set_new(o, "active", json_boolean(in->active));
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	json_object_set_new(o, "updated_at", in->updated_at != NULL ? json_string(in->updated_at) : json_null());
+	if (in->has_revoked_at) {
+		json_object_set_new(o, "revoked_at", in->revoked_at != NULL ? json_string(in->revoked_at) : json_null());
+	}
+	if (in->has_revoke_reason) {
+		json_object_set_new(o, "revoke_reason", in->revoke_reason != NULL ? json_string(in->revoke_reason) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ClientKeyCreated_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ClientKeyCreated *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "user_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->user_id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "tenant_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->tenant_id) == -1)
+			return (-1);
+		out->has_tenant_id = 1;
+	}
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "key_prefix");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key_prefix) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "status");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->status) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "active");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->active) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "updated_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->updated_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "revoked_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoked_at) == -1)
+			return (-1);
+		out->has_revoked_at = 1;
+	}
+	v = json_object_get(j, "revoke_reason");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->revoke_reason) == -1)
+			return (-1);
+		out->has_revoke_reason = 1;
+	}
+	v = json_object_get(j, "key");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->key) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_ClientKeyCreated_encode(const struct kbg_ClientKeyCreated *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "user_id", in->user_id != NULL ? json_string(in->user_id) : json_null());
+	if (in->has_tenant_id) {
+		json_object_set_new(o, "tenant_id", in->tenant_id != NULL ? json_string(in->tenant_id) : json_null());
+	}
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	json_object_set_new(o, "key_prefix", in->key_prefix != NULL ? json_string(in->key_prefix) : json_null());
+	a = json_array();
+	for (i = 0; i < in->n_scopes; i++)
+		json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+	json_object_set_new(o, "scopes", a);
+	json_object_set_new(o, "status", in->status != NULL ? json_string(in->status) : json_null());
+	json_object_set_new(o, "active", json_boolean(in->active));
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	json_object_set_new(o, "updated_at", in->updated_at != NULL ? json_string(in->updated_at) : json_null());
+	if (in->has_revoked_at) {
+		json_object_set_new(o, "revoked_at", in->revoked_at != NULL ? json_string(in->revoked_at) : json_null());
+	}
+	if (in->has_revoke_reason) {
+		json_object_set_new(o, "revoke_reason", in->revoke_reason != NULL ? json_string(in->revoke_reason) : json_null());
+	}
+	json_object_set_new(o, "key", in->key != NULL ? json_string(in->key) : json_null());
+	return (o);
+}
+
+int
+kbg_ClientKeyCreateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ClientKeyCreateRequest *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ClientKeyCreateRequest_encode(const struct kbg_ClientKeyCreateRequest *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	a = json_array();
+	for (i = 0; i < in->n_scopes; i++)
+		json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+	json_object_set_new(o, "scopes", a);
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_ClientKeyUpdateRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_ClientKeyUpdateRequest *out)
+{
+	json_t	*v;
+	size_t	i;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+		out->has_name = 1;
+	}
+	v = json_object_get(j, "description");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->description) == -1)
+			return (-1);
+		out->has_description = 1;
+	}
+	v = json_object_get(j, "scopes");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_array(v))
+			return (-1);
+		out->n_scopes = json_array_size(v);
+		out->scopes = kb_ctx_alloc(ctx, (out->n_scopes + 1) * sizeof(*out->scopes));
+		for (i = 0; i < out->n_scopes; i++) {
+			if (kbg_dec_str(json_array_get(v, i), &out->scopes[i]) == -1)
+				return (-1);
+		}
+		out->has_scopes = 1;
+	}
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+		out->has_expires_at = 1;
+	}
+	return (0);
+}
+
+json_t *
+kbg_ClientKeyUpdateRequest_encode(const struct kbg_ClientKeyUpdateRequest *in)
+{
+	json_t	*o;
+	json_t	*a;
+	size_t	i;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	if (in->has_name) {
+		json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	}
+	if (in->has_description) {
+		json_object_set_new(o, "description", in->description != NULL ? json_string(in->description) : json_null());
+	}
+	if (in->has_scopes) {
+		a = json_array();
+		for (i = 0; i < in->n_scopes; i++)
+			json_array_append_new(a, in->scopes[i] != NULL ? json_string(in->scopes[i]) : json_null());
+		json_object_set_new(o, "scopes", a);
+	}
+	if (in->has_expires_at) {
+		json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	}
+	return (o);
+}
+
+int
+kbg_AdminSetupStatus_decode(struct kb_ctx *ctx, json_t *j, struct kbg_AdminSetupStatus *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "needs_setup");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->needs_setup) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_AdminSetupStatus_encode(const struct kbg_AdminSetupStatus *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "needs_setup", json_boolean(in->needs_setup));
+	return (o);
+}
+
+int
+kbg_AdminSetupRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_AdminSetupRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "password");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->password) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+		out->has_name = 1;
+	}
+	v = json_object_get(j, "setup_token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->setup_token) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_AdminSetupRequest_encode(const struct kbg_AdminSetupRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	json_object_set_new(o, "password", in->password != NULL ? json_string(in->password) : json_null());
+	if (in->has_name) {
+		json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	}
+	json_object_set_new(o, "setup_token", in->setup_token != NULL ? json_string(in->setup_token) : json_null());
+	return (o);
+}
+
+int
+kbg_AdminUser_decode(struct kb_ctx *ctx, json_t *j, struct kbg_AdminUser *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "id");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->id) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "name");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->name) == -1)
+			return (-1);
+		out->has_name = 1;
+	}
+	v = json_object_get(j, "role");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->role) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "last_sign_in_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->last_sign_in_at) == -1)
+			return (-1);
+		out->has_last_sign_in_at = 1;
+	}
+	v = json_object_get(j, "totp_enabled");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->totp_enabled) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_AdminUser_encode(const struct kbg_AdminUser *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "id", in->id != NULL ? json_string(in->id) : json_null());
+	json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	if (in->has_name) {
+		json_object_set_new(o, "name", in->name != NULL ? json_string(in->name) : json_null());
+	}
+	json_object_set_new(o, "role", in->role != NULL ? json_string(in->role) : json_null());
+	json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	if (in->has_last_sign_in_at) {
+		json_object_set_new(o, "last_sign_in_at", in->last_sign_in_at != NULL ? json_string(in->last_sign_in_at) : json_null());
+	}
+	json_object_set_new(o, "totp_enabled", json_boolean(in->totp_enabled));
 	return (o);
 }
 

@@ -44,6 +44,42 @@ struct kbg_MfaRecoveryCodes;
 struct kbg_MfaStatus;
 struct kbg_MfaChallenge;
 struct kbg_MfaVerifyRequest;
+struct kbg_Tenant;
+struct kbg_MyTenant;
+struct kbg_TenantCreateRequest;
+struct kbg_TenantUpdateRequest;
+struct kbg_TenantMember;
+struct kbg_TenantMemberRequest;
+struct kbg_TenantAdminRequest;
+struct kbg_TenantSetting;
+struct kbg_InvitationCreateRequest;
+struct kbg_Invitation;
+struct kbg_InvitationCreated;
+struct kbg_InvitationInfo;
+struct kbg_Procedure;
+struct kbg_RpcExecution;
+struct kbg_RpcLogLine;
+struct kbg_SqlRequest;
+struct kbg_SqlResult;
+struct kbg_MigrationCreateRequest;
+struct kbg_Migration;
+struct kbg_MigrationSyncRequest;
+struct kbg_MigrationRun;
+struct kbg_ServiceKey;
+struct kbg_ServiceKeyCreated;
+struct kbg_ServiceKeyCreateRequest;
+struct kbg_ServiceKeyUpdateRequest;
+struct kbg_KeyRevokeRequest;
+struct kbg_ServiceKeyDeprecateRequest;
+struct kbg_ServiceKeyRotateRequest;
+struct kbg_ServiceKeyEvent;
+struct kbg_ClientKey;
+struct kbg_ClientKeyCreated;
+struct kbg_ClientKeyCreateRequest;
+struct kbg_ClientKeyUpdateRequest;
+struct kbg_AdminSetupStatus;
+struct kbg_AdminSetupRequest;
+struct kbg_AdminUser;
 
 /* ServiceInfo */
 struct kbg_ServiceInfo {
@@ -95,6 +131,14 @@ struct kbg_Error {
 	size_t	n_details;
 	struct kbg_ErrorDetail *details;	/* details */
 	int	has_details;
+	const char *message;	/* message */
+	int	has_message;
+	const char *sqlstate;	/* sqlstate */
+	int	has_sqlstate;
+	const char *detail;	/* detail */
+	int	has_detail;
+	const char *hint;	/* hint */
+	int	has_hint;
 };
 
 int	kbg_Error_decode(struct kb_ctx *, json_t *, struct kbg_Error *);
@@ -303,5 +347,548 @@ struct kbg_MfaVerifyRequest {
 
 int	kbg_MfaVerifyRequest_decode(struct kb_ctx *, json_t *, struct kbg_MfaVerifyRequest *);
 json_t	*kbg_MfaVerifyRequest_encode(const struct kbg_MfaVerifyRequest *);
+
+/* Tenant */
+struct kbg_Tenant {
+	const char *id;	/* id */
+	const char *slug;	/* slug */
+	const char *name;	/* name */
+	json_t *metadata;	/* metadata */
+	const char *created_at;	/* created_at */
+	const char *updated_at;	/* updated_at */
+	const char *deleted_at;	/* deleted_at */
+	int	has_deleted_at;
+};
+
+int	kbg_Tenant_decode(struct kb_ctx *, json_t *, struct kbg_Tenant *);
+json_t	*kbg_Tenant_encode(const struct kbg_Tenant *);
+
+/* MyTenant */
+struct kbg_MyTenant {
+	const char *id;	/* id */
+	const char *slug;	/* slug */
+	const char *name;	/* name */
+	const char *role;	/* role */
+	const char *joined_at;	/* joined_at */
+};
+
+int	kbg_MyTenant_decode(struct kb_ctx *, json_t *, struct kbg_MyTenant *);
+json_t	*kbg_MyTenant_encode(const struct kbg_MyTenant *);
+
+/* TenantCreateRequest */
+struct kbg_TenantCreateRequest {
+	const char *slug;	/* slug */
+	const char *name;	/* name */
+	json_t *metadata;	/* metadata */
+	int	has_metadata;
+	const char *admin_user_id;	/* admin_user_id */
+	int	has_admin_user_id;
+};
+
+int	kbg_TenantCreateRequest_decode(struct kb_ctx *, json_t *, struct kbg_TenantCreateRequest *);
+json_t	*kbg_TenantCreateRequest_encode(const struct kbg_TenantCreateRequest *);
+
+/* TenantUpdateRequest */
+struct kbg_TenantUpdateRequest {
+	const char *slug;	/* slug */
+	int	has_slug;
+	const char *name;	/* name */
+	int	has_name;
+	json_t *metadata;	/* metadata */
+	int	has_metadata;
+};
+
+int	kbg_TenantUpdateRequest_decode(struct kb_ctx *, json_t *, struct kbg_TenantUpdateRequest *);
+json_t	*kbg_TenantUpdateRequest_encode(const struct kbg_TenantUpdateRequest *);
+
+/* TenantMember */
+struct kbg_TenantMember {
+	const char *tenant_id;	/* tenant_id */
+	const char *user_id;	/* user_id */
+	const char *email;	/* email */
+	const char *role;	/* role */
+	const char *created_at;	/* created_at */
+};
+
+int	kbg_TenantMember_decode(struct kb_ctx *, json_t *, struct kbg_TenantMember *);
+json_t	*kbg_TenantMember_encode(const struct kbg_TenantMember *);
+
+/* TenantMemberRequest */
+struct kbg_TenantMemberRequest {
+	const char *user_id;	/* user_id */
+	int	has_user_id;
+	const char *email;	/* email */
+	int	has_email;
+	const char *role;	/* role */
+	int	has_role;
+};
+
+int	kbg_TenantMemberRequest_decode(struct kb_ctx *, json_t *, struct kbg_TenantMemberRequest *);
+json_t	*kbg_TenantMemberRequest_encode(const struct kbg_TenantMemberRequest *);
+
+/* TenantAdminRequest */
+struct kbg_TenantAdminRequest {
+	const char *user_id;	/* user_id */
+	int	has_user_id;
+	const char *email;	/* email */
+	int	has_email;
+};
+
+int	kbg_TenantAdminRequest_decode(struct kb_ctx *, json_t *, struct kbg_TenantAdminRequest *);
+json_t	*kbg_TenantAdminRequest_encode(const struct kbg_TenantAdminRequest *);
+
+/* TenantSetting */
+struct kbg_TenantSetting {
+	const char *key;	/* key */
+	json_t *value;	/* value */
+	const char *updated_at;	/* updated_at */
+};
+
+int	kbg_TenantSetting_decode(struct kb_ctx *, json_t *, struct kbg_TenantSetting *);
+json_t	*kbg_TenantSetting_encode(const struct kbg_TenantSetting *);
+
+/* InvitationCreateRequest */
+struct kbg_InvitationCreateRequest {
+	const char *email;	/* email */
+	const char *role;	/* role */
+	int	has_role;
+	int64_t expires_in;	/* expires_in */
+	int	has_expires_in;
+};
+
+int	kbg_InvitationCreateRequest_decode(struct kb_ctx *, json_t *, struct kbg_InvitationCreateRequest *);
+json_t	*kbg_InvitationCreateRequest_encode(const struct kbg_InvitationCreateRequest *);
+
+/* Invitation */
+struct kbg_Invitation {
+	const char *id;	/* id */
+	const char *tenant_id;	/* tenant_id */
+	const char *email;	/* email */
+	const char *role;	/* role */
+	const char *status;	/* status */
+	const char *created_at;	/* created_at */
+	const char *expires_at;	/* expires_at */
+};
+
+int	kbg_Invitation_decode(struct kb_ctx *, json_t *, struct kbg_Invitation *);
+json_t	*kbg_Invitation_encode(const struct kbg_Invitation *);
+
+/* InvitationCreated */
+struct kbg_InvitationCreated {
+	const char *id;	/* id */
+	const char *tenant_id;	/* tenant_id */
+	const char *email;	/* email */
+	const char *role;	/* role */
+	const char *status;	/* status */
+	const char *created_at;	/* created_at */
+	const char *expires_at;	/* expires_at */
+	const char *token;	/* token */
+};
+
+int	kbg_InvitationCreated_decode(struct kb_ctx *, json_t *, struct kbg_InvitationCreated *);
+json_t	*kbg_InvitationCreated_encode(const struct kbg_InvitationCreated *);
+
+/* InvitationInfo */
+struct kbg_InvitationInfo {
+	json_t *tenant;	/* tenant */
+	const char *email;	/* email */
+	const char *role;	/* role */
+	const char *expires_at;	/* expires_at */
+};
+
+int	kbg_InvitationInfo_decode(struct kb_ctx *, json_t *, struct kbg_InvitationInfo *);
+json_t	*kbg_InvitationInfo_encode(const struct kbg_InvitationInfo *);
+
+/* Procedure */
+struct kbg_Procedure {
+	const char *namespace;	/* namespace */
+	const char *name;	/* name */
+	json_t *args;	/* args */
+	const char *returns;	/* returns */
+	int returns_set;	/* returns_set */
+	const char *volatility;	/* volatility */
+	const char *description;	/* description */
+	int	has_description;
+};
+
+int	kbg_Procedure_decode(struct kb_ctx *, json_t *, struct kbg_Procedure *);
+json_t	*kbg_Procedure_encode(const struct kbg_Procedure *);
+
+/* RpcExecution */
+struct kbg_RpcExecution {
+	const char *id;	/* id */
+	const char *namespace;	/* namespace */
+	const char *name;	/* name */
+	const char *status;	/* status */
+	const char *created_at;	/* created_at */
+	const char *finished_at;	/* finished_at */
+	int	has_finished_at;
+	double duration_ms;	/* duration_ms */
+	int	has_duration_ms;
+	json_t *result;	/* result */
+	int	has_result;
+	const char *error;	/* error */
+	int	has_error;
+};
+
+int	kbg_RpcExecution_decode(struct kb_ctx *, json_t *, struct kbg_RpcExecution *);
+json_t	*kbg_RpcExecution_encode(const struct kbg_RpcExecution *);
+
+/* RpcLogLine */
+struct kbg_RpcLogLine {
+	int64_t seq;	/* seq */
+	const char *level;	/* level */
+	const char *message;	/* message */
+};
+
+int	kbg_RpcLogLine_decode(struct kb_ctx *, json_t *, struct kbg_RpcLogLine *);
+json_t	*kbg_RpcLogLine_encode(const struct kbg_RpcLogLine *);
+
+/* SqlRequest */
+struct kbg_SqlRequest {
+	const char *sql;	/* sql */
+	json_t *params;	/* params */
+	int	has_params;
+};
+
+int	kbg_SqlRequest_decode(struct kb_ctx *, json_t *, struct kbg_SqlRequest *);
+json_t	*kbg_SqlRequest_encode(const struct kbg_SqlRequest *);
+
+/* SqlResult */
+struct kbg_SqlResult {
+	json_t *columns;	/* columns */
+	json_t *rows;	/* rows */
+	int64_t row_count;	/* row_count */
+	double duration_ms;	/* duration_ms */
+};
+
+int	kbg_SqlResult_decode(struct kb_ctx *, json_t *, struct kbg_SqlResult *);
+json_t	*kbg_SqlResult_encode(const struct kbg_SqlResult *);
+
+/* MigrationCreateRequest */
+struct kbg_MigrationCreateRequest {
+	const char *name;	/* name */
+	const char *up_sql;	/* up_sql */
+	const char *down_sql;	/* down_sql */
+	int	has_down_sql;
+	const char *description;	/* description */
+	int	has_description;
+};
+
+int	kbg_MigrationCreateRequest_decode(struct kb_ctx *, json_t *, struct kbg_MigrationCreateRequest *);
+json_t	*kbg_MigrationCreateRequest_encode(const struct kbg_MigrationCreateRequest *);
+
+/* Migration */
+struct kbg_Migration {
+	const char *name;	/* name */
+	const char *description;	/* description */
+	int	has_description;
+	const char *up_sql;	/* up_sql */
+	int	has_up_sql;
+	const char *down_sql;	/* down_sql */
+	int	has_down_sql;
+	const char *status;	/* status */
+	const char *checksum;	/* checksum */
+	const char *created_at;	/* created_at */
+	const char *applied_at;	/* applied_at */
+	int	has_applied_at;
+	const char *error;	/* error */
+	int	has_error;
+};
+
+int	kbg_Migration_decode(struct kb_ctx *, json_t *, struct kbg_Migration *);
+json_t	*kbg_Migration_encode(const struct kbg_Migration *);
+
+/* MigrationSyncRequest */
+struct kbg_MigrationSyncRequest {
+	size_t	n_migrations;
+	struct kbg_MigrationCreateRequest *migrations;	/* migrations */
+	int apply;	/* apply */
+	int	has_apply;
+};
+
+int	kbg_MigrationSyncRequest_decode(struct kb_ctx *, json_t *, struct kbg_MigrationSyncRequest *);
+json_t	*kbg_MigrationSyncRequest_encode(const struct kbg_MigrationSyncRequest *);
+
+/* MigrationRun */
+struct kbg_MigrationRun {
+	size_t	n_stored;
+	const char **stored;	/* stored */
+	size_t	n_applied;
+	const char **applied;	/* applied */
+	json_t *failed;	/* failed */
+	int	has_failed;
+};
+
+int	kbg_MigrationRun_decode(struct kb_ctx *, json_t *, struct kbg_MigrationRun *);
+json_t	*kbg_MigrationRun_encode(const struct kbg_MigrationRun *);
+
+/* ServiceKey */
+struct kbg_ServiceKey {
+	const char *id;	/* id */
+	const char *name;	/* name */
+	const char *description;	/* description */
+	int	has_description;
+	const char *key_prefix;	/* key_prefix */
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	const char *tenant_id;	/* tenant_id */
+	int	has_tenant_id;
+	const char *status;	/* status */
+	int active;	/* active */
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+	const char *deprecated_at;	/* deprecated_at */
+	int	has_deprecated_at;
+	const char *grace_until;	/* grace_until */
+	int	has_grace_until;
+	const char *replaced_by;	/* replaced_by */
+	int	has_replaced_by;
+	const char *created_by;	/* created_by */
+	int	has_created_by;
+	const char *created_at;	/* created_at */
+	const char *updated_at;	/* updated_at */
+	const char *revoked_at;	/* revoked_at */
+	int	has_revoked_at;
+	const char *revoke_reason;	/* revoke_reason */
+	int	has_revoke_reason;
+};
+
+int	kbg_ServiceKey_decode(struct kb_ctx *, json_t *, struct kbg_ServiceKey *);
+json_t	*kbg_ServiceKey_encode(const struct kbg_ServiceKey *);
+
+/* ServiceKeyCreated */
+struct kbg_ServiceKeyCreated {
+	const char *id;	/* id */
+	const char *name;	/* name */
+	const char *description;	/* description */
+	int	has_description;
+	const char *key_prefix;	/* key_prefix */
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	const char *tenant_id;	/* tenant_id */
+	int	has_tenant_id;
+	const char *status;	/* status */
+	int active;	/* active */
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+	const char *deprecated_at;	/* deprecated_at */
+	int	has_deprecated_at;
+	const char *grace_until;	/* grace_until */
+	int	has_grace_until;
+	const char *replaced_by;	/* replaced_by */
+	int	has_replaced_by;
+	const char *created_by;	/* created_by */
+	int	has_created_by;
+	const char *created_at;	/* created_at */
+	const char *updated_at;	/* updated_at */
+	const char *revoked_at;	/* revoked_at */
+	int	has_revoked_at;
+	const char *revoke_reason;	/* revoke_reason */
+	int	has_revoke_reason;
+	const char *key;	/* key */
+};
+
+int	kbg_ServiceKeyCreated_decode(struct kb_ctx *, json_t *, struct kbg_ServiceKeyCreated *);
+json_t	*kbg_ServiceKeyCreated_encode(const struct kbg_ServiceKeyCreated *);
+
+/* ServiceKeyCreateRequest */
+struct kbg_ServiceKeyCreateRequest {
+	const char *name;	/* name */
+	const char *description;	/* description */
+	int	has_description;
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+};
+
+int	kbg_ServiceKeyCreateRequest_decode(struct kb_ctx *, json_t *, struct kbg_ServiceKeyCreateRequest *);
+json_t	*kbg_ServiceKeyCreateRequest_encode(const struct kbg_ServiceKeyCreateRequest *);
+
+/* ServiceKeyUpdateRequest */
+struct kbg_ServiceKeyUpdateRequest {
+	const char *name;	/* name */
+	int	has_name;
+	const char *description;	/* description */
+	int	has_description;
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	int	has_scopes;
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+};
+
+int	kbg_ServiceKeyUpdateRequest_decode(struct kb_ctx *, json_t *, struct kbg_ServiceKeyUpdateRequest *);
+json_t	*kbg_ServiceKeyUpdateRequest_encode(const struct kbg_ServiceKeyUpdateRequest *);
+
+/* KeyRevokeRequest */
+struct kbg_KeyRevokeRequest {
+	const char *reason;	/* reason */
+	int	has_reason;
+};
+
+int	kbg_KeyRevokeRequest_decode(struct kb_ctx *, json_t *, struct kbg_KeyRevokeRequest *);
+json_t	*kbg_KeyRevokeRequest_encode(const struct kbg_KeyRevokeRequest *);
+
+/* ServiceKeyDeprecateRequest */
+struct kbg_ServiceKeyDeprecateRequest {
+	int64_t grace_period_seconds;	/* grace_period_seconds */
+	int	has_grace_period_seconds;
+	const char *grace_until;	/* grace_until */
+	int	has_grace_until;
+	const char *reason;	/* reason */
+	int	has_reason;
+};
+
+int	kbg_ServiceKeyDeprecateRequest_decode(struct kb_ctx *, json_t *, struct kbg_ServiceKeyDeprecateRequest *);
+json_t	*kbg_ServiceKeyDeprecateRequest_encode(const struct kbg_ServiceKeyDeprecateRequest *);
+
+/* ServiceKeyRotateRequest */
+struct kbg_ServiceKeyRotateRequest {
+	int64_t grace_period_seconds;	/* grace_period_seconds */
+	int	has_grace_period_seconds;
+	const char *reason;	/* reason */
+	int	has_reason;
+};
+
+int	kbg_ServiceKeyRotateRequest_decode(struct kb_ctx *, json_t *, struct kbg_ServiceKeyRotateRequest *);
+json_t	*kbg_ServiceKeyRotateRequest_encode(const struct kbg_ServiceKeyRotateRequest *);
+
+/* ServiceKeyEvent */
+struct kbg_ServiceKeyEvent {
+	int64_t id;	/* id */
+	const char *key_id;	/* key_id */
+	const char *action;	/* action */
+	const char *reason;	/* reason */
+	int	has_reason;
+	const char *actor_id;	/* actor_id */
+	int	has_actor_id;
+	const char *created_at;	/* created_at */
+};
+
+int	kbg_ServiceKeyEvent_decode(struct kb_ctx *, json_t *, struct kbg_ServiceKeyEvent *);
+json_t	*kbg_ServiceKeyEvent_encode(const struct kbg_ServiceKeyEvent *);
+
+/* ClientKey */
+struct kbg_ClientKey {
+	const char *id;	/* id */
+	const char *user_id;	/* user_id */
+	const char *tenant_id;	/* tenant_id */
+	int	has_tenant_id;
+	const char *name;	/* name */
+	const char *description;	/* description */
+	int	has_description;
+	const char *key_prefix;	/* key_prefix */
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	const char *status;	/* status */
+	int active;	/* active */
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+	const char *created_at;	/* created_at */
+	const char *updated_at;	/* updated_at */
+	const char *revoked_at;	/* revoked_at */
+	int	has_revoked_at;
+	const char *revoke_reason;	/* revoke_reason */
+	int	has_revoke_reason;
+};
+
+int	kbg_ClientKey_decode(struct kb_ctx *, json_t *, struct kbg_ClientKey *);
+json_t	*kbg_ClientKey_encode(const struct kbg_ClientKey *);
+
+/* ClientKeyCreated */
+struct kbg_ClientKeyCreated {
+	const char *id;	/* id */
+	const char *user_id;	/* user_id */
+	const char *tenant_id;	/* tenant_id */
+	int	has_tenant_id;
+	const char *name;	/* name */
+	const char *description;	/* description */
+	int	has_description;
+	const char *key_prefix;	/* key_prefix */
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	const char *status;	/* status */
+	int active;	/* active */
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+	const char *created_at;	/* created_at */
+	const char *updated_at;	/* updated_at */
+	const char *revoked_at;	/* revoked_at */
+	int	has_revoked_at;
+	const char *revoke_reason;	/* revoke_reason */
+	int	has_revoke_reason;
+	const char *key;	/* key */
+};
+
+int	kbg_ClientKeyCreated_decode(struct kb_ctx *, json_t *, struct kbg_ClientKeyCreated *);
+json_t	*kbg_ClientKeyCreated_encode(const struct kbg_ClientKeyCreated *);
+
+/* ClientKeyCreateRequest */
+struct kbg_ClientKeyCreateRequest {
+	const char *name;	/* name */
+	const char *description;	/* description */
+	int	has_description;
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+};
+
+int	kbg_ClientKeyCreateRequest_decode(struct kb_ctx *, json_t *, struct kbg_ClientKeyCreateRequest *);
+json_t	*kbg_ClientKeyCreateRequest_encode(const struct kbg_ClientKeyCreateRequest *);
+
+/* ClientKeyUpdateRequest */
+struct kbg_ClientKeyUpdateRequest {
+	const char *name;	/* name */
+	int	has_name;
+	const char *description;	/* description */
+	int	has_description;
+	size_t	n_scopes;
+	const char **scopes;	/* scopes */
+	int	has_scopes;
+	const char *expires_at;	/* expires_at */
+	int	has_expires_at;
+};
+
+int	kbg_ClientKeyUpdateRequest_decode(struct kb_ctx *, json_t *, struct kbg_ClientKeyUpdateRequest *);
+json_t	*kbg_ClientKeyUpdateRequest_encode(const struct kbg_ClientKeyUpdateRequest *);
+
+/* AdminSetupStatus */
+struct kbg_AdminSetupStatus {
+	int needs_setup;	/* needs_setup */
+};
+
+int	kbg_AdminSetupStatus_decode(struct kb_ctx *, json_t *, struct kbg_AdminSetupStatus *);
+json_t	*kbg_AdminSetupStatus_encode(const struct kbg_AdminSetupStatus *);
+
+/* AdminSetupRequest */
+struct kbg_AdminSetupRequest {
+	const char *email;	/* email */
+	const char *password;	/* password */
+	const char *name;	/* name */
+	int	has_name;
+	const char *setup_token;	/* setup_token */
+};
+
+int	kbg_AdminSetupRequest_decode(struct kb_ctx *, json_t *, struct kbg_AdminSetupRequest *);
+json_t	*kbg_AdminSetupRequest_encode(const struct kbg_AdminSetupRequest *);
+
+/* AdminUser */
+struct kbg_AdminUser {
+	const char *id;	/* id */
+	const char *email;	/* email */
+	const char *name;	/* name */
+	int	has_name;
+	const char *role;	/* role */
+	const char *created_at;	/* created_at */
+	const char *last_sign_in_at;	/* last_sign_in_at */
+	int	has_last_sign_in_at;
+	int totp_enabled;	/* totp_enabled */
+};
+
+int	kbg_AdminUser_decode(struct kb_ctx *, json_t *, struct kbg_AdminUser *);
+json_t	*kbg_AdminUser_encode(const struct kbg_AdminUser *);
 
 #endif /* KBG_TYPES_H */

@@ -17,6 +17,13 @@
  *    The /auth/user and /auth/signout operations also require the token's
  *    session (sid) to be active, so signing out ends the access token too.
  *
+ * Sign-in and refresh also serve /admin/login and /admin/refresh
+ * (handlers/admin.c) through auth_signin() and auth_refresh() with an
+ * "administrators only" flag.  A successful sign-in rehashes a password
+ * whose stored argon2id parameters are weaker than today's; refresh
+ * refuses sessions past KB_SESSION_TTL and refresh tokens past
+ * KB_REFRESH_TTL (401 SESSION_EXPIRED).
+ *
  * No answer tells whether an e-mail address has an account, except
  * sign-up's 409 (inherent to sign-up): a wrong password and an unknown
  * address get the same 401 after the same argon2id work (a dummy hash is
@@ -76,27 +83,33 @@ static struct kb_stmt	signup_stmt = KB_STMT(
 
 /*
  * $1 email.  One row always: the account (or NULLs), the seconds left
- * of a lock on the address, whether or not it has an account, and
- * whether the account has two-factor authentication on.
+ * of a lock on the address, whether or not it has an account, whether
+ * the account has two-factor authentication on, and whether it is an
+ * administrator.
  */
 static struct kb_stmt	signin_lookup = KB_STMT_RO(
 	"SELECT u.id, u.password_hash, coalesce(greatest(0, ceil(extract("
 	" epoch FROM CASE WHEN u.id IS NOT NULL THEN u.locked_until"
 	" ELSE f.locked_until END - now())))::int, 0),"
-	" coalesce(m.enabled, false)"
+	" coalesce(m.enabled, false),"
+	" coalesce(u.role IN " ADMIN_ROLES ", false)"
 	" FROM (SELECT $1::citext AS email) e"
 	" LEFT JOIN users u ON u.email = e.email"
 	" LEFT JOIN signin_failures f ON f.email = e.email"
 	" LEFT JOIN user_mfa m ON m.user_id = u.id");
 
-/* $1 user id or NULL, $2 email, $3 request id, $4 client address. */
+/*
+ * $1 user id or NULL, $2 email, $3 request id, $4 client address, $5
+ * the audit action.
+ */
 static struct kb_stmt	signin_locked = KB_STMT(
-	"INSERT INTO " AUDIT_COLS " VALUES (NULL, 'user.signin.locked',"
+	"INSERT INTO " AUDIT_COLS " VALUES (NULL, $5,"
 	" $1, $3, $4, jsonb_build_object('email', lower($2)))");
 
 /*
  * $1 user id, $2 refresh token hash, $3 user agent, $4 client address,
- * $5 request id.  No row when the account got locked meanwhile.
+ * $5 request id, $6 the audit action.  No row when the account got
+ * locked meanwhile.
  */
 static struct kb_stmt	signin_ok = KB_STMT(
 	"WITH u AS (UPDATE users SET failed_signins = 0, locked_until = NULL,"
@@ -106,15 +119,16 @@ static struct kb_stmt	signin_ok = KB_STMT(
 	" SELECT id, $3, $4 FROM u RETURNING id),"
 	" t AS (INSERT INTO refresh_tokens (session_id, token_hash)"
 	" SELECT id, $2 FROM s),"
-	" a AS (INSERT INTO " AUDIT_COLS " SELECT u.id, 'user.signin',"
+	" a AS (INSERT INTO " AUDIT_COLS " SELECT u.id, $6,"
 	" u.id::text, $5, $4, jsonb_build_object('session_id', s.id)"
 	" FROM u, s)"
 	" SELECT u.id, u.role, s.id, " USER_JSON " FROM u, s");
 
 /*
- * $1 email, $2 request id, $3 client address.  Counts the failure on the
- * account, or on the address when it has none; the fifth in a row locks
- * it for AUTH_LOCK_SECONDS and starts the count again.
+ * $1 email, $2 request id, $3 client address, $4 the audit action.
+ * Counts the failure on the account, or on the address when it has none;
+ * the fifth in a row locks it for AUTH_LOCK_SECONDS and starts the count
+ * again.
  */
 #define FAIL_COUNT(t)							\
 	"failed_signins = CASE WHEN " t ".failed_signins + 1 >= 5 THEN 0"	\
@@ -130,7 +144,7 @@ static struct kb_stmt	signin_fail = KB_STMT(
 	" ON CONFLICT (email) DO UPDATE SET " FAIL_COUNT("x") ","
 	" updated_at = now() RETURNING x.locked_until),"
 	" a AS (INSERT INTO " AUDIT_COLS " SELECT NULL,"
-	" 'user.signin.failed', (SELECT id::text FROM u), $2, $3,"
+	" $4, (SELECT id::text FROM u), $2, $3,"
 	" jsonb_build_object('email', lower($1), 'locked',"
 	" coalesce((SELECT locked_until FROM u), (SELECT locked_until"
 	" FROM f), '-infinity') > now()))"
@@ -138,34 +152,63 @@ static struct kb_stmt	signin_fail = KB_STMT(
 
 /*
  * $1 presented token hash, $2 new token hash, $3 request id, $4 client
- * address.  Rotates an unused token of an active session; a token that
- * was already rotated revokes its session and every token of it.  A row
- * only on success.
+ * address, $5 administrators only (boolean), $6 the session lifetime and
+ * $7 the refresh-token lifetime (seconds).  Rotates an unused, unexpired
+ * token of an active session (of an administrator when $5); a token that
+ * was already rotated revokes its session and every token of it.  One
+ * row on success; a row of NULLs when the token is unused but its
+ * session or itself has expired; no row otherwise.
  */
 static struct kb_stmt	refresh_stmt = KB_STMT(
 	"WITH rot AS (UPDATE refresh_tokens rt SET rotated_at = now()"
-	" FROM sessions s WHERE rt.token_hash = $1 AND rt.rotated_at IS NULL"
+	" FROM sessions s JOIN users su ON su.id = s.user_id"
+	" WHERE rt.token_hash = $1 AND rt.rotated_at IS NULL"
 	" AND NOT rt.revoked AND s.id = rt.session_id"
-	" AND s.revoked_at IS NULL RETURNING rt.session_id, s.user_id),"
+	" AND s.revoked_at IS NULL"
+	" AND s.created_at > now() - $6::int * interval '1 second'"
+	" AND rt.created_at > now() - $7::int * interval '1 second'"
+	" AND (NOT $5::boolean OR su.role IN " ADMIN_ROLES ")"
+	" RETURNING rt.session_id, s.user_id),"
 	" nt AS (INSERT INTO refresh_tokens (session_id, token_hash)"
 	" SELECT session_id, $2 FROM rot),"
 	" lu AS (UPDATE sessions SET refreshed_at = now() WHERE id IN"
 	" (SELECT session_id FROM rot)),"
 	" old AS (SELECT rt.session_id, s.user_id, rt.rotated_at IS NOT NULL"
-	" AND s.revoked_at IS NULL AS reuse FROM refresh_tokens rt"
+	" AND s.revoked_at IS NULL AS reuse, rt.rotated_at IS NULL"
+	" AND NOT rt.revoked AND s.revoked_at IS NULL"
+	" AND (s.created_at <= now() - $6::int * interval '1 second'"
+	" OR rt.created_at <= now() - $7::int * interval '1 second')"
+	" AS expired FROM refresh_tokens rt"
 	" JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1"
 	" AND NOT EXISTS (SELECT 1 FROM rot)),"
 	" rs AS (UPDATE sessions SET revoked_at = now() WHERE id IN"
 	" (SELECT session_id FROM old WHERE reuse) AND revoked_at IS NULL),"
 	" rr AS (UPDATE refresh_tokens SET revoked = true WHERE session_id IN"
 	" (SELECT session_id FROM old WHERE reuse) AND NOT revoked),"
-	" a AS (INSERT INTO " AUDIT_COLS " SELECT user_id, 'token.refresh',"
+	" a AS (INSERT INTO " AUDIT_COLS " SELECT user_id, CASE WHEN $5"
+	" THEN 'admin.refresh' ELSE 'token.refresh' END,"
 	" session_id::text, $3, $4, '{}' FROM rot UNION ALL"
 	" SELECT NULL, CASE WHEN reuse THEN 'token.reuse_detected'"
+	" WHEN expired THEN 'token.refresh.expired'"
+	" WHEN $5 THEN 'admin.refresh.rejected'"
 	" ELSE 'token.refresh.rejected' END, session_id::text, $3, $4,"
 	" jsonb_build_object('user_id', user_id) FROM old)"
 	" SELECT u.id, u.role, rot.session_id, " USER_JSON
-	" FROM rot JOIN users u ON u.id = rot.user_id");
+	" FROM rot JOIN users u ON u.id = rot.user_id"
+	" UNION ALL SELECT NULL, NULL, NULL, NULL FROM old WHERE expired");
+
+/*
+ * $1 user id, $2 the new password hash, $3 the hash it replaces, $4
+ * request id, $5 client address.  A sign-in found the stored argon2id
+ * parameters weaker than today's; nothing changes if the password was
+ * changed meanwhile.
+ */
+static struct kb_stmt	rehash_stmt = KB_STMT(
+	"WITH u AS (UPDATE users SET password_hash = $2 WHERE id = $1"
+	" AND password_hash = $3 RETURNING id),"
+	" a AS (INSERT INTO " AUDIT_COLS " SELECT id, 'user.password.rehash',"
+	" id::text, $4, $5, '{}' FROM u)"
+	" SELECT count(*) FROM u");
 
 /* $1 session id, $2 user id, $3 request id, $4 client address. */
 static struct kb_stmt	signout_stmt = KB_STMT(
@@ -185,6 +228,13 @@ static struct kb_stmt	signout_stmt = KB_STMT(
 static struct kb_stmt	user_get = KB_STMT_RO(
 	"SELECT " USER_JSON " FROM users u WHERE u.id = $1 AND "
 	ACTIVE_SESSION);
+
+/*
+ * $1 user id, for a client key: the gate has checked the key (not
+ * revoked, not expired, its user not locked); it has no session.
+ */
+static struct kb_stmt	user_get_by_key = KB_STMT_RO(
+	"SELECT " USER_JSON " FROM users u WHERE u.id = $1");
 
 /*
  * $1 user id, $2 session id, $3 email, $4 password hash, $5 metadata to
@@ -208,8 +258,9 @@ static struct kb_stmt	user_update = KB_STMT(
 	" AND revoked_at IS NULL)"
 
 /*
- * $1 user id, $2 session id, $3 limit, $4 offset.  One row: whether the
- * caller's session is active, and the page of active sessions (JSON).
+ * $1 user id, $2 session id, $3 limit, $4 offset, $5 the session
+ * lifetime (seconds).  One row: whether the caller's session is active,
+ * and the page of active, unexpired sessions (JSON).
  */
 static struct kb_stmt	sessions_list = KB_STMT_RO(
 	"SELECT " CALLER_ACTIVE ", coalesce((SELECT json_agg("
@@ -219,6 +270,7 @@ static struct kb_stmt	sessions_list = KB_STMT_RO(
 	" 'user_agent', s.user_agent, 'ip', s.ip, 'current', s.id = $2)"
 	" ORDER BY s.created_at DESC, s.id) FROM (SELECT * FROM sessions x"
 	" WHERE x.user_id = $1 AND x.revoked_at IS NULL"
+	" AND x.created_at > now() - $5::int * interval '1 second'"
 	" ORDER BY x.created_at DESC, x.id LIMIT $3 OFFSET $4) s),"
 	" '[]')::text");
 
@@ -313,6 +365,26 @@ struct pw_work {
 	const void	*in;
 	char		*user_id;	/* signin: the account, or NULL */
 	int		 mfa;		/* signin: the account has 2FA on */
+	int		 is_admin;	/* signin: the account is an admin */
+	int		 want_rehash;	/* verify: rehash weak parameters */
+	int		 rehashed;	/* verify: `hash` holds a new hash */
+};
+
+/* A sign-in at /auth/signin or /admin/login. */
+struct signin_req {
+	const char	*email;
+	const char	*password;
+	int		 admin;		/* administrators only */
+};
+
+/* What a successful sign-in still has to do after its statement. */
+struct signin_cont {
+	char		*token;		/* the new refresh token */
+	char		*user_id;
+	char		*new_hash;	/* NULL: no rehash */
+	char		*old_hash;
+	/* The session row, kept for the answer after the rehash. */
+	char		*sub, *role, *sid, *user;
 };
 
 static void	pw_hash_fn(void *);
@@ -333,6 +405,7 @@ static void	signin_fail_done(struct kb_ctx *, struct kb_db_result *,
 		    void *);
 static void	signin_locked_done(struct kb_ctx *, struct kb_db_result *,
 		    void *);
+static void	rehash_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	refresh_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	signout_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	user_done(struct kb_ctx *, struct kb_db_result *, void *);
@@ -354,8 +427,8 @@ static void	reauth_ok_done(struct kb_ctx *, struct kb_db_result *,
 static void	reauth_fail_done(struct kb_ctx *, struct kb_db_result *,
 		    void *);
 static void	respond_session_ended(struct kb_ctx *);
-
-static int	password_bytes_ok(struct kb_ctx *, const char *);
+static void	respond_session(struct kb_ctx *, int, const char *,
+		    const char *, const char *, const char *, const char *);
 
 /* ---- GET /auth/config ---- */
 
@@ -390,7 +463,7 @@ kbh_signup(struct kb_ctx *ctx, const struct kbg_signup_in *in)
 {
 	struct pw_work	*w;
 
-	if (!password_bytes_ok(ctx, in->body->password))
+	if (!auth_password_bytes_ok(ctx, in->body->password))
 		return;
 	w = pw_new(in, in->body->password);
 	(void)pw_start(ctx, w, pw_hash_fn, signup_hashed);
@@ -457,24 +530,41 @@ signup_done(struct kb_ctx *ctx, struct kb_db_result *r, void *token)
 	auth_respond_session(ctx, 201, r->res, token);
 }
 
-/* ---- POST /auth/signin ---- */
+/* ---- POST /auth/signin (and /admin/login) ---- */
 
 void
 kbh_signin(struct kb_ctx *ctx, const struct kbg_signin_in *in)
 {
-	const char	*params[1] = { in->body->email };
+	auth_signin(ctx, in->body->email, in->body->password, 0);
+}
 
-	kb_db_query(ctx, &signin_lookup, 1, params, signin_found,
-	    (void *)(uintptr_t)in);
+/*
+ * Sign in with e-mail and password.  With `admin`, only administrators
+ * get a session: anyone else is answered exactly like a wrong password,
+ * after the same work, and the attempt counts towards the lockout.
+ */
+void
+auth_signin(struct kb_ctx *ctx, const char *email, const char *password,
+    int admin)
+{
+	struct signin_req	*sr;
+	const char		*params[1];
+
+	sr = kb_ctx_alloc(ctx, sizeof(*sr));
+	sr->email = email;
+	sr->password = password;
+	sr->admin = admin;
+	params[0] = email;
+	kb_db_query(ctx, &signin_lookup, 1, params, signin_found, sr);
 }
 
 static void
 signin_found(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 {
-	const struct kbg_signin_in	*in = arg;
-	struct pw_work			*w;
-	const char			*params[4];
-	int				*retry;
+	const struct signin_req	*sr = arg;
+	struct pw_work		*w;
+	const char		*params[5];
+	int			*retry;
 
 	if (!r->ok) {
 		kb_db_respond_failure(ctx, r);
@@ -489,21 +579,26 @@ signin_found(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 	if (*retry > 0) {
 		params[0] = PQgetisnull(r->res, 0, 0) ? NULL :
 		    PQgetvalue(r->res, 0, 0);
-		params[1] = in->body->email;
+		params[1] = sr->email;
 		params[2] = kb_ctx_request_id(ctx);
 		params[3] = kb_ctx_client_addr(ctx);
-		kb_db_query(ctx, &signin_locked, 4, params,
+		params[4] = sr->admin ? "admin.login.locked" :
+		    "user.signin.locked";
+		kb_db_query(ctx, &signin_locked, 5, params,
 		    signin_locked_done, retry);
 		return;
 	}
 
-	w = pw_new(in, in->body->password);
+	w = pw_new(sr, sr->password);
 	if (!PQgetisnull(r->res, 0, 0)) {
 		w->user_id = kb_ctx_strdup(ctx, PQgetvalue(r->res, 0, 0));
 		w->mfa = PQgetvalue(r->res, 0, 3)[0] == 't';
+		w->is_admin = PQgetvalue(r->res, 0, 4)[0] == 't';
 		w->stored = strdup(PQgetvalue(r->res, 0, 1));
 		if (w->stored == NULL)
 			abort();
+		/* Only a sign-in that will succeed upgrades the hash. */
+		w->want_rehash = (!sr->admin || w->is_admin) && !w->mfa;
 	}
 	(void)pw_start(ctx, w, pw_verify_fn, signin_verified);
 }
@@ -527,46 +622,65 @@ static void
 signin_verified(struct kb_ctx *ctx, void *arg)
 {
 	struct pw_work			*w = arg;
-	const struct kbg_signin_in	*in;
+	const struct signin_req		*sr;
+	struct signin_cont		*sc;
 	char				 token[KB_TOKEN_LEN(REFRESH_BYTES)];
 	char				 thash[KB_TOKEN_HASH_LEN];
-	const char			*params[5];
+	const char			*params[6];
+	int				 ok;
 
 	if (ctx == NULL) {
 		pw_free(w);
 		return;
 	}
-	in = w->in;
-	if (w->user_id != NULL && w->rc == KB_PASSWORD_OK && w->mfa) {
+	sr = w->in;
+	/* At /admin/login, a user who is not an administrator fails. */
+	ok = w->user_id != NULL && w->rc == KB_PASSWORD_OK &&
+	    (!sr->admin || w->is_admin);
+	if (ok && w->mfa) {
 		/* Right password, 2FA on: a challenge instead of tokens. */
 		mfa_signin_challenge(ctx, w->user_id);
-	} else if (w->user_id != NULL && w->rc == KB_PASSWORD_OK) {
+	} else if (ok) {
 		if (auth_refresh_new(ctx, token, sizeof(token), thash,
 		    sizeof(thash))) {
 			pw_free(w);
 			return;
+		}
+		sc = kb_ctx_alloc(ctx, sizeof(*sc));
+		memset(sc, 0, sizeof(*sc));
+		sc->token = kb_ctx_strdup(ctx, token);
+		sc->user_id = w->user_id;
+		if (w->rehashed) {
+			sc->new_hash = kb_ctx_strdup(ctx, w->hash);
+			sc->old_hash = kb_ctx_strdup(ctx, w->stored);
 		}
 		params[0] = w->user_id;
 		params[1] = thash;
 		params[2] = kb_ctx_header(ctx, "user-agent");
 		params[3] = kb_ctx_client_addr(ctx);
 		params[4] = kb_ctx_request_id(ctx);
-		kb_db_query(ctx, &signin_ok, 5, params, signin_ok_done,
-		    kb_ctx_strdup(ctx, token));
+		params[5] = sr->admin ? "admin.login" : "user.signin";
+		kb_db_query(ctx, &signin_ok, 6, params, signin_ok_done, sc);
+		explicit_bzero(token, sizeof(token));
 	} else {
 		auth_log_pw_error("signin", w->rc);
-		params[0] = in->body->email;
+		params[0] = sr->email;
 		params[1] = kb_ctx_request_id(ctx);
 		params[2] = kb_ctx_client_addr(ctx);
-		kb_db_query(ctx, &signin_fail, 3, params, signin_fail_done,
+		params[3] = sr->admin ? "admin.login.failed" :
+		    "user.signin.failed";
+		kb_db_query(ctx, &signin_fail, 4, params, signin_fail_done,
 		    NULL);
 	}
 	pw_free(w);
 }
 
 static void
-signin_ok_done(struct kb_ctx *ctx, struct kb_db_result *r, void *token)
+signin_ok_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 {
+	struct signin_cont	*sc = arg;
+	const char		*params[5];
+
 	if (!r->ok) {
 		kb_db_respond_failure(ctx, r);
 		return;
@@ -576,7 +690,38 @@ signin_ok_done(struct kb_ctx *ctx, struct kb_db_result *r, void *token)
 		auth_respond_invalid_credentials(ctx);
 		return;
 	}
-	auth_respond_session(ctx, 200, r->res, token);
+	if (sc->new_hash == NULL) {
+		auth_respond_session(ctx, 200, r->res, sc->token);
+		return;
+	}
+	/*
+	 * The stored hash has weaker parameters than today's: store the
+	 * new one (made on the helper thread with the verification), then
+	 * answer.
+	 */
+	sc->sub = kb_ctx_strdup(ctx, PQgetvalue(r->res, 0, 0));
+	sc->role = kb_ctx_strdup(ctx, PQgetvalue(r->res, 0, 1));
+	sc->sid = kb_ctx_strdup(ctx, PQgetvalue(r->res, 0, 2));
+	sc->user = kb_ctx_strdup(ctx, PQgetvalue(r->res, 0, 3));
+	params[0] = sc->user_id;
+	params[1] = sc->new_hash;
+	params[2] = sc->old_hash;
+	params[3] = kb_ctx_request_id(ctx);
+	params[4] = kb_ctx_client_addr(ctx);
+	kb_db_query(ctx, &rehash_stmt, 5, params, rehash_done, sc);
+}
+
+static void
+rehash_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	struct signin_cont	*sc = arg;
+
+	/* The sign-in itself succeeded: a failed upgrade is only logged. */
+	if (!r->ok)
+		kb_log("warning", "signin: storing the rehashed password "
+		    "failed");
+	respond_session(ctx, 200, sc->sub, sc->role, sc->sid, sc->user,
+	    sc->token);
 }
 
 static void
@@ -596,15 +741,25 @@ auth_respond_invalid_credentials(struct kb_ctx *ctx)
 	    "invalid e-mail address or password");
 }
 
-/* ---- POST /auth/refresh ---- */
+/* ---- POST /auth/refresh (and /admin/refresh) ---- */
 
 void
 kbh_refreshToken(struct kb_ctx *ctx, const struct kbg_refreshToken_in *in)
 {
-	const char	*tok = in->body->refresh_token;
+	auth_refresh(ctx, in->body->refresh_token, 0);
+}
+
+/*
+ * Rotate a refresh token.  With `admin`, only while its user is still an
+ * administrator (otherwise 401, and the token stays unused).
+ */
+void
+auth_refresh(struct kb_ctx *ctx, const char *tok, int admin)
+{
 	char		 token[KB_TOKEN_LEN(REFRESH_BYTES)];
 	char		 thash[KB_TOKEN_HASH_LEN], ohash[KB_TOKEN_HASH_LEN];
-	const char	*params[4];
+	char		 sttl[16], rttl[16];
+	const char	*params[7];
 
 	if (kb_token_hash(tok, strlen(tok), ohash, sizeof(ohash)) != 0 ||
 	    auth_refresh_new(ctx, token, sizeof(token), thash, sizeof(thash))) {
@@ -613,12 +768,18 @@ kbh_refreshToken(struct kb_ctx *ctx, const struct kbg_refreshToken_in *in)
 			    "internal error");
 		return;
 	}
+	(void)snprintf(sttl, sizeof(sttl), "%d", kb_config.session_ttl);
+	(void)snprintf(rttl, sizeof(rttl), "%d", kb_config.refresh_ttl);
 	params[0] = ohash;
 	params[1] = thash;
 	params[2] = kb_ctx_request_id(ctx);
 	params[3] = kb_ctx_client_addr(ctx);
-	kb_db_query(ctx, &refresh_stmt, 4, params, refresh_done,
+	params[4] = admin ? "true" : "false";
+	params[5] = sttl;
+	params[6] = rttl;
+	kb_db_query(ctx, &refresh_stmt, 7, params, refresh_done,
 	    kb_ctx_strdup(ctx, token));
+	explicit_bzero(token, sizeof(token));
 }
 
 static void
@@ -626,6 +787,11 @@ refresh_done(struct kb_ctx *ctx, struct kb_db_result *r, void *token)
 {
 	if (!r->ok) {
 		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	if (PQntuples(r->res) == 1 && PQgetisnull(r->res, 0, 0)) {
+		kb_respond_error(ctx, 401, "SESSION_EXPIRED",
+		    "the session has expired; sign in again");
 		return;
 	}
 	if (PQntuples(r->res) != 1) {
@@ -673,7 +839,15 @@ signout_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 void
 kbh_getUser(struct kb_ctx *ctx, const struct kbg_getUser_in *in)
 {
+	const struct kb_caller	*c = kb_ctx_caller(ctx);
+	const char		*params[1];
+
 	(void)in;
+	if (c->cred == KB_CRED_CLIENT_KEY && auth_is_uuid(c->sub)) {
+		params[0] = c->sub;
+		kb_db_query(ctx, &user_get_by_key, 1, params, user_done, NULL);
+		return;
+	}
 	auth_query_caller(ctx, &user_get, user_done, NULL);
 }
 
@@ -707,7 +881,7 @@ kbh_updateUser(struct kb_ctx *ctx, const struct kbg_updateUser_in *in)
 		update_run(ctx, in, NULL);
 		return;
 	}
-	if (!password_bytes_ok(ctx, in->body->password))
+	if (!auth_password_bytes_ok(ctx, in->body->password))
 		return;
 	w = pw_new(in, in->body->password);
 	(void)pw_start(ctx, w, pw_hash_fn, update_hashed);
@@ -786,11 +960,12 @@ void
 kbh_listSessions(struct kb_ctx *ctx, const struct kbg_listSessions_in *in)
 {
 	const struct kb_caller	*c;
-	char			 limit[24], offset[24];
-	const char		*params[4];
+	char			 limit[24], offset[24], ttl[16];
+	const char		*params[5];
 
 	if (!auth_caller_ok(ctx, &c))
 		return;
+	(void)snprintf(ttl, sizeof(ttl), "%d", kb_config.session_ttl);
 	(void)snprintf(limit, sizeof(limit), "%" PRId64,
 	    in->has_limit ? in->limit : 100);
 	(void)snprintf(offset, sizeof(offset), "%" PRId64,
@@ -799,7 +974,8 @@ kbh_listSessions(struct kb_ctx *ctx, const struct kbg_listSessions_in *in)
 	params[1] = c->sid;
 	params[2] = limit;
 	params[3] = offset;
-	kb_db_query(ctx, &sessions_list, 4, params, sessions_list_done, NULL);
+	params[4] = ttl;
+	kb_db_query(ctx, &sessions_list, 5, params, sessions_list_done, NULL);
 }
 
 static void
@@ -1032,8 +1208,8 @@ respond_session_ended(struct kb_ctx *ctx)
  * The spec bounds the password in characters; argon2id and our limit
  * count bytes.  At most KB_PASSWORD_MAX_LEN bytes of UTF-8.
  */
-static int
-password_bytes_ok(struct kb_ctx *ctx, const char *pw)
+int
+auth_password_bytes_ok(struct kb_ctx *ctx, const char *pw)
 {
 	struct kb_errors	errs;
 
@@ -1070,28 +1246,39 @@ void
 auth_respond_session(struct kb_ctx *ctx, int status, PGresult *res,
     const char *refresh)
 {
+	int	col;
+
+	/* signup's row starts with the `enabled` flag. */
+	col = PQnfields(res) == 5 ? 1 : 0;
+	respond_session(ctx, status, PQgetvalue(res, 0, col),
+	    PQgetvalue(res, 0, col + 1), PQgetvalue(res, 0, col + 2),
+	    PQgetvalue(res, 0, col + 3), refresh);
+}
+
+static void
+respond_session(struct kb_ctx *ctx, int status, const char *sub,
+    const char *role, const char *sid, const char *userjson,
+    const char *refresh)
+{
 	const struct kb_jwt_config	*cfg = kb_jwt_config();
 	struct kb_jwt_claims		 claims;
 	json_t				*user;
 	json_error_t			 jerr;
 	char				*access = NULL;
 	time_t				 now = time(NULL);
-	int				 col, rc;
+	int				 rc;
 
-	/* signup's row starts with the `enabled` flag. */
-	col = PQnfields(res) == 5 ? 1 : 0;
 	memset(&claims, 0, sizeof(claims));
-	claims.sub = PQgetvalue(res, 0, col);
-	claims.role = PQgetvalue(res, 0, col + 1);
-	claims.sid = PQgetvalue(res, 0, col + 2);
+	claims.sub = (char *)sub;
+	claims.role = (char *)role;
+	claims.sid = (char *)sid;
 	if ((rc = kb_jwt_issue(cfg, &claims, now, &access)) != KB_JWT_OK) {
 		kb_log("error", "auth: cannot issue an access token: %s",
 		    kb_jwt_strerror(rc));
 		kb_respond_error(ctx, 500, "INTERNAL", "internal error");
 		return;
 	}
-	if ((user = json_loads(PQgetvalue(res, 0, col + 3), 0, &jerr)) ==
-	    NULL) {
+	if ((user = json_loads(userjson, 0, &jerr)) == NULL) {
 		free(access);
 		kb_log("error", "auth: user JSON: %s", jerr.text);
 		kb_respond_error(ctx, 500, "INTERNAL", "internal error");
@@ -1240,4 +1427,13 @@ pw_verify_fn(void *arg)
 	    w->stored != NULL ? w->stored : dummy_hash);
 	if (w->stored == NULL)
 		w->rc = KB_PASSWORD_ERR_MISMATCH;
+	/*
+	 * Right password, parameters weaker than today's: hash it again.
+	 * (A hash made with stronger parameters is kept.)
+	 */
+	if (w->rc == KB_PASSWORD_OK && w->want_rehash &&
+	    kb_password_below(w->stored, NULL) &&
+	    kb_password_hash(w->password, w->len, NULL, w->hash,
+	    sizeof(w->hash)) == KB_PASSWORD_OK)
+		w->rehashed = 1;
 }

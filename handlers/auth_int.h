@@ -9,16 +9,14 @@
 
 #include <libpq-fe.h>
 
+#include "common.h"
+
 struct kb_ctx;
 struct kb_caller;
 
 #define REFRESH_PREFIX		"kbrt_"
 #define REFRESH_BYTES		32
 
-/* RFC 3339 UTC with milliseconds, as the settings handler writes them. */
-#define TS(x)								\
-	"to_char((" x ") AT TIME ZONE 'UTC',"				\
-	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* A users row `u` as GoTrue clients expect a user. */
 #define USER_JSON							\
@@ -30,6 +28,9 @@ struct kb_caller;
 	" 'created_at', " TS("u.created_at") ","				\
 	" 'updated_at', " TS("u.updated_at") ","				\
 	" 'last_sign_in_at', " TS("u.last_sign_in_at") ")::text"
+
+/* The roles of instance administrators, as an SQL list. */
+#define ADMIN_ROLES	"('admin', 'instance_admin')"
 
 #define AUDIT_COLS	"audit_log (actor_id, action, target, request_id," \
 			" client_addr, details)"
@@ -49,6 +50,12 @@ int	auth_is_uuid(const char *);
 void	auth_query_caller(struct kb_ctx *, struct kb_stmt *, kb_db_cb, void *);
 /* Log a password check that failed for another reason than a mismatch. */
 void	auth_log_pw_error(const char *, int);
+
+/* Sign in (admin: administrators only) and refresh, answering. */
+void	auth_signin(struct kb_ctx *, const char *, const char *, int);
+void	auth_refresh(struct kb_ctx *, const char *, int);
+/* 0 when it answered 400: a password over KB_PASSWORD_MAX_LEN bytes. */
+int	auth_password_bytes_ok(struct kb_ctx *, const char *);
 
 /* mfa.c: sign-in of user_id (password right, 2FA on) answers a challenge. */
 void	mfa_signin_challenge(struct kb_ctx *, const char *);

@@ -63,28 +63,25 @@
 	", $2::uuid, '" action "', " target ", $3, $4, $5::uuid, "	\
 	details " FROM " src
 
-/* A page of a list: (total, rows on the page, JSON array). */
-#define PAGE(count_sql, json, from_order)				\
-	PARAMS "SELECT (" count_sql "), count(*),"				\
-	" coalesce(json_agg(j ORDER BY ord), '[]')::text FROM ("	\
-	"SELECT row_number() OVER () AS ord, j FROM (SELECT " json	\
-	" AS j " from_order " LIMIT $6 OFFSET $7) s) page"
+/* A page of a list (common.h); $6 limit, $7 offset. */
+#define LIST(count_sql, json, from_order)				\
+	PARAMS PAGE(count_sql, json, from_order, "$6", "$7")
 
 /* Tenants. */
 
-static struct kb_stmt list_tenants = KB_STMT_RO(PAGE(
+static struct kb_stmt list_tenants = KB_STMT_RO(LIST(
 	"SELECT count(*) FROM tenants WHERE deleted_at IS NULL",
 	TENANT_JSON("t"),
 	"FROM tenants t WHERE t.deleted_at IS NULL"
 	" ORDER BY t.created_at DESC, t.id"));
 
-static struct kb_stmt list_deleted = KB_STMT_RO(PAGE(
+static struct kb_stmt list_deleted = KB_STMT_RO(LIST(
 	"SELECT count(*) FROM tenants WHERE deleted_at IS NOT NULL",
 	TENANT_JSON("t"),
 	"FROM tenants t WHERE t.deleted_at IS NOT NULL"
 	" ORDER BY t.deleted_at DESC, t.id"));
 
-static struct kb_stmt list_mine = KB_STMT_RO(PAGE(
+static struct kb_stmt list_mine = KB_STMT_RO(LIST(
 	"SELECT count(*) FROM tenant_members m JOIN tenants t"
 	" ON t.id = m.tenant_id WHERE m.user_id = $2::uuid"
 	" AND t.deleted_at IS NULL",
@@ -146,13 +143,13 @@ static struct kb_stmt recover_tenant = KB_STMT(
 
 /* Members and admins. */
 
-static struct kb_stmt list_members = KB_STMT_RO(PAGE(
+static struct kb_stmt list_members = KB_STMT_RO(LIST(
 	"SELECT count(*) FROM tenant_members WHERE tenant_id = $1",
 	MEMBER_JSON("m", "u"),
 	"FROM tenant_members m JOIN users u ON u.id = m.user_id"
 	" WHERE m.tenant_id = $1 ORDER BY m.created_at, m.user_id"));
 
-static struct kb_stmt list_admins = KB_STMT_RO(PAGE(
+static struct kb_stmt list_admins = KB_STMT_RO(LIST(
 	"SELECT count(*) FROM tenant_members WHERE tenant_id = $1"
 	" AND role = 'admin'",
 	MEMBER_JSON("m", "u"),
@@ -243,7 +240,7 @@ static struct kb_stmt delete_setting = KB_STMT(
 
 /* Invitations. */
 
-static struct kb_stmt list_invitations = KB_STMT_RO(PAGE(
+static struct kb_stmt list_invitations = KB_STMT_RO(LIST(
 	"SELECT count(*) FROM invitations WHERE tenant_id = $1",
 	INVITATION_JSON("i"),
 	"FROM invitations i WHERE i.tenant_id = $1"

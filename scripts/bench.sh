@@ -21,7 +21,7 @@ export DATABASE_URL
 build/kbmigrate -d "$DATABASE_URL" migrations >/dev/null
 
 while :; do
-	PORT=$(shuf -i 20000-60999 -n 1)
+	PORT=$(shuf -i 20000-32767 -n 1)
 	(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
 done
 sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT|" \

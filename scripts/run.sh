@@ -20,6 +20,19 @@ export DATABASE_URL
 
 build/kbmigrate -d "$DATABASE_URL" migrations
 
+# Until the first administrator exists, say how to create it.
+needs=$(psql "$DATABASE_URL" -qAt -c "SELECT NOT EXISTS (SELECT 1 FROM
+    admin_setup) AND NOT EXISTS (SELECT 1 FROM users WHERE role IN
+    ('admin', 'instance_admin'))" 2>/dev/null || echo t)
+if [ "$needs" = t ]; then
+	cat <<EOT
+run: no administrator yet.  Create the first one (once) with the setup
+run: token from var/setup_token (or your KB_SETUP_TOKEN):
+  curl -s http://$KB_BIND:$PORT/api/v1/admin/setup -H 'Content-Type: application/json' \\
+    -d "{\"email\":\"admin@example.com\",\"password\":\"<8+ characters>\",\"setup_token\":\"\$(cat var/setup_token)\"}"
+EOT
+fi
+
 sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1$KB_BIND $PORT|" \
     -e "s|^workers[[:space:]].*|workers\t\t\t$KB_WORKERS|" \
     -e "s|^load[[:space:]].*|load\t\t$top/build/korebase.so|" \

@@ -349,8 +349,19 @@ auth_check(struct kb_ctx *ctx)
 	const char *const	*have, *const *want;
 	int			 ok;
 
+	/*
+	 * "anon" in the list makes an operation public: every caller may
+	 * call it.  "authenticated" admits every signed-in user, whatever
+	 * their instance role (an administrator is a user too); service
+	 * keys are not users.  "tenant_admin" admits an administrator of
+	 * the resolved tenant.  Other roles must match exactly.
+	 */
 	if (op->roles != NULL)
 		ok = role_listed(op->roles, c->role) ||
+		    role_listed(op->roles, "anon") ||
+		    (c->sub != NULL && (kb_caller_is_instance_admin(c) ||
+		    strcmp(c->role, "authenticated") == 0) &&
+		    role_listed(op->roles, "authenticated")) ||
 		    (kb_caller_is_tenant_admin(c) && c->tenant != NULL &&
 		    role_listed(op->roles, "tenant_admin"));
 	else
@@ -385,6 +396,10 @@ auth_check(struct kb_ctx *ctx)
 		kb_respond_error(ctx, 401, "UNAUTHORIZED",
 		    "%s needs credentials: send Authorization: Bearer "
 		    "<access token>", op->operation_id);
+	else if (c->tenant == NULL && role_listed(op->roles, "tenant_admin"))
+		kb_respond_error(ctx, 403, "FORBIDDEN",
+		    "the %s role may not call %s; a tenant admin must select "
+		    "the tenant with X-FB-Tenant", c->role, op->operation_id);
 	else
 		kb_respond_error(ctx, 403, "FORBIDDEN",
 		    "the %s role may not call %s", c->role, op->operation_id);

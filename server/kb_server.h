@@ -37,6 +37,9 @@ struct kb_config {
 	const char	*jwt_audience;	/* KB_JWT_AUDIENCE */
 	int		jwt_ttl;	/* KB_JWT_TTL: access-token seconds */
 	int		dev_mode;	/* KB_DEV_MODE: 1 allows no secret */
+	const char	*setup_token;	/* KB_SETUP_TOKEN: first admin setup */
+	int		session_ttl;	/* KB_SESSION_TTL: session seconds */
+	int		refresh_ttl;	/* KB_REFRESH_TTL: refresh-token seconds */
 	const char	*tables_schemas; /* KB_TABLES_SCHEMAS: exposed */
 	const char	*tables_exclude; /* KB_TABLES_EXCLUDE: never exposed */
 };
@@ -52,8 +55,8 @@ struct kb_config {
 	"users,users_touch,sessions,refresh_tokens,signin_failures,"	\
 	"audit_log,user_mfa,mfa_recovery_codes,mfa_challenges,"		\
 	"tenants,tenant_members,tenant_settings,invitations,"		\
-	"service_keys,service_key_events,client_keys,"			\
-	"kb_resolve_caller,kb_schema_notify"
+	"service_keys,service_key_events,client_keys,admin_setup,"	\
+	"kb_migrations,kb_resolve_caller,kb_schema_notify"
 
 extern struct kb_config	kb_config;
 

@@ -69,6 +69,12 @@ kb_config_load(void)
 	v = getenv("KB_JWT_AUDIENCE");
 	kb_config.jwt_audience = (v && *v) ? v : "authenticated";
 	kb_config.jwt_ttl = (int)env_long("KB_JWT_TTL", 3600, 60, 86400 * 7);
+	v = getenv("KB_SETUP_TOKEN");
+	kb_config.setup_token = (v && *v) ? v : NULL;
+	kb_config.session_ttl = (int)env_long("KB_SESSION_TTL", 86400 * 30,
+	    60, 86400 * 3650);
+	kb_config.refresh_ttl = (int)env_long("KB_REFRESH_TTL",
+	    kb_config.session_ttl, 60, 86400 * 3650);
 	v = getenv("KB_TABLES_SCHEMAS");
 	kb_config.tables_schemas = (v && *v) ? v : "public";
 	v = getenv("KB_TABLES_EXCLUDE");

@@ -24,9 +24,8 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
-#include <openssl/evp.h>
 
-#define LOCK_KEY	"7262730414"	/* "kbmigrate", any fixed number */
+#include "kb_migrate.h"
 
 struct migration {
 	int		 version;
@@ -40,7 +39,6 @@ static void	 die(int, const char *, ...)
 		    __attribute__((format(printf, 2, 3), noreturn));
 static int	 cmp_migration(const void *, const void *);
 static char	*slurp(const char *, size_t *);
-static void	 sha256_hex(const char *, size_t, char *);
 static PGresult	*exec_ok(PGconn *, const char *, int, const char *const *);
 
 static void
@@ -86,18 +84,6 @@ slurp(const char *path, size_t *len)
 	return (buf);
 }
 
-static void
-sha256_hex(const char *data, size_t len, char *out)
-{
-	unsigned char	md[EVP_MAX_MD_SIZE];
-	unsigned int	mdlen, i;
-
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
-		die(1, "sha256 failed");
-	for (i = 0; i < mdlen; i++)
-		snprintf(out + i * 2, 3, "%02x", md[i]);
-}
-
 static PGresult *
 exec_ok(PGconn *pg, const char *sql, int n, const char *const *vals)
 {
@@ -136,6 +122,7 @@ parse_name(const char *f, int *version)
 int
 main(int argc, char **argv)
 {
+	struct kb_migrate_err	 err;
 	struct migration	*m;
 	struct dirent		*de;
 	PGresult		*r;
@@ -188,7 +175,8 @@ main(int argc, char **argv)
 		m[n].name = strndup(de->d_name, strlen(de->d_name) - 4);
 		(void)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		m[n].sql = slurp(path, &len);
-		sha256_hex(m[n].sql, len, m[n].sum);
+		if (kb_migrate_checksum(m[n].sql, len, m[n].sum) == -1)
+			die(1, "sha256 failed");
 		n++;
 	}
 	closedir(d);
@@ -203,7 +191,8 @@ main(int argc, char **argv)
 	if (PQstatus(pg) != CONNECTION_OK)
 		die(1, "cannot connect: %s", PQerrorMessage(pg));
 	PQclear(exec_ok(pg, "SET client_min_messages = warning", 0, NULL));
-	PQclear(exec_ok(pg, "SELECT pg_advisory_lock(" LOCK_KEY ")", 0, NULL));
+	if (kb_migrate_lock(pg, &err) == -1)
+		die(1, "%s", err.message);
 	PQclear(exec_ok(pg,
 	    "CREATE TABLE IF NOT EXISTS kb_schema_migrations ("
 	    " version integer PRIMARY KEY, name text NOT NULL,"
@@ -239,20 +228,15 @@ main(int argc, char **argv)
 			printf("pending %s\n", m[i].file);
 			continue;
 		}
-		PQclear(exec_ok(pg, "BEGIN", 0, NULL));
-		r = PQexec(pg, m[i].sql);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK &&
-		    PQresultStatus(r) != PGRES_TUPLES_OK)
-			die(1, "%s/%s failed, nothing of it was applied: %s",
-			    dir, m[i].file, PQresultErrorMessage(r));
-		PQclear(r);
 		(void)snprintf(ver, sizeof(ver), "%d", m[i].version);
 		vals[0] = ver;
 		vals[1] = m[i].name;
 		vals[2] = m[i].sum;
-		PQclear(exec_ok(pg, "INSERT INTO kb_schema_migrations "
-		    "(version, name, checksum) VALUES ($1, $2, $3)", 3, vals));
-		PQclear(exec_ok(pg, "COMMIT", 0, NULL));
+		if (kb_migrate_step(pg, m[i].sql, "INSERT INTO "
+		    "kb_schema_migrations (version, name, checksum) VALUES "
+		    "($1, $2, $3)", 3, vals, &err) == -1)
+			die(1, "%s/%s failed, nothing of it was applied: %s",
+			    dir, m[i].file, err.message);
 		printf("applied %s\n", m[i].file);
 		applied++;
 	}

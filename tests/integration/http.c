@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <openssl/sha.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -148,6 +149,42 @@ psql(const char *sql)
 	    "psql \"$DATABASE_URL\" -qAt -v ON_ERROR_STOP=1 -c \"%s\" "
 	    ">/dev/null 2>&1", sql);
 	return (system(cmd));
+}
+
+int
+sql_value(const char *sql, char *out, size_t len)
+{
+	char	 cmd[8192];
+	FILE	*f;
+
+	(void)snprintf(cmd, sizeof(cmd), "psql \"$DATABASE_URL\" -qAt -v "
+	    "ON_ERROR_STOP=1 -c \"%s\"", sql);
+	out[0] = '\0';
+	if ((f = popen(cmd, "r")) == NULL)
+		return (-1);
+	if (fgets(out, (int)len, f) != NULL)
+		out[strcspn(out, "\n")] = '\0';
+	return (pclose(f));
+}
+
+void
+plant_service_key(const char *tenant_id, const char *scopes, char *key,
+    size_t len)
+{
+	unsigned char	 md[SHA256_DIGEST_LENGTH];
+	char		 hex[65], sql[1024], tenant[64];
+	int		 i;
+
+	(void)snprintf(key, len, "kbsk_test%038d", rand());
+	SHA256((const unsigned char *)key, strlen(key), md);
+	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		(void)snprintf(hex + i * 2, 3, "%02x", md[i]);
+	(void)snprintf(tenant, sizeof(tenant), tenant_id ? "'%s'" : "NULL",
+	    tenant_id);
+	(void)snprintf(sql, sizeof(sql), "INSERT INTO service_keys (tenant_id,"
+	    " name, key_prefix, key_hash, scopes) VALUES (%s, 'test', "
+	    "'kbsk_test', '%s', '%s')", tenant, hex, scopes);
+	assert_int_equal(psql(sql), 0);
 }
 
 void

@@ -38,6 +38,19 @@ const char	*resp_header(struct resp *, const char *name, char *buf,
 /* Shell out to psql on $DATABASE_URL; returns the exit status. */
 int		psql(const char *sql);
 
+/*
+ * One value (first column of the first row) from SQL on $DATABASE_URL
+ * into `out`; `sql` must not contain '$' or '"'.  Returns psql's status.
+ */
+int		sql_value(const char *sql, char *out, size_t len);
+
+/*
+ * Plant a service key with SQL: tenant (NULL: instance-wide) and a text[]
+ * literal of scopes ("{tenants:read}").  The key is written to `key`.
+ */
+void		plant_service_key(const char *tenant_id, const char *scopes,
+		    char *key, size_t len);
+
 /* Assert the standard error body: status, code, request_id present. */
 void		assert_error(struct resp *, long status, const char *code);
 

@@ -7,9 +7,11 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 B=build
 
+# Below the kernel's ephemeral range (32768-60999), so a port a client
+# connection happens to use locally cannot collide with a server's bind.
 free_port() {
 	while :; do
-		p=$(shuf -i 20000-60999 -n 1)
+		p=$(shuf -i 20000-32767 -n 1)
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return
@@ -25,6 +27,14 @@ cc $CFLAGS -o $B/test_auth tests/integration/test_auth.c \
     tests/integration/http.c $LIBS
 cc $CFLAGS -o $B/test_tenants tests/integration/test_tenants.c \
     tests/integration/http.c $LIBS
+cc $CFLAGS -o $B/test_migrations tests/integration/test_migrations.c \
+    tests/integration/http.c $LIBS
+# The keys suite makes its tenants and admins with SQL (libpq).
+cc $CFLAGS $(pkg-config --cflags libpq) -o $B/test_keys \
+    tests/integration/test_keys.c tests/integration/http.c $LIBS \
+    $(pkg-config --libs libpq)
+cc $CFLAGS -o $B/test_admin tests/integration/test_admin.c \
+    tests/integration/http.c $LIBS -largon2
 cc $CFLAGS -o $B/test_plumb tests/integration/test_plumb.c \
     tests/integration/http.c $LIBS
 
@@ -33,18 +43,27 @@ PGPORT=$(free_port)
 PORT=$(free_port)
 LOG=$top/$B/test-server.log
 KORE_PID=
+KORE2_PID=
+
+# Stop the server whose parent is $1.
+stop_kore() {
+	kill "$1" 2>/dev/null || true
+	for _ in $(seq 50); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	# Workers that outlive the parent's shutdown (seen under ASan).
+	pkill -9 -P "$1" 2>/dev/null || true
+	kill -9 "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
 
 cleanup() {
+	if [ -n "$KORE2_PID" ]; then
+		stop_kore "$KORE2_PID"
+	fi
 	if [ -n "$KORE_PID" ]; then
-		kill "$KORE_PID" 2>/dev/null || true
-		for _ in $(seq 50); do
-			kill -0 "$KORE_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		# Workers that outlive the parent's shutdown (seen under ASan).
-		pkill -9 -P "$KORE_PID" 2>/dev/null || true
-		kill -9 "$KORE_PID" 2>/dev/null || true
-		wait "$KORE_PID" 2>/dev/null || true
+		stop_kore "$KORE_PID"
 	fi
 	scripts/pg.sh stop "$PGDIR" || true
 }
@@ -56,6 +75,9 @@ export DATABASE_URL="postgresql://postgres@/korebase_test?host=$PGDIR/run&port=$
 # A fresh signing key per run; the tests use it to forge tokens of their own.
 KB_JWT_SECRET=$(head -c 48 /dev/urandom | base64 -w0)
 export KB_JWT_SECRET
+# The first administrator's setup token (POST /api/v1/admin/setup).
+KB_SETUP_TOKEN=kbsetup_$(head -c 24 /dev/urandom | base64 -w0 | tr '+/' '-_')
+export KB_SETUP_TOKEN
 $B/kbmigrate -d "$DATABASE_URL" migrations >/dev/null
 
 sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT|" \
@@ -103,10 +125,63 @@ if want auth && ! $B/test_auth; then
 	echo "integration: the auth suite failed" >&2
 	status=1
 fi
+# Runs first among the suites that make administrators with SQL: it
+# needs a database where setup has not happened yet.
+# Dashboard auth (/api/v1/admin), session lifetime and password rehash.
+if want admin && ! $B/test_admin; then
+	echo "integration: the admin suite failed" >&2
+	status=1
+fi
+
+# The same database behind a second server without KB_SETUP_TOKEN: setup
+# is refused, and with KB_DEV_MODE=1 any setup token passes the gate.
+PORT2=$(free_port)
+LOG2=$top/$B/test-server2.log
+sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT2|" \
+    -e "s|^workers[[:space:]].*|workers\t\t\t1|" \
+    $B/kore.test.conf > $B/kore.test2.conf
+want admin && for mode in disabled devmode; do
+	dev=0
+	[ $mode = devmode ] && dev=1
+	env -u KB_SETUP_TOKEN KB_DEV_MODE=$dev \
+	    LD_PRELOAD=${KB_PRELOAD:-} \
+	    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
+	    KB_DB_POOL=1 kore -c $B/kore.test2.conf $flags > "$LOG2" 2>&1 &
+	KORE2_PID=$!
+	i=0
+	until curl -s -o /dev/null "http://127.0.0.1:$PORT2/health"; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$KORE2_PID" 2>/dev/null; then
+			echo "integration: the second server did not start:" >&2
+			cat "$LOG2" >&2
+			status=1
+			break
+		fi
+		sleep 0.1
+	done
+	if ! BASE_URL="http://127.0.0.1:$PORT2" $B/test_admin $mode; then
+		echo "integration: the admin suite ($mode) failed" >&2
+		status=1
+	fi
+	stop_kore "$KORE2_PID"
+	KORE2_PID=
+done
+
+# Service keys and client keys.
+if want keys && ! $B/test_keys; then
+	echo "integration: the keys suite failed" >&2
+	status=1
+fi
 
 # Tenants, members, settings, invitations and the cross-tenant suite.
 if want tenants && ! $B/test_tenants; then
 	echo "integration: the tenants suite failed" >&2
+	status=1
+fi
+
+# The Migrations API.
+if want migrations && ! $B/test_migrations; then
+	echo "integration: the migrations suite failed" >&2
 	status=1
 fi
 

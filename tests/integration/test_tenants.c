@@ -22,7 +22,6 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
-#include <openssl/sha.h>
 
 #include "http.h"
 
@@ -85,20 +84,11 @@ jstr(json_t *o, const char *key)
 	return (json_string_value(json_object_get(o, key)));
 }
 
-/* One value from SQL (no '$' or '"' in `sql`), into `out`. */
+/* One value from SQL, asserted to succeed. */
 static void
-sql_value(const char *sql, char *out, size_t len)
+sql_ok(const char *sql, char *out, size_t len)
 {
-	char	 cmd[4096];
-	FILE	*f;
-
-	snprintf(cmd, sizeof(cmd), "psql \"$DATABASE_URL\" -qAt -v "
-	    "ON_ERROR_STOP=1 -c \"%s\"", sql);
-	assert_non_null(f = popen(cmd, "r"));
-	out[0] = '\0';
-	if (fgets(out, (int)len, f) != NULL)
-		out[strcspn(out, "\n")] = '\0';
-	assert_int_equal(pclose(f), 0);
+	assert_int_equal(sql_value(sql, out, len), 0);
 }
 
 static void
@@ -154,25 +144,6 @@ static void
 path(char *out, size_t len, const char *fmt, const char *t)
 {
 	snprintf(out, len, fmt, t);
-}
-
-/* A service key row planted with SQL: returns the key in `key`. */
-static void
-plant_service_key(const char *tenant_id, const char *scopes, char *key,
-    size_t len)
-{
-	unsigned char	 md[SHA256_DIGEST_LENGTH];
-	char		 hex[65], sql[1024];
-	int		 i;
-
-	snprintf(key, len, "kbsk_test%038d", rand());
-	SHA256((const unsigned char *)key, strlen(key), md);
-	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(hex + i * 2, 3, "%02x", md[i]);
-	snprintf(sql, sizeof(sql), "INSERT INTO service_keys (tenant_id, name,"
-	    " key_prefix, key_hash, scopes) VALUES ('%s', 'test', 'kbsk_test',"
-	    " '%s', '%s')", tenant_id, hex, scopes);
-	assert_int_equal(psql(sql), 0);
 }
 
 static int
@@ -540,7 +511,7 @@ test_invitations(void **state)
 	/* Only the hash is stored. */
 	snprintf(body, sizeof(body), "SELECT count(*) FROM invitations WHERE "
 	    "token_hash = '%s'", token);
-	sql_value(body, p, sizeof(p));
+	sql_ok(body, p, sizeof(p));
 	assert_string_equal(p, "0");
 
 	/* Validate: public. */
@@ -690,13 +661,13 @@ test_delete_recover(void **state)
 		resp_free(&r);
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM "
 		    "tenant_members WHERE tenant_id = '%s'", id);
-		sql_value(sql, n, sizeof(n));
+		sql_ok(sql, n, sizeof(n));
 		assert_string_equal(n, "0");
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM audit_log "
 		    "WHERE tenant_id = '%s' AND action IN ('tenant.create', "
 		    "'tenant.delete', 'tenant.recover', 'tenant.hard_delete')",
 		    id);
-		sql_value(sql, n, sizeof(n));
+		sql_ok(sql, n, sizeof(n));
 		assert_string_equal(n, "4");
 	}
 }
@@ -712,6 +683,9 @@ test_tenant_header(void **state)
 	(void)state;
 	snprintf(h, sizeof(h), "X-FB-Tenant: %s", ta_slug);
 	expect(200, "GET", "/api/v1/auth/user", carol.token, h, NULL);
+	/* An administrator is a user too, and may act in any tenant. */
+	expect(200, "GET", "/api/v1/auth/user", root.token, h, NULL);
+	expect(200, "GET", "/api/v1/auth/sessions", root.token, NULL, NULL);
 	snprintf(h, sizeof(h), "X-FB-Tenant: %s", tb_slug);
 	call("GET", "/api/v1/auth/user", carol.token, h, NULL, &r);
 	assert_error(&r, 403, "TENANT_FORBIDDEN");
@@ -768,8 +742,10 @@ test_service_key(void **state)
 	resp_free(&r);
 	path(p, sizeof(p), "/api/v1/admin/tenants/%s", ta_id);
 	expect(403, "GET", p, wkey, NULL, NULL);
-	/* A user-only operation refuses keys. */
+	/* A user-only operation refuses keys; a public one takes them. */
 	expect(403, "GET", "/api/v1/admin/tenants/mine", wkey, NULL, NULL);
+	expect(403, "GET", "/api/v1/auth/user", wkey, NULL, NULL);
+	expect(200, "GET", "/api/v1/auth/config", wkey, NULL, NULL);
 
 	/* Unknown, disabled, revoked, expired keys. */
 	call("GET", "/api/v1/admin/tenants/x/members", "kbsk_nope", NULL,
@@ -859,7 +835,7 @@ test_cross_tenant(void **state)
 	    " s WHERE tenant_id = '%s'), (SELECT string_agg(row(i.*)::text, "
 	    "',' ORDER BY id) FROM invitations i WHERE tenant_id = '%s')))",
 	    ta_id, ta_id, ta_id, ta_id);
-	sql_value(sql, before, sizeof(before));
+	sql_ok(sql, before, sizeof(before));
 
 	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 		for (j = 0; j < 2; j++) {
@@ -893,7 +869,7 @@ test_cross_tenant(void **state)
 		assert_int_equal(r.status, 403);
 		resp_free(&r);
 	}
-	sql_value(sql, after, sizeof(after));
+	sql_ok(sql, after, sizeof(after));
 	assert_string_equal(before, after);
 
 	/* B's own key still works on B (the suite is not vacuous). */

@@ -47,6 +47,35 @@ default_hash_is_argon2id_phc_and_verifies(void **state)
 	assert_int_equal(kb_password_needs_rehash(enc, NULL), 0);
 }
 
+/* Only weaker parameters are "below"; stronger ones are kept. */
+static void
+below_means_weaker(void **state)
+{
+	static const struct kb_password_params	strong = { 8192 * 2, 2, 1 };
+	static const struct kb_password_params	wide = { 8192, 1, 2 };
+	char	enc[KB_PASSWORD_ENCODED_MAX];
+
+	assert_int_equal(kb_password_hash("password1", 9, &cheap, enc,
+	    sizeof(enc)), KB_PASSWORD_OK);
+	assert_int_equal(kb_password_below(enc, NULL), 1);
+	assert_int_equal(kb_password_below(enc, &cheap), 0);
+	assert_int_equal(kb_password_below(enc, &strong), 1);
+
+	assert_int_equal(kb_password_hash("password1", 9, &strong, enc,
+	    sizeof(enc)), KB_PASSWORD_OK);
+	assert_int_equal(kb_password_below(enc, &cheap), 0);
+	assert_int_equal(kb_password_needs_rehash(enc, &cheap), 1);
+	assert_int_equal(kb_password_below(enc, &strong), 0);
+
+	/* More lanes at the same memory and passes: not weaker. */
+	assert_int_equal(kb_password_hash("password1", 9, &wide, enc,
+	    sizeof(enc)), KB_PASSWORD_OK);
+	assert_int_equal(kb_password_below(enc, &cheap), 0);
+
+	assert_int_equal(kb_password_below("not a hash", NULL), 1);
+	assert_int_equal(kb_password_below(NULL, NULL), 1);
+}
+
 static void
 wrong_password_is_mismatch(void **state)
 {
@@ -268,6 +297,7 @@ main(void)
 	const struct CMUnitTest	tests[] = {
 		cmocka_unit_test(default_hash_is_argon2id_phc_and_verifies),
 		cmocka_unit_test(wrong_password_is_mismatch),
+		cmocka_unit_test(below_means_weaker),
 		cmocka_unit_test(same_password_gets_a_new_salt_each_time),
 		cmocka_unit_test(password_bytes_after_a_nul_count),
 		cmocka_unit_test(seven_bytes_is_too_short_eight_is_fine),

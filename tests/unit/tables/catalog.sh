@@ -17,7 +17,7 @@ FIXTURE=tests/unit/tables/catalog.json
 
 free_port() {
 	while :; do
-		p=$(shuf -i 20000-60999 -n 1)
+		p=$(shuf -i 20000-32767 -n 1)
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return
