@@ -238,6 +238,25 @@ void	kb_db_run(struct kb_ctx *, const struct kb_db_step *steps, int nsteps,
 	    kb_db_cb cb, void *arg);
 
 /*
+ * The caller as PostgreSQL sees it (server/kb_caller.c), for kb_db_run
+ * and kb_stream_copy.  kb_caller_pg_role: "service_role" for service
+ * keys, "anon" without credentials, else "authenticated" (instance and
+ * tenant administrators too: what they may do beyond a user is the
+ * API's business, not the database role's).  kb_caller_claims: the
+ * claims as JSON text ({"role","sub","sid","tenant_id","tenant_role",
+ * "key_id","exp"}, absent ones left out), made once per request.
+ * kb_db_step_caller fills `step` with the step 0 that sets both:
+ *
+ *	struct kb_db_step steps[2] = { 0 };
+ *	kb_db_step_caller(ctx, &steps[0]);
+ *	steps[1].sql = "SELECT ...";
+ *	kb_db_run(ctx, steps, 2, done, NULL);
+ */
+const char	*kb_caller_pg_role(const struct kb_caller *);
+const char	*kb_caller_claims(struct kb_ctx *);
+void		 kb_db_step_caller(struct kb_ctx *, struct kb_db_step *);
+
+/*
  * The usual way to end a failed query: 503 when the database is down,
  * else 500 (the details are logged, not sent).
  */

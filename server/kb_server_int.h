@@ -66,6 +66,7 @@ struct kb_ctx {
 	void				*stream_on_error_arg;
 
 	struct kb_caller		 caller;
+	const char			*claims;	/* kb_caller_claims */
 	char				 client_addr[64];
 
 	/*

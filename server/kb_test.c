@@ -20,6 +20,9 @@
  *					rows), big (table kb_plumb_big), who
  *					(current_user), err (a division by 0),
  *					users (korebase's own table)
+ *	GET  /__test/db/caller?cred=C&role=R&sub=S&tenant=T
+ *					kb_db_step_caller for a caller made up
+ *					of these, then what SQL sees of it
  *	POST /__test/db/run		a group from a JSON body:
  *	    {"role": "anon", "claims": "{...}",
  *	     "steps": [{"sql": "...", "params": [...], "readonly": true}]}
@@ -56,6 +59,7 @@ static struct kb_stmt	test_setrole = KB_STMT_RO(
 
 static void	test_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	test_stream(struct kb_ctx *);
+static void	test_caller(struct kb_ctx *);
 static void	test_stream_error(struct kb_ctx *, struct kb_db_result *,
 		    void *);
 static void	test_schema(struct kb_ctx *, const struct kb_catalog *,
@@ -84,6 +88,8 @@ kb_test_handle(struct kb_ctx *ctx)
 		steps[0].values = vals;
 		steps[1].stmt = &test_whoami;
 		kb_db_run(ctx, steps, 2, test_done, NULL);
+	} else if (strcmp(req->path, "/__test/db/caller") == 0) {
+		test_caller(ctx);
 	} else if (strcmp(req->path, "/__test/stream") == 0) {
 		test_stream(ctx);
 	} else if (strcmp(req->path, "/__test/schema") == 0) {
@@ -139,6 +145,30 @@ test_schema(struct kb_ctx *ctx, const struct kb_catalog *s, void *arg)
 	    "table", t != NULL && kb_schema_table(s, NULL, t) != NULL,
 	    "function", f != NULL && kb_schema_function(s, NULL, f) != NULL,
 	    "exclude", kb_config.tables_exclude));
+}
+
+static struct kb_stmt	test_claims = KB_STMT_RO(
+    "SELECT current_user::text, auth.uid()::text, auth.role(), "
+    "auth.tenant_id()::text, auth.jwt()::text");
+
+static void
+test_caller(struct kb_ctx *ctx)
+{
+	struct kb_db_step	 steps[2];
+	const char		*cred;
+
+	cred = test_arg(ctx, "cred");
+	ctx->caller.role = test_arg(ctx, "role");
+	ctx->caller.sub = test_arg(ctx, "sub");
+	ctx->caller.tenant = test_arg(ctx, "tenant");
+	ctx->caller.cred = cred == NULL ? KB_CRED_NONE :
+	    strcmp(cred, "jwt") == 0 ? KB_CRED_JWT :
+	    strcmp(cred, "service") == 0 ? KB_CRED_SERVICE_KEY :
+	    KB_CRED_CLIENT_KEY;
+	memset(steps, 0, sizeof(steps));
+	kb_db_step_caller(ctx, &steps[0]);
+	steps[1].stmt = &test_claims;
+	kb_db_run(ctx, steps, 2, test_done, NULL);
 }
 
 static void

@@ -134,6 +134,43 @@ test_group_role_applies(void **state)
 	resp_free(&r);
 }
 
+/* kb_db_step_caller: the role and claims of the request's caller. */
+static void
+test_group_caller(void **state)
+{
+	struct resp	r;
+
+	assert_int_equal(http_get("/__test/db/caller?cred=jwt&"
+	    "role=authenticated&sub=5f0c3e1a-1111-4222-8333-444455556666&"
+	    "tenant=7a0c3e1a-1111-4222-8333-444455556666", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "authenticated");
+	assert_string_equal(row_value(&r, 0, 1),
+	    "5f0c3e1a-1111-4222-8333-444455556666");
+	assert_string_equal(row_value(&r, 0, 2), "authenticated");
+	assert_string_equal(row_value(&r, 0, 3),
+	    "7a0c3e1a-1111-4222-8333-444455556666");
+	resp_free(&r);
+
+	/* An administrator is an authenticated user to the database. */
+	assert_int_equal(http_get("/__test/db/caller?cred=jwt&role=admin&"
+	    "sub=5f0c3e1a-1111-4222-8333-444455556666", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "authenticated");
+	assert_string_equal(row_value(&r, 0, 2), "admin");
+	resp_free(&r);
+
+	assert_int_equal(http_get("/__test/db/caller?cred=service&"
+	    "role=service_role", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "service_role");
+	assert_null(row_value(&r, 0, 1));
+	resp_free(&r);
+
+	assert_int_equal(http_get("/__test/db/caller", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "anon");
+	assert_string_equal(row_value(&r, 0, 2), "anon");
+	assert_string_equal(row_value(&r, 0, 4), "{\"role\": \"anon\"}");
+	resp_free(&r);
+}
+
 /*
  * Hammer one worker's two connections with groups running as anon and
  * with plain read-only statements (which the pool batches under one
@@ -728,6 +765,7 @@ main(void)
 {
 	const struct CMUnitTest group_tests[] = {
 		cmocka_unit_test(test_group_role_applies),
+		cmocka_unit_test(test_group_caller),
 		cmocka_unit_test(test_group_no_leak),
 		cmocka_unit_test(test_group_error_aborts),
 		cmocka_unit_test(test_roles_privileges),

@@ -1,0 +1,80 @@
+/*
+ * The caller as PostgreSQL sees it: the role a request runs as under
+ * row-level security and the claims auth.uid(), auth.role(), auth.jwt()
+ * and auth.tenant_id() read (migration 0009).
+ */
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+
+#include "kb_server.h"
+#include "kb_server_int.h"
+
+static struct kb_stmt	set_caller = KB_STMT_RO(
+    "SELECT pg_catalog.set_config('role', $1, true), "
+    "pg_catalog.set_config('request.jwt.claims', $2, true)");
+
+const char *
+kb_caller_pg_role(const struct kb_caller *c)
+{
+	if (c->cred == KB_CRED_SERVICE_KEY ||
+	    (c->role != NULL && strcmp(c->role, "service_role") == 0))
+		return ("service_role");
+	if (c->cred == KB_CRED_NONE || c->role == NULL ||
+	    strcmp(c->role, "anon") == 0)
+		return ("anon");
+	return ("authenticated");
+}
+
+const char *
+kb_caller_claims(struct kb_ctx *ctx)
+{
+	const struct kb_caller	*c = kb_ctx_caller(ctx);
+	json_t			*o;
+	char			*s;
+
+	if (ctx->claims != NULL)
+		return (ctx->claims);
+	o = json_object();
+	json_object_set_new(o, "role", json_string(c->role != NULL ?
+	    c->role : kb_caller_pg_role(c)));
+	if (c->sub != NULL)
+		json_object_set_new(o, "sub", json_string(c->sub));
+	if (c->sid != NULL)
+		json_object_set_new(o, "sid", json_string(c->sid));
+	if (c->tenant != NULL)
+		json_object_set_new(o, "tenant_id", json_string(c->tenant));
+	if (c->tenant_role != NULL)
+		json_object_set_new(o, "tenant_role",
+		    json_string(c->tenant_role));
+	if (c->key_id != NULL)
+		json_object_set_new(o, "key_id", json_string(c->key_id));
+	if (c->exp != 0)
+		json_object_set_new(o, "exp", json_integer(c->exp));
+	if ((s = json_dumps(o, JSON_COMPACT)) == NULL)
+		fatal("kb_caller_claims: out of memory");
+	json_decref(o);
+	ctx->claims = kb_ctx_strdup(ctx, s);
+	free(s);
+	return (ctx->claims);
+}
+
+void
+kb_db_step_caller(struct kb_ctx *ctx, struct kb_db_step *step)
+{
+	const char	**vals;
+
+	vals = kb_ctx_alloc(ctx, 2 * sizeof(*vals));
+	vals[0] = kb_caller_pg_role(kb_ctx_caller(ctx));
+	vals[1] = kb_caller_claims(ctx);
+	memset(step, 0, sizeof(*step));
+	step->stmt = &set_caller;
+	step->nparams = 2;
+	step->values = vals;
+}
