@@ -92,7 +92,7 @@ kbh_runSql(struct kb_ctx *ctx, const struct kbg_runSql_in *in)
 	for (i = 0; i < n; i++)
 		v[i] = param_text(ctx, json_array_get(in->body->params, i));
 
-	kb_caller_step(ctx, kb_config.sql_timeout_ms, &steps[0]);
+	kb_db_step_caller_timeout(ctx, kb_config.sql_timeout_ms, &steps[0]);
 	memset(&steps[1], 0, sizeof(steps[1]));
 	steps[1].sql = in->body->sql;
 	steps[1].nparams = (int)n;

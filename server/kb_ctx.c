@@ -78,6 +78,7 @@ kb_ctx_free(struct kb_ctx *ctx)
 	kb_db_detach(ctx);
 	kb_work_detach(ctx);
 	kb_schema_release(ctx);
+	kb_stream_detach(ctx);
 	for (c = ctx->arena; c != NULL; c = next) {
 		next = c->next;
 		kore_free(c);

@@ -159,6 +159,12 @@ kb_dispatch(struct http_request *req)
 		ctx_handle(ctx);
 	}
 
+	if (kb_stream_pending(ctx)) {
+		/* A streamed response: it wakes the request when it is over. */
+		ctx->sleeping = 1;
+		http_request_sleep(req);
+		return (KORE_RESULT_RETRY);
+	}
 	if (!ctx->responded) {
 		if (kb_db_pending(ctx) || kb_work_pending(ctx) ||
 		    kb_schema_pending(ctx)) {
@@ -172,7 +178,8 @@ kb_dispatch(struct http_request *req)
 		    "the server failed to answer this request");
 	}
 
-	ctx_write(ctx);
+	if (!kb_stream_end(ctx))
+		ctx_write(ctx);
 	ctx_access_log(ctx);
 	return (KORE_RESULT_OK);
 }
@@ -185,7 +192,7 @@ kb_dispatch(struct http_request *req)
 void
 kb_ctx_settle(struct kb_ctx *ctx)
 {
-	if (ctx->sleeping && (ctx->responded ||
+	if (ctx->sleeping && !kb_stream_pending(ctx) && (ctx->responded ||
 	    (!kb_db_pending(ctx) && !kb_work_pending(ctx) &&
 	    !kb_schema_pending(ctx))))
 		kb_ctx_wakeup(ctx);
@@ -607,8 +614,9 @@ ctx_body(struct kb_ctx *ctx, struct kb_errors *errs)
 	return (1);
 }
 
-static void
-ctx_write(struct kb_ctx *ctx)
+/* The response headers: the request id, the handler's, Content-Type. */
+void
+kb_ctx_write_headers(struct kb_ctx *ctx, const char *ctype)
 {
 	struct http_request	*req = ctx->req;
 	size_t			 i;
@@ -617,9 +625,15 @@ ctx_write(struct kb_ctx *ctx)
 	for (i = 0; i < ctx->nheaders; i++)
 		http_response_header(req, ctx->headers[i].name,
 		    ctx->headers[i].value);
-	if (ctx->resp_ctype != NULL)
-		http_response_header(req, "content-type", ctx->resp_ctype);
-	http_response(req, ctx->status, ctx->resp_body, ctx->resp_len);
+	if (ctype != NULL)
+		http_response_header(req, "content-type", ctype);
+}
+
+static void
+ctx_write(struct kb_ctx *ctx)
+{
+	kb_ctx_write_headers(ctx, ctx->resp_ctype);
+	http_response(ctx->req, ctx->status, ctx->resp_body, ctx->resp_len);
 }
 
 /* A bounded string builder for the access log line: no printf. */

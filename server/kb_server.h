@@ -260,20 +260,27 @@ void	kb_db_run(struct kb_ctx *, const struct kb_db_step *steps, int nsteps,
 	    kb_db_cb cb, void *arg);
 
 /*
- * Step 0 of a group that runs as the caller: sets the PostgreSQL role
- * (kb_caller_pg_role) and request.jwt.claims (sub, role, sid, tenant_id,
- * tenant_role, key_id, app_role) for the rest of the group, and, when
- * `timeout_ms` > 0, a statement timeout.  Strings live until the request
- * ends.
- */
-void		 kb_caller_step(struct kb_ctx *, int timeout_ms,
-		    struct kb_db_step *);
-/*
- * The database role a caller's statements run as: anon, authenticated,
- * or service_role (service keys and instance administrators, who bypass
- * row-level security).
+ * The caller as PostgreSQL sees it (server/kb_caller.c), for kb_db_run
+ * and kb_stream_copy.  kb_caller_pg_role: "service_role" for service
+ * keys and instance administrators (who bypass row-level security, as
+ * Supabase's dashboard does), "anon" without credentials, else
+ * "authenticated" (tenant administrators too: what they may do beyond a
+ * user is the API's business).  kb_caller_claims: the claims as JSON text
+ * ({"role","sub","sid","tenant_id","tenant_role","key_id","exp"}, absent
+ * ones left out; "role" is the API role, e.g. "admin"), made once per
+ * request.  kb_db_step_caller fills `step` with the step 0 that sets both
+ * (and, with kb_db_step_caller_timeout, a statement timeout in ms):
+ *
+ *	struct kb_db_step steps[2] = { 0 };
+ *	kb_db_step_caller(ctx, &steps[0]);
+ *	steps[1].sql = "SELECT ...";
+ *	kb_db_run(ctx, steps, 2, done, NULL);
  */
 const char	*kb_caller_pg_role(const struct kb_caller *);
+const char	*kb_caller_claims(struct kb_ctx *);
+void		 kb_db_step_caller(struct kb_ctx *, struct kb_db_step *);
+void		 kb_db_step_caller_timeout(struct kb_ctx *, int timeout_ms,
+		    struct kb_db_step *);
 
 /*
  * The usual way to end a failed query: 503 when the database is down,
@@ -306,6 +313,38 @@ void	kb_mail_shutdown(void);
 
 void	kb_db_init(void);		/* per worker */
 void	kb_db_shutdown(void);
+
+/*
+ * Streamed responses (server/kb_stream.c): a large export in constant
+ * memory.  Runs `sql` on a dedicated connection (not the pool's), in a
+ * READ ONLY transaction that first sets the caller's role and claims when
+ * `role` is not NULL (as kb_db_run's step 0 does), and writes the rows to
+ * the client as PostgreSQL sends them, as a chunked response (HTTP/1.0:
+ * delimited by closing the connection), `status` and `content_type`, with
+ * the headers set by kb_header_set.  The client's pace governs: while it
+ * does not read, the stream does not read from PostgreSQL either.
+ *
+ *   - `sql` a COPY ... TO STDOUT statement (no parameters: PostgreSQL
+ *     takes none there): its output goes out as it is, whatever format
+ *     the COPY chose (CSV with HEADER, text, ...);
+ *   - else a query with $1.. parameters, fetched row by row (single-row
+ *     mode), written according to content_type: text/csv as COPY's CSV
+ *     with a header line; application/json as one JSON array of objects;
+ *     anything else (application/x-ndjson) one JSON object per line.  The
+ *     JSON objects are made by PostgreSQL (to_json of each row).
+ *
+ * This is the request's response: do not respond otherwise.  Before the
+ * first byte a failure answers 503 when the database is unavailable, or
+ * else calls the callback set with kb_stream_on_error (which responds as
+ * it sees fit, e.g. mapping the SQLSTATE), or else answers 500.  After
+ * it, the client connection is closed without the last chunk, so the
+ * client sees a truncated transfer.  A HEAD request gets the headers
+ * only and runs no query.
+ */
+void	kb_stream_on_error(struct kb_ctx *, kb_db_cb cb, void *arg);
+void	kb_stream_copy(struct kb_ctx *, int status, const char *content_type,
+	    const char *sql, int nparams, const char *const *values,
+	    const char *role, const char *claims_json);
 
 /*
  * The schema cache (server/kb_schema_cache.c): the tables and functions

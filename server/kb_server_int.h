@@ -62,8 +62,11 @@ struct kb_ctx {
 	struct kb_schema_waiter		*schema_wait;
 	/* A streamed response in progress (kb_stream.c). */
 	struct kb_stream		*stream;
+	kb_db_cb			 stream_on_error;
+	void				*stream_on_error_arg;
 
 	struct kb_caller		 caller;
+	const char			*claims;	/* kb_caller_claims */
 	char				 client_addr[64];
 
 	/*
@@ -104,6 +107,10 @@ int	kb_db_pending(struct kb_ctx *);
 void	kb_db_query_internal(struct kb_stmt *, int, const char *const *,
 	    kb_db_icb, void *);
 void	kb_db_listen(const char *, void (*)(const char *, void *), void *);
+void	kb_ctx_write_headers(struct kb_ctx *, const char *);
+int	kb_stream_pending(struct kb_ctx *);
+int	kb_stream_end(struct kb_ctx *);
+void	kb_stream_detach(struct kb_ctx *);
 void	kb_schema_cache_init(void);
 int	kb_schema_pending(struct kb_ctx *);
 void	kb_schema_release(struct kb_ctx *);

@@ -14,6 +14,15 @@
  *	GET  /__test/schema?table=T&function=F
  *					the worker's schema cache: version,
  *					counts, whether T and F are exposed
+ *	GET  /__test/stream?fmt=F&n=N&role=R&src=S
+ *					kb_stream_copy: F csv, ndjson, json or
+ *					copy (a COPY statement); S series (N
+ *					rows), big (table kb_plumb_big), who
+ *					(current_user), err (a division by 0),
+ *					users (korebase's own table)
+ *	GET  /__test/db/caller?cred=C&role=R&sub=S&tenant=T
+ *					kb_db_step_caller for a caller made up
+ *					of these, then what SQL sees of it
  *	POST /__test/db/run		a group from a JSON body:
  *	    {"role": "anon", "claims": "{...}",
  *	     "steps": [{"sql": "...", "params": [...], "readonly": true}]}
@@ -49,6 +58,10 @@ static struct kb_stmt	test_setrole = KB_STMT_RO(
     "set_config('request.jwt.claims', $2, true)");
 
 static void	test_done(struct kb_ctx *, struct kb_db_result *, void *);
+static void	test_stream(struct kb_ctx *);
+static void	test_caller(struct kb_ctx *);
+static void	test_stream_error(struct kb_ctx *, struct kb_db_result *,
+		    void *);
 static void	test_schema(struct kb_ctx *, const struct kb_catalog *,
 		    void *);
 static void	test_run(struct kb_ctx *);
@@ -75,6 +88,10 @@ kb_test_handle(struct kb_ctx *ctx)
 		steps[0].values = vals;
 		steps[1].stmt = &test_whoami;
 		kb_db_run(ctx, steps, 2, test_done, NULL);
+	} else if (strcmp(req->path, "/__test/db/caller") == 0) {
+		test_caller(ctx);
+	} else if (strcmp(req->path, "/__test/stream") == 0) {
+		test_stream(ctx);
 	} else if (strcmp(req->path, "/__test/schema") == 0) {
 		kb_schema_wait(ctx, test_schema, NULL);
 	} else if (strcmp(req->path, "/__test/db/run") == 0 &&
@@ -128,6 +145,94 @@ test_schema(struct kb_ctx *ctx, const struct kb_catalog *s, void *arg)
 	    "table", t != NULL && kb_schema_table(s, NULL, t) != NULL,
 	    "function", f != NULL && kb_schema_function(s, NULL, f) != NULL,
 	    "exclude", kb_config.tables_exclude));
+}
+
+static struct kb_stmt	test_claims = KB_STMT_RO(
+    "SELECT current_user::text, auth.uid()::text, auth.role(), "
+    "auth.tenant_id()::text, auth.jwt()::text");
+
+static void
+test_caller(struct kb_ctx *ctx)
+{
+	struct kb_db_step	 steps[2];
+	const char		*cred;
+
+	cred = test_arg(ctx, "cred");
+	ctx->caller.role = test_arg(ctx, "role");
+	ctx->caller.sub = test_arg(ctx, "sub");
+	ctx->caller.tenant = test_arg(ctx, "tenant");
+	ctx->caller.cred = cred == NULL ? KB_CRED_NONE :
+	    strcmp(cred, "jwt") == 0 ? KB_CRED_JWT :
+	    strcmp(cred, "service") == 0 ? KB_CRED_SERVICE_KEY :
+	    KB_CRED_CLIENT_KEY;
+	memset(steps, 0, sizeof(steps));
+	kb_db_step_caller(ctx, &steps[0]);
+	steps[1].stmt = &test_claims;
+	kb_db_run(ctx, steps, 2, test_done, NULL);
+}
+
+static void
+test_stream(struct kb_ctx *ctx)
+{
+	const char	*fmt, *src, *role, *ctype, *sql, *vals[1];
+	char		 copy[256];
+	long		 n;
+
+	fmt = test_arg(ctx, "fmt");
+	src = test_arg(ctx, "src");
+	role = test_arg(ctx, "role");
+	n = test_arg(ctx, "n") ? strtol(test_arg(ctx, "n"), NULL, 10) : 10;
+	if (fmt == NULL)
+		fmt = "csv";
+	if (src == NULL)
+		src = "series";
+	if (strcmp(src, "big") == 0)
+		sql = "SELECT * FROM kb_plumb_big ORDER BY id";
+	else if (strcmp(src, "who") == 0)
+		sql = "SELECT current_user::text AS who, "
+		    "current_setting('request.jwt.claims', true) AS claims, "
+		    "$1::int AS n";
+	else if (strcmp(src, "users") == 0)
+		sql = "SELECT * FROM users WHERE $1::int > 0";
+	else if (strcmp(src, "err") == 0)
+		sql = "SELECT 1 / ($1::int - $1::int) AS boom";
+	else
+		sql = "SELECT g AS id, 'row ' || g AS label, CASE g % 3 "
+		    "WHEN 0 THEN NULL WHEN 1 THEN 'a,\"b\"' ELSE '' END AS q "
+		    "FROM generate_series(1, $1::int) g";
+	(void)snprintf(copy, sizeof(copy), "%ld", n);
+	vals[0] = copy;
+
+	if (strcmp(fmt, "copy") == 0) {
+		(void)snprintf(copy, sizeof(copy), "COPY (SELECT g AS id, "
+		    "'row ' || g AS label FROM generate_series(1, %ld) g) "
+		    "TO STDOUT WITH (FORMAT csv, HEADER)", n);
+		if (strcmp(src, "big") == 0)
+			(void)snprintf(copy, sizeof(copy), "COPY (SELECT * "
+			    "FROM kb_plumb_big ORDER BY id) TO STDOUT WITH "
+			    "(FORMAT csv, HEADER)");
+		kb_stream_copy(ctx, 200, "text/csv; charset=utf-8", copy, 0,
+		    NULL, role, role ? "{\"role\":\"test\"}" : NULL);
+		return;
+	}
+	if (strcmp(fmt, "csv") == 0)
+		ctype = "text/csv; charset=utf-8";
+	else if (strcmp(fmt, "json") == 0)
+		ctype = "application/json";
+	else
+		ctype = "application/x-ndjson";
+	kb_header_set(ctx, "Content-Disposition", "attachment");
+	kb_stream_on_error(ctx, test_stream_error, NULL);
+	kb_stream_copy(ctx, 200, ctype, sql, strcmp(src, "big") ? 1 : 0,
+	    vals, role, role ? "{\"role\":\"test\"}" : NULL);
+}
+
+static void
+test_stream_error(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	(void)arg;
+	kb_respond_json(ctx, 400, json_pack("{sb ss ss}", "ok", 0,
+	    "sqlstate", r->sqlstate, "message", r->message));
 }
 
 static void

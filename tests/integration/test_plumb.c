@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,6 +131,47 @@ test_group_role_applies(void **state)
 	assert_int_equal(http_get("/__test/db/whoami", &r), 200);
 	assert_string_equal(row_value(&r, 0, 0), "postgres");
 	assert_string_equal(row_value(&r, 0, 1), "");
+	resp_free(&r);
+}
+
+/* kb_db_step_caller: the role and claims of the request's caller. */
+static void
+test_group_caller(void **state)
+{
+	struct resp	r;
+
+	assert_int_equal(http_get("/__test/db/caller?cred=jwt&"
+	    "role=authenticated&sub=5f0c3e1a-1111-4222-8333-444455556666&"
+	    "tenant=7a0c3e1a-1111-4222-8333-444455556666", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "authenticated");
+	assert_string_equal(row_value(&r, 0, 1),
+	    "5f0c3e1a-1111-4222-8333-444455556666");
+	assert_string_equal(row_value(&r, 0, 2), "authenticated");
+	assert_string_equal(row_value(&r, 0, 3),
+	    "7a0c3e1a-1111-4222-8333-444455556666");
+	resp_free(&r);
+
+	/*
+	 * An instance administrator runs as service_role (bypassing
+	 * row-level security, as Supabase's dashboard does); the claims
+	 * keep the API role.
+	 */
+	assert_int_equal(http_get("/__test/db/caller?cred=jwt&role=admin&"
+	    "sub=5f0c3e1a-1111-4222-8333-444455556666", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "service_role");
+	assert_string_equal(row_value(&r, 0, 2), "admin");
+	resp_free(&r);
+
+	assert_int_equal(http_get("/__test/db/caller?cred=service&"
+	    "role=service_role", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "service_role");
+	assert_null(row_value(&r, 0, 1));
+	resp_free(&r);
+
+	assert_int_equal(http_get("/__test/db/caller", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "anon");
+	assert_string_equal(row_value(&r, 0, 2), "anon");
+	assert_string_equal(row_value(&r, 0, 4), "{\"role\": \"anon\"}");
 	resp_free(&r);
 }
 
@@ -423,6 +466,258 @@ test_schema_ddl_refresh(void **state)
 	    "function", 0, 20));
 }
 
+/* ---- streamed exports ---- */
+
+static void
+test_stream_formats(void **state)
+{
+	struct resp	r;
+	char		h[128];
+	json_t		*j;
+
+	assert_int_equal(http_get("/__test/stream?fmt=csv&n=5", &r), 200);
+	assert_string_equal(r.body, "id,label,q\n"
+	    "1,row 1,\"a,\"\"b\"\"\"\n"
+	    "2,row 2,\"\"\n"
+	    "3,row 3,\n"
+	    "4,row 4,\"a,\"\"b\"\"\"\n"
+	    "5,row 5,\"\"\n");
+	assert_string_equal(resp_header(&r, "transfer-encoding", h,
+	    sizeof(h)), "chunked");
+	assert_null(resp_header(&r, "content-length", h, sizeof(h)));
+	assert_string_equal(resp_header(&r, "content-type", h, sizeof(h)),
+	    "text/csv; charset=utf-8");
+	assert_string_equal(resp_header(&r, "content-disposition", h,
+	    sizeof(h)), "attachment");
+	assert_non_null(resp_header(&r, "x-request-id", h, sizeof(h)));
+	resp_free(&r);
+
+	/* The same rows as COPY writes them, with a header. */
+	assert_int_equal(sh("psql \"$DATABASE_URL\" -qAt -c \"COPY (SELECT g "
+	    "AS id, 'row ' || g AS label, CASE g %% 3 WHEN 0 THEN NULL WHEN 1 "
+	    "THEN 'a,\\\"b\\\"' ELSE '' END AS q FROM generate_series(1, 5) g) "
+	    "TO STDOUT WITH (FORMAT csv, HEADER)\" > build/plumb-copy.csv && "
+	    "curl -s \"$BASE_URL/__test/stream?fmt=csv&n=5\" | "
+	    "cmp -s - build/plumb-copy.csv"), 0);
+
+	assert_int_equal(http_get("/__test/stream?fmt=json&n=3", &r), 200);
+	assert_true(json_is_array(r.json));
+	assert_int_equal(json_array_size(r.json), 3);
+	j = json_array_get(r.json, 0);
+	assert_int_equal(json_integer_value(json_object_get(j, "id")), 1);
+	assert_string_equal(json_string_value(json_object_get(j, "q")),
+	    "a,\"b\"");
+	assert_true(json_is_null(json_object_get(json_array_get(r.json, 2),
+	    "q")));
+	resp_free(&r);
+
+	assert_int_equal(http_get("/__test/stream?fmt=json&n=0", &r), 200);
+	assert_string_equal(r.body, "[]");
+	resp_free(&r);
+
+	assert_int_equal(http_get("/__test/stream?fmt=ndjson&n=2", &r), 200);
+	assert_string_equal(r.body,
+	    "{\"id\":1,\"label\":\"row 1\",\"q\":\"a,\\\"b\\\"\"}\n"
+	    "{\"id\":2,\"label\":\"row 2\",\"q\":\"\"}\n");
+	resp_free(&r);
+
+	assert_int_equal(http_get("/__test/stream?fmt=copy&n=3", &r), 200);
+	assert_string_equal(r.body, "id,label\n1,row 1\n2,row 2\n3,row 3\n");
+	resp_free(&r);
+
+	/* HEAD: the headers, no query. */
+	assert_int_equal(http("HEAD", "/__test/stream?fmt=csv&n=3", NULL,
+	    NULL, 0, &r), 200);
+	assert_int_equal(r.len, 0);
+	resp_free(&r);
+}
+
+static void
+test_stream_role_and_errors(void **state)
+{
+	struct resp	r;
+
+	assert_int_equal(http_get("/__test/stream?fmt=ndjson&src=who&"
+	    "role=anon&n=1", &r), 200);
+	assert_string_equal(r.body, "{\"who\":\"anon\",\"claims\":"
+	    "\"{\\\"role\\\":\\\"test\\\"}\",\"n\":1}\n");
+	resp_free(&r);
+	assert_int_equal(http_get("/__test/stream?fmt=ndjson&src=who&n=1",
+	    &r), 200);
+	assert_non_null(strstr(r.body, "\"who\":\"postgres\""));
+	resp_free(&r);
+
+	/* A failure before the first byte goes to the error callback. */
+	assert_int_equal(http_get("/__test/stream?fmt=csv&src=err", &r), 400);
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "sqlstate")), "22012");
+	resp_free(&r);
+	/* An unknown role fails the prologue the same way. */
+	assert_int_equal(http_get("/__test/stream?fmt=csv&role=nobody_here",
+	    &r), 400);
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "sqlstate")), "22023");
+	resp_free(&r);
+	/* The roles see none of korebase's tables. */
+	assert_int_equal(http_get("/__test/stream?fmt=csv&src=users&"
+	    "role=anon", &r), 400);
+	assert_string_equal(json_string_value(json_object_get(r.json,
+	    "sqlstate")), "42501");
+	resp_free(&r);
+}
+
+/* After a stream the connection serves the next request; 1.0 closes. */
+static void
+test_stream_connection(void **state)
+{
+	assert_int_equal(sh("curl -sv \"$BASE_URL/__test/stream?fmt=csv&"
+	    "n=20000\" \"$BASE_URL/__test/db/whoami\" > build/plumb-ka.out "
+	    "2> build/plumb-ka.err"), 0);
+	assert_int_equal(sh("grep -q 'Re-using existing connection' "
+	    "build/plumb-ka.err && grep -q '^20000,row 20000,' "
+	    "build/plumb-ka.out && grep -q '\"postgres\"' build/plumb-ka.out"),
+	    0);
+	assert_int_equal(sh("curl -s --http1.0 -D build/plumb-10.h "
+	    "\"$BASE_URL/__test/stream?fmt=ndjson&n=50000\" | wc -l | "
+	    "grep -qx 50000 && grep -qi '^connection: close' build/plumb-10.h "
+	    "&& ! grep -qi transfer-encoding build/plumb-10.h"), 0);
+	assert_int_equal(sh("curl -s -H 'Connection: close' "
+	    "\"$BASE_URL/__test/stream?fmt=json&n=30000\" | "
+	    "jq length | grep -qx 30000"), 0);
+}
+
+/* The resident memory of the server's workers, in kB. */
+static long
+workers_rss(void)
+{
+	char	 cmd[256], line[256];
+	FILE	*f;
+	long	 total, kb;
+
+	snprintf(cmd, sizeof(cmd), "for w in $(pgrep -P \"$KB_SERVER_PID\"); "
+	    "do awk '/^VmRSS/ { print $2 }' /proc/$w/status; done");
+	total = 0;
+	if ((f = popen(cmd, "r")) == NULL)
+		return (-1);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		kb = strtol(line, NULL, 10);
+		total += kb;
+	}
+	pclose(f);
+	return (total);
+}
+
+static pid_t
+pid_from(const char *file)
+{
+	FILE	*f;
+	long	 pid = 0;
+
+	if ((f = fopen(file, "r")) != NULL) {
+		if (fscanf(f, "%ld", &pid) != 1)
+			pid = 0;
+		fclose(f);
+	}
+	return ((pid_t)pid);
+}
+
+/* Run `curl_args` in the background; sample the workers' RSS until done. */
+static long
+export_peak_rss(const char *curl_args)
+{
+	pid_t	pid;
+	long	peak, rss;
+
+	assert_int_equal(sh("curl -s %s & echo $! > build/plumb-curl.pid",
+	    curl_args), 0);
+	pid = pid_from("build/plumb-curl.pid");
+	assert_true(pid > 0);
+	peak = 0;
+	while (kill(pid, 0) == 0) {
+		if ((rss = workers_rss()) > peak)
+			peak = rss;
+		usleep(50 * 1000);
+	}
+	return (peak);
+}
+
+static void
+test_stream_million_rows(void **state)
+{
+	long	base, peak;
+
+	assert_int_equal(psql("DROP TABLE IF EXISTS kb_plumb_big; "
+	    "CREATE TABLE kb_plumb_big AS SELECT g AS id, md5(g::text) AS "
+	    "hash, now() AS at FROM generate_series(1, 1000000) g; "
+	    "ALTER TABLE kb_plumb_big ADD PRIMARY KEY (id)"), 0);
+	/* Warm up: the workers' first export allocates what they keep. */
+	assert_int_equal(sh("curl -s \"$BASE_URL/__test/stream?fmt=csv&"
+	    "n=100000\" >/dev/null"), 0);
+	base = workers_rss();
+	assert_true(base > 0);
+
+	peak = export_peak_rss("-o build/plumb-big.csv "
+	    "\"$BASE_URL/__test/stream?fmt=csv&src=big\"");
+	assert_int_equal(sh("test $(wc -l < build/plumb-big.csv) -eq 1000001 "
+	    "&& tail -1 build/plumb-big.csv | grep -q '^1000000,'"), 0);
+	fprintf(stderr, "csv export: workers' RSS %ld kB before, %ld kB "
+	    "at most during\n", base, peak);
+	assert_true(peak - base < 16 * 1024);
+
+	peak = export_peak_rss("-o build/plumb-big.ndjson "
+	    "\"$BASE_URL/__test/stream?fmt=ndjson&src=big\"");
+	assert_int_equal(sh("test $(wc -l < build/plumb-big.ndjson) -eq "
+	    "1000000"), 0);
+	assert_true(peak - base < 16 * 1024);
+
+	peak = export_peak_rss("-o build/plumb-big.copy "
+	    "\"$BASE_URL/__test/stream?fmt=copy&src=big\"");
+	assert_int_equal(sh("test $(wc -l < build/plumb-big.copy) -eq "
+	    "1000001"), 0);
+	assert_true(peak - base < 16 * 1024);
+	assert_int_equal(sh("rm -f build/plumb-big.*"), 0);
+}
+
+/*
+ * A slow client holds PostgreSQL back (its backend waits on ClientWrite,
+ * the worker's memory stays flat); one that disconnects midway frees
+ * everything, the export's backend included.
+ */
+static void
+test_stream_slow_client_disconnects(void **state)
+{
+	char	v[128];
+	long	base, rss;
+	pid_t	pid;
+	int	i;
+
+	base = workers_rss();
+	assert_int_equal(sh("curl -s --limit-rate 200k -o /dev/null "
+	    "\"$BASE_URL/__test/stream?fmt=csv&src=big\" & "
+	    "echo $! > build/plumb-curl.pid"), 0);
+	pid = pid_from("build/plumb-curl.pid");
+	assert_true(pid > 0);
+	sleep(2);
+	assert_string_equal(psql_value("SELECT wait_event FROM "
+	    "pg_stat_activity WHERE application_name = 'korebase-export'",
+	    v, sizeof(v)), "ClientWrite");
+	rss = workers_rss();
+	assert_true(rss - base < 8 * 1024);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	for (i = 0; i < 50; i++) {
+		if (strcmp(psql_value("SELECT count(*) FROM pg_stat_activity "
+		    "WHERE application_name = 'korebase-export'", v,
+		    sizeof(v)), "0") == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_string_equal(v, "0");
+	usleep(200 * 1000);
+	assert_int_equal(sh("grep -q 'the client went away after' "
+	    "\"$KB_SERVER_LOG\""), 0);
+	assert_int_equal(psql("DROP TABLE kb_plumb_big"), 0);
+}
+
 /*
  * PostgreSQL stops while a group is in flight: the answer is 503 (the
  * query was cut off by the shutdown, or the connection was lost), never
@@ -450,6 +745,15 @@ test_group_restart(void **state)
 	assert_string_equal(status, "503");
 	assert_int_equal(sh("grep -q SERVICE_UNAVAILABLE "
 	    "build/plumb-restart.json"), 0);
+
+	/* An export while the database is down: 503 too. */
+	{
+		struct resp	r;
+
+		http_get("/__test/stream?fmt=csv&n=3", &r);
+		assert_error(&r, 503, "SERVICE_UNAVAILABLE");
+		resp_free(&r);
+	}
 	pg_ctl("start");
 	wait_db();
 
@@ -465,6 +769,7 @@ main(void)
 {
 	const struct CMUnitTest group_tests[] = {
 		cmocka_unit_test(test_group_role_applies),
+		cmocka_unit_test(test_group_caller),
 		cmocka_unit_test(test_group_no_leak),
 		cmocka_unit_test(test_group_error_aborts),
 		cmocka_unit_test(test_roles_privileges),
@@ -473,6 +778,11 @@ main(void)
 		cmocka_unit_test(test_schema_loaded),
 		cmocka_unit_test(test_schema_exclude_covers_migrations),
 		cmocka_unit_test(test_schema_ddl_refresh),
+		cmocka_unit_test(test_stream_formats),
+		cmocka_unit_test(test_stream_role_and_errors),
+		cmocka_unit_test(test_stream_connection),
+		cmocka_unit_test(test_stream_million_rows),
+		cmocka_unit_test(test_stream_slow_client_disconnects),
 		cmocka_unit_test(test_group_restart),
 	};
 	int	failed = 0;

@@ -1,0 +1,95 @@
+/*
+ * The caller as PostgreSQL sees it: the role a request runs as under
+ * row-level security and the claims auth.uid(), auth.role(), auth.jwt()
+ * and auth.tenant_id() read (migration 0009).
+ */
+
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kore/kore.h>
+#include <kore/http.h>
+
+#include "kb_server.h"
+#include "kb_server_int.h"
+
+static struct kb_stmt	set_caller = KB_STMT_RO(
+    "SELECT pg_catalog.set_config('role', $1, true), "
+    "pg_catalog.set_config('request.jwt.claims', $2, true)");
+static struct kb_stmt	set_caller_timeout = KB_STMT_RO(
+    "SELECT pg_catalog.set_config('role', $1, true), "
+    "pg_catalog.set_config('request.jwt.claims', $2, true), "
+    "pg_catalog.set_config('statement_timeout', $3, true)");
+
+const char *
+kb_caller_pg_role(const struct kb_caller *c)
+{
+	if (c->cred == KB_CRED_SERVICE_KEY ||
+	    (c->role != NULL && strcmp(c->role, "service_role") == 0) ||
+	    kb_caller_is_instance_admin(c))
+		return ("service_role");
+	if (c->cred == KB_CRED_NONE || c->role == NULL ||
+	    strcmp(c->role, "anon") == 0)
+		return ("anon");
+	return ("authenticated");
+}
+
+const char *
+kb_caller_claims(struct kb_ctx *ctx)
+{
+	const struct kb_caller	*c = kb_ctx_caller(ctx);
+	json_t			*o;
+	char			*s;
+
+	if (ctx->claims != NULL)
+		return (ctx->claims);
+	o = json_object();
+	json_object_set_new(o, "role", json_string(c->role != NULL ?
+	    c->role : kb_caller_pg_role(c)));
+	if (c->sub != NULL)
+		json_object_set_new(o, "sub", json_string(c->sub));
+	if (c->sid != NULL)
+		json_object_set_new(o, "sid", json_string(c->sid));
+	if (c->tenant != NULL)
+		json_object_set_new(o, "tenant_id", json_string(c->tenant));
+	if (c->tenant_role != NULL)
+		json_object_set_new(o, "tenant_role",
+		    json_string(c->tenant_role));
+	if (c->key_id != NULL)
+		json_object_set_new(o, "key_id", json_string(c->key_id));
+	if (c->exp != 0)
+		json_object_set_new(o, "exp", json_integer(c->exp));
+	if ((s = json_dumps(o, JSON_COMPACT)) == NULL)
+		fatal("kb_caller_claims: out of memory");
+	json_decref(o);
+	ctx->claims = kb_ctx_strdup(ctx, s);
+	free(s);
+	return (ctx->claims);
+}
+
+void
+kb_db_step_caller(struct kb_ctx *ctx, struct kb_db_step *step)
+{
+	kb_db_step_caller_timeout(ctx, 0, step);
+}
+
+void
+kb_db_step_caller_timeout(struct kb_ctx *ctx, int timeout_ms,
+    struct kb_db_step *step)
+{
+	const char	**vals;
+	char		  tmo[16];
+
+	vals = kb_ctx_alloc(ctx, 3 * sizeof(*vals));
+	vals[0] = kb_caller_pg_role(kb_ctx_caller(ctx));
+	vals[1] = kb_caller_claims(ctx);
+	(void)snprintf(tmo, sizeof(tmo), "%d", timeout_ms);
+	vals[2] = kb_ctx_strdup(ctx, tmo);
+	memset(step, 0, sizeof(*step));
+	step->stmt = timeout_ms > 0 ? &set_caller_timeout : &set_caller;
+	step->nparams = timeout_ms > 0 ? 3 : 2;
+	step->values = vals;
+}
