@@ -94,6 +94,13 @@ const char	*kb_ctx_request_id(struct kb_ctx *);
 const char	*kb_ctx_header(struct kb_ctx *, const char *name);
 const char	*kb_ctx_method(struct kb_ctx *);
 char		*kb_ctx_strdup(struct kb_ctx *, const char *);
+/* The raw query string (still percent-encoded, without '?'), or NULL. */
+const char	*kb_ctx_query(struct kb_ctx *);
+/*
+ * Run fn(arg) when the request ends, however it ends (answered, client
+ * gone): for memory a handler's callbacks may never get to free.
+ */
+void		 kb_ctx_defer(struct kb_ctx *, void (*fn)(void *), void *arg);
 
 /*
  * The caller, as established by the gate before the handler runs: from a
@@ -345,6 +352,15 @@ void	kb_stream_on_error(struct kb_ctx *, kb_db_cb cb, void *arg);
 void	kb_stream_copy(struct kb_ctx *, int status, const char *content_type,
 	    const char *sql, int nparams, const char *const *values,
 	    const char *role, const char *claims_json);
+/*
+ * The same for a query whose rows are one text column each, already in
+ * the answer's format (the Tables export: CSV lines, JSON objects): the
+ * body is `head`, the rows separated by `sep`, then `tail`.
+ */
+void	kb_stream_rows(struct kb_ctx *, int status, const char *content_type,
+	    const char *sql, int nparams, const char *const *values,
+	    const char *role, const char *claims_json, const char *head,
+	    const char *sep, const char *tail);
 
 /*
  * The schema cache (server/kb_schema_cache.c): the tables and functions

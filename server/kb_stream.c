@@ -49,7 +49,8 @@ enum stream_fmt {
 	FMT_RAW = 0,		/* COPY ... TO STDOUT: its bytes as they are */
 	FMT_CSV,
 	FMT_NDJSON,
-	FMT_JSON
+	FMT_JSON,
+	FMT_LINES		/* one text column: head, rows + sep, tail */
 };
 
 enum stream_state {
@@ -84,6 +85,9 @@ struct kb_stream {
 	int			 nparams;
 	char			*role;
 	char			*claims;
+	char			*head;		/* FMT_LINES */
+	char			*sep;
+	char			*tail;
 	kb_db_cb		 on_error;
 	void			*on_error_arg;
 	int			 headers;	/* sent */
@@ -132,10 +136,35 @@ kb_stream_on_error(struct kb_ctx *ctx, kb_db_cb cb, void *arg)
 	ctx->stream_on_error_arg = arg;
 }
 
+static void	stream_start(struct kb_ctx *, int, const char *, const char *,
+		    int, const char *const *, const char *, const char *,
+		    const char *, const char *, const char *);
+
 void
 kb_stream_copy(struct kb_ctx *ctx, int status, const char *content_type,
     const char *sql, int nparams, const char *const *values,
     const char *role, const char *claims_json)
+{
+	stream_start(ctx, status, content_type, sql, nparams, values, role,
+	    claims_json, NULL, NULL, NULL);
+}
+
+void
+kb_stream_rows(struct kb_ctx *ctx, int status, const char *content_type,
+    const char *sql, int nparams, const char *const *values,
+    const char *role, const char *claims_json, const char *head,
+    const char *sep, const char *tail)
+{
+	stream_start(ctx, status, content_type, sql, nparams, values, role,
+	    claims_json, head != NULL ? head : "", sep != NULL ? sep : "",
+	    tail != NULL ? tail : "");
+}
+
+static void
+stream_start(struct kb_ctx *ctx, int status, const char *content_type,
+    const char *sql, int nparams, const char *const *values,
+    const char *role, const char *claims_json, const char *head,
+    const char *sep, const char *tail)
 {
 	static const char *const keys[] = {
 		"dbname", "application_name", "options", NULL
@@ -167,7 +196,14 @@ kb_stream_copy(struct kb_ctx *ctx, int status, const char *content_type,
 	TAILQ_INIT(&st->queued);
 
 	n = strspn(sql, " \t\r\n");
-	if (strncasecmp(sql + n, "COPY", 4) == 0 &&
+	if (head != NULL) {
+		/* Rows of one text column, already in the answer's format. */
+		st->fmt = FMT_LINES;
+		st->sql = kore_strdup(sql);
+		st->head = kore_strdup(head);
+		st->sep = kore_strdup(sep);
+		st->tail = kore_strdup(tail);
+	} else if (strncasecmp(sql + n, "COPY", 4) == 0 &&
 	    !isalnum((unsigned char)sql[n + 4]) && sql[n + 4] != '_') {
 		if (nparams != 0)
 			fatal("kb_stream_copy: COPY takes no parameters");
@@ -283,6 +319,9 @@ kb_stream_detach(struct kb_ctx *ctx)
 	kore_free(st->values);
 	kore_free(st->sql);
 	kore_free(st->ctype);
+	kore_free(st->head);
+	kore_free(st->sep);
+	kore_free(st->tail);
 	kore_free(st->role);
 	kore_free(st->claims);
 	TAILQ_REMOVE(&streams, st, list);
@@ -599,6 +638,8 @@ stream_headers(struct kb_stream *st, const PGresult *r)
 
 	if (st->fmt == FMT_JSON)
 		stream_put(st, "[", 1);
+	if (st->fmt == FMT_LINES)
+		stream_put(st, st->head, strlen(st->head));
 	if (st->fmt == FMT_CSV && r != NULL) {
 		for (i = 0; i < PQnfields(r); i++) {
 			if (i > 0)
@@ -661,6 +702,12 @@ stream_row(struct kb_stream *st, const PGresult *r)
 	case FMT_JSON:
 		if (st->rows > 0)
 			stream_put(st, ",", 1);
+		stream_put(st, PQgetvalue(r, 0, 0),
+		    (size_t)PQgetlength(r, 0, 0));
+		break;
+	case FMT_LINES:
+		if (st->rows > 0)
+			stream_put(st, st->sep, strlen(st->sep));
 		stream_put(st, PQgetvalue(r, 0, 0),
 		    (size_t)PQgetlength(r, 0, 0));
 		break;
@@ -798,6 +845,8 @@ stream_finish(struct kb_stream *st)
 	}
 	if (st->fmt == FMT_JSON)
 		stream_put(st, "]", 1);
+	if (st->fmt == FMT_LINES)
+		stream_put(st, st->tail, strlen(st->tail));
 	stream_emit(st);
 	stream_close_pg(st);
 	st->state = ST_DONE;

@@ -879,6 +879,15 @@ render_write_tail(struct bld *b, struct kb_sbuf *sb)
 	} else {
 		kb_sbuf_puts(sb, "pgrst_source AS _postgrest_t");
 	}
+	/*
+	 * A write that must touch exactly one row fails otherwise, and so
+	 * rolls itself back: the division by zero (22012) that only the
+	 * ELSE branch evaluates is KB_TABLES_NOT_ONE_ROW to the handler.
+	 */
+	if (p->needs_one_row)
+		kb_sbuf_puts(sb, " HAVING CASE WHEN pg_catalog.count(*) = 1 "
+		    "THEN true ELSE pg_catalog.count(*) / (pg_catalog.count(*)"
+		    " - pg_catalog.count(*)) = 1 END");
 }
 
 /*

@@ -31,6 +31,8 @@ cc $CFLAGS -o $B/test_migrations tests/integration/test_migrations.c \
     tests/integration/http.c $LIBS
 cc $CFLAGS -o $B/test_sql tests/integration/test_sql.c \
     tests/integration/http.c $LIBS
+cc $CFLAGS -o $B/test_tables tests/integration/test_tables.c \
+    tests/integration/http.c $LIBS
 # The keys suite makes its tenants and admins with SQL (libpq).
 cc $CFLAGS $(pkg-config --cflags libpq) -o $B/test_keys \
     tests/integration/test_keys.c tests/integration/http.c $LIBS \
@@ -258,6 +260,12 @@ fi
 # The Migrations API.
 if want migrations && ! $B/test_migrations; then
 	echo "integration: the migrations suite failed" >&2
+	status=1
+fi
+
+# The Tables API.
+if want tables && ! $B/test_tables; then
+	echo "integration: the tables suite failed" >&2
 	status=1
 fi
 
