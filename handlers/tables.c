@@ -257,6 +257,8 @@ tables_run(struct kb_ctx *ctx, struct tables_call *t)
 	steps[1].nparams = t->plan->nparams;
 	steps[1].values = t->plan->params;
 	steps[1].readonly = t->plan->read_only;
+	/* Always four text columns: safe to keep prepared. */
+	steps[1].cache = 1;
 	kb_db_run(ctx, steps, 2, tables_done, t);
 }
 

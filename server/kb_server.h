@@ -261,6 +261,12 @@ struct kb_db_step {
 	int			 nparams;
 	const char *const	*values;	/* NULL for SQL NULL */
 	int			 readonly;	/* dynamic SQL: writes nothing */
+	/*
+	 * Dynamic SQL whose text repeats (its values are parameters): keep
+	 * it prepared on each connection (a bounded per-worker cache).
+	 * Only for statements whose result columns cannot change with DDL.
+	 */
+	int			 cache;
 };
 
 void	kb_db_run(struct kb_ctx *, const struct kb_db_step *steps, int nsteps,
