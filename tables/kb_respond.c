@@ -244,8 +244,23 @@ kb_tables_error_status(const char *s, int is_anon)
 		return (500);
 	if (strcmp(s, "P0001") == 0)
 		return (400);
-	if (strncmp(s, "08", 2) == 0 || strncmp(s, "53", 2) == 0)
+	if (strncmp(s, "08", 2) == 0 || strncmp(s, "53", 2) == 0 ||
+	    strncmp(s, "57P", 3) == 0)
 		return (503);
+	/*
+	 * Where PostgREST answers 500 for what a client's request can
+	 * cause, korebase answers 4xx (no input may cause a 500): a
+	 * statement timeout 408, serialization failures, deadlocks and
+	 * locks not available 409 (retry), program limits (too many
+	 * columns, too complex) 400, PL/pgSQL errors a function raises
+	 * (no data, too many rows, assert) 400.
+	 */
+	if (strcmp(s, "57014") == 0)
+		return (408);
+	if (strncmp(s, "40", 2) == 0 || strncmp(s, "55", 2) == 0)
+		return (409);
+	if (strncmp(s, "54", 2) == 0 || strncmp(s, "P0", 2) == 0)
+		return (400);
 	if (strncmp(s, "0L", 2) == 0 || strncmp(s, "0P", 2) == 0 ||
 	    strncmp(s, "28", 2) == 0)
 		return (403);
