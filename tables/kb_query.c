@@ -344,7 +344,8 @@ parse_field(struct ctx *c, const struct kb_table *t, struct cur *cu,
 		if (f->npath == KB_QUERY_MAX_JPATH)
 			return (perr(c, "JSON path longer than %d steps",
 			    KB_QUERY_MAX_JPATH));
-		f->path = kb_arena_grow(c->a, f->path, f->npath, sizeof(*f->path));
+		f->path = kb_arena_grow(c->a, f->path, f->npath,
+		    sizeof(*f->path));
 		st = &f->path[f->npath++];
 		cu->p += 2;
 		if (cu->p < cu->end && *cu->p == '>') {
@@ -478,7 +479,8 @@ parse_select(struct ctx *c, struct kb_node *n, struct cur *cu, int depth)
 				return (perr(c, "unbalanced parentheses in "
 				    "select"));
 			cu->p++;
-			n->sel = kb_arena_grow(c->a, n->sel, n->nsel, sizeof(*n->sel));
+			n->sel = kb_arena_grow(c->a, n->sel, n->nsel,
+			    sizeof(*n->sel));
 			s = &n->sel[n->nsel++];
 			s->alias = e->alias;
 			s->embed = e;
@@ -1006,7 +1008,8 @@ parse_order(struct ctx *c, struct kb_node *n, const char *s)
 	for (;;) {
 		if (n->norder == KB_QUERY_MAX_SELECT)
 			return (perr(c, "too many order terms"));
-		n->order = kb_arena_grow(c->a, n->order, n->norder, sizeof(*n->order));
+		n->order = kb_arena_grow(c->a, n->order, n->norder,
+		    sizeof(*n->order));
 		o = &n->order[n->norder++];
 		if (parse_field(c, n->table, &cu, ",.()", &o->field,
 		    NULL) == -1)

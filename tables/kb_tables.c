@@ -37,9 +37,9 @@ struct bld {
 	const char			**params;
 	int				 nparams;
 	int				 failed;
-	int				 tenant;	/* $n of the tenant, or 0 */
+	int				 tenant;	/* its $n, or 0 */
 	const char			**where;	/* per node id */
-	const char			*id_cond;	/* by id, on the root */
+	const char			*id_cond;	/* by id: pk = $n */
 	int				 missing_default;
 	int				 resolution;	/* 0, 'm', 'i' */
 };
@@ -784,7 +784,8 @@ render_body(struct bld *b, struct kb_sbuf *sb, const struct kb_node *root)
 	}
 	switch (p->format) {
 	case KB_TABLES_OBJECT:
-		kb_sbuf_puts(sb, "(pg_catalog.json_agg(_postgrest_t)->0)::text");
+		kb_sbuf_puts(sb, "(pg_catalog.json_agg(_postgrest_t)->0)"
+		    "::text");
 		break;
 	case KB_TABLES_CSV:
 		kb_sbuf_printf(sb, "$%d::text || COALESCE(E'\\n' || "
@@ -1045,7 +1046,8 @@ plan_insert(struct bld *b)
 	table_ref(&sb, t);
 	kb_sbuf_puts(&sb, " AS \"t0\"");
 	first = 1;
-	if (n > 0 || p->by_id || (b->req->tenant_id != NULL && t->has_tenant_id)) {
+	if (n > 0 || p->by_id ||
+	    (b->req->tenant_id != NULL && t->has_tenant_id)) {
 		kb_sbuf_puts(&sb, " (");
 		for (i = 0; i < n; i++) {
 			kb_sbuf_puts(&sb, first ? "" : ", ");
@@ -1126,7 +1128,8 @@ plan_insert(struct bld *b)
 			}
 			if (b->req->tenant_id != NULL && t->has_tenant_id)
 				kb_sbuf_printf(&sb, " WHERE \"t0\"."
-				    "\"tenant_id\" = $%d::uuid", tenant_param(b));
+				    "\"tenant_id\" = $%d::uuid",
+				    tenant_param(b));
 		}
 	}
 	render_returning(b, &sb);

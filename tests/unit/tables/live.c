@@ -116,8 +116,8 @@ run(PGconn *db, struct kb_schema *schema, char *line)
 	}
 	PQclear(PQexec(db, "BEGIN"));
 	if (plan->count_sql != NULL) {
-		rc = PQexecParams(db, plan->count_sql, plan->count_nparams, NULL,
-		    plan->params, NULL, NULL, 0);
+		rc = PQexecParams(db, plan->count_sql, plan->count_nparams,
+		    NULL, plan->params, NULL, NULL, 0);
 		if (PQresultStatus(rc) != PGRES_TUPLES_OK) {
 			printf("count_sql failed: %s", PQerrorMessage(db));
 			PQclear(rc);

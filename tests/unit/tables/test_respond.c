@@ -274,7 +274,8 @@ update_and_delete_statements(void **state)
 	    "pg_catalog.jsonb_populate_recordset(NULL::\"public\".\"tasks\", "
 	    "$1::jsonb) AS _r WHERE \"t0\".\"id\" = _r.\"id\" RETURNING 1"
 	    MINIMAL_TAIL("NULL::bigint", "NULL::text"));
-	assert_string_equal(joined(p), "[{\"id\":1},{\"id\":2},{\"id\":\"3\"}]");
+	assert_string_equal(joined(p),
+	    "[{\"id\":1},{\"id\":2},{\"id\":\"3\"}]");
 	kb_tables_plan_free(p);
 }
 
