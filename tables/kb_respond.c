@@ -32,7 +32,8 @@ to_ll(const char *s, long long dflt)
 		return (dflt);
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 0)
+	/* Past 10^15 it is not a row count (and could overflow below). */
+	if (errno != 0 || *end != '\0' || v < 0 || v > 1000000000000000LL)
 		return (dflt);
 	return (v);
 }

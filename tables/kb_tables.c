@@ -586,7 +586,12 @@ parse_accept(const char *h, enum kb_tables_format *f)
 	return (-1);
 }
 
-/* "items=0-9", "0-9", "10-": lower and upper (-1 for open). */
+/*
+ * "items=0-9", "0-9", "10-": lower and upper (-1 for open).  Bounds past
+ * 10^15 are not a range (and cannot overflow the arithmetic on them).
+ */
+#define RANGE_MAX	1000000000000000LL
+
 static int
 parse_range(const char *h, long long *lo, long long *hi)
 {
@@ -601,7 +606,7 @@ parse_range(const char *h, long long *lo, long long *hi)
 		return (-1);
 	errno = 0;
 	*lo = strtoll(p, &end, 10);
-	if (errno != 0 || *end != '-')
+	if (errno != 0 || *end != '-' || *lo > RANGE_MAX)
 		return (-1);
 	p = end + 1;
 	if (*p == '\0') {
@@ -611,7 +616,7 @@ parse_range(const char *h, long long *lo, long long *hi)
 	if (!isdigit((unsigned char)*p))
 		return (-1);
 	*hi = strtoll(p, &end, 10);
-	if (errno != 0 || *end != '\0')
+	if (errno != 0 || *end != '\0' || *hi > RANGE_MAX)
 		return (-1);
 	return (0);
 }

@@ -508,6 +508,14 @@ ranges_and_counts(void **state)
 	    "0-3/5000");
 	/* A Range that is not one is ignored, as PostgREST does. */
 	read_response(NULL, NULL, "bytes=0-1", "4", NULL, 200, "0-3/*");
+	read_response(NULL, NULL, "0-9223372036854775807", "4", NULL, 200,
+	    "0-3/*");
+	read_response(NULL, NULL, "9223372036854775807-", "4", NULL, 200,
+	    "0-3/*");
+	read_response(NULL, NULL, "99999999999999999999-1", "4", NULL, 200,
+	    "0-3/*");
+	read_response("offset=1000000000000", "count=exact", "0-", "0", "4",
+	    416, "*/4");
 }
 
 static void
