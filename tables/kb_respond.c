@@ -49,7 +49,8 @@ plan_rows(const char *plan)
 		return (-1);
 	v = json_object_get(json_object_get(json_array_get(doc, 0), "Plan"),
 	    "Plan Rows");
-	if (json_is_number(v))
+	if (json_is_number(v) && json_number_value(v) >= 0 &&
+	    json_number_value(v) < 1e15)
 		n = (long long)json_number_value(v);
 	json_decref(doc);
 	return (n);
