@@ -536,23 +536,41 @@ fk_has_col(const struct kb_fkey *fk, const char *name)
 	return (0);
 }
 
+/* Whether every column of fk is in t's primary key. */
+static int
+fk_in_pk(const struct kb_fkey *fk, const struct kb_table *t)
+{
+	size_t	i, j;
+
+	for (i = 0; i < fk->ncols; i++) {
+		for (j = 0; j < t->npk && t->pk[j] != fk->cols[i]; j++)
+			;
+		if (j == t->npk)
+			return (0);
+	}
+	return (1);
+}
+
 /*
- * Which foreign key joins `parent` and the resource called `name`:
- * a to-one (the parent's key to a table called `name`, or whose only
- * column or constraint is called `name`) or a to-many (a key of a table
- * called `name` to the parent).  Hints pick among several: a constraint
- * name or a key column; "inner" and "left" set the join.
+ * Which relationship joins `parent` and the resource called `name`:
+ * to-one (the parent's key to a table called `name`, or whose only
+ * column or constraint is called `name`), to-many (a key of a table
+ * called `name` to the parent; one-to-one when that key is unique), or
+ * many-to-many (a junction table whose primary key holds a key to the
+ * parent and one to a table called `name`).  Hints pick among several:
+ * a constraint name, a key column or the junction's name; "inner" and
+ * "left" set the join.
  */
 static int
 resolve_embed(struct ctx *c, struct kb_node *parent, struct kb_node *e,
     const char *name, char **hints, size_t nhints)
 {
 	const struct kb_table	*p = parent->table, *t;
-	const struct kb_fkey	*fk, *found[8];
+	const struct kb_fkey	*fk, *fk2, *found[8], *jchild[8];
 	int			 dir[8];
 	const char		*hint = NULL;
 	struct kb_sbuf		 sb;
-	size_t			 i, j, n = 0;
+	size_t			 i, j, k, n = 0;
 
 	for (i = 0; i < nhints; i++) {
 		if (strcmp(hints[i], "inner") == 0)
@@ -592,6 +610,30 @@ resolve_embed(struct ctx *c, struct kb_node *parent, struct kb_node *e,
 			dir[n++] = 1;
 		}
 	}
+	/* Many-to-many through a junction table. */
+	for (i = 0; i < c->schema->ntables && n < 8; i++) {
+		t = &c->schema->tables[i];
+		for (j = 0; j < t->nfkeys && n < 8; j++) {
+			fk = &t->fkeys[j];
+			if (fk->ref != p || !fk_in_pk(fk, t))
+				continue;
+			for (k = 0; k < t->nfkeys && n < 8; k++) {
+				fk2 = &t->fkeys[k];
+				if (fk2 == fk ||
+				    strcmp(fk2->ref->name, name) != 0 ||
+				    !fk_in_pk(fk2, t))
+					continue;
+				if (hint != NULL &&
+				    strcmp(t->name, hint) != 0 &&
+				    strcmp(fk->name, hint) != 0 &&
+				    strcmp(fk2->name, hint) != 0)
+					continue;
+				jchild[n] = fk2;
+				found[n] = fk;
+				dir[n++] = 2;
+			}
+		}
+	}
 	if (n == 0)
 		return (kb_tables_fail(c->err, 400, "PGRST200", NULL,
 		    "Could not find a relationship between '%s' and '%.64s' "
@@ -613,7 +655,8 @@ resolve_embed(struct ctx *c, struct kb_node *parent, struct kb_node *e,
 		kb_sbuf_init(&sb, c->a);
 		for (i = 0; i < n; i++)
 			kb_sbuf_printf(&sb, "%s'%s!%s'", i ? ", " : "",
-			    name, found[i]->name);
+			    name, dir[i] == 2 ? found[i]->table->name :
+			    found[i]->name);
 		kb_tables_fail(c->err, 300, "PGRST201", NULL,
 		    "Could not embed because more than one relationship was "
 		    "found for '%s' and '%.64s'", p->name, name);
@@ -622,9 +665,25 @@ resolve_embed(struct ctx *c, struct kb_node *parent, struct kb_node *e,
 		    kb_sbuf_str(&sb));
 		return (-1);
 	}
-	e->fk = found[0];
-	e->to_many = dir[0];
-	e->table = dir[0] ? found[0]->table : found[0]->ref;
+	switch (dir[0]) {
+	case 0:
+		e->fk = found[0];
+		e->table = found[0]->ref;
+		break;
+	case 1:
+		e->fk = found[0];
+		e->reverse = 1;
+		e->to_many = !found[0]->unique;
+		e->table = found[0]->table;
+		break;
+	default:
+		e->junction = found[0]->table;
+		e->jfk_parent = found[0];
+		e->jfk_child = jchild[0];
+		e->to_many = 1;
+		e->table = jchild[0]->ref;
+		break;
+	}
 	return (0);
 }
 

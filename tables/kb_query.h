@@ -117,10 +117,19 @@ struct kb_node {
 	size_t			 norder;
 	long long		 limit;		/* -1: none */
 	long long		 offset;
-	/* Embedded resources only. */
+	/*
+	 * Embedded resources only.  Joined on fk: the parent's (to-one),
+	 * or the child's (`reverse`: to-many, or one-to-one when the key
+	 * is unique).  Many-to-many: fk is NULL and the junction table has
+	 * jfk_parent to the parent and jfk_child to this resource.
+	 */
 	struct kb_node		*parent;
 	const struct kb_fkey	*fk;
-	int			 to_many;	/* fk is the child's: array */
+	int			 reverse;
+	const struct kb_table	*junction;
+	const struct kb_fkey	*jfk_parent;
+	const struct kb_fkey	*jfk_child;
+	int			 to_many;	/* an array, else an object */
 	int			 inner;		/* !inner */
 	int			 depth;		/* root 0 */
 	int			 id;		/* SQL alias "t<id>" */

@@ -306,10 +306,31 @@ node_where(struct bld *b, const struct kb_node *n)
 	kb_sbuf_init(&sb, b->a);
 #define AND()	do { if (!first) kb_sbuf_puts(&sb, " AND "); first = 0; } \
 		    while (0)
+	if (n->junction != NULL) {
+		/* Many-to-many: a junction row ties the two. */
+		AND();
+		kb_sbuf_puts(&sb, "EXISTS (SELECT 1 FROM ");
+		table_ref(&sb, n->junction);
+		kb_sbuf_printf(&sb, " AS \"t%d_j\" WHERE ", n->id);
+		for (i = 0; i < n->jfk_child->ncols; i++) {
+			kb_sbuf_printf(&sb, "%s\"t%d_j\".", i ? " AND " : "",
+			    n->id);
+			kb_sql_ident(&sb, n->jfk_child->cols[i]->name);
+			kb_sbuf_puts(&sb, " = ");
+			col_ref(&sb, n, n->jfk_child->ref_cols[i]);
+		}
+		for (i = 0; i < n->jfk_parent->ncols; i++) {
+			kb_sbuf_printf(&sb, " AND \"t%d_j\".", n->id);
+			kb_sql_ident(&sb, n->jfk_parent->cols[i]->name);
+			kb_sbuf_puts(&sb, " = ");
+			col_ref(&sb, n->parent, n->jfk_parent->ref_cols[i]);
+		}
+		kb_sbuf_putc(&sb, ')');
+	}
 	if (fk != NULL) {
 		for (i = 0; i < fk->ncols; i++) {
 			AND();
-			if (n->to_many) {
+			if (n->reverse) {
 				col_ref(&sb, n, fk->cols[i]);
 				kb_sbuf_puts(&sb, " = ");
 				col_ref(&sb, n->parent, fk->ref_cols[i]);

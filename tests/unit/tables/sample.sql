@@ -54,3 +54,22 @@ CREATE TABLE private.secrets (id int PRIMARY KEY, client_id bigint REFERENCES pu
 CREATE TABLE events (id int, at date NOT NULL) PARTITION BY RANGE (at);
 CREATE TABLE events_2024 PARTITION OF events
     FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+-- One-to-one (a key that is the primary key, or unique) and
+-- many-to-many (a junction whose primary key holds both keys).
+CREATE TABLE client_profiles (
+	client_id bigint PRIMARY KEY REFERENCES clients(id),
+	bio text
+);
+CREATE TABLE passports (
+	id int PRIMARY KEY,
+	client_id bigint UNIQUE REFERENCES clients(id),
+	number text
+);
+CREATE TABLE actors (id int PRIMARY KEY, name text);
+CREATE TABLE films (id int PRIMARY KEY, title text);
+CREATE TABLE roles (
+	actor_id int REFERENCES actors,
+	film_id int REFERENCES films,
+	character text,
+	PRIMARY KEY (actor_id, film_id)
+);

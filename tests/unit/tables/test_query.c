@@ -372,6 +372,22 @@ embedding(void **state)
 	    "\"t0\".\"order_id\" AND \"t1\".\"line\" = \"t0\".\"line\") AS "
 	    "\"t1_r\") AS \"line_items\" FROM \"public\".\"shipments\" AS "
 	    "\"t0\""), "");
+	/* One-to-one from the referenced side: an object. */
+	sql_is("clients", "select=name,passports(number)",
+	    SRC("\"t0\".\"name\" AS \"name\", (SELECT pg_catalog.row_to_json("
+	    "\"t1_r\") FROM (SELECT \"t1\".\"number\" AS \"number\" FROM "
+	    "\"public\".\"passports\" AS \"t1\" WHERE \"t1\".\"client_id\" = "
+	    "\"t0\".\"id\") AS \"t1_r\") AS \"passports\" FROM "
+	    "\"public\".\"clients\" AS \"t0\""), "");
+	/* Many-to-many: a junction row ties them, no duplicates. */
+	sql_is("actors", "select=name,films(title)",
+	    SRC("\"t0\".\"name\" AS \"name\", (SELECT COALESCE("
+	    "pg_catalog.json_agg(\"t1_r\"), '[]') FROM (SELECT \"t1\".\"title\""
+	    " AS \"title\" FROM \"public\".\"films\" AS \"t1\" WHERE EXISTS "
+	    "(SELECT 1 FROM \"public\".\"roles\" AS \"t1_j\" WHERE "
+	    "\"t1_j\".\"film_id\" = \"t1\".\"id\" AND \"t1_j\".\"actor_id\" = "
+	    "\"t0\".\"id\")) AS \"t1_r\") AS \"films\" FROM "
+	    "\"public\".\"actors\" AS \"t0\""), "");
 	/* Nested, with or= on the inner level. */
 	sql_is("clients", "select=id,projects!client_id(id,tasks(id))"
 	    "&projects.tasks.or=(id.eq.1,id.eq.2)",
@@ -543,6 +559,7 @@ unknown_names(void **state)
 	rejected("projects", "select=id,nope(*)", 400, "PGRST200");
 	rejected("projects", "select=id,clients!nope(*)", 400, "PGRST200");
 	rejected("projects", "select=id,clients(*)", 300, "PGRST201");
+	rejected("actors", "select=id,films!nope(*)", 400, "PGRST200");
 	rejected("projects", "nope.name=eq.1", 400, "PGRST200");
 	rejected("projects", "nope.order=id", 400, "PGRST200");
 	rejected("nope", NULL, 404, "PGRST205");
