@@ -1059,9 +1059,11 @@ added:
 static int
 parse_order(struct ctx *c, struct kb_node *n, const char *s)
 {
-	struct cur	 cu = { s, s + strlen(s) };
+	struct cur	 cu = { s, s + strlen(s) }, save;
 	struct kb_order	*o;
+	struct kb_node	*rel;
 	const char	*w;
+	char		*name;
 	size_t		 len;
 
 	for (;;) {
@@ -1070,9 +1072,29 @@ parse_order(struct ctx *c, struct kb_node *n, const char *s)
 		n->order = kb_arena_grow(c->a, n->order, n->norder,
 		    sizeof(*n->order));
 		o = &n->order[n->norder++];
-		if (parse_field(c, n->table, &cu, ",.()", &o->field,
-		    NULL) == -1)
+		/* rel(field): a column of a to-one embedded resource. */
+		save = cu;
+		if ((name = read_name(c, &cu, ",.()")) == NULL)
 			return (-1);
+		if (cu.p < cu.end && *cu.p == '(') {
+			rel = find_child(n, name, strlen(name));
+			if (rel == NULL || rel->to_many)
+				return (perr(c, "order: \"%s\" is not a "
+				    "to-one embedded resource", name));
+			cu.p++;
+			if (parse_field(c, rel->table, &cu, ",.()",
+			    &o->field, NULL) == -1)
+				return (-1);
+			if (cu.p >= cu.end || *cu.p != ')')
+				return (perr(c, "order: expected \")\""));
+			cu.p++;
+			o->rel = rel;
+		} else {
+			cu = save;
+			if (parse_field(c, n->table, &cu, ",.()", &o->field,
+			    NULL) == -1)
+				return (-1);
+		}
 		while (cu.p < cu.end && *cu.p == '.') {
 			w = ++cu.p;
 			while (cu.p < cu.end && *cu.p != '.' && *cu.p != ',')

@@ -90,10 +90,13 @@ struct kb_cond {
 	enum kb_is		 is;
 };
 
+struct kb_node;
+
 struct kb_order {
-	struct kb_field	 field;
-	int		 desc;
-	int		 nulls;		/* 0 default, 1 first, 2 last */
+	struct kb_field		 field;
+	const struct kb_node	*rel;	/* order=rel(col): a to-one embed */
+	int			 desc;
+	int			 nulls;	/* 0 default, 1 first, 2 last */
 };
 
 struct kb_node;

@@ -375,11 +375,23 @@ node_where(struct bld *b, const struct kb_node *n)
 static void
 render_order(struct kb_sbuf *sb, struct bld *b, const struct kb_node *n)
 {
-	size_t	i;
+	const struct kb_node	*k;
+	size_t			 i;
 
 	for (i = 0; i < n->norder; i++) {
 		kb_sbuf_puts(sb, i == 0 ? " ORDER BY " : ", ");
-		render_field(b, sb, n, &n->order[i].field);
+		if ((k = n->order[i].rel) != NULL) {
+			/* The embedded row's column, by the embed's join. */
+			kb_sbuf_puts(sb, "(SELECT ");
+			render_field(b, sb, k, &n->order[i].field);
+			kb_sbuf_puts(sb, " FROM ");
+			table_ref(sb, k->table);
+			kb_sbuf_puts(sb, " AS ");
+			node_alias(sb, k);
+			kb_sbuf_printf(sb, " WHERE %s)", node_where(b, k));
+		} else {
+			render_field(b, sb, n, &n->order[i].field);
+		}
 		if (n->order[i].desc)
 			kb_sbuf_puts(sb, " DESC");
 		if (n->order[i].nulls == 1)

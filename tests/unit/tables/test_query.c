@@ -411,6 +411,22 @@ order_limit_offset(void **state)
 	    SRC("\"t0\".\"id\" AS \"id\" FROM \"public\".\"projects\" AS "
 	    "\"t0\" ORDER BY \"t0\".\"name\" DESC NULLS LAST, \"t0\".\"id\", "
 	    "\"t0\".\"meta\"->>$1::text NULLS FIRST LIMIT 10 OFFSET 20"), "a");
+	/* By a to-one embed's column, through its join. */
+	sql_is("projects", "select=id,c:clients!client_id(name)"
+	    "&order=c(name).desc", SRC("\"t0\".\"id\" AS \"id\", (SELECT "
+	    "pg_catalog.row_to_json(\"t1_r\") FROM (SELECT \"t1\".\"name\" AS "
+	    "\"name\" FROM \"public\".\"clients\" AS \"t1\" WHERE \"t1\".\"id\" "
+	    "= \"t0\".\"client_id\") AS \"t1_r\") AS \"c\" FROM "
+	    "\"public\".\"projects\" AS \"t0\" ORDER BY (SELECT "
+	    "\"t1\".\"name\" FROM \"public\".\"clients\" AS \"t1\" WHERE "
+	    "\"t1\".\"id\" = \"t0\".\"client_id\") DESC"), "");
+	rejected("projects", "order=c(name)", 400, "PGRST100");
+	rejected("clients", "select=id,projects!client_id(id)"
+	    "&order=projects(id)", 400, "PGRST100");
+	rejected("projects", "select=id,c:clients!client_id(name)"
+	    "&order=c(nope)", 400, "PGRST204");
+	rejected("projects", "select=id,c:clients!client_id(name)"
+	    "&order=c(name", 400, "PGRST100");
 	sql_is("projects", "select=id&limit=0", SRC("\"t0\".\"id\" AS \"id\" "
 	    "FROM \"public\".\"projects\" AS \"t0\" LIMIT 0"), "");
 }
