@@ -9,6 +9,8 @@
 
 static struct kb_schema	*sample;
 
+static void	rejected(const char *, const char *, int, const char *);
+
 static int
 setup(void **state)
 {
