@@ -424,6 +424,7 @@ parse_select(struct ctx *c, struct kb_node *n, struct cur *cu, int depth)
 	char		*first, *alias, *name, *hints[4];
 	const char	*t0;
 	size_t		 nhints, nitems = 0;
+	int		 spread;
 
 	if (cu->p < cu->end && *cu->p == ')' && depth > 0)
 		return (0);	/* rel(): embedded for filtering only */
@@ -436,14 +437,24 @@ parse_select(struct ctx *c, struct kb_node *n, struct cur *cu, int depth)
 			add_star(c, n);
 			goto next;
 		}
-		if (cu->end - cu->p >= 3 && memcmp(cu->p, "...", 3) == 0)
-			return (perr(c, "spread embedding (...) is not "
-			    "supported"));
+		spread = 0;
+		if (cu->end - cu->p >= 3 && memcmp(cu->p, "...", 3) == 0) {
+			/* ...rel(cols): a to-one's columns, inline. */
+			if (n->spread)
+				return (perr(c, "a spread inside a spread is "
+				    "not supported"));
+			spread = 1;
+			cu->p += 3;
+		}
 		alias = NULL;
 		save = *cu;
 		if ((first = read_name(c, cu, ",()!:.")) == NULL)
 			return (-1);
-		if (cu->p < cu->end && *cu->p == ':' &&
+		if (spread && (cu->p >= cu->end ||
+		    (*cu->p != '(' && *cu->p != '!')))
+			return (perr(c, "expected an embedded resource after "
+			    "\"...\""));
+		if (!spread && cu->p < cu->end && *cu->p == ':' &&
 		    !(cu->p + 1 < cu->end && cu->p[1] == ':')) {
 			alias = first;
 			cu->p++;
@@ -471,8 +482,14 @@ parse_select(struct ctx *c, struct kb_node *n, struct cur *cu, int depth)
 			cu->p++;
 			e = new_node(c, NULL, n);
 			e->alias = alias ? alias : first;
+			e->spread = spread;
 			if (resolve_embed(c, n, e, first, hints, nhints) == -1)
 				return (-1);
+			if (spread && e->to_many)
+				return (kb_tables_fail(c->err, 400,
+				    "PGRST119", NULL, "A spread operation on "
+				    "'%.64s' is not possible: it is not a "
+				    "to-one relationship", first));
 			if (parse_select(c, e, cu, depth + 1) == -1)
 				return (-1);
 			if (cu->p >= cu->end || *cu->p != ')')

@@ -62,6 +62,12 @@ static void	render_order(struct kb_sbuf *, struct bld *,
 		    const struct kb_node *);
 static void	render_embed(struct bld *, struct kb_sbuf *,
 		    const struct kb_node *);
+static void	render_item(struct bld *, struct kb_sbuf *,
+		    const struct kb_node *, const struct kb_sel *);
+static void	render_spread(struct bld *, struct kb_sbuf *,
+		    const struct kb_node *, int *);
+static void	out_aliases(struct bld *, const struct kb_node *,
+		    const char ***, size_t *);
 static void	render_csv_row(struct bld *, struct kb_sbuf *,
 		    const struct kb_node *);
 static char	*csv_header(struct bld *, const struct kb_node *);
@@ -422,22 +428,63 @@ render_select(struct bld *b, struct kb_sbuf *sb, const struct kb_node *n)
 		s = &n->sel[i];
 		if (s->embed != NULL && s->embed->nsel == 0)
 			continue;	/* rel!inner(): a filter only */
+		if (s->embed != NULL && s->embed->spread) {
+			render_spread(b, sb, s->embed, &first);
+			continue;
+		}
 		if (!first)
 			kb_sbuf_puts(sb, ", ");
 		first = 0;
-		if (s->embed != NULL) {
-			render_embed(b, sb, s->embed);
-		} else {
-			/* (a->b)::t: a cast would bind to the last step. */
-			if (s->cast != NULL && s->field.npath > 0)
-				kb_sbuf_putc(sb, '(');
-			render_field(b, sb, n, &s->field);
-			if (s->cast != NULL && s->field.npath > 0)
-				kb_sbuf_putc(sb, ')');
-			if (s->cast != NULL)
-				kb_sbuf_printf(sb, "::%s", s->cast);
-		}
+		render_item(b, sb, n, s);
 		kb_sbuf_puts(sb, " AS ");
+		kb_sql_ident(sb, s->alias);
+	}
+}
+
+/* One select item of n (a field with its cast, or an embed). */
+static void
+render_item(struct bld *b, struct kb_sbuf *sb, const struct kb_node *n,
+    const struct kb_sel *s)
+{
+	if (s->embed != NULL) {
+		render_embed(b, sb, s->embed);
+		return;
+	}
+	/* (a->b)::t: a cast would bind to the last step. */
+	if (s->cast != NULL && s->field.npath > 0)
+		kb_sbuf_putc(sb, '(');
+	render_field(b, sb, n, &s->field);
+	if (s->cast != NULL && s->field.npath > 0)
+		kb_sbuf_putc(sb, ')');
+	if (s->cast != NULL)
+		kb_sbuf_printf(sb, "::%s", s->cast);
+}
+
+/*
+ * ...rel(a,b): each item of the to-one e as a column of its parent,
+ * (SELECT item FROM rel WHERE <join>) AS "a".
+ */
+static void
+render_spread(struct bld *b, struct kb_sbuf *sb, const struct kb_node *e,
+    int *first)
+{
+	const struct kb_sel	*s;
+	size_t			 i;
+
+	for (i = 0; i < e->nsel; i++) {
+		s = &e->sel[i];
+		if (s->embed != NULL && s->embed->nsel == 0)
+			continue;
+		if (!*first)
+			kb_sbuf_puts(sb, ", ");
+		*first = 0;
+		kb_sbuf_puts(sb, "(SELECT ");
+		render_item(b, sb, e, s);
+		kb_sbuf_puts(sb, " FROM ");
+		table_ref(sb, e->table);
+		kb_sbuf_puts(sb, " AS ");
+		node_alias(sb, e);
+		kb_sbuf_printf(sb, " WHERE %s) AS ", node_where(b, e));
 		kb_sql_ident(sb, s->alias);
 	}
 }
@@ -482,21 +529,43 @@ render_csv_field(struct kb_sbuf *sb, const char *alias)
 	    "END, '')", v, v, v);
 }
 
+/*
+ * Append the output columns of n in order (spreads inlined, filter-only
+ * embeds left out) to the arena array *out of *n_out elements.
+ */
+static void
+out_aliases(struct bld *b, const struct kb_node *n, const char ***out,
+    size_t *nout)
+{
+	const struct kb_sel	*s;
+	size_t			 i;
+
+	for (i = 0; i < n->nsel; i++) {
+		s = &n->sel[i];
+		if (s->embed != NULL && s->embed->nsel == 0)
+			continue;
+		if (s->embed != NULL && s->embed->spread) {
+			out_aliases(b, s->embed, out, nout);
+			continue;
+		}
+		*out = kb_arena_grow(b->a, *out, *nout, sizeof(**out));
+		(*out)[(*nout)++] = s->alias;
+	}
+}
+
 static void
 render_csv_row(struct bld *b, struct kb_sbuf *sb, const struct kb_node *n)
 {
-	size_t	i;
-	int	first = 1;
+	const char	**cols = NULL;
+	size_t		 i, ncols = 0;
 
-	for (i = 0; i < n->nsel; i++) {
-		if (n->sel[i].embed != NULL && n->sel[i].embed->nsel == 0)
-			continue;
-		if (!first)
+	out_aliases(b, n, &cols, &ncols);
+	for (i = 0; i < ncols; i++) {
+		if (i > 0)
 			kb_sbuf_puts(sb, " || ',' || ");
-		first = 0;
-		render_csv_field(sb, n->sel[i].alias);
+		render_csv_field(sb, cols[i]);
 	}
-	if (first)
+	if (ncols == 0)
 		kb_sbuf_puts(sb, "''");
 }
 
@@ -505,18 +574,15 @@ static char *
 csv_header(struct bld *b, const struct kb_node *n)
 {
 	struct kb_sbuf	 sb;
-	const char	*p, *s;
-	size_t		 i;
-	int		 first = 1;
+	const char	*p, *s, **cols = NULL;
+	size_t		 i, ncols = 0;
 
 	kb_sbuf_init(&sb, b->a);
-	for (i = 0; i < n->nsel; i++) {
-		if (n->sel[i].embed != NULL && n->sel[i].embed->nsel == 0)
-			continue;
-		if (!first)
+	out_aliases(b, n, &cols, &ncols);
+	for (i = 0; i < ncols; i++) {
+		if (i > 0)
 			kb_sbuf_putc(&sb, ',');
-		first = 0;
-		s = n->sel[i].alias;
+		s = cols[i];
 		if (strpbrk(s, "\",\r\n") == NULL) {
 			kb_sbuf_puts(&sb, s);
 			continue;

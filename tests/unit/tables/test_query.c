@@ -374,6 +374,14 @@ embedding(void **state)
 	    "\"t0\".\"order_id\" AND \"t1\".\"line\" = \"t0\".\"line\") AS "
 	    "\"t1_r\") AS \"line_items\" FROM \"public\".\"shipments\" AS "
 	    "\"t0\""), "");
+	/* A spread: the to-one's columns inline. */
+	sql_is("projects", "select=id,...clients!client_id(client:name,id)",
+	    SRC("\"t0\".\"id\" AS \"id\", (SELECT \"t1\".\"name\" FROM "
+	    "\"public\".\"clients\" AS \"t1\" WHERE \"t1\".\"id\" = "
+	    "\"t0\".\"client_id\") AS \"client\", (SELECT \"t1\".\"id\" FROM "
+	    "\"public\".\"clients\" AS \"t1\" WHERE \"t1\".\"id\" = "
+	    "\"t0\".\"client_id\") AS \"id\" FROM \"public\".\"projects\" AS "
+	    "\"t0\""), "");
 	/* One-to-one from the referenced side: an object. */
 	sql_is("clients", "select=name,passports(number)",
 	    SRC("\"t0\".\"name\" AS \"name\", (SELECT pg_catalog.row_to_json("
@@ -509,7 +517,13 @@ malformed(void **state)
 	rejected("projects", "select=\"id", 400, "PGRST100");
 	rejected("projects", "select=a:id:c", 400, "PGRST100");
 	rejected("projects", "select=id&select=name", 400, "PGRST100");
-	rejected("projects", "select=...clients(name)", 400, "PGRST100");
+	rejected("clients", "select=...projects!client_id(name)", 400,
+	    "PGRST119");
+	rejected("projects", "select=...clients!client_id(...x(a))", 400,
+	    "PGRST100");
+	rejected("projects", "select=...name", 400, "PGRST100");
+	rejected("projects", "select=...c:clients!client_id(name)", 400,
+	    "PGRST100");
 	rejected("projects", "select=clients!a!b!c!d!e(name)", 400,
 	    "PGRST100");
 	rejected("projects", "select=clients!a!b(name)", 400, "PGRST100");
