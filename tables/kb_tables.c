@@ -1644,6 +1644,12 @@ kb_tables_plan(const struct kb_schema *schema,
 	}
 	if (r == -1 || b.failed)
 		goto bad;
+	if (strlen(p->sql) > KB_TABLES_MAX_SQL) {
+		kb_tables_fail(err, 400, "PGRST100", NULL, "the query is too "
+		    "complex (its SQL would exceed %d bytes)",
+		    KB_TABLES_MAX_SQL);
+		goto bad;
+	}
 	p->params = b.params;
 	p->nparams = b.nparams;
 	p->applied = applied(&b, &pr);

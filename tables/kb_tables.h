@@ -80,6 +80,11 @@
 #define KB_TABLES_ESTIMATE_LIMIT	1000
 /* Most parameters a statement gets (PostgreSQL's limit is 65535). */
 #define KB_TABLES_MAX_PARAMS		10000
+/*
+ * Longest statement: nested !inner embeds repeat their WHERE in the
+ * parent's EXISTS, so text can grow faster than the query string.
+ */
+#define KB_TABLES_MAX_SQL		(1024 * 1024)
 
 enum kb_tables_method {
 	KB_TABLES_GET, KB_TABLES_HEAD, KB_TABLES_POST, KB_TABLES_PATCH,

@@ -633,6 +633,20 @@ limits(void **state)
 		strcat(q, "->a");
 	rejected("projects", q, 400, "PGRST100");
 	free(q);
+	/*
+	 * A spread repeats its WHERE per column: 200 columns over a
+	 * 1000-value filter would be megabytes of SQL.
+	 */
+	q = calloc(1, KB_QUERY_MAX_LEN);
+	strcpy(q, "select=id,...clients!client_id(id");
+	for (i = 0; i < 199; i++)
+		strcat(q, ",id");
+	strcat(q, ")&clients.id=in.(1");
+	for (i = 0; i < 999; i++)
+		strcat(q, ",1");
+	strcat(q, ")");
+	rejected("projects", q, 400, "PGRST100");
+	free(q);
 	/* 1001 values in a list. */
 	q = calloc(1, 8192);
 	strcpy(q, "id=in.(");
