@@ -103,6 +103,13 @@ static int	 parse_names(struct ctx *, const struct kb_table *,
 		    size_t *);
 static void	 add_cond(struct ctx *, struct kb_node *, struct kb_cond *);
 static struct kb_node *find_child(struct kb_node *, const char *, size_t);
+static int	 hexval(int);
+static struct kb_node *new_node(struct ctx *, const struct kb_table *,
+		    struct kb_node *);
+static void	 add_star(struct ctx *, struct kb_node *);
+static int	 fk_has_col(const struct kb_fkey *, const char *);
+static int	 fk_in_pk(const struct kb_fkey *, const struct kb_table *);
+static int	 apply_param(struct ctx *, const char *, const char *);
 
 int
 kb_tables_fail(struct kb_tables_error *err, int status, const char *code,
