@@ -109,6 +109,8 @@ location(struct kb_tables_plan *p, const char *loc)
 	}
 	kb_sbuf_init(&sb, p->arena);
 	kb_sbuf_puts(&sb, p->location_prefix);
+	/* A table name may hold any character, CR and LF included. */
+	url_encode(&sb, p->table->name);
 	json_array_foreach(doc, i, v) {
 		kb_sbuf_putc(&sb, i ? '&' : '?');
 		url_encode(&sb, p->table->pk[i]->name);

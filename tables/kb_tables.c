@@ -1653,9 +1653,8 @@ kb_tables_plan(const struct kb_schema *schema,
 	p->params = b.params;
 	p->nparams = b.nparams;
 	p->applied = applied(&b, &pr);
-	p->location_prefix = kb_arena_printf(b.a, "%s%s",
-	    req->location_base ? req->location_base : "/api/v1/tables/",
-	    t->name);
+	p->location_prefix = req->location_base ? req->location_base :
+	    "/api/v1/tables/";
 	if (p->stream) {
 		if (p->format == KB_TABLES_CSV) {
 			p->stream_head = kb_arena_printf(b.a, "%s\n",

@@ -168,7 +168,7 @@ struct kb_tables_plan {
 	int			 range_given;
 	long long		 offset;	/* first row of the page */
 	const char		*applied;	/* Preference-Applied, or NULL */
-	const char		*location_prefix;
+	const char		*location_prefix;	/* location_base */
 	const struct kb_table	*table;
 	struct kb_query		 query;
 };

@@ -603,6 +603,13 @@ write_responses(void **state)
 	assert_non_null(header(&resp, "Location"));
 	assert_string_equal(header(&resp, "Location"), "/api/v1/tables/"
 	    "line_items?order_id=eq.1&line=eq.a%20b%26c%3Dd");
+	/* The table name is encoded too. */
+	p->table = kb_schema_table(sample, NULL, "weird \"name\"");
+	res.location = "[1]";
+	kb_tables_respond(p, &res, &resp);
+	assert_string_equal(header(&resp, "Location"), "/api/v1/tables/"
+	    "weird%20%22name%22?a%20b=eq.1");
+	p->table = kb_schema_table(sample, NULL, "line_items");
 	/* Two rows: no Location. */
 	res.page_total = "2";
 	kb_tables_respond(p, &res, &resp);
