@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kb_arena.h"
 #include "kb_query.h"
@@ -1273,6 +1274,18 @@ apply_param(struct ctx *c, const char *key, const char *val)
 			return (perr(c, "unexpected \"%.40s\" after a logic "
 			    "tree", cu.p));
 		add_cond(c, n, l);
+		return (0);
+	}
+	/* rel=is.null, rel=not.is.null: whether an embedded row exists. */
+	if (unquoted_dot(k) == NULL && kb_table_column(n->table, k) == NULL &&
+	    (child = find_child(n, k, strlen(k))) != NULL) {
+		if (strcasecmp(val, "not.is.null") == 0)
+			child->exists = 1;
+		else if (strcasecmp(val, "is.null") == 0)
+			child->exists = -1;
+		else
+			return (perr(c, "an embedded resource takes is.null "
+			    "or not.is.null, not \"%.40s\"", val));
 		return (0);
 	}
 	if ((rest = unquoted_dot(k)) == NULL)

@@ -134,6 +134,7 @@ struct kb_node {
 	const struct kb_fkey	*jfk_child;
 	int			 to_many;	/* an array, else an object */
 	int			 inner;		/* !inner */
+	int			 exists;	/* rel=not.is.null 1, is.null -1 */
 	int			 spread;	/* ...rel(): its columns inline */
 	int			 depth;		/* root 0 */
 	int			 id;		/* SQL alias "t<id>" */

@@ -364,9 +364,12 @@ node_where(struct bld *b, const struct kb_node *n)
 		}
 	}
 	for (i = 0; i < n->nsel; i++) {
-		if ((k = n->sel[i].embed) == NULL || !k->inner)
+		if ((k = n->sel[i].embed) == NULL ||
+		    (!k->inner && k->exists == 0))
 			continue;
 		AND();
+		if (k->exists == -1)
+			kb_sbuf_puts(&sb, "NOT ");
 		kb_sbuf_puts(&sb, "EXISTS (SELECT 1 FROM ");
 		table_ref(&sb, k->table);
 		kb_sbuf_puts(&sb, " AS ");

@@ -366,6 +366,15 @@ embedding(void **state)
 	    SRC("\"t0\".\"name\" AS \"name\" FROM \"public\".\"clients\" AS "
 	    "\"t0\" WHERE EXISTS (SELECT 1 FROM \"public\".\"projects\" AS "
 	    "\"t1\" WHERE \"t1\".\"client_id\" = \"t0\".\"id\")"), "");
+	/* rel=is.null / rel=not.is.null: an anti-join / a semi-join. */
+	sql_is("clients", "select=name,projects!client_id(id)"
+	    "&projects=is.null", SRC("\"t0\".\"name\" AS \"name\", (SELECT "
+	    "COALESCE(pg_catalog.json_agg(\"t1_r\"), '[]') FROM (SELECT "
+	    "\"t1\".\"id\" AS \"id\" FROM \"public\".\"projects\" AS \"t1\" "
+	    "WHERE \"t1\".\"client_id\" = \"t0\".\"id\") AS \"t1_r\") AS "
+	    "\"projects\" FROM \"public\".\"clients\" AS \"t0\" WHERE NOT "
+	    "EXISTS (SELECT 1 FROM \"public\".\"projects\" AS \"t1\" WHERE "
+	    "\"t1\".\"client_id\" = \"t0\".\"id\")"), "");
 	/* Composite foreign keys join on every column. */
 	sql_is("shipments", "select=id,line_items(qty)",
 	    SRC("\"t0\".\"id\" AS \"id\", (SELECT pg_catalog.row_to_json("
@@ -594,6 +603,8 @@ unknown_names(void **state)
 	rejected("actors", "select=id,films!nope(*)", 400, "PGRST200");
 	rejected("projects", "nope.name=eq.1", 400, "PGRST200");
 	rejected("projects", "nope.order=id", 400, "PGRST200");
+	rejected("clients", "select=id,projects!client_id(id)"
+	    "&projects=eq.1", 400, "PGRST100");
 	rejected("nope", NULL, 404, "PGRST205");
 	rejected("pg_class", NULL, 404, "PGRST205");
 }
