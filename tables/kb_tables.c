@@ -331,6 +331,10 @@ node_where(struct bld *b, const struct kb_node *n)
 			kb_sbuf_puts(&sb, " = ");
 			col_ref(&sb, n->parent, n->jfk_parent->ref_cols[i]);
 		}
+		/* The junction's rows are the tenant's too. */
+		if (b->req->tenant_id != NULL && n->junction->has_tenant_id)
+			kb_sbuf_printf(&sb, " AND \"t%d_j\".\"tenant_id\" = "
+			    "$%d::uuid", n->id, tenant_param(b));
 		kb_sbuf_putc(&sb, ')');
 	}
 	if (fk != NULL) {

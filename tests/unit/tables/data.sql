@@ -29,4 +29,7 @@ INSERT INTO client_profiles VALUES (1, 'first');
 INSERT INTO passports VALUES (1, 2, 'P-2');
 INSERT INTO actors VALUES (1, 'Ann'), (2, 'Bob');
 INSERT INTO films VALUES (1, 'Up'), (2, 'Down'), (3, 'Sideways');
-INSERT INTO roles VALUES (1, 1, 'hero'), (1, 2, 'villain'), (2, 2, 'extra');
+INSERT INTO roles VALUES
+	(1, 1, 'hero', '11111111-1111-1111-1111-111111111111'),
+	(1, 2, 'villain', NULL),
+	(2, 2, 'extra', '11111111-1111-1111-1111-111111111111');

@@ -71,5 +71,6 @@ CREATE TABLE roles (
 	actor_id int REFERENCES actors,
 	film_id int REFERENCES films,
 	character text,
+	tenant_id uuid,
 	PRIMARY KEY (actor_id, film_id)
 );

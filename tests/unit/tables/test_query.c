@@ -398,7 +398,8 @@ embedding(void **state)
 	    "\"public\".\"passports\" AS \"t1\" WHERE \"t1\".\"client_id\" = "
 	    "\"t0\".\"id\") AS \"t1_r\") AS \"passports\" FROM "
 	    "\"public\".\"clients\" AS \"t0\""), "");
-	/* Many-to-many: a junction row ties them, no duplicates. */
+	/* Many-to-many: a junction row ties them, no duplicates (the
+	 * tenant scoping of junction rows is in test_respond). */
 	sql_is("actors", "select=name,films(title)",
 	    SRC("\"t0\".\"name\" AS \"name\", (SELECT COALESCE("
 	    "pg_catalog.json_agg(\"t1_r\"), '[]') FROM (SELECT \"t1\".\"title\""

@@ -279,6 +279,35 @@ update_and_delete_statements(void **state)
 	kb_tables_plan_free(p);
 }
 
+/* A tenant reaches every table it touches: embeds and junctions. */
+static void
+tenant_everywhere(void **state)
+{
+	struct kb_tables_plan	*p;
+	struct rq		 r = { KB_TABLES_GET, "actors", NULL, 0,
+				    "select=name,films(title)", NULL, NULL,
+				    NULL, NULL,
+				    "11111111-1111-1111-1111-111111111111" };
+
+	p = must_plan(&r);
+	assert_non_null(strstr(p->sql, "WHERE EXISTS (SELECT 1 FROM "
+	    "\"public\".\"roles\" AS \"t1_j\" WHERE \"t1_j\".\"film_id\" = "
+	    "\"t1\".\"id\" AND \"t1_j\".\"actor_id\" = \"t0\".\"id\" AND "
+	    "\"t1_j\".\"tenant_id\" = $1::uuid)"));
+	assert_string_equal(joined(p),
+	    "11111111-1111-1111-1111-111111111111");
+	kb_tables_plan_free(p);
+	/* Embedded tables with tenant_id, at every level. */
+	r.table = "clients";
+	r.query = "select=id,projects!client_id(id,tasks(id))";
+	p = must_plan(&r);
+	assert_non_null(strstr(p->sql, "WHERE \"t2\".\"project_id\" = "
+	    "\"t1\".\"id\" AND \"t2\".\"tenant_id\" = $1::uuid"));
+	assert_non_null(strstr(p->sql, "FROM \"public\".\"clients\" AS "
+	    "\"t0\" WHERE \"t0\".\"tenant_id\" = $1::uuid"));
+	kb_tables_plan_free(p);
+}
+
 static void
 refused_requests(void **state)
 {
@@ -729,6 +758,7 @@ main(void)
 		cmocka_unit_test(insert_statements),
 		cmocka_unit_test(put_by_id),
 		cmocka_unit_test(update_and_delete_statements),
+		cmocka_unit_test(tenant_everywhere),
 		cmocka_unit_test(refused_requests),
 		cmocka_unit_test(content_type_and_formats),
 		cmocka_unit_test(ranges_and_counts),
