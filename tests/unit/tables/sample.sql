@@ -74,3 +74,34 @@ CREATE TABLE roles (
 	tenant_id uuid,
 	PRIMARY KEY (actor_id, film_id)
 );
+-- Roles and row-level security, as the server runs requests (live
+-- cases with a role run under SET LOCAL ROLE and request.jwt.claims).
+CREATE TABLE notes (
+	id serial PRIMARY KEY,
+	owner text NOT NULL DEFAULT
+	    current_setting('request.jwt.claims', true)::json->>'sub',
+	body text
+);
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY notes_own ON notes
+    USING (owner = current_setting('request.jwt.claims', true)::json->>'sub');
+-- Insert-only: no SELECT policy, no SELECT privilege.
+CREATE TABLE inbox (id serial PRIMARY KEY, msg text);
+ALTER TABLE inbox ENABLE ROW LEVEL SECURITY;
+CREATE POLICY inbox_drop ON inbox FOR INSERT WITH CHECK (true);
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+		CREATE ROLE anon NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated')
+	THEN
+		CREATE ROLE authenticated NOLOGIN;
+	END IF;
+END $$;
+GRANT USAGE ON SCHEMA public TO anon, authenticated;
+GRANT SELECT ON projects, clients TO anon;
+GRANT SELECT, INSERT, UPDATE, DELETE ON projects, clients, tasks, notes
+    TO authenticated;
+GRANT INSERT ON inbox TO authenticated;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO authenticated;
