@@ -32,7 +32,8 @@ to_ll(const char *s, long long dflt)
 		return (dflt);
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 0)
+	/* Past 10^15 it is not a row count (and could overflow below). */
+	if (errno != 0 || *end != '\0' || v < 0 || v > 1000000000000000LL)
 		return (dflt);
 	return (v);
 }
@@ -48,7 +49,8 @@ plan_rows(const char *plan)
 		return (-1);
 	v = json_object_get(json_object_get(json_array_get(doc, 0), "Plan"),
 	    "Plan Rows");
-	if (json_is_number(v))
+	if (json_is_number(v) && json_number_value(v) >= 0 &&
+	    json_number_value(v) < 1e15)
 		n = (long long)json_number_value(v);
 	json_decref(doc);
 	return (n);
@@ -107,6 +109,8 @@ location(struct kb_tables_plan *p, const char *loc)
 	}
 	kb_sbuf_init(&sb, p->arena);
 	kb_sbuf_puts(&sb, p->location_prefix);
+	/* A table name may hold any character, CR and LF included. */
+	url_encode(&sb, p->table->name);
 	json_array_foreach(doc, i, v) {
 		kb_sbuf_putc(&sb, i ? '&' : '?');
 		url_encode(&sb, p->table->pk[i]->name);
