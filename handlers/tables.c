@@ -12,7 +12,7 @@
  * to the tenant the gate resolved.
  *
  * Writes that must touch exactly one row (by id, or answered as one
- * object) fail with KB_TABLES_NOT_ONE_ROW otherwise, which rolls them
+ * object) fail with KB_TABLES_NO_ROW/MANY_ROWS otherwise, which rolls them
  * back; the handler answers that as PostgREST does (404 or 406).
  */
 
@@ -288,9 +288,11 @@ tables_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 			return;
 		}
 		if (t->plan->needs_one_row && r->step == 1 &&
-		    strcmp(r->sqlstate, KB_TABLES_NOT_ONE_ROW) == 0) {
+		    (strcmp(r->sqlstate, KB_TABLES_NO_ROW) == 0 ||
+		    strcmp(r->sqlstate, KB_TABLES_MANY_ROWS) == 0)) {
 			/* Not exactly one row: the write rolled back. */
-			res.page_total = t->plan->by_id ? "0" : "2";
+			res.page_total = strcmp(r->sqlstate,
+			    KB_TABLES_NO_ROW) == 0 ? "0" : "2";
 			kb_tables_respond(t->plan, &res, &resp);
 			if (resp.is_error)
 				tables_error(ctx, &resp.error);

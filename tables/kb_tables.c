@@ -993,13 +993,15 @@ render_write_tail(struct bld *b, struct kb_sbuf *sb)
 	}
 	/*
 	 * A write that must touch exactly one row fails otherwise, and so
-	 * rolls itself back: the division by zero (22012) that only the
-	 * ELSE branch evaluates is KB_TABLES_NOT_ONE_ROW to the handler.
+	 * rolls itself back: with no row a division by zero
+	 * (KB_TABLES_NO_ROW), with several the square root of a negative
+	 * number (KB_TABLES_MANY_ROWS), errors only these branches raise.
 	 */
 	if (p->needs_one_row)
 		kb_sbuf_puts(sb, " HAVING CASE WHEN pg_catalog.count(*) = 1 "
-		    "THEN true ELSE pg_catalog.count(*) / (pg_catalog.count(*)"
-		    " - pg_catalog.count(*)) = 1 END");
+		    "THEN true WHEN pg_catalog.count(*) = 0 THEN "
+		    "1 / pg_catalog.count(*) = 1 ELSE "
+		    "pg_catalog.sqrt(-pg_catalog.count(*)) > 0 END");
 }
 
 /*

@@ -151,12 +151,14 @@ struct kb_tables_plan {
 	 * or a by-id PATCH/PUT/DELETE): run it in a transaction and roll
 	 * back when page_total is not 1, as PostgREST does;
 	 * kb_tables_respond() then gives the 406 (or 404).  The statement
-	 * itself fails with KB_TABLES_NOT_ONE_ROW unless it touched one row,
+	 * itself fails with KB_TABLES_NO_ROW or KB_TABLES_MANY_ROWS unless it
+	 * touched one row,
 	 * which rolls the write back.
 	 */
 	int			 needs_one_row;
-/* The SQLSTATE such a write fails with when it touched 0 or 2+ rows. */
-#define KB_TABLES_NOT_ONE_ROW	"22012"
+/* The SQLSTATEs such a write fails with when it touched 0 or 2+ rows. */
+#define KB_TABLES_NO_ROW	"22012"
+#define KB_TABLES_MANY_ROWS	"2201F"
 	/*
 	 * Exports: sql yields one text column per row; the response body is
 	 * stream_head, then each row followed by stream_sep except the

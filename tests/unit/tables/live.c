@@ -147,8 +147,20 @@ run(PGconn *db, struct kb_schema *schema, char *line)
 	r = PQexecParams(db, plan->sql, plan->nparams, NULL, plan->params,
 	    NULL, NULL, 0);
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-	if (!ok) {
-		sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	sqlstate = ok ? NULL : PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (!ok && plan->needs_one_row && sqlstate != NULL &&
+	    (strcmp(sqlstate, KB_TABLES_NO_ROW) == 0 ||
+	    strcmp(sqlstate, KB_TABLES_MANY_ROWS) == 0)) {
+		/* Not one row: the statement failed and so rolled back. */
+		memset(&res, 0, sizeof(res));
+		res.page_total = strcmp(sqlstate, KB_TABLES_NO_ROW) == 0 ?
+		    "0" : "2";
+		kb_tables_respond(plan, &res, &resp);
+		print_error(&resp.error);
+		for (h = 0; h < resp.nheaders; h++)
+			printf("   %s: %s\n", resp.headers[h].name,
+			    resp.headers[h].value);
+	} else if (!ok) {
 		kb_tables_pg_error(&err, sqlstate,
 		    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
 		    PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL),
