@@ -473,6 +473,34 @@ query_next(const char **qs, const char *name, char **key, char **val)
 	return (0);
 }
 
+int
+kb_ctx_query_each(struct kb_ctx *ctx,
+    int (*fn)(const char *, const char *, void *), void *arg)
+{
+	const char	*p, *end, *eq;
+	char		*key, *val;
+	int		 rc;
+
+	if ((p = ctx->req->query_string) == NULL)
+		return (0);
+	for (; *p != '\0'; p = (*end == '&') ? end + 1 : end) {
+		end = p + strcspn(p, "&");
+		if (end == p)
+			continue;
+		eq = memchr(p, '=', end - p);
+		key = kb_ctx_alloc(ctx, (size_t)(end - p) + 2);
+		memcpy(key, p, (size_t)((eq ? eq : end) - p));
+		val = key + ((eq ? eq : end) - p) + 1;
+		if (eq != NULL)
+			memcpy(val, eq + 1, (size_t)(end - eq - 1));
+		if (!percent_decode(key, 1) || !percent_decode(val, 1))
+			return (-1);
+		if ((rc = fn(key, val, arg)) != 0)
+			return (rc);
+	}
+	return (0);
+}
+
 /* Decode %XX (and '+' as space when `plus`) in place; 0 if malformed. */
 static int
 percent_decode(char *s, int plus)

@@ -43,6 +43,7 @@ struct kb_config {
 	int		sql_timeout_ms;	/* KB_SQL_TIMEOUT_MS: POST /sql */
 	const char	*tables_schemas; /* KB_TABLES_SCHEMAS: exposed */
 	const char	*tables_exclude; /* KB_TABLES_EXCLUDE: never exposed */
+	int		rpc_async_timeout_ms; /* KB_RPC_ASYNC_TIMEOUT_MS */
 };
 
 /*
@@ -57,7 +58,8 @@ struct kb_config {
 	"audit_log,user_mfa,mfa_recovery_codes,mfa_challenges,"		\
 	"tenants,tenant_members,tenant_settings,invitations,"		\
 	"service_keys,service_key_events,client_keys,admin_setup,"	\
-	"kb_migrations,kb_resolve_caller,kb_schema_notify"
+	"kb_migrations,kb_resolve_caller,kb_schema_notify,"		\
+	"rpc_executions,rpc_execution_logs"
 
 extern struct kb_config	kb_config;
 
@@ -76,6 +78,18 @@ const char	*kb_ctx_request_id(struct kb_ctx *);
 const char	*kb_ctx_header(struct kb_ctx *, const char *name);
 const char	*kb_ctx_method(struct kb_ctx *);
 char		*kb_ctx_strdup(struct kb_ctx *, const char *);
+
+/*
+ * Every argument of the raw query string, in order, percent-decoded
+ * ('+' as a space): fn(name, value, arg) for each ("" for `?a` or
+ * `?a=`; empty segments such as `&&` are skipped).  Returns 0 once every
+ * argument was seen, the first non-zero value fn returned (which stops
+ * the walk), or -1 when an argument is not valid percent-encoding (or
+ * decodes to a NUL) before fn saw it.
+ */
+int		kb_ctx_query_each(struct kb_ctx *,
+		    int (*fn)(const char *name, const char *value, void *),
+		    void *arg);
 
 /*
  * The caller, as established by the gate before the handler runs: from a
@@ -127,7 +141,9 @@ const struct kb_jwt_config	*kb_jwt_config(void);
  * threads (password hashing and other CPU-heavy or blocking work; it must
  * not touch Kore, the request or the database pool), then `done(ctx, arg)`
  * runs back on the event loop.  If the client went away meanwhile, `done`
- * gets ctx == NULL and must only release `arg`.  `arg` is owned by the
+ * gets ctx == NULL and must only release `arg`.  With ctx NULL the work
+ * belongs to no request (background work that outlives the one that
+ * started it): `done` always gets NULL.  `arg` is owned by the
  * work from this call on (allocate it with malloc, not kb_ctx_alloc).
  * Returns 0, or -1 when the queue is full (answer 503 and free `arg`).
  */
