@@ -98,7 +98,7 @@ static struct kb_stmt list_procedures = KB_STMT_RO(
 
 /* $1 namespace, $2 name, $3 args, $4 sub, $5 key id, $6 tenant, $7 role. */
 static struct kb_stmt insert_execution = KB_STMT(
-	"INSERT INTO rpc_executions e (namespace, name, args, caller_sub,"
+	"INSERT INTO rpc_executions AS e (namespace, name, args, caller_sub,"
 	" caller_key_id, tenant_id, caller_role) VALUES ($1, $2, $3::jsonb,"
 	" $4::uuid, $5::uuid, $6::uuid, $7)"
 	" RETURNING e.id::text, " EXECUTION_JSON("e") "::text");
@@ -500,6 +500,8 @@ array_elem(struct kb_sbuf *b, json_t *v)
 		return (0);
 	case JSON_STRING:
 		s = json_string_value(v);
+		if (strlen(s) != json_string_length(v))
+			return (-1);
 		dump = NULL;
 		break;
 	default:
@@ -547,6 +549,10 @@ value_text(struct kb_ctx *ctx, struct kb_arena *arena, const char *type,
 	}
 	switch (json_typeof(v)) {
 	case JSON_STRING:
+		if (strlen(json_string_value(v)) != json_string_length(v)) {
+			*why = "must not contain a NUL character";
+			return (NULL);
+		}
 		return (kb_ctx_strdup(ctx, json_string_value(v)));
 	case JSON_TRUE:
 		return ("true");
@@ -555,8 +561,10 @@ value_text(struct kb_ctx *ctx, struct kb_arena *arena, const char *type,
 	case JSON_ARRAY:
 		if (type_is_array(type)) {
 			kb_sbuf_init(&b, arena);
-			if (array_elem(&b, v) == -1)
+			if (array_elem(&b, v) == -1) {
+				*why = "must not contain a NUL character";
 				return (NULL);
+			}
 			return (kb_ctx_strdup(ctx, kb_sbuf_str(&b)));
 		}
 		if (get) {

@@ -31,6 +31,8 @@ cc $CFLAGS -o $B/test_migrations tests/integration/test_migrations.c \
     tests/integration/http.c $LIBS
 cc $CFLAGS -o $B/test_sql tests/integration/test_sql.c \
     tests/integration/http.c $LIBS
+cc $CFLAGS -o $B/test_rpc tests/integration/test_rpc.c \
+    tests/integration/http.c $LIBS
 # The keys suite makes its tenants and admins with SQL (libpq).
 cc $CFLAGS $(pkg-config --cflags libpq) -o $B/test_keys \
     tests/integration/test_keys.c tests/integration/http.c $LIBS \
@@ -189,6 +191,12 @@ fi
 # The SQL endpoint.
 if want sql && ! $B/test_sql; then
 	echo "integration: the sql suite failed" >&2
+	status=1
+fi
+
+# The RPC group: calls, overloads, roles, background calls and their logs.
+if want rpc && ! $B/test_rpc; then
+	echo "integration: the rpc suite failed" >&2
 	status=1
 fi
 
