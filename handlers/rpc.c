@@ -71,6 +71,8 @@ static struct kb_stmt list_procedures = KB_STMT_RO(
 	"  s(nspname, ord) JOIN pg_namespace n ON n.nspname = s.nspname),"
 	" f AS (SELECT p.*, sch.nspname, sch.ord FROM pg_proc p"
 	"  JOIN sch ON sch.oid = p.pronamespace WHERE p.prokind = 'f'"
+	"  AND p.prorettype NOT IN ('trigger'::regtype,"
+	"  'event_trigger'::regtype)"
 	"  AND has_schema_privilege($1, p.pronamespace, 'USAGE')"
 	"  AND has_function_privilege($1, p.oid, 'EXECUTE')"
 	"  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid ="
@@ -96,16 +98,15 @@ static struct kb_stmt list_procedures = KB_STMT_RO(
 	"  'description', obj_description(f.oid, 'pg_proc'))"
 	"  ORDER BY f.ord, f.proname, f.oid), '[]')::text FROM f");
 
-/* $1 namespace, $2 name, $3 args, $4 sub, $5 key id, $6 tenant, $7 role. */
-static struct kb_stmt insert_execution = KB_STMT(
-	"INSERT INTO rpc_executions AS e (namespace, name, args, caller_sub,"
-	" caller_key_id, tenant_id, caller_role) VALUES ($1, $2, $3::jsonb,"
-	" $4::uuid, $5::uuid, $6::uuid, $7)"
-	" RETURNING e.id::text, " EXECUTION_JSON("e") "::text");
-
-static struct kb_stmt fail_execution = KB_STMT(
-	"UPDATE rpc_executions SET status = 'failed', finished_at = now(),"
-	" error = $2 WHERE id = $1::uuid");
+/*
+ * Run on the helper thread's own connection: $1 namespace, $2 name,
+ * $3 args, $4 sub, $5 key id, $6 tenant, $7 role.
+ */
+#define INSERT_EXECUTION						\
+	"INSERT INTO rpc_executions AS e (namespace, name, args,"	\
+	" caller_sub, caller_key_id, tenant_id, caller_role) VALUES"	\
+	" ($1, $2, $3::jsonb, $4::uuid, $5::uuid, $6::uuid, $7)"	\
+	" RETURNING e.id::text, " EXECUTION_JSON("e") "::text"
 
 /* Who may read an execution: $2 't' for an instance admin, $3 sub, $4 key. */
 #define EXECUTION_VISIBLE						\
@@ -141,14 +142,21 @@ struct rpc_call {
 	char				*args_text; /* async: for the row */
 };
 
-/* A background call: everything it needs, owned by itself (malloc). */
+/*
+ * A background call: everything it needs, owned by itself (malloc).  It
+ * runs in two helper-thread phases: the row is inserted (job_insert; the
+ * request answers 202 from job_inserted, or is gone), then the call runs
+ * (job_run) when a slot is free.  A row once inserted always gets its
+ * run, whether or not the client stayed for the 202.
+ */
 struct rpc_job {
 	TAILQ_ENTRY(rpc_job)	 list;
-	char			*id;
+	char			*row[7];	/* INSERT_EXECUTION's values */
+	char			*id;		/* the row's, once inserted */
+	char			*answer;	/* the row as JSON, for the 202 */
 	char			*sql;
 	char			**values;
 	int			 nvalues;
-	char			*role;
 	char			*claims;
 	int			 timeout_ms;
 	/* The thread's. */
@@ -164,9 +172,9 @@ TAILQ_HEAD(rpc_job_list, rpc_job);
 static struct {
 	struct rpc_job_list	pending;
 	int			init;
-	int			running;	/* handed to kb_work */
+	int			running;	/* calls handed to kb_work */
 	int			npending;	/* queued behind them */
-	int			reserved;	/* rows being inserted */
+	int			inserting;	/* rows being inserted */
 } bg;
 
 static void	procedures_schema(struct kb_ctx *, const struct kb_catalog *,
@@ -176,9 +184,9 @@ static void	procedures_done(struct kb_ctx *, struct kb_db_result *,
 static void	call_schema(struct kb_ctx *, const struct kb_catalog *,
 		    void *);
 static void	call_done(struct kb_ctx *, struct kb_db_result *, void *);
-static void	async_inserted(struct kb_ctx *, struct kb_db_result *,
-		    void *);
-static void	async_failed(struct kb_ctx *, struct kb_db_result *, void *);
+static void	async_start(struct kb_ctx *, struct rpc_call *);
+static void	job_insert(void *);
+static void	job_inserted(struct kb_ctx *, void *);
 static void	execution_done(struct kb_ctx *, struct kb_db_result *,
 		    void *);
 static void	job_submit(struct rpc_job *);
@@ -737,26 +745,36 @@ kbh_callProcedureGet(struct kb_ctx *ctx,
     const struct kbg_callProcedureGet_in *in)
 {
 	struct rpc_call		*c;
-	struct query_args	 q;
-	int			 rc;
 
 	c = kb_ctx_alloc(ctx, sizeof(*c));
 	c->ns = in->namespace;
 	c->name = in->name;
 	c->get = 1;
+	call_start(ctx, c);
+}
+
+/*
+ * The arguments of a GET call, from the query string: a JSON object the
+ * call owns until call_release (collected only once the schema is in,
+ * so nothing is held while the request waits).  0, or -1 answered.
+ */
+static int
+query_args(struct kb_ctx *ctx, struct rpc_call *c)
+{
+	struct query_args	q;
+	int			rc;
+
 	q.args = json_object();
 	q.n = 0;
-	rc = kb_ctx_query_each(ctx, query_arg, &q);
-	if (rc != 0) {
+	if ((rc = kb_ctx_query_each(ctx, query_arg, &q)) != 0) {
 		json_decref(q.args);
 		kb_respond_error(ctx, 400, "VALIDATION_FAILED", rc == -1 ?
 		    "the query string is not valid percent-encoding" :
 		    "too many query arguments");
-		return;
+		return (-1);
 	}
-	/* Ours: released once the statement is built (call_release). */
 	c->args = q.args;
-	call_start(ctx, c);
+	return (0);
 }
 
 /* Release the query-string arguments of a GET call (owned by the call). */
@@ -777,14 +795,14 @@ call_schema(struct kb_ctx *ctx, const struct kb_catalog *s, void *arg)
 	struct kb_db_step	 steps[3];
 	struct kb_arena		*arena;
 	char			*text;
-	const char		*v[7];
 	int			 n;
 
 	if (s == NULL) {
-		call_release(c);
 		kb_schema_respond_unavailable(ctx);
 		return;
 	}
+	if (c->get && query_args(ctx, c) == -1)
+		return;
 	if (c->async) {
 		if ((text = json_dumps(c->args, JSON_COMPACT)) == NULL) {
 			call_release(c);
@@ -821,22 +839,7 @@ call_schema(struct kb_ctx *ctx, const struct kb_catalog *s, void *arg)
 			    "back");
 			return;
 		}
-		if (bg.npending + bg.reserved >= RPC_PENDING_MAX) {
-			kb_header_set(ctx, "Retry-After", "1");
-			kb_respond_error(ctx, 503, "SERVICE_UNAVAILABLE",
-			    "too many background calls are waiting; try again "
-			    "shortly");
-			return;
-		}
-		v[0] = c->f->schema;
-		v[1] = c->f->name;
-		v[2] = c->args_text;
-		v[3] = who->sub;
-		v[4] = who->key_id;
-		v[5] = who->tenant;
-		v[6] = kb_caller_pg_role(who);
-		bg.reserved++;
-		kb_db_query(ctx, &insert_execution, 7, v, async_inserted, c);
+		async_start(ctx, c);
 		return;
 	}
 
@@ -951,67 +954,98 @@ job_free(struct rpc_job *j)
 {
 	int	i;
 
+	for (i = 0; i < 7; i++)
+		free(j->row[i]);
 	free(j->id);
+	free(j->answer);
 	free(j->sql);
 	for (i = 0; i < j->nvalues; i++)
 		free(j->values[i]);
 	free(j->values);
-	free(j->role);
 	free(j->claims);
 	free(j);
 }
 
-/* The row is in: hand the call to a helper thread and answer 202. */
 static void
-async_inserted(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+async_start(struct kb_ctx *ctx, struct rpc_call *c)
 {
-	struct rpc_call		*c = arg;
+	const struct kb_caller	*who = kb_ctx_caller(ctx);
 	struct kb_db_step	 step;
 	struct rpc_job		*j;
-	const char		*id, *v[2];
-	char			 loc[128];
 	int			 i;
 
-	bg.reserved--;
-	if (!r->ok || PQntuples(r->res) != 1) {
-		kb_db_respond_failure(ctx, r);
+	if (bg.npending + bg.inserting >= RPC_PENDING_MAX) {
+		kb_header_set(ctx, "Retry-After", "1");
+		kb_respond_error(ctx, 503, "SERVICE_UNAVAILABLE",
+		    "too many background calls are waiting; try again "
+		    "shortly");
 		return;
 	}
-	id = PQgetvalue(r->res, 0, 0);
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
 	    (j->values = calloc((size_t)c->nvalues + 1,
 	    sizeof(*j->values))) == NULL) {
 		free(j);
-		v[0] = id;
-		v[1] = "the server is out of memory";
-		kb_db_query(ctx, &fail_execution, 2, v, async_failed, NULL);
+		kb_respond_error(ctx, 500, "INTERNAL", "out of memory");
 		return;
 	}
-	j->id = xstrdup(id);
+	/* The role and claims exactly as kb_caller_step sets them. */
+	kb_caller_step(ctx, 0, &step);
+	j->row[0] = xstrdup(c->f->schema);
+	j->row[1] = xstrdup(c->f->name);
+	j->row[2] = xstrdup(c->args_text);
+	j->row[3] = xstrdup(who->sub);
+	j->row[4] = xstrdup(who->key_id);
+	j->row[5] = xstrdup(who->tenant);
+	j->row[6] = xstrdup(step.values[0]);
+	j->claims = xstrdup(step.values[1]);
 	j->sql = xstrdup(c->sql);
 	j->nvalues = c->nvalues;
 	for (i = 0; i < c->nvalues; i++)
 		j->values[i] = xstrdup(c->values[i]);
-	/* The role and claims exactly as kb_caller_step sets them. */
-	kb_caller_step(ctx, 0, &step);
-	j->role = xstrdup(step.values[0]);
-	j->claims = xstrdup(step.values[1]);
 	j->timeout_ms = kb_config.rpc_async_timeout_ms;
-	job_submit(j);
-
-	(void)snprintf(loc, sizeof(loc), "/api/v1/rpc/executions/%s", id);
-	kb_header_set(ctx, "Location", loc);
-	kb_header_set(ctx, "Preference-Applied", "respond-async");
-	kb_respond_text(ctx, 202, "application/json", PQgetvalue(r->res, 0, 1),
-	    (size_t)PQgetlength(r->res, 0, 1));
+	if (kb_work(ctx, job_insert, job_inserted, j) == -1) {
+		job_free(j);
+		kb_header_set(ctx, "Retry-After", "1");
+		kb_respond_error(ctx, 503, "SERVICE_UNAVAILABLE",
+		    "the server is busy, try again shortly");
+		return;
+	}
+	bg.inserting++;
 }
 
+/*
+ * The row is in (or not): answer the request if it is still there, and
+ * queue the call in any case once the row exists.
+ */
 static void
-async_failed(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+job_inserted(struct kb_ctx *ctx, void *arg)
 {
-	(void)r;
-	(void)arg;
-	kb_respond_error(ctx, 500, "INTERNAL", "the call could not be started");
+	struct rpc_job	*j = arg;
+	char		 loc[128];
+
+	bg.inserting--;
+	if (j->id == NULL) {
+		if (j->warn[0] != '\0')
+			kb_log("warning", "%s", j->warn);
+		if (ctx != NULL) {
+			kb_header_set(ctx, "Retry-After", "1");
+			kb_respond_error(ctx, 503, "SERVICE_UNAVAILABLE",
+			    "the database is unavailable");
+		}
+		job_free(j);
+		return;
+	}
+	if (ctx != NULL) {
+		(void)snprintf(loc, sizeof(loc), "/api/v1/rpc/executions/%s",
+		    j->id);
+		kb_header_set(ctx, "Location", loc);
+		kb_header_set(ctx, "Preference-Applied", "respond-async");
+		kb_respond_text(ctx, 202, "application/json", j->answer,
+		    strlen(j->answer));
+	}
+	free(j->answer);
+	j->answer = NULL;
+	job_submit(j);
 }
 
 /*
@@ -1072,7 +1106,7 @@ job_warn(struct rpc_job *j, const char *what, const char *msg)
 	if (j->warn[0] != '\0')
 		return;
 	(void)snprintf(j->warn, sizeof(j->warn), "rpc execution %s: %s: %s",
-	    j->id, what, msg);
+	    j->id != NULL ? j->id : "-", what, msg);
 	j->warn[strcspn(j->warn, "\n")] = '\0';
 }
 
@@ -1134,6 +1168,30 @@ job_ok(PGresult *r)
 }
 
 static void
+job_insert(void *arg)
+{
+	struct rpc_job	*j = arg;
+	PGconn		*pg;
+	PGresult	*r;
+
+	pg = PQconnectdb(kb_config.database_url);
+	if (PQstatus(pg) != CONNECTION_OK) {
+		job_warn(j, "connecting", PQerrorMessage(pg));
+		PQfinish(pg);
+		return;
+	}
+	r = PQexecParams(pg, INSERT_EXECUTION, 7, NULL,
+	    (const char *const *)j->row, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+		j->id = xstrdup(PQgetvalue(r, 0, 0));
+		j->answer = xstrdup(PQgetvalue(r, 0, 1));
+	} else
+		job_warn(j, "inserting", PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(pg);
+}
+
+static void
 job_run(void *arg)
 {
 	struct rpc_job	*j = arg;
@@ -1153,7 +1211,7 @@ job_run(void *arg)
 	}
 	PQsetNoticeReceiver(pg, job_notice, j);
 	(void)snprintf(tmo, sizeof(tmo), "%d", j->timeout_ms);
-	v[0] = j->role;
+	v[0] = j->row[6];
 	v[1] = j->claims;
 	v[2] = tmo;
 	r = PQexec(pg, "BEGIN");
