@@ -140,6 +140,7 @@ struct rpc_call {
 	int				 is_void;
 	int				 async;
 	char				*args_text; /* async: for the row */
+	int				 whole_body; /* one unnamed json arg */
 };
 
 /*
@@ -307,6 +308,26 @@ overload_matches(const struct kb_function *f, json_t *args)
 	return (1);
 }
 
+/* The one input argument of `f` if it is unnamed json or jsonb, or NULL. */
+static const struct kb_func_arg *
+single_json_arg(const struct kb_function *f)
+{
+	const struct kb_func_arg	*a = NULL;
+	size_t				 i;
+
+	for (i = 0; i < f->nargs; i++) {
+		if (!arg_is_input(&f->args[i]))
+			continue;
+		if (a != NULL)
+			return (NULL);
+		a = &f->args[i];
+	}
+	if (a == NULL || a->name[0] != '\0' || a->mode == 'v' ||
+	    (strcmp(a->type, "json") != 0 && strcmp(a->type, "jsonb") != 0))
+		return (NULL);
+	return (a);
+}
+
 /* "public.add(a integer, b integer DEFAULT)" for messages. */
 static void
 signature(struct kb_sbuf *b, const struct kb_function *f)
@@ -387,6 +408,18 @@ resolve(struct kb_ctx *ctx, const struct kb_catalog *s, struct rpc_call *c,
 	}
 	if (nmatch == 1)
 		return (match);
+	/*
+	 * As PostgREST: a function whose one argument is an unnamed json or
+	 * jsonb gets the whole body, whatever its keys.
+	 */
+	if (nmatch == 0 && !c->get) {
+		for (f = first; f < first + nover; f++) {
+			if (single_json_arg(f) != NULL) {
+				c->whole_body = 1;
+				return (f);
+			}
+		}
+	}
 
 	kb_sbuf_init(&b, arena);
 	if (nmatch > 1) {
@@ -624,7 +657,21 @@ build(struct kb_ctx *ctx, struct rpc_call *c, struct kb_arena *arena)
 	kb_sql_ident(&call, f->name);
 	kb_sbuf_putc(&call, '(');
 	n = 0;
-	for (i = 0; i < f->nargs; i++) {
+	for (i = 0; i < f->nargs && c->whole_body; i++) {
+		a = &f->args[i];
+		if (!arg_is_input(a))
+			continue;
+		isnull = 0;
+		c->values[n] = value_text(ctx, arena, a->type, c->args, 0,
+		    &isnull, &why);
+		if (c->values[n] == NULL) {
+			kb_respond_error(ctx, 500, "INTERNAL", "out of memory");
+			return (-1);
+		}
+		kb_sbuf_printf(&call, "$%d", ++n);
+		cast(&call, a->type);
+	}
+	for (i = 0; i < f->nargs && !c->whole_body; i++) {
 		a = &f->args[i];
 		if (!arg_is_input(a) || a->name[0] == '\0' ||
 		    (v = json_object_get(c->args, a->name)) == NULL)

@@ -70,6 +70,8 @@ static const char setup_sql[] =
 "  LANGUAGE sql IMMUTABLE AS $$ SELECT tags $$;\n"
 "CREATE FUNCTION rpc_json(doc jsonb) RETURNS jsonb\n"
 "  LANGUAGE sql IMMUTABLE AS $$ SELECT doc $$;\n"
+"CREATE FUNCTION rpc_body(jsonb) RETURNS jsonb\n"
+"  LANGUAGE sql IMMUTABLE AS $$ SELECT $1 || '{\"seen\":true}' $$;\n"
 "CREATE FUNCTION rpc_code(c character, v character varying) RETURNS text\n"
 "  LANGUAGE sql IMMUTABLE AS $$ SELECT c || '/' || v $$;\n"
 "CREATE FUNCTION rpc_add_note(body text) RETURNS integer\n"
@@ -403,6 +405,17 @@ test_shapes(void **state)
 	assert_int_equal(post(NULL, "public/rpc_json", "{\"doc\":[1,2]}", &r),
 	    200);
 	assert_int_equal(json_array_size(r.json), 2);
+	resp_free(&r);
+	/* One unnamed jsonb argument: the whole body. */
+	assert_int_equal(post(NULL, "public/rpc_body",
+	    "{\"x\":1,\"y\":[\"a'b\"]}", &r), 200);
+	assert_int_equal(json_integer_value(json_object_get(r.json, "x")), 1);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+	    r.json, "y"), 0)), "a'b");
+	assert_true(json_is_true(json_object_get(r.json, "seen")));
+	resp_free(&r);
+	assert_int_equal(post(NULL, "public/rpc_body", "{}", &r), 200);
+	assert_true(json_is_true(json_object_get(r.json, "seen")));
 	resp_free(&r);
 	/* character is not character(1). */
 	assert_int_equal(post(NULL, "public/rpc_code",
@@ -947,6 +960,9 @@ test_async_many(void **state)
 	/* The server answers other calls meanwhile and afterwards. */
 	assert_int_equal(post(NULL, "public/rpc_add", "{\"a\":1}", &r), 200);
 	resp_free(&r);
+	/* Notices of calls on the pool stay out of the server's log. */
+	assert_int_equal(system("! grep -q '^NOTICE\\|^WARNING' "
+	    "\"$KB_SERVER_LOG\""), 0);
 }
 
 int
