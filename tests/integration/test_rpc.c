@@ -72,6 +72,13 @@ static const char setup_sql[] =
 "  LANGUAGE sql IMMUTABLE AS $$ SELECT doc $$;\n"
 "CREATE FUNCTION rpc_body(jsonb) RETURNS jsonb\n"
 "  LANGUAGE sql IMMUTABLE AS $$ SELECT $1 || '{\"seen\":true}' $$;\n"
+"CREATE FUNCTION rpc_var(sep text, VARIADIC xs integer[]) RETURNS text\n"
+"  LANGUAGE sql IMMUTABLE AS $$ SELECT array_to_string(xs, sep) $$;\n"
+"CREATE TYPE rpc_mood AS ENUM ('sad', 'happy');\n"
+"CREATE FUNCTION rpc_words(\"select\" text, \"Mixed Case\" rpc_mood,\n"
+"  \"from\" numeric(10,2) DEFAULT 1.5) RETURNS text\n"
+"  LANGUAGE sql IMMUTABLE AS $$ SELECT \"select\" || ':' ||"
+" \"Mixed Case\" || ':' || \"from\" $$;\n"
 "CREATE FUNCTION rpc_code(c character, v character varying) RETURNS text\n"
 "  LANGUAGE sql IMMUTABLE AS $$ SELECT c || '/' || v $$;\n"
 "CREATE FUNCTION rpc_add_note(body text) RETURNS integer\n"
@@ -416,6 +423,30 @@ test_shapes(void **state)
 	resp_free(&r);
 	assert_int_equal(post(NULL, "public/rpc_body", "{}", &r), 200);
 	assert_true(json_is_true(json_object_get(r.json, "seen")));
+	resp_free(&r);
+	/* VARIADIC, reserved and mixed-case names, enums, typmods. */
+	assert_int_equal(post(NULL, "public/rpc_var",
+	    "{\"sep\":\"-\",\"xs\":[1,2,3]}", &r), 200);
+	assert_string_equal(json_string_value(r.json), "1-2-3");
+	resp_free(&r);
+	assert_int_equal(post(NULL, "public/rpc_words",
+	    "{\"select\":\"s\",\"Mixed Case\":\"happy\",\"from\":2.25}",
+	    &r), 200);
+	assert_string_equal(json_string_value(r.json), "s:happy:2.25");
+	resp_free(&r);
+	assert_int_equal(get(NULL, "public/rpc_words?select=s&Mixed+Case=sad",
+	    &r), 200);
+	assert_string_equal(json_string_value(r.json), "s:sad:1.5");
+	resp_free(&r);
+	post(NULL, "public/rpc_words",
+	    "{\"select\":\"s\",\"Mixed Case\":\"angry\"}", &r);
+	assert_error(&r, 400, "SQL_ERROR");
+	assert_string_equal(sqlstate(&r), "22P02");
+	resp_free(&r);
+	/* HEAD runs the GET call and sends no body. */
+	assert_int_equal(call(NULL, "HEAD", "public/rpc_add?a=1", NULL, NULL,
+	    &r), 200);
+	assert_int_equal(r.len, 0);
 	resp_free(&r);
 	/* character is not character(1). */
 	assert_int_equal(post(NULL, "public/rpc_code",
