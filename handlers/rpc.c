@@ -33,6 +33,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,11 @@ struct rpc_job {
 	int			 nvalues;
 	char			*claims;
 	int			 timeout_ms;
+	/* Shared with rpc_teardown, under job_lock. */
+	TAILQ_ENTRY(rpc_job)	 alist;		/* bg.active */
+	PGcancel		*cancel;	/* while the call runs */
+	int			 started;
+	int			 stopping;	/* the worker stops */
 	/* The thread's. */
 	PGconn			*logs;		/* opened at the first notice */
 	int			 nlogs;
@@ -169,9 +175,12 @@ struct rpc_job {
 
 TAILQ_HEAD(rpc_job_list, rpc_job);
 
+static pthread_mutex_t	job_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* Background calls of this worker (event loop thread only). */
 static struct {
 	struct rpc_job_list	pending;
+	struct rpc_job_list	active;		/* handed to kb_work */
 	int			init;
 	int			running;	/* calls handed to kb_work */
 	int			npending;	/* queued behind them */
@@ -194,6 +203,7 @@ static void	job_submit(struct rpc_job *);
 static void	job_run(void *);
 static void	job_done(struct kb_ctx *, void *);
 static void	job_free(struct rpc_job *);
+static void	rpc_teardown(void);
 
 /* ---- listing ---- */
 
@@ -1111,6 +1121,8 @@ job_submit(struct rpc_job *j)
 {
 	if (!bg.init) {
 		TAILQ_INIT(&bg.pending);
+		TAILQ_INIT(&bg.active);
+		kb_on_teardown(rpc_teardown);
 		bg.init = 1;
 	}
 	if (j != NULL) {
@@ -1127,6 +1139,7 @@ job_submit(struct rpc_job *j)
 			bg.npending++;
 			break;
 		}
+		TAILQ_INSERT_TAIL(&bg.active, j, alist);
 		bg.running++;
 	}
 }
@@ -1139,6 +1152,7 @@ job_done(struct kb_ctx *ctx, void *arg)
 	(void)ctx;
 	if (j->warn[0] != '\0')
 		kb_log("warning", "%s", j->warn);
+	TAILQ_REMOVE(&bg.active, j, alist);
 	job_free(j);
 	bg.running--;
 	job_submit(NULL);
@@ -1247,7 +1261,7 @@ job_run(void *arg)
 	PGresult	*r, *call;
 	const char	*v[6], *st;
 	char		 tmo[16], ms[32], err[2048];
-	int		 ok;
+	int		 ok, stopping;
 
 	pg = PQconnectdb(kb_config.database_url);
 	if (PQstatus(pg) != CONNECTION_OK) {
@@ -1257,6 +1271,12 @@ job_run(void *arg)
 		return;
 	}
 	PQsetNoticeReceiver(pg, job_notice, j);
+	pthread_mutex_lock(&job_lock);
+	j->started = 1;
+	stopping = j->stopping;
+	if (!stopping)
+		j->cancel = PQgetCancel(pg);
+	pthread_mutex_unlock(&job_lock);
 	(void)snprintf(tmo, sizeof(tmo), "%d", j->timeout_ms);
 	v[0] = j->row[6];
 	v[1] = j->claims;
@@ -1267,7 +1287,7 @@ job_run(void *arg)
 	    " set_config('request.jwt.claims', $2, true),"
 	    " set_config('statement_timeout', $3, true)", 3, NULL, v, NULL,
 	    NULL, 0);
-	ok = job_ok(r);
+	ok = job_ok(r) && !stopping;
 	PQclear(r);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -1289,6 +1309,11 @@ job_run(void *arg)
 		j->capturing = 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_mutex_lock(&job_lock);
+	stopping = j->stopping;
+	PQfreeCancel(j->cancel);
+	j->cancel = NULL;
+	pthread_mutex_unlock(&job_lock);
 	if (!ok) {
 		r = PQexec(pg, "ROLLBACK");
 		PQclear(r);
@@ -1314,6 +1339,12 @@ job_run(void *arg)
 		    PQresultErrorField(call, PG_DIAG_MESSAGE_PRIMARY) :
 		    PQerrorMessage(pg));
 		err[strcspn(err, "\n")] = '\0';
+		if (stopping) {
+			(void)snprintf(err, sizeof(err), "the server stopped "
+			    "%s", call == NULL ? "before the call ran" :
+			    "while the call ran; it was canceled");
+			st = call == NULL ? "57P01" : "57014";
+		}
 		v[4] = err;
 		v[5] = st;
 	}
@@ -1330,6 +1361,55 @@ job_run(void *arg)
 		PQfinish(j->logs);
 		j->logs = NULL;
 	}
+}
+
+/*
+ * The worker stops: cancel the calls that run (their threads record them
+ * as failed, and kb_work_shutdown joins them at once instead of after
+ * the call), and record as failed those that never started.
+ */
+static void
+rpc_teardown(void)
+{
+	struct rpc_job	*j;
+	struct kb_sbuf	 ids;
+	struct kb_arena	*arena;
+	PGconn		*pg;
+	PGresult	*r;
+	const char	*v[1];
+	char		 errbuf[256];
+	int		 n = 0;
+
+	arena = kb_arena_new();
+	kb_sbuf_init(&ids, arena);
+	kb_sbuf_putc(&ids, '{');
+	TAILQ_FOREACH(j, &bg.active, alist) {
+		pthread_mutex_lock(&job_lock);
+		j->stopping = 1;
+		if (j->cancel != NULL)
+			(void)PQcancel(j->cancel, errbuf, sizeof(errbuf));
+		if (!j->started)
+			kb_sbuf_printf(&ids, "%s%s", n++ ? "," : "", j->id);
+		pthread_mutex_unlock(&job_lock);
+	}
+	TAILQ_FOREACH(j, &bg.pending, list)
+		kb_sbuf_printf(&ids, "%s%s", n++ ? "," : "", j->id);
+	kb_sbuf_putc(&ids, '}');
+	if (n > 0) {
+		pg = PQconnectdb(kb_config.database_url);
+		v[0] = kb_sbuf_str(&ids);
+		r = PQexecParams(pg, "UPDATE rpc_executions SET status ="
+		    " 'failed', finished_at = now(), error = 'the server stopped"
+		    " before the call ran', sqlstate = '57P01' WHERE id ="
+		    " ANY ($1::uuid[]) AND status = 'running'", 1, NULL, v, NULL,
+		    NULL, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			kb_log("warning", "rpc: recording %d calls that never "
+			    "ran: %s", n, PQerrorMessage(pg));
+		PQclear(r);
+		PQfinish(pg);
+	}
+	kb_arena_free(arena);
 }
 
 /* ---- executions ---- */

@@ -118,9 +118,32 @@ kore_worker_configure(void)
 	kore_timer_add(log_tick, KB_LOG_FLUSH_MS, NULL, 0);
 }
 
+#define KB_TEARDOWN_MAX		8
+
+static void	(*teardown_fns[KB_TEARDOWN_MAX])(void);
+static int	  teardown_n;
+
+void
+kb_on_teardown(void (*fn)(void))
+{
+	int	i;
+
+	for (i = 0; i < teardown_n; i++) {
+		if (teardown_fns[i] == fn)
+			return;
+	}
+	if (teardown_n == KB_TEARDOWN_MAX)
+		fatal("kb_on_teardown: more than %d", KB_TEARDOWN_MAX);
+	teardown_fns[teardown_n++] = fn;
+}
+
 void
 kore_worker_teardown(void)
 {
+	int	i;
+
+	for (i = 0; i < teardown_n; i++)
+		teardown_fns[i]();
 	kb_db_shutdown();
 	kb_work_shutdown();
 	kb_log_flush();

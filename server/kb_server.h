@@ -153,6 +153,14 @@ typedef void	(*kb_work_done)(struct kb_ctx *, void *);
 int	kb_work(struct kb_ctx *, kb_work_fn fn, kb_work_done done, void *arg);
 
 /*
+ * Run `fn` on the loop thread when the worker stops, before the database
+ * pool closes and the helper threads are joined (so it may stop long
+ * work of its own on them).  Registering the same function again does
+ * nothing; at most 8.
+ */
+void	kb_on_teardown(void (*fn)(void));
+
+/*
  * Responses.  Exactly one kb_respond_* per request; later calls are
  * ignored (and logged).  Headers set with kb_header_set are sent with it.
  */
