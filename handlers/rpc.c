@@ -21,12 +21,15 @@
  * database role with request.jwt.claims set: EXECUTE privileges and RLS
  * decide.  A GET call's transaction is also READ ONLY.
  *
- * With `Prefer: respond-async` a POST call runs in the background: an
- * rpc_executions row (migrations/0012_rpc.sql) is inserted as running,
- * the answer is 202 with it, and a helper thread (kb_work, tied to no
- * request) runs the call on a connection of its own, writing the
- * function's NOTICEs, WARNINGs and INFOs to rpc_execution_logs as they
- * arrive and the outcome to the row.
+ * With `Prefer: respond-async` a POST call runs in the background: a
+ * helper thread inserts an rpc_executions row (migrations/0012_rpc.sql)
+ * as running and the request answers 202 with it; then, when one of the
+ * worker's background slots is free, a helper thread (kb_work, tied to
+ * no request) runs the call on a connection of its own as the caller,
+ * writing the function's NOTICEs, WARNINGs and INFOs to
+ * rpc_execution_logs as they arrive and the outcome to the row.  When
+ * the worker stops, running calls are canceled and waiting ones marked
+ * failed (rpc_teardown).
  */
 
 #include <sys/queue.h>
@@ -134,7 +137,8 @@ struct rpc_call {
 	const char			*ns;
 	const char			*name;
 	int				 get;	/* GET: query-string arguments */
-	json_t				*args;	/* borrowed: name -> value */
+	/* name -> value: the body (borrowed), or GET's own (call_release) */
+	json_t				*args;
 	const char			*sql;	/* in the request's memory */
 	const char			**values;
 	int				 nvalues;

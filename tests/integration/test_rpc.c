@@ -79,6 +79,9 @@ static const char setup_sql[] =
 "  \"from\" numeric(10,2) DEFAULT 1.5) RETURNS text\n"
 "  LANGUAGE sql IMMUTABLE AS $$ SELECT \"select\" || ':' ||"
 " \"Mixed Case\" || ':' || \"from\" $$;\n"
+"CREATE FUNCTION rpc_tenant() RETURNS json\n"
+"  LANGUAGE sql STABLE AS $$ SELECT json_build_object('tenant',"
+" auth.tenant_id(), 'tenant_role', auth.jwt() ->> 'tenant_role') $$;\n"
 "CREATE FUNCTION rpc_code(c character, v character varying) RETURNS text\n"
 "  LANGUAGE sql IMMUTABLE AS $$ SELECT c || '/' || v $$;\n"
 "CREATE FUNCTION rpc_add_note(body text) RETURNS integer\n"
@@ -766,6 +769,47 @@ test_roles(void **state)
 	resp_free(&r);
 }
 
+/* The tenant the gate resolved is the function's auth.tenant_id(). */
+static void
+test_tenant(void **state)
+{
+	struct resp	 r;
+	char		 tid[64], tkey[128], auth[8300];
+	const char	*h[4];
+
+	(void)state;
+	assert_int_equal(sql_value("INSERT INTO tenants (slug, name) VALUES "
+	    "('rpc-t', 'RPC') RETURNING id", tid, sizeof(tid)), 0);
+	snprintf(auth, sizeof(auth), "INSERT INTO tenant_members (tenant_id, "
+	    "user_id) VALUES ('%s', '%s')", tid, a_id);
+	assert_int_equal(psql(auth), 0);
+	plant_service_key(tid, "{rpc:call}", tkey, sizeof(tkey));
+
+	h[0] = "Content-Type: application/json";
+	h[1] = auth;
+	h[2] = "X-FB-Tenant: rpc-t";
+	h[3] = NULL;
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", user_a);
+	assert_int_equal(http("POST", RPC "public/rpc_tenant", h, "{}", 2, &r),
+	    200);
+	assert_string_equal(str(r.json, "tenant"), tid);
+	assert_string_equal(str(r.json, "tenant_role"), "member");
+	resp_free(&r);
+	/* Not a member: the gate says no before any SQL. */
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", user_b);
+	http("POST", RPC "public/rpc_tenant", h, "{}", 2, &r);
+	assert_int_equal(r.status, 403);
+	resp_free(&r);
+	/* Without a tenant: none. */
+	assert_int_equal(post(user_a, "public/rpc_tenant", "{}", &r), 200);
+	assert_true(json_is_null(json_object_get(r.json, "tenant")));
+	resp_free(&r);
+	/* A tenant's key acts in its tenant. */
+	assert_int_equal(post(tkey, "public/rpc_tenant", "{}", &r), 200);
+	assert_string_equal(str(r.json, "tenant"), tid);
+	resp_free(&r);
+}
+
 /* Poll an execution until it is no longer running (at most ~10 s). */
 static json_t *
 wait_execution(const char *as, const char *id)
@@ -1007,6 +1051,7 @@ main(void)
 		cmocka_unit_test(test_injection),
 		cmocka_unit_test(test_get),
 		cmocka_unit_test(test_roles),
+		cmocka_unit_test(test_tenant),
 		cmocka_unit_test(test_async),
 		cmocka_unit_test(test_async_failed),
 		cmocka_unit_test(test_async_many),
