@@ -7537,5 +7537,5 @@ const struct kb_api kbg_api = {
 	.ops = kbg_ops,
 	.nops = 96,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 1025398,
+	.spec_json_len = 1025900,
 };
