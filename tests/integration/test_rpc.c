@@ -810,6 +810,71 @@ test_tenant(void **state)
 	resp_free(&r);
 }
 
+/* Random bodies and query strings on every kind of function: never 5xx. */
+static void
+test_fuzz(void **state)
+{
+	static const char *const fns[] = {
+		"rpc_add", "rpc_hello", "rpc_pair", "rpc_series", "rpc_rows",
+		"rpc_sum", "rpc_tags", "rpc_json", "rpc_over", "rpc_amb",
+		"rpc_var", "rpc_words", "rpc_body", "rpc_code", "rpc_noop",
+		"rpc_fail", "rpc_out",
+	};
+	static const char *const keys[] = {
+		"a", "b", "s", "n", "x", "y", "xs", "tags", "doc", "name", "sep",
+		"select", "Mixed Case", "from", "c", "v", "msg", "note", "",
+		"a\\\"", "'", "$1", "a b", "\\u00e9",
+	};
+	static const char *const vals[] = {
+		"1", "-1", "0", "1.5", "1e308", "-0", "true", "false", "null",
+		"\"\"", "\"x\"", "\"'\"", "\"\\\\\"", "\"{1,2}\"", "\"{\"",
+		"\"happy\"", "[]", "[1,2]", "[[1],[2,3]]", "[null]", "[\"a\",1]",
+		"[{\"k\":1}]", "{}", "{\"k\":[1]}", "\"9999999999999999999\"",
+		"\"NaN\"", "\"infinity\"", "\"1 day\"", "\"\\u00e9\"",
+	};
+	static const char *const qs[] = {
+		"a=1", "a=x", "a=", "a", "a=1&a=2", "xs=1&xs=x", "xs=%7B", "n=-1",
+		"name=%C3%A9", "name=%FF", "%3D=1", "doc=%7B", "doc=null", "s=%00",
+		"&&", "a=1&b=%2B1", "x=1&y=", "select=1&Mixed+Case=happy",
+	};
+	struct resp	 r;
+	char		 body[1024], path[512];
+	size_t		 i, k, nk, off;
+	unsigned	 seed = 42;
+
+	(void)state;
+	for (i = 0; i < 400; i++) {
+		seed = seed * 1103515245 + 12345;
+		nk = (seed >> 16) % 4;
+		off = (size_t)snprintf(body, sizeof(body), "{");
+		for (k = 0; k < nk; k++) {
+			seed = seed * 1103515245 + 12345;
+			off += (size_t)snprintf(body + off, sizeof(body) - off,
+			    "%s\"%s\":%s", k ? "," : "",
+			    keys[(seed >> 8) % (sizeof(keys) / sizeof(keys[0]))],
+			    vals[(seed >> 20) % (sizeof(vals) / sizeof(vals[0]))]);
+		}
+		snprintf(body + off, sizeof(body) - off, "}");
+		seed = seed * 1103515245 + 12345;
+		snprintf(path, sizeof(path), "public/%s",
+		    fns[(seed >> 16) % (sizeof(fns) / sizeof(fns[0]))]);
+		post(i % 3 ? NULL : user_a, path, body, &r);
+		if (r.status < 200 || r.status >= 500)
+			fail_msg("POST %s %s: %ld %s", path, body, r.status,
+			    r.body);
+		resp_free(&r);
+
+		seed = seed * 1103515245 + 12345;
+		snprintf(path, sizeof(path), "public/%s?%s",
+		    fns[(seed >> 16) % (sizeof(fns) / sizeof(fns[0]))],
+		    qs[(seed >> 8) % (sizeof(qs) / sizeof(qs[0]))]);
+		get(NULL, path, &r);
+		if (r.status < 200 || r.status >= 500)
+			fail_msg("GET %s: %ld %s", path, r.status, r.body);
+		resp_free(&r);
+	}
+}
+
 /* Poll an execution until it is no longer running (at most ~10 s). */
 static json_t *
 wait_execution(const char *as, const char *id)
@@ -1052,6 +1117,7 @@ main(void)
 		cmocka_unit_test(test_get),
 		cmocka_unit_test(test_roles),
 		cmocka_unit_test(test_tenant),
+		cmocka_unit_test(test_fuzz),
 		cmocka_unit_test(test_async),
 		cmocka_unit_test(test_async_failed),
 		cmocka_unit_test(test_async_many),
