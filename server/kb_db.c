@@ -122,6 +122,7 @@ struct db_conn {
 
 static void	conn_event(void *, int);
 static void	conn_connect(struct db_conn *);
+static void	conn_notice(void *, const char *);
 static void	conn_connect_poll(struct db_conn *);
 static void	conn_fail(struct db_conn *, const char *);
 static void	conn_read(struct db_conn *);
@@ -674,8 +675,21 @@ conn_connect(struct db_conn *c)
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
+	/*
+	 * NOTICEs and WARNINGs that statements raise (RAISE NOTICE in an RPC
+	 * call) would go to stderr, raw, between the JSON log lines: drop
+	 * them.  Background RPC calls capture theirs (handlers/rpc.c).
+	 */
+	PQsetNoticeProcessor(c->pg, conn_notice, NULL);
 	c->fd = -1;
 	conn_connect_poll(c);
+}
+
+static void
+conn_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
 }
 
 /* Register the socket for reads, and for writes while `want_write`. */
