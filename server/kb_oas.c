@@ -21,6 +21,7 @@
 
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,22 +46,34 @@ struct kb_oas {
 	int		 refs;		/* requests holding it */
 };
 
+/* What building a document works with. */
+struct oas_bld {
+	json_t		*paths;		/* the document's */
+	json_t		*comp;		/* its components */
+	json_t		*schemas;	/* components.schemas */
+	json_t		*coll;		/* the generic /tables/{table} */
+	json_t		*row;		/* the generic /tables/{table}/{id} */
+	json_t		*used;		/* the table idents taken */
+};
+
 static struct kb_oas	*oas_current;
 static uint64_t		 oas_failed;	/* a version that did not build */
 
 static struct kb_oas	*oas_build(const struct kb_catalog *);
 static void		 oas_free(struct kb_oas *);
 static void		 oas_release(void *);
-static int		 oas_table(json_t *, json_t *, json_t *, json_t *,
-			    json_t *, const struct kb_table *);
-static json_t		*oas_op(json_t *, const char *,
+static int		 oas_table(struct oas_bld *, const struct kb_table *);
+static json_t		*oas_op(struct oas_bld *, json_t *, const char *,
 			    const struct kb_table *, const char *, int);
 static json_t		*oas_schema(const struct kb_table *, int);
 static json_t		*oas_column(const struct kb_table *,
 			    const struct kb_column *, int);
 static json_t		*oas_type(const struct kb_column *);
 static json_t		*oas_scalar(const char *, char);
-static void		 oas_retarget(json_t *, const char *, const char *);
+static int		 oas_retarget(json_t *, const char *, const char *);
+static json_t		*oas_share(json_t *, const char *, json_t *,
+			    const char *);
+static void		 oas_components(json_t *, json_t *);
 static char		*oas_ident(json_t *, const char *);
 static char		*oas_path_escape(const char *);
 
@@ -119,8 +132,11 @@ oas_build(const struct kb_catalog *cat)
 {
 	unsigned char		 md[EVP_MAX_MD_SIZE];
 	unsigned int		 mdlen, i;
+	static const char	*sect[] = { "parameters", "responses",
+				    "headers" };
 	json_error_t		 jerr;
-	json_t			*doc, *paths, *schemas, *coll, *row, *used;
+	json_t			*doc;
+	struct oas_bld		 b;
 	struct kb_oas		*o;
 	const struct kb_table	*t;
 	size_t			 k, n;
@@ -134,34 +150,39 @@ oas_build(const struct kb_catalog *cat)
 		    jerr.text);
 		return (NULL);
 	}
-	paths = json_object_get(doc, "paths");
-	schemas = json_object_get(json_object_get(doc, "components"),
-	    "schemas");
-	coll = json_object_get(paths, OAS_TABLES "{table}");
-	row = json_object_get(paths, OAS_TABLES "{table}/{id}");
-	if (!json_is_object(schemas) || !json_is_object(coll) ||
-	    !json_is_object(row)) {
+	memset(&b, 0, sizeof(b));
+	b.paths = json_object_get(doc, "paths");
+	b.comp = json_object_get(doc, "components");
+	b.schemas = json_object_get(b.comp, "schemas");
+	b.coll = json_object_get(b.paths, OAS_TABLES "{table}");
+	b.row = json_object_get(b.paths, OAS_TABLES "{table}/{id}");
+	if (!json_is_object(b.schemas) || !json_is_object(b.coll) ||
+	    !json_is_object(b.row)) {
 		kb_log("error", "openapi: the bundled spec has no generic "
 		    "Tables operations");
 		json_decref(doc);
 		return (NULL);
 	}
+	for (k = 0; k < 3; k++) {
+		if (json_object_get(b.comp, sect[k]) == NULL)
+			json_object_set_new(b.comp, sect[k], json_object());
+	}
 	/* The generic items are templates: keep them while paths grows. */
-	json_incref(coll);
-	json_incref(row);
-	used = json_object();
+	json_incref(b.coll);
+	json_incref(b.row);
+	b.used = json_object();
 	n = 0;
 	for (k = 0; k < cat->ntables; k++) {
 		t = &cat->tables[k];
 		/* Shadowed by a namesake in an earlier schema: unreachable. */
 		if (kb_schema_table(cat, NULL, t->name) != t)
 			continue;
-		if (oas_table(paths, schemas, coll, row, used, t) == 0)
+		if (oas_table(&b, t) == 0)
 			n++;
 	}
-	json_decref(used);
-	json_decref(coll);
-	json_decref(row);
+	json_decref(b.used);
+	json_decref(b.coll);
+	json_decref(b.row);
 
 	s = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
@@ -188,51 +209,50 @@ oas_build(const struct kb_catalog *cat)
 
 /* Add the paths and schemas of table `t`; -1 if it gets none. */
 static int
-oas_table(json_t *paths, json_t *schemas, json_t *coll, json_t *row,
-    json_t *used, const struct kb_table *t)
+oas_table(struct oas_bld *b, const struct kb_table *t)
 {
 	json_t		*item, *op;
 	char		*id, *enc, key[512];
 	int		 ok;
 
-	if ((id = oas_ident(used, t->name)) == NULL)
+	if ((id = oas_ident(b->used, t->name)) == NULL)
 		return (-1);
 	enc = oas_path_escape(t->name);
 
 	(void)snprintf(key, sizeof(key), "Table_%s", id);
-	json_object_set_new(schemas, key, oas_schema(t, 0));
+	json_object_set_new(b->schemas, key, oas_schema(t, 0));
 	if (t->updatable) {
 		(void)snprintf(key, sizeof(key), "TablePatch_%s", id);
-		json_object_set_new(schemas, key, oas_schema(t, 1));
+		json_object_set_new(b->schemas, key, oas_schema(t, 1));
 	}
 
 	item = json_object();
-	if ((op = oas_op(coll, "get", t, id, 0)) != NULL)
+	if ((op = oas_op(b, b->coll, "get", t, id, 0)) != NULL)
 		json_object_set_new(item, "get", op);
-	if (t->insertable && (op = oas_op(coll, "post", t, id, 0)) != NULL)
+	if (t->insertable && (op = oas_op(b, b->coll, "post", t, id, 0)) != NULL)
 		json_object_set_new(item, "post", op);
-	if (t->updatable && (op = oas_op(coll, "patch", t, id, 1)) != NULL)
+	if (t->updatable && (op = oas_op(b, b->coll, "patch", t, id, 1)) != NULL)
 		json_object_set_new(item, "patch", op);
-	if (t->deletable && (op = oas_op(coll, "delete", t, id, 0)) != NULL)
+	if (t->deletable && (op = oas_op(b, b->coll, "delete", t, id, 0)) != NULL)
 		json_object_set_new(item, "delete", op);
 	(void)snprintf(key, sizeof(key), OAS_TABLES "%s", enc);
 	ok = json_object_size(item) > 0;
-	json_object_set_new(paths, key, item);
+	json_object_set_new(b->paths, key, item);
 
 	if (ok && t->npk == 1) {
 		item = json_object();
-		if ((op = oas_op(row, "get", t, id, 0)) != NULL)
+		if ((op = oas_op(b, b->row, "get", t, id, 0)) != NULL)
 			json_object_set_new(item, "get", op);
 		if (t->insertable && t->updatable &&
-		    (op = oas_op(row, "put", t, id, 0)) != NULL)
+		    (op = oas_op(b, b->row, "put", t, id, 0)) != NULL)
 			json_object_set_new(item, "put", op);
-		if (t->updatable && (op = oas_op(row, "patch", t, id, 1)) != NULL)
+		if (t->updatable && (op = oas_op(b, b->row, "patch", t, id, 1)) != NULL)
 			json_object_set_new(item, "patch", op);
 		if (t->deletable &&
-		    (op = oas_op(row, "delete", t, id, 0)) != NULL)
+		    (op = oas_op(b, b->row, "delete", t, id, 0)) != NULL)
 			json_object_set_new(item, "delete", op);
 		(void)snprintf(key, sizeof(key), OAS_TABLES "%s/{id}", enc);
-		json_object_set_new(paths, key, item);
+		json_object_set_new(b->paths, key, item);
 	}
 	kore_free(enc);
 	kore_free(id);
@@ -246,15 +266,15 @@ oas_table(json_t *paths, json_t *schemas, json_t *coll, json_t *row,
  * filters, rows typed by Table_<id> (`patch`: bodies by TablePatch_<id>).
  */
 static json_t *
-oas_op(json_t *tmpl, const char *method, const struct kb_table *t,
-    const char *id, int patch)
+oas_op(struct oas_bld *b, json_t *tmpl, const char *method,
+    const struct kb_table *t, const char *id, int patch)
 {
-	json_t			*src, *op, *params, *p, *cols, *s, *body;
+	json_t			*src, *op, *params, *p, *s, *body, *qnames;
 	const char		*name, *in, *opid, *summary, *desc;
 	const struct kb_column	*c;
 	char			 ref[512], bref[512];
 	size_t			 i, k;
-	int			 filters, taken;
+	int			 filters;
 
 	if ((src = json_object_get(tmpl, method)) == NULL)
 		return (NULL);
@@ -271,6 +291,7 @@ oas_op(json_t *tmpl, const char *method, const struct kb_table *t,
 		    t->description, desc ? desc : ""));
 
 	filters = 0;
+	qnames = json_object();
 	params = json_object_get(op, "parameters");
 	for (i = 0; i < json_array_size(params);) {
 		p = json_array_get(params, i);
@@ -287,9 +308,9 @@ oas_op(json_t *tmpl, const char *method, const struct kb_table *t,
 		if (strcmp(in, "path") == 0 && strcmp(name, "id") == 0 &&
 		    t->npk == 1) {
 			c = t->pk[0];
-			s = c->is_array ? json_pack("{s:s}", "type", "string") :
+			s = c->is_array ? json_object() :
 			    oas_scalar(c->base_type, c->category);
-			if (json_object_size(s) == 0)
+			if (json_object_get(s, "type") == NULL)
 				json_object_set_new(s, "type",
 				    json_string("string"));
 			json_object_set_new(p, "schema", s);
@@ -298,89 +319,159 @@ oas_op(json_t *tmpl, const char *method, const struct kb_table *t,
 			    c->type));
 			json_object_del(p, "example");
 		}
-		if (strcmp(in, "query") == 0 && strcmp(name, "filters") == 0)
-			filters = 1;
-		i++;
-	}
-
-	/* One filter per column, unless a query parameter has its name. */
-	if (filters) {
-		cols = json_array();
-		for (k = 0; k < t->ncols; k++) {
-			c = &t->cols[k];
-			taken = 0;
-			json_array_foreach(params, i, p) {
-				name = json_string_value(json_object_get(p,
-				    "name"));
-				in = json_string_value(json_object_get(p, "in"));
-				if (name != NULL && in != NULL &&
-				    strcmp(in, "query") == 0 &&
-				    strcmp(name, c->name) == 0)
-					taken = 1;
-			}
-			if (taken)
-				continue;
-			json_array_append_new(cols, json_pack(
-			    "{s:s, s:s, s:b, s:o, s:{s:s}}",
-			    "name", c->name, "in", "query", "required", 0,
-			    "description", json_sprintf("Filter on `%s` (%s), "
-			    "PostgREST style: `eq.value`, `neq.`, `gt.`, "
-			    "`gte.`, `lt.`, `lte.`, `like.`, `ilike.`, "
-			    "`in.(a,b)`, `is.null`, `not.eq.value`, ...",
-			    c->name, c->type),
-			    "schema", "type", "string"));
+		if (strcmp(in, "query") == 0) {
+			json_object_set_new(qnames, name, json_true());
+			if (strcmp(name, "filters") == 0)
+				filters = 1;
 		}
-		json_array_extend(params, cols);
-		json_decref(cols);
+		i++;
 	}
 
 	(void)snprintf(ref, sizeof(ref), "#/components/schemas/Table_%s", id);
 	(void)snprintf(bref, sizeof(bref), "#/components/schemas/%s_%s",
 	    patch ? "TablePatch" : "Table", id);
 	if ((body = json_object_get(op, "requestBody")) != NULL)
-		oas_retarget(body, bref, bref);
-	oas_retarget(json_object_get(op, "responses"), ref, ref);
+		(void)oas_retarget(body, bref, bref);
+	(void)oas_retarget(json_object_get(op, "responses"), ref, ref);
+	oas_components(b->comp, op);
+
+	/* One filter per column, unless a query parameter has its name. */
+	for (k = 0; filters && k < t->ncols; k++) {
+		c = &t->cols[k];
+		if (json_object_get(qnames, c->name) != NULL)
+			continue;
+		json_array_append_new(params, json_pack(
+		    "{s:s, s:s, s:b, s:o, s:{s:s}}",
+		    "name", c->name, "in", "query", "required", 0,
+		    "description", json_sprintf("Filter on `%s` (%s), "
+		    "PostgREST style: `eq.value`, `neq.`, `gt.`, `gte.`, "
+		    "`lt.`, `lte.`, `like.`, `ilike.`, `in.(a,b)`, "
+		    "`is.null`, `not.eq.value`, ...", c->name, c->type),
+		    "schema", "type", "string"));
+	}
+	json_decref(qnames);
 	return (op);
 }
 
 /*
  * Point the generic row schemas at the table's: Row becomes `ref`,
- * RowsBody one `rows_ref` or an array of them.  Examples go: they show
- * the generic todos, not this table.
+ * RowsBody one `rows_ref` or an array of them.  The examples next to a
+ * schema so changed go: they show the generic todos, not this table.
+ * Returns how many references changed.
  */
-static void
+static int
 oas_retarget(json_t *v, const char *ref, const char *rows_ref)
 {
 	const char	*key, *r;
 	json_t		*x;
 	size_t		 i;
+	int		 n;
 
+	n = 0;
 	if (json_is_array(v)) {
 		json_array_foreach(v, i, x)
-			oas_retarget(x, ref, rows_ref);
-		return;
+			n += oas_retarget(x, ref, rows_ref);
+		return (n);
 	}
 	if (!json_is_object(v))
-		return;
+		return (0);
 	if ((r = json_string_value(json_object_get(v, "$ref"))) != NULL) {
 		if (strcmp(r, OAS_ROW_REF) == 0) {
 			json_object_set_new(v, "$ref", json_string(ref));
-		} else if (strcmp(r, OAS_ROWS_REF) == 0) {
+			return (1);
+		}
+		if (strcmp(r, OAS_ROWS_REF) == 0) {
 			json_object_del(v, "$ref");
 			json_object_set_new(v, "oneOf", json_pack(
 			    "[{s:s}, {s:s, s:i, s:{s:s}}]",
 			    "$ref", rows_ref, "type", "array",
 			    "maxItems", OAS_MAX_ROWS, "items", "$ref",
 			    rows_ref));
+			return (1);
 		}
-		return;
+		return (0);
 	}
-	if (json_object_get(v, "schema") != NULL) {
+	json_object_foreach(v, key, x)
+		n += oas_retarget(x, ref, rows_ref);
+	if (n > 0 && json_object_get(v, "schema") != NULL) {
 		json_object_del(v, "example");
 		json_object_del(v, "examples");
 	}
-	json_object_foreach(v, key, x)
-		oas_retarget(x, ref, rows_ref);
+	return (n);
+}
+
+/*
+ * `v` as a $ref to the component of `set` (components.<kind>) equal to
+ * it; with `name`, a new component <name>, <name>_2, ... if none is.
+ * NULL if none is and no name was given.
+ */
+static json_t *
+oas_share(json_t *set, const char *kind, json_t *v, const char *name)
+{
+	const char	*k;
+	json_t		*x;
+	char		 key[256];
+	int		 n;
+
+	json_object_foreach(set, k, x) {
+		if (json_equal(x, v))
+			return (json_pack("{s:o}", "$ref", json_sprintf(
+			    "#/components/%s/%s", kind, k)));
+	}
+	if (name == NULL)
+		return (NULL);
+	(void)snprintf(key, sizeof(key), "%s", name);
+	for (n = 2; json_object_get(set, key) != NULL; n++)
+		(void)snprintf(key, sizeof(key), "%s_%d", name, n);
+	json_object_set(set, key, v);
+	return (json_pack("{s:o}", "$ref", json_sprintf("#/components/%s/%s",
+	    kind, key)));
+}
+
+/*
+ * Replace what the per-table copies of `op` share with references to
+ * components: query and header parameters, the responses that do not
+ * name the table's rows, the headers of those that do.
+ */
+static void
+oas_components(json_t *comp, json_t *op)
+{
+	json_t		*params, *responses, *p, *ref, *set, *hdrs, *h;
+	const char	*in, *name, *code, *hn;
+	char		 cname[256];
+	size_t		 i, k;
+
+	params = json_object_get(op, "parameters");
+	set = json_object_get(comp, "parameters");
+	json_array_foreach(params, i, p) {
+		in = json_string_value(json_object_get(p, "in"));
+		name = json_string_value(json_object_get(p, "name"));
+		if (in == NULL || name == NULL || strcmp(in, "path") == 0)
+			continue;
+		(void)snprintf(cname, sizeof(cname), "Tables_%s", name);
+		for (k = 0; cname[k] != '\0'; k++) {
+			if (!isalnum((unsigned char)cname[k]))
+				cname[k] = '_';
+		}
+		if ((ref = oas_share(set, "parameters", p, cname)) != NULL)
+			json_array_set_new(params, i, ref);
+	}
+	responses = json_object_get(op, "responses");
+	json_object_foreach(responses, code, p) {
+		if (json_object_get(p, "$ref") != NULL)
+			continue;
+		if (*code != '2' && (ref = oas_share(json_object_get(comp,
+		    "responses"), "responses", p, NULL)) != NULL) {
+			json_object_set_new(responses, code, ref);
+			continue;
+		}
+		hdrs = json_object_get(p, "headers");
+		json_object_foreach(hdrs, hn, h) {
+			if ((ref = oas_share(json_object_get(comp, "headers"),
+			    "headers", h, NULL)) != NULL)
+				json_object_set_new(hdrs, hn, ref);
+		}
+	}
 }
 
 /* Table_<id> (`patch`: TablePatch_<id>, nothing required). */
@@ -427,7 +518,8 @@ oas_column(const struct kb_table *t, const struct kb_column *c, int patch)
 	size_t			 i, k;
 
 	p = oas_type(c);
-	if (c->nullable)
+	/* {} (json, jsonb) takes null already, and OAS 3.0 wants a type. */
+	if (c->nullable && json_object_get(p, "type") != NULL)
 		json_object_set_new(p, "nullable", json_true());
 	if (c->generated || c->identity != 0)
 		json_object_set_new(p, "readOnly", json_true());
