@@ -320,9 +320,20 @@ oas_op(struct oas_bld *b, json_t *tmpl, const char *method,
 			json_object_del(p, "example");
 		}
 		if (strcmp(in, "query") == 0) {
+			/*
+			 * The generic examples name the generic todos'
+			 * columns (select=id,title, done=eq.false), which
+			 * this table may not have: Swagger UI's "Try it
+			 * out" would send them.
+			 */
+			json_object_del(p, "example");
+			json_object_del(p, "examples");
 			json_object_set_new(qnames, name, json_true());
-			if (strcmp(name, "filters") == 0)
+			/* Else it would make up additionalProp1=string. */
+			if (strcmp(name, "filters") == 0) {
+				json_object_set_new(p, "example", json_object());
 				filters = 1;
+			}
 		}
 		i++;
 	}
