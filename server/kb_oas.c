@@ -672,7 +672,12 @@ oas_ident(json_t *used, const char *name)
 	return (try);
 }
 
-/* Percent-encode all but RFC 3986's unreserved characters. */
+/*
+ * The name as a path segment: '%', '/', '?', '#', '{', '}' and control
+ * characters percent-encoded, the rest as it is (a client's URL parser
+ * encodes spaces and non-ASCII itself; and Spectral, for one, reads
+ * "%20" in a path key as a space).
+ */
 static char *
 oas_path_escape(const char *name)
 {
@@ -683,15 +688,12 @@ oas_path_escape(const char *name)
 	out = kore_malloc(strlen(name) * 3 + 1);
 	o = out;
 	for (p = (const unsigned char *)name; *p != '\0'; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' ||
-		    *p == '_' || *p == '~') {
-			*o++ = (char)*p;
-		} else {
+		if (*p < 0x20 || *p == 0x7f || strchr("%/?#{}", *p) != NULL) {
 			*o++ = '%';
 			*o++ = hex[*p >> 4];
 			*o++ = hex[*p & 15];
-		}
+		} else
+			*o++ = (char)*p;
 	}
 	*o = '\0';
 	return (out);

@@ -134,12 +134,15 @@ setup(void **state)
 	    " FROM oas_books GROUP BY author_id;"
 	    " CREATE TABLE oas_weird (id serial PRIMARY KEY, \\\"order\\\" int,"
 	    " \\\"my col\\\" text);"
+	    " CREATE TABLE \\\"oas odd-name\\\" (id int PRIMARY KEY);"
+	    " CREATE TABLE oas_odd_name (id int PRIMARY KEY);"
 	    " CREATE SCHEMA oas_hidden;"
 	    " CREATE TABLE oas_hidden.oas_secret (id int PRIMARY KEY);"
 	    " GRANT SELECT ON oas_authors, oas_books, oas_pairs, oas_titles,"
-	    " oas_stats, oas_weird TO anon;"
+	    " oas_stats, oas_weird, \\\"oas odd-name\\\" TO anon;"
 	    " GRANT ALL ON oas_authors, oas_books, oas_pairs, oas_titles,"
-	    " oas_stats, oas_weird TO service_role;"
+	    " oas_stats, oas_weird, oas_odd_name, \\\"oas odd-name\\\""
+	    " TO service_role;"
 	    " INSERT INTO oas_authors (name) VALUES ('Le Guin');"
 	    " INSERT INTO oas_books (id, author_id, title) VALUES (1, 1,"
 	    " 'The Dispossessed')") != 0)
@@ -259,6 +262,20 @@ test_paths(void **state)
 	}
 	assert_int_equal(n, 1);
 	assert_non_null(prop(d, "oas_weird", "my col"));
+	/*
+	 * A name that is no identifier: as it is in the path, '_' in
+	 * operationIds and component names, _2 after a name already taken
+	 * ("oas odd-name" sorts before oas_odd_name).
+	 */
+	p = path(d, T "oas odd-name");
+	assert_non_null(p);
+	assert_string_equal(str(json_object_get(p, "get"), "operationId"),
+	    "listRows_oas_odd_name");
+	assert_non_null(path(d, T "oas odd-name/{id}"));
+	assert_non_null(schema(d, "Table_oas_odd_name"));
+	assert_string_equal(str(json_object_get(path(d, T "oas_odd_name"),
+	    "get"), "operationId"), "listRows_oas_odd_name_2");
+	assert_non_null(schema(d, "Table_oas_odd_name_2"));
 	json_decref(d);
 }
 
@@ -372,7 +389,7 @@ test_excluded(void **state)
 	const char	*h[2] = { auth, NULL };
 	json_t		*d, *v;
 	const char	*k;
-	char		 p[128], s[128];
+	char		 p[128], s[128], url[512], *u;
 	size_t		 i;
 
 	d = doc(NULL, 0);
@@ -389,7 +406,17 @@ test_excluded(void **state)
 	json_object_foreach(json_object_get(d, "paths"), k, v) {
 		if (strncmp(k, T, strlen(T)) != 0 || strchr(k, '{') != NULL)
 			continue;
-		assert_int_not_equal(http("GET", k, h, NULL, 0, &r), 404);
+		/* As a client's URL parser sends it. */
+		for (i = 0, u = url; k[i] != '\0' && u < url + sizeof(url) - 4;
+		    i++) {
+			if ((unsigned char)k[i] <= ' ' ||
+			    (unsigned char)k[i] >= 0x7f)
+				u += sprintf(u, "%%%02X", (unsigned char)k[i]);
+			else
+				*u++ = k[i];
+		}
+		*u = '\0';
+		assert_int_not_equal(http("GET", url, h, NULL, 0, &r), 404);
 		resp_free(&r);
 	}
 	json_decref(d);
@@ -414,14 +441,16 @@ test_routed(void **state)
 	n = 0;
 	json_object_foreach(json_object_get(d, "paths"), k, v) {
 		if (strncmp(k, T "oas_", strlen(T "oas_")) != 0 ||
-		    strchr(k, '{') != NULL)
+		    strchr(k, '{') != NULL || strchr(k, ' ') != NULL)
 			continue;
 		assert_int_equal(http("GET", k, h, NULL, 0, &r), 200);
 		assert_true(json_is_array(r.json));
 		resp_free(&r);
 		n++;
 	}
-	assert_true(n >= 6);
+	assert_true(n >= 7);
+	assert_int_equal(http("GET", T "oas%20odd-name", h, NULL, 0, &r), 200);
+	resp_free(&r);
 	assert_int_equal(http("GET", T "oas_books/1", h, NULL, 0, &r), 200);
 	assert_string_equal(str(r.json, "title"), "The Dispossessed");
 	resp_free(&r);
