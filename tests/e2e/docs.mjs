@@ -38,14 +38,16 @@ try {
 	    .then((t) => t.includes('korebase')), 'the spec title is shown');
 
 	// From 150 tags and operations on (a few tables' worth of per-table
-	// paths) Swagger UI renders only those near the viewport: scroll from
-	// the top until the operation is in the DOM.
+	// paths) Swagger UI renders only those near the viewport: have it
+	// scroll to the operation ("<tag>-<operationId>") first.
 	async function reveal(opId) {
 		const block = page.locator(`#operations-${opId}`);
-		await page.evaluate(() => window.scrollTo(0, 0));
-		for (let i = 0; i < 400 && await block.count() === 0; i++) {
-			await page.evaluate(() => window.scrollBy(0, 400));
-			await page.waitForTimeout(20);
+		if (await block.count() === 0) {
+			const i = opId.indexOf('-');
+			await page.evaluate(([tag, id]) => window.ui.layoutActions
+			    .scrollToVirtualizedOperation(['operations', tag, id]),
+			    [opId.slice(0, i), opId.slice(i + 1)]);
+			await block.waitFor({ state: 'attached', timeout: 10000 });
 		}
 		return block;
 	}
