@@ -67,7 +67,7 @@ static json_t		*oas_op(struct oas_bld *, json_t *, const char *,
 			    const struct kb_table *, const char *, int);
 static json_t		*oas_schema(const struct kb_table *, int);
 static json_t		*oas_column(const struct kb_table *,
-			    const struct kb_column *, int);
+			    const struct kb_column *);
 static json_t		*oas_type(const struct kb_column *);
 static json_t		*oas_scalar(const char *, char);
 static int		 oas_retarget(json_t *, const char *, const char *);
@@ -491,6 +491,7 @@ oas_schema(const struct kb_table *t, int patch)
 {
 	json_t			*o, *props, *req;
 	const struct kb_column	*c;
+	const char		*rel;
 	size_t			 k;
 
 	o = json_object();
@@ -507,7 +508,7 @@ oas_schema(const struct kb_table *t, int patch)
 	req = json_array();
 	for (k = 0; k < t->ncols; k++) {
 		c = &t->cols[k];
-		json_object_set_new(props, c->name, oas_column(t, c, patch));
+		json_object_set_new(props, c->name, oas_column(t, c));
 		if (!patch && !c->nullable && !c->has_default && !c->generated)
 			json_array_append_new(req, json_string(c->name));
 	}
@@ -516,13 +517,23 @@ oas_schema(const struct kb_table *t, int patch)
 		json_object_set_new(o, "required", req);
 	else
 		json_decref(req);
-	json_object_set_new(o, "x-kb-relation", json_string(t->is_view ?
-	    "view" : "table"));
+	switch (t->kind) {
+	case 'm':
+		rel = "materialized_view";
+		break;
+	case 'f':
+		rel = "foreign_table";
+		break;
+	default:
+		rel = t->is_view ? "view" : "table";
+		break;
+	}
+	json_object_set_new(o, "x-kb-relation", json_string(rel));
 	return (o);
 }
 
 static json_t *
-oas_column(const struct kb_table *t, const struct kb_column *c, int patch)
+oas_column(const struct kb_table *t, const struct kb_column *c)
 {
 	json_t			*p;
 	const struct kb_fkey	*fk;
@@ -554,7 +565,6 @@ oas_column(const struct kb_table *t, const struct kb_column *c, int patch)
 			return (p);
 		}
 	}
-	(void)patch;
 	return (p);
 }
 

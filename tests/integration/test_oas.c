@@ -134,6 +134,7 @@ setup(void **state)
 	    " CREATE VIEW oas_titles AS SELECT id, title FROM oas_books;"
 	    " CREATE VIEW oas_stats AS SELECT author_id, count(*) AS n"
 	    " FROM oas_books GROUP BY author_id;"
+	    " CREATE MATERIALIZED VIEW oas_mat AS SELECT id FROM oas_books;"
 	    " CREATE TABLE oas_weird (id serial PRIMARY KEY, \\\"order\\\" int,"
 	    " \\\"my col\\\" text);"
 	    " CREATE TABLE \\\"oas odd-name\\\" (id int PRIMARY KEY);"
@@ -141,9 +142,9 @@ setup(void **state)
 	    " CREATE SCHEMA oas_hidden;"
 	    " CREATE TABLE oas_hidden.oas_secret (id int PRIMARY KEY);"
 	    " GRANT SELECT ON oas_authors, oas_books, oas_pairs, oas_titles,"
-	    " oas_stats, oas_weird, \\\"oas odd-name\\\" TO anon;"
+	    " oas_mat, oas_stats, oas_weird, \\\"oas odd-name\\\" TO anon;"
 	    " GRANT ALL ON oas_authors, oas_books, oas_pairs, oas_titles,"
-	    " oas_stats, oas_weird, oas_odd_name, \\\"oas odd-name\\\""
+	    " oas_mat, oas_stats, oas_weird, oas_odd_name, \\\"oas odd-name\\\""
 	    " TO service_role;"
 	    " INSERT INTO oas_authors (name) VALUES ('Le Guin');"
 	    " INSERT INTO oas_books (id, author_id, title) VALUES (1, 1,"
@@ -255,6 +256,12 @@ test_paths(void **state)
 	assert_null(json_object_get(p, "patch"));
 	assert_null(json_object_get(p, "delete"));
 	assert_null(schema(d, "TablePatch_oas_stats"));
+	/* A materialized view: read only. */
+	p = path(d, T "oas_mat");
+	assert_non_null(json_object_get(p, "get"));
+	assert_null(json_object_get(p, "post"));
+	assert_string_equal(str(schema(d, "Table_oas_mat"), "x-kb-relation"),
+	    "materialized_view");
 	/* A column named like a parameter is no filter of its own; odd names. */
 	op = json_object_get(path(d, T "oas_weird"), "get");
 	n = 0;
