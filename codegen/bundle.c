@@ -141,7 +141,8 @@ kbc_bundle_child_ctx(enum kbc_bctx ctx, const char *key, json_t *val)
 	case KBC_CTX_EXAMPLES:
 		return (-1);
 	default:
-		if (kbc_bundle_literal(key))
+		/* Outside a schema "default" is a response (responses.default). */
+		if (kbc_bundle_literal(key) && strcmp(key, "default") != 0)
 			return (-1);
 		if (strcmp(key, "schema") == 0)
 			return (KBC_CTX_SCHEMA);

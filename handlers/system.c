@@ -19,6 +19,9 @@ static const char	root_json[] = ROOT_JSON;
 static const char	health_up[] = HEALTH_JSON("ok", "up");
 static const char	health_down[] = HEALTH_JSON("unavailable", "down");
 
+static void	openapi_respond(struct kb_ctx *, const struct kb_catalog *,
+		    void *);
+
 void
 kbh_getRoot(struct kb_ctx *ctx, const struct kbg_getRoot_in *in)
 {
@@ -70,21 +73,39 @@ etag_listed(const char *list, const char *etag)
 	return (0);
 }
 
+/*
+ * The spec with a path and a schema per exposed table (server/kb_oas.c),
+ * for the schema the request holds; right after start-up it waits for
+ * the first schema (at most 2 s, then the bundled spec as it is).
+ */
 void
 kbh_getOpenApi(struct kb_ctx *ctx, const struct kbg_getOpenApi_in *in)
 {
-	const char	*inm;
+	const struct kb_catalog	*cat;
 
-	kb_header_set(ctx, "ETag", kb_spec_etag());
+	(void)in;
+	if ((cat = kb_schema_acquire(ctx)) != NULL)
+		openapi_respond(ctx, cat, NULL);
+	else
+		kb_schema_wait(ctx, openapi_respond, NULL);
+}
+
+static void
+openapi_respond(struct kb_ctx *ctx, const struct kb_catalog *cat, void *arg)
+{
+	const char	*inm, *json, *etag;
+	size_t		 len;
+
+	(void)arg;
+	kb_oas_document(ctx, cat, &json, &len, &etag);
+	kb_header_set(ctx, "ETag", etag);
 	kb_header_set(ctx, "Cache-Control", "no-cache");
 	inm = kb_ctx_header(ctx, "if-none-match");
-	(void)in;
-	if (inm != NULL && etag_listed(inm, kb_spec_etag())) {
+	if (inm != NULL && etag_listed(inm, etag)) {
 		kb_respond_empty(ctx, 304);
 		return;
 	}
-	kb_respond_static(ctx, 200, "application/json",
-	    kbg_api.spec_json, kbg_api.spec_json_len);
+	kb_respond_static(ctx, 200, "application/json", json, len);
 }
 
 void

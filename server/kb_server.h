@@ -428,4 +428,14 @@ int	kb_static_asset(const char *name, const void **data, size_t *len,
 const char *kb_static_docs_html(size_t *len);
 const char *kb_spec_etag(void);
 
+/*
+ * The served /openapi.json (server/kb_oas.c): the bundled spec plus a
+ * path and a schema per table and view of the schema `cat`, built once
+ * per schema version per worker and cached with its ETag (a hash of the
+ * bytes).  `cat` NULL (no schema loaded): the bundled spec as it is.
+ * The text and ETag stay valid until the request ends.
+ */
+void	kb_oas_document(struct kb_ctx *, const struct kb_catalog *cat,
+	    const char **json, size_t *len, const char **etag);
+
 #endif /* KB_SERVER_H */

@@ -45,6 +45,8 @@ cc $CFLAGS -o $B/test_plumb tests/integration/test_plumb.c \
     tests/integration/http.c $LIBS
 cc $CFLAGS -o $B/test_email tests/integration/test_email.c \
     tests/integration/http.c $LIBS
+cc $CFLAGS -o $B/test_oas tests/integration/test_oas.c \
+    tests/integration/http.c $LIBS
 
 PGDIR=$top/$B/test-pg
 PGPORT=$(free_port)
@@ -337,6 +339,24 @@ fi
 if want plumb && ! $B/test_plumb; then
 	echo "integration: the plumbing suite failed" >&2
 	status=1
+fi
+
+# The live /openapi.json: a path and a schema per table; the document,
+# with the suite's sample tables in it, must pass the spec linters too.
+if want oas; then
+	rm -f $B/oas-live.json
+	if ! KB_OAS_OUT=$top/$B/oas-live.json $B/test_oas; then
+		echo "integration: the oas suite failed" >&2
+		status=1
+	elif ! SPEC=$B/oas-live.json tests/lint-spec.sh \
+	    > $B/oas-lint.log 2>&1; then
+		cat $B/oas-lint.log >&2
+		echo "integration: the live /openapi.json does not lint" >&2
+		status=1
+	else
+		# Warnings are expected: what the bundle cannot see as used.
+		tail -1 $B/oas-lint.log
+	fi
 fi
 
 # E-mail flows, through the SMTP sink.
