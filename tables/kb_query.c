@@ -330,8 +330,9 @@ read_name(struct ctx *c, struct cur *cu, const char *stop)
 
 /*
  * name(->key|->>key)* at the cursor, resolved in `t`.  The name (and,
- * for a path, the last key, PostgREST's default output name) go to
- * *outname when it is not NULL.
+ * for a path, its last key, not index, PostgREST's default output name:
+ * `meta->tags->0` is "tags", `arr->0` is "arr") go to *outname when it
+ * is not NULL.
  */
 static int
 parse_field(struct ctx *c, const struct kb_table *t, struct cur *cu,
@@ -370,7 +371,8 @@ parse_field(struct ctx *c, const struct kb_table *t, struct cur *cu,
 			st->index = v;
 		else
 			st->key = key;
-		if (outname != NULL)
+		/* An index step keeps the last key (or the column). */
+		if (outname != NULL && st->key != NULL)
 			*outname = key;
 	}
 	return (0);

@@ -322,7 +322,7 @@ select_lists(void **state)
 	    "meta->n->-1::int", SRC("\"t0\".\"name\" AS \"n\", "
 	    "\"t0\".\"budget\"::text AS \"budget\", \"t0\".\"meta\"->$1::text"
 	    "->>$2::text AS \"b\", (\"t0\".\"meta\"->$3::text->(-1))::integer"
-	    " AS \"-1\" FROM \"public\".\"projects\" AS \"t0\""), "a|b|n");
+	    " AS \"n\" FROM \"public\".\"projects\" AS \"t0\""), "a|b|n");
 	/* Aliases are identifiers: quoted, quotes doubled. */
 	sql_is("projects", "select=\"a\"\"b\":id,x%22y:name",
 	    SRC("\"t0\".\"id\" AS \"a\"\"b\", \"t0\".\"name\" AS \"x\"\"y\" "
@@ -331,6 +331,20 @@ select_lists(void **state)
 	    SRC("\"t0\".\"a b\" AS \"a b\", \"t0\".\"x\"\"y\" AS \"x\"\"y\" "
 	    "FROM \"public\".\"weird \"\"name\"\"\" AS \"t0\" WHERE "
 	    "(\"t0\".\"a b\" = $1::integer)"), "1");
+}
+
+/*
+ * A JSON path is named after its last key, never an index: PostgREST
+ * answers select=meta->tags->0 as {"tags": ..} and data->1 as {"data": ..}
+ * (postgrest-js types rely on it).
+ */
+static void
+json_path_names(void **state)
+{
+	sql_is("projects", "select=meta->tags->0,meta->>1,x:meta->a->>2",
+	    SRC("\"t0\".\"meta\"->$1::text->(0) AS \"tags\", "
+	    "\"t0\".\"meta\"->>(1) AS \"meta\", \"t0\".\"meta\"->$2::text->>(2)"
+	    " AS \"x\" FROM \"public\".\"projects\" AS \"t0\""), "tags|a");
 }
 
 static void
@@ -779,6 +793,7 @@ main(void)
 		cmocka_unit_test(short_form),
 		cmocka_unit_test(percent_decoding),
 		cmocka_unit_test(select_lists),
+		cmocka_unit_test(json_path_names),
 		cmocka_unit_test(embedding),
 		cmocka_unit_test(order_limit_offset),
 		cmocka_unit_test(counts_and_tenant),
