@@ -984,10 +984,12 @@ render_write_tail(struct bld *b, struct kb_sbuf *sb)
 	render_location(b, sb);
 	kb_sbuf_puts(sb, " AS location FROM ");
 	if (p->ret == KB_RETURN_REPRESENTATION) {
+		/* The representation in the order asked for (PostgREST). */
 		kb_sbuf_puts(sb, "(SELECT ");
 		render_select(b, sb, p->query.root);
-		kb_sbuf_puts(sb, " FROM pgrst_source AS \"t0\") AS "
-		    "_postgrest_t");
+		kb_sbuf_puts(sb, " FROM pgrst_source AS \"t0\"");
+		render_order(sb, b, p->query.root);
+		kb_sbuf_puts(sb, ") AS _postgrest_t");
 	} else {
 		kb_sbuf_puts(sb, "pgrst_source AS _postgrest_t");
 	}

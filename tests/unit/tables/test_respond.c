@@ -190,6 +190,42 @@ insert_statements(void **state)
 	kb_tables_plan_free(p);
 }
 
+/*
+ * The representation of a write comes in the order the query asks for
+ * (postgrest-js: .insert(rows).select().order('id')), as PostgREST, which
+ * reads the returned rows with the request's read plan.
+ */
+static void
+ordered_representation(void **state)
+{
+	struct kb_tables_plan	*p;
+	struct rq		 r = { KB_TABLES_POST, "clients", NULL, 0,
+				    "select=id,name&order=name.desc.nullslast,id",
+				    "[{\"name\":\"a\"},{\"name\":\"b\"}]",
+				    "return=representation", NULL, NULL, NULL };
+
+	p = must_plan(&r);
+	assert_non_null(strstr(p->sql, " FROM (SELECT \"t0\".\"id\" AS "
+	    "\"id\", \"t0\".\"name\" AS \"name\" FROM pgrst_source AS "
+	    "\"t0\" ORDER BY \"t0\".\"name\" DESC NULLS LAST, \"t0\".\"id\")"
+	    " AS _postgrest_t"));
+	kb_tables_plan_free(p);
+
+	r.method = KB_TABLES_PATCH;
+	r.query = "id=gt.1&select=id&order=id.desc";
+	r.body = "{\"name\":\"x\"}";
+	p = must_plan(&r);
+	assert_non_null(strstr(p->sql, "FROM pgrst_source AS \"t0\" ORDER BY "
+	    "\"t0\".\"id\" DESC) AS _postgrest_t"));
+	kb_tables_plan_free(p);
+
+	/* Without a body nothing is ordered. */
+	r.prefer = "return=minimal";
+	p = must_plan(&r);
+	assert_null(strstr(p->sql, "ORDER BY"));
+	kb_tables_plan_free(p);
+}
+
 static void
 put_by_id(void **state)
 {
@@ -758,6 +794,7 @@ main(void)
 {
 	const struct CMUnitTest	tests[] = {
 		cmocka_unit_test(insert_statements),
+		cmocka_unit_test(ordered_representation),
 		cmocka_unit_test(put_by_id),
 		cmocka_unit_test(update_and_delete_statements),
 		cmocka_unit_test(tenant_everywhere),
