@@ -144,6 +144,20 @@ perr(struct ctx *c, const char *fmt, ...)
 	return (kb_tables_fail(c->err, 400, "PGRST100", NULL, "%s", msg));
 }
 
+/*
+ * A column the query reads (select, filters, order) that the table does
+ * not have: PostgREST lets PostgreSQL refuse it, 400 42703 "column
+ * t.x does not exist", and clients (postgrest-js users detecting schema
+ * drift) look for that code.  Names the write takes (columns=,
+ * on_conflict=, body keys) are PGRST204, as PostgREST checks those.
+ */
+static int
+undefined_column(struct ctx *c, const struct kb_table *t, const char *name)
+{
+	return (kb_tables_fail(c->err, 400, "42703", NULL,
+	    "column %s.%.64s does not exist", t->name, name));
+}
+
 static int
 no_column(struct ctx *c, const struct kb_table *t, const char *name)
 {
@@ -346,7 +360,7 @@ parse_field(struct ctx *c, const struct kb_table *t, struct cur *cu,
 	if ((name = read_name(c, cu, stop)) == NULL)
 		return (-1);
 	if ((f->col = kb_table_column(t, name)) == NULL)
-		return (no_column(c, t, name));
+		return (undefined_column(c, t, name));
 	if (outname != NULL)
 		*outname = name;
 	while (cu->end - cu->p >= 2 && cu->p[0] == '-' && cu->p[1] == '>') {
