@@ -273,6 +273,13 @@ if want tables && ! $B/test_tables; then
 	status=1
 fi
 
+# The Tables API through the PostgREST JavaScript client
+# (@supabase/postgrest-js), on tables of its own.
+if want postgrest && ! node tests/e2e/postgrest.mjs; then
+	echo "integration: the postgrest-js suite failed" >&2
+	status=1
+fi
+
 # The SQL endpoint.
 if want sql && ! $B/test_sql; then
 	echo "integration: the sql suite failed" >&2
