@@ -68,14 +68,20 @@ fail(struct kb_tables_response *r, int status, const char *code,
 }
 
 static const char *
-content_type(enum kb_tables_format f)
+content_type(const struct kb_tables_plan *p)
 {
-	switch (f) {
+	switch (p->format) {
 	case KB_TABLES_OBJECT:
+		if (p->strip_nulls)
+			return ("application/vnd.pgrst.object+json; "
+			    "nulls=stripped; charset=utf-8");
 		return ("application/vnd.pgrst.object+json; charset=utf-8");
 	case KB_TABLES_CSV:
 		return ("text/csv; charset=utf-8");
 	default:
+		if (p->strip_nulls)
+			return ("application/vnd.pgrst.array+json; "
+			    "nulls=stripped; charset=utf-8");
 		return ("application/json; charset=utf-8");
 	}
 }
@@ -197,7 +203,7 @@ kb_tables_respond(struct kb_tables_plan *p,
 			add_header(r, "Content-Range",
 			    content_range(p, p->offset, n, total));
 		}
-		add_header(r, "Content-Type", content_type(p->format));
+		add_header(r, "Content-Type", content_type(p));
 		if (p->method == KB_TABLES_GET && body != NULL) {
 			r->body = body;
 			r->body_len = strlen(body);
@@ -219,7 +225,7 @@ kb_tables_respond(struct kb_tables_plan *p,
 		add_header(r, "Content-Range", content_range(p, 0,
 		    p->ret == KB_RETURN_REPRESENTATION ? n : 0, n));
 	if (p->ret == KB_RETURN_REPRESENTATION && body != NULL) {
-		add_header(r, "Content-Type", content_type(p->format));
+		add_header(r, "Content-Type", content_type(p));
 		r->body = body;
 		r->body_len = strlen(body);
 	}

@@ -659,13 +659,19 @@ parse_prefer(const char *h, struct prefs *p)
 }
 
 /* -1 when no media type we produce is acceptable (406). */
+/*
+ * The first media type of Accept we produce; *strip when it carries
+ * nulls=stripped (postgrest-js stripNulls(): vnd.pgrst.array+json or
+ * vnd.pgrst.object+json with ;nulls=stripped), as PostgREST 11.2+.
+ */
 static int
-parse_accept(const char *h, enum kb_tables_format *f)
+parse_accept(const char *h, enum kb_tables_format *f, int *strip)
 {
-	const char	*s, *e;
+	const char	*s, *e, *q;
 	size_t		 len;
 
 	*f = KB_TABLES_JSON;
+	*strip = 0;
 	if (h == NULL || *h == '\0')
 		return (0);
 	for (s = h; *s != '\0'; s = *e ? e + 1 : e) {
@@ -675,6 +681,15 @@ parse_accept(const char *h, enum kb_tables_format *f)
 		len = strcspn(s, ";,");
 		while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
 			len--;
+		/* Parameters (";p=v" up to e): only nulls=stripped counts. */
+		for (q = s + strcspn(s, ";,"); q < e && *q == ';';
+		    q += strcspn(q, ";,")) {
+			q++;
+			while (*q == ' ' || *q == '\t')
+				q++;
+			if (token_is(q, strcspn(q, " \t;,"), "nulls=stripped"))
+				*strip = 1;
+		}
 		if (token_is(s, len, "application/vnd.pgrst.object+json") ||
 		    token_is(s, len, "application/vnd.pgrst.object")) {
 			*f = KB_TABLES_OBJECT;
@@ -682,8 +697,13 @@ parse_accept(const char *h, enum kb_tables_format *f)
 		}
 		if (token_is(s, len, "text/csv")) {
 			*f = KB_TABLES_CSV;
+			*strip = 0;
 			return (0);
 		}
+		if (token_is(s, len, "application/vnd.pgrst.array+json") ||
+		    token_is(s, len, "application/vnd.pgrst.array"))
+			return (0);
+		*strip = 0;
 		if (token_is(s, len, "application/json") ||
 		    token_is(s, len, "application/*") ||
 		    token_is(s, len, "*/*"))
@@ -895,8 +915,10 @@ render_body(struct bld *b, struct kb_sbuf *sb, const struct kb_node *root)
 	}
 	switch (p->format) {
 	case KB_TABLES_OBJECT:
-		kb_sbuf_puts(sb, "(pg_catalog.json_agg(_postgrest_t)->0)"
-		    "::text");
+		kb_sbuf_puts(sb, p->strip_nulls ?
+		    "pg_catalog.json_strip_nulls(pg_catalog.json_agg("
+		    "_postgrest_t)->0)::text" :
+		    "(pg_catalog.json_agg(_postgrest_t)->0)::text");
 		break;
 	case KB_TABLES_CSV:
 		kb_sbuf_printf(sb, "$%d::text || COALESCE(E'\\n' || "
@@ -905,8 +927,13 @@ render_body(struct bld *b, struct kb_sbuf *sb, const struct kb_node *root)
 		kb_sbuf_puts(sb, ", E'\\n'), '')");
 		break;
 	default:
+		if (p->strip_nulls)
+			kb_sbuf_puts(sb, "pg_catalog.json_strip_nulls(");
 		kb_sbuf_puts(sb, "COALESCE(pg_catalog.json_agg(_postgrest_t), "
-		    "'[]')::text");
+		    "'[]')");
+		if (p->strip_nulls)
+			kb_sbuf_putc(sb, ')');
+		kb_sbuf_puts(sb, "::text");
 		break;
 	}
 }
@@ -1601,7 +1628,8 @@ kb_tables_plan(const struct kb_schema *schema,
 		p->ret = KB_RETURN_REPRESENTATION;
 	if (req->export) {
 		p->stream = 1;
-	} else if (parse_accept(req->accept, &p->format) == -1) {
+	} else if (parse_accept(req->accept, &p->format,
+	    &p->strip_nulls) == -1) {
 		kb_tables_fail(err, 406, "PGRST107", NULL, "None of these "
 		    "media types are available: %.128s", req->accept);
 		goto bad;

@@ -173,6 +173,7 @@ struct kb_tables_plan {
 	/* What kb_tables_respond needs (read-only for callers). */
 	enum kb_tables_method	 method;
 	enum kb_tables_format	 format;
+	int			 strip_nulls;	/* Accept: ...;nulls=stripped */
 	enum kb_tables_return	 ret;
 	enum kb_tables_count	 count;
 	int			 by_id;

@@ -425,6 +425,79 @@ refused_requests(void **state)
 #undef RQ
 }
 
+/* Content-Type of a response to `p` with a one-row result. */
+static const char *
+ctype_of(struct kb_tables_plan *p)
+{
+	static struct kb_tables_response	resp;
+	struct kb_tables_result			res;
+	size_t					i;
+
+	memset(&res, 0, sizeof(res));
+	res.page_total = "1";
+	res.body = p->format == KB_TABLES_OBJECT ? "{}" : "[{}]";
+	kb_tables_respond(p, &res, &resp);
+	for (i = 0; i < resp.nheaders; i++)
+		if (strcmp(resp.headers[i].name, "Content-Type") == 0)
+			return (resp.headers[i].value);
+	return ("");
+}
+
+/*
+ * postgrest-js stripNulls(): Accept vnd.pgrst.array+json (or
+ * object+json) with nulls=stripped, as PostgREST 11.2+: the body goes
+ * through json_strip_nulls and says so in its Content-Type.
+ */
+static void
+strip_nulls(void **state)
+{
+	struct kb_tables_request	 req;
+	struct kb_tables_plan		*p;
+	struct kb_tables_error		 err;
+
+	memset(&req, 0, sizeof(req));
+	req.method = KB_TABLES_GET;
+	req.table = "clients";
+	req.accept = "application/vnd.pgrst.array+json;nulls=stripped";
+	p = kb_tables_plan(sample, &req, &err);
+	assert_non_null(p);
+	assert_int_equal(p->format, KB_TABLES_JSON);
+	assert_true(p->strip_nulls);
+	assert_non_null(strstr(p->sql, "pg_catalog.json_strip_nulls(COALESCE("
+	    "pg_catalog.json_agg(_postgrest_t), '[]'))::text AS body"));
+	assert_string_equal(ctype_of(p), "application/vnd.pgrst.array+json; "
+	    "nulls=stripped; charset=utf-8");
+	kb_tables_plan_free(p);
+
+	req.accept = "application/vnd.pgrst.object+json; nulls=stripped";
+	p = kb_tables_plan(sample, &req, &err);
+	assert_non_null(p);
+	assert_int_equal(p->format, KB_TABLES_OBJECT);
+	assert_true(p->strip_nulls);
+	assert_non_null(strstr(p->sql, "pg_catalog.json_strip_nulls("
+	    "pg_catalog.json_agg(_postgrest_t)->0)::text AS body"));
+	assert_string_equal(ctype_of(p), "application/vnd.pgrst.object+json; "
+	    "nulls=stripped; charset=utf-8");
+	kb_tables_plan_free(p);
+
+	/* Without the parameter: plain JSON; the parameter elsewhere: no. */
+	req.accept = "application/vnd.pgrst.array+json";
+	p = kb_tables_plan(sample, &req, &err);
+	assert_non_null(p);
+	assert_false(p->strip_nulls);
+	assert_null(strstr(p->sql, "json_strip_nulls"));
+	kb_tables_plan_free(p);
+	req.accept = "application/json, text/csv;nulls=stripped";
+	p = kb_tables_plan(sample, &req, &err);
+	assert_non_null(p);
+	assert_int_equal(p->format, KB_TABLES_JSON);
+	assert_false(p->strip_nulls);
+	kb_tables_plan_free(p);
+	req.accept = "application/xml;nulls=stripped";
+	assert_null(kb_tables_plan(sample, &req, &err));
+	assert_int_equal(err.status, 406);
+}
+
 static void
 content_type_and_formats(void **state)
 {
@@ -800,6 +873,7 @@ main(void)
 		cmocka_unit_test(tenant_everywhere),
 		cmocka_unit_test(refused_requests),
 		cmocka_unit_test(content_type_and_formats),
+		cmocka_unit_test(strip_nulls),
 		cmocka_unit_test(ranges_and_counts),
 		cmocka_unit_test(object_and_by_id_responses),
 		cmocka_unit_test(write_responses),
