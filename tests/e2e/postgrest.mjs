@@ -176,6 +176,17 @@ async function testSelect(db) {
 	r = await db.from('pj_books').select('id, meta->missing').eq('id', 2);
 	expect(r, 200, [{ id: 2, missing: null }], 'a missing JSON key is null');
 
+	r = await db.from('pj_books').select('id, rating, meta, published')
+	    .eq('id', 3).stripNulls();
+	expect(r, 200, [{ id: 3 }], 'stripNulls(): null fields left out');
+	r = await db.from('pj_books').select('id, rating, meta->awards')
+	    .in('id', [1, 2]).order('id').stripNulls();
+	expect(r, 200, [{ id: 1, rating: 5, awards: { hugo: true } },
+	    { id: 2, rating: 4 }], 'stripNulls() on an array');
+	r = await db.from('pj_books').select('id, rating').eq('id', 3)
+	    .single().stripNulls();
+	expect(r, 200, { id: 3 }, 'stripNulls() with single()');
+
 	r = await db.from('pj_books').select('id').eq('meta->>rating', '5')
 	    .order('id');
 	expectIds(r, [1, 4], 'filter on meta->>rating');
