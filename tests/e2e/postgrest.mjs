@@ -267,6 +267,20 @@ async function testEmbed(db) {
 	    '!inner on a to-one embed, counted');
 	check(r.count === 3, '!inner count', r.count);
 
+	r = await db.from('pj_authors').select('name, pj_books(id)')
+	    .is('pj_books', null);
+	expect(r, 200, [{ name: 'Nobody', pj_books: [] }],
+	    'is(embed, null): parents without a related row');
+	r = await db.from('pj_authors').select('id, pj_books(id)')
+	    .gt('pj_books.pages', 400).not('pj_books', 'is', null).order('id');
+	expect(r, 200, [{ id: 1, pj_books: [{ id: 1 }] },
+	    { id: 3, pj_books: [{ id: 3 }] }],
+	    'not(embed, is, null) with a filter on the embed');
+	r = await db.from('pj_books').select('id, pj_reviews(id)',
+	    { count: 'exact' }).is('pj_reviews', null);
+	check(r.status === 200 && same(r.data, [{ id: 3, pj_reviews: [] }]) &&
+	    r.count === 1, 'is(embed, null) counted', r);
+
 	r = await db.from('pj_books').select('id, pj_reviews(reviewer)')
 	    .or('stars.eq.3,reviewer.eq.cat', { referencedTable: 'pj_reviews' })
 	    .in('id', [1, 4]).order('id');
