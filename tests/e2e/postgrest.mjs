@@ -410,6 +410,14 @@ async function testTransforms(db) {
 	    .order('id');
 	expectIds(r, [1, 4, 2, 3], 'order desc nullslast');
 
+	r = await db.from('pj_books').select('id, pj_authors(name)')
+	    .order('pj_authors(name)', { ascending: false }).order('id');
+	expectIds(r, [2, 4, 1, 3], 'order by a to-one embed\'s column');
+	r = await db.from('pj_books').select('id, a:pj_authors(country)')
+	    .order('a(country)', { nullsFirst: true }).order('id',
+	    { ascending: false });
+	expectIds(r, [3, 4, 2, 1], 'order by an aliased embed\'s column');
+
 	r = await db.from('pj_books').select('id').order('id').limit(2);
 	expectIds(r, [1, 2], 'limit');
 	r = await db.from('pj_books').select('id').order('id').range(1, 2);
