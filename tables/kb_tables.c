@@ -1555,8 +1555,13 @@ kb_tables_plan(const struct kb_schema *schema,
 	memset(err, 0, sizeof(*err));
 	if (req == NULL || req->table == NULL ||
 	    (t = kb_schema_table(schema, req->schema, req->table)) == NULL) {
+		/* Qualified by the schema looked in, as PostgREST says it. */
 		kb_tables_fail(err, 404, "PGRST205", NULL, "Could not find "
-		    "the table '%.64s' in the schema cache",
+		    "the table '%.64s%s%.64s' in the schema cache",
+		    req && req->schema ? req->schema : schema != NULL &&
+		    schema->nschemas > 0 ? schema->schemas[0] : "",
+		    (req && req->schema) || (schema != NULL &&
+		    schema->nschemas > 0) ? "." : "",
 		    req && req->table ? req->table : "");
 		return (NULL);
 	}

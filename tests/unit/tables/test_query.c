@@ -631,6 +631,14 @@ unknown_names(void **state)
 	    "&projects=eq.1", 400, "PGRST100");
 	rejected("nope", NULL, 404, "PGRST205");
 	rejected("pg_class", NULL, 404, "PGRST205");
+	{
+		/* Named with its schema, as PostgREST 12.2+ names it. */
+		struct kb_tables_error	err;
+
+		assert_null(plan_get("nope", NULL, &err));
+		assert_string_equal(err.message, "Could not find the table "
+		    "'public.nope' in the schema cache");
+	}
 }
 
 static void
