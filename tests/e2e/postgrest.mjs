@@ -294,6 +294,10 @@ async function testEmbed(db) {
 	expect(r, 200, [{ id: 1, pj_books: [{ id: 1 }] },
 	    { id: 3, pj_books: [{ id: 3 }] }],
 	    'not(embed, is, null) with a filter on the embed');
+	r = await db.from('pj_authors').select('id, pj_books(id)')
+	    .or('pj_books.is.null,name.eq.Banks').order('id');
+	expect(r, 200, [{ id: 3, pj_books: [{ id: 3 }] },
+	    { id: 4, pj_books: [] }], 'an embed null filter inside or()');
 	r = await db.from('pj_books').select('id, pj_reviews(id)',
 	    { count: 'exact' }).is('pj_reviews', null);
 	check(r.status === 200 && same(r.data, [{ id: 3, pj_reviews: [] }]) &&
