@@ -319,6 +319,7 @@ tables_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 	res.page_total = value_of(row, 1);
 	res.body = value_of(row, 2);
 	res.location = value_of(row, 3);
+	res.inserted = value_of(row, 4);	/* merge upserts only */
 	res.plan = t->count_plan;
 	kb_tables_respond(t->plan, &res, &resp);
 	if (resp.is_error) {

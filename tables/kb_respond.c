@@ -211,9 +211,10 @@ kb_tables_respond(struct kb_tables_plan *p,
 		return;
 	}
 
-	/* Writes. */
+	/* Writes.  An upsert that only merged is 200 (PostgREST). */
 	if (p->method == KB_TABLES_POST)
-		r->status = 201;
+		r->status = p->merge_upsert && res->inserted != NULL &&
+		    strcmp(res->inserted, "0") == 0 ? 200 : 201;
 	else if (p->ret == KB_RETURN_REPRESENTATION)
 		r->status = 200;
 	else

@@ -981,18 +981,19 @@ render_returning(struct bld *b, struct kb_sbuf *sb)
 	kb_sbuf_puts(sb, " RETURNING ");
 	if (b->plan->ret == KB_RETURN_REPRESENTATION) {
 		kb_sbuf_puts(sb, "\"t0\".*");
-		return;
-	}
-	if (t->npk == 0 || !wants_location(b->plan)) {
+	} else if (t->npk == 0 || !wants_location(b->plan)) {
 		kb_sbuf_puts(sb, "1");
-		return;
+	} else {
+		for (i = 0; i < t->npk; i++) {
+			if (i > 0)
+				kb_sbuf_puts(sb, ", ");
+			kb_sbuf_puts(sb, "\"t0\".");
+			kb_sql_ident(sb, t->pk[i]->name);
+		}
 	}
-	for (i = 0; i < t->npk; i++) {
-		if (i > 0)
-			kb_sbuf_puts(sb, ", ");
-		kb_sbuf_puts(sb, "\"t0\".");
-		kb_sql_ident(sb, t->pk[i]->name);
-	}
+	/* A merged row was updated by this transaction: its xmax is set. */
+	if (b->plan->merge_upsert)
+		kb_sbuf_puts(sb, ", (\"t0\".xmax = 0) AS pgrst_inserted");
 }
 
 /* After "WITH pgrst_source AS (<write>)": the result row. */
@@ -1009,7 +1010,11 @@ render_write_tail(struct bld *b, struct kb_sbuf *sb)
 	render_body(b, sb, p->query.root);
 	kb_sbuf_puts(sb, " AS body, ");
 	render_location(b, sb);
-	kb_sbuf_puts(sb, " AS location FROM ");
+	kb_sbuf_puts(sb, " AS location");
+	if (p->merge_upsert)
+		kb_sbuf_puts(sb, ", (SELECT pg_catalog.count(*) FROM "
+		    "pgrst_source WHERE pgrst_inserted) AS inserted");
+	kb_sbuf_puts(sb, " FROM ");
 	if (p->ret == KB_RETURN_REPRESENTATION) {
 		/* The representation in the order asked for (PostgREST). */
 		kb_sbuf_puts(sb, "(SELECT ");
@@ -1626,6 +1631,7 @@ kb_tables_plan(const struct kb_schema *schema,
 	p->ret = pr.ret;
 	p->count = pr.count;
 	b.resolution = req->method == KB_TABLES_POST ? pr.resolution : 0;
+	p->merge_upsert = b.resolution == 'm' && !p->by_id;
 	b.missing_default = req->method == KB_TABLES_POST &&
 	    pr.missing_default;
 	if (p->ret == KB_RETURN_DEFAULT && p->by_id &&

@@ -174,6 +174,12 @@ struct kb_tables_plan {
 	enum kb_tables_method	 method;
 	enum kb_tables_format	 format;
 	int			 strip_nulls;	/* Accept: ...;nulls=stripped */
+	/*
+	 * POST with resolution=merge-duplicates: the statement's fifth
+	 * column, `inserted`, counts the rows inserted (not merged); none
+	 * is 200 instead of 201, as PostgREST.
+	 */
+	int			 merge_upsert;
 	enum kb_tables_return	 ret;
 	enum kb_tables_count	 count;
 	int			 by_id;
@@ -192,6 +198,7 @@ struct kb_tables_result {
 	const char	*body;
 	const char	*location;
 	const char	*plan;		/* count_sql's result, or NULL */
+	const char	*inserted;	/* 5th column (merge_upsert), or NULL */
 };
 
 struct kb_tables_header {

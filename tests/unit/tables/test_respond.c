@@ -150,10 +150,13 @@ insert_statements(void **state)
 	    "pg_catalog.jsonb_populate_record(NULL::\"public\".\"tasks\", "
 	    "_j.v) AS _r ON CONFLICT (\"id\") DO UPDATE SET \"project_id\" = "
 	    "EXCLUDED.\"project_id\", \"title\" = EXCLUDED.\"title\" WHERE "
-	    "\"t0\".\"tenant_id\" = $2::uuid RETURNING \"t0\".*) SELECT "
+	    "\"t0\".\"tenant_id\" = $2::uuid RETURNING \"t0\".*, "
+	    "(\"t0\".xmax = 0) AS pgrst_inserted) SELECT "
 	    "NULL::bigint AS total_result_set, pg_catalog.count(*) AS "
 	    "page_total, COALESCE(pg_catalog.json_agg(_postgrest_t), "
-	    "'[]')::text AS body, NULL::text AS location FROM (SELECT "
+	    "'[]')::text AS body, NULL::text AS location, (SELECT "
+	    "pg_catalog.count(*) FROM pgrst_source WHERE pgrst_inserted) AS "
+	    "inserted FROM (SELECT "
 	    "\"t0\".\"id\" AS \"id\" FROM pgrst_source AS \"t0\") AS "
 	    "_postgrest_t");
 	assert_string_equal(joined(p), "[{\"project_id\":1,\"title\":\"x\"}]|"
@@ -187,6 +190,47 @@ insert_statements(void **state)
 	r.prefer = NULL;
 	p = must_plan(&r);
 	assert_non_null(strstr(p->sql, "(\"name\") SELECT _r.\"name\" FROM"));
+	kb_tables_plan_free(p);
+}
+
+/*
+ * A merge-duplicates upsert that inserted nothing (every row merged, or
+ * an empty array) answers 200, one that inserted a row 201, as PostgREST
+ * (postgrest-js .upsert()); the count comes from xmax = 0 of the
+ * returned rows.  ignore-duplicates and plain inserts stay 201.
+ */
+static void
+upsert_status(void **state)
+{
+	struct kb_tables_plan		*p;
+	struct kb_tables_result		 res;
+	struct kb_tables_response	 resp;
+	struct rq			 r = { KB_TABLES_POST, "clients", NULL,
+					    0, NULL, "{\"id\":1,\"name\":\"a\"}",
+					    "resolution=merge-duplicates", NULL,
+					    NULL, NULL };
+
+	p = must_plan(&r);
+	assert_true(p->merge_upsert);
+	assert_non_null(strstr(p->sql, "RETURNING 1, (\"t0\".xmax = 0) AS "
+	    "pgrst_inserted) SELECT "));
+	memset(&res, 0, sizeof(res));
+	res.page_total = "1";
+	res.inserted = "0";
+	kb_tables_respond(p, &res, &resp);
+	assert_int_equal(resp.status, 200);
+	res.inserted = "1";
+	kb_tables_respond(p, &res, &resp);
+	assert_int_equal(resp.status, 201);
+	kb_tables_plan_free(p);
+
+	r.prefer = "resolution=ignore-duplicates";
+	p = must_plan(&r);
+	assert_false(p->merge_upsert);
+	assert_null(strstr(p->sql, "pgrst_inserted"));
+	res.inserted = NULL;
+	kb_tables_respond(p, &res, &resp);
+	assert_int_equal(resp.status, 201);
 	kb_tables_plan_free(p);
 }
 
@@ -868,6 +912,7 @@ main(void)
 	const struct CMUnitTest	tests[] = {
 		cmocka_unit_test(insert_statements),
 		cmocka_unit_test(ordered_representation),
+		cmocka_unit_test(upsert_status),
 		cmocka_unit_test(put_by_id),
 		cmocka_unit_test(update_and_delete_statements),
 		cmocka_unit_test(tenant_everywhere),
