@@ -537,17 +537,18 @@ async function testWrites(db) {
 	check(r.status === 201 && r.count === 1 && r.data === null,
 	    'insert with count: exact', r);
 
-	// Every row merged, none inserted: 201 as PostgREST 12 (newer
-	// PostgREST answers 200 here; see docs/tables.md).
+	// Every row merged, none inserted: 200, as PostgREST (12.2+).
 	r = await db.from('pj_items').upsert({ id: 1, sku: 'a-1', qty: 11 })
 	    .select();
-	expect(r, 201, [{ id: 1, sku: 'a-1', qty: 11, note: 'none',
+	expect(r, 200, [{ id: 1, sku: 'a-1', qty: 11, note: 'none',
 	    extra: null }], 'upsert on the primary key merges');
 	r = await db.from('pj_items').upsert([{ id: 99, sku: 'b-2', qty: 22 },
 	    { id: 11, sku: 'k-11', qty: 1 }], { onConflict: 'sku' })
 	    .select('id, sku, qty').order('id');
 	expect(r, 201, [{ id: 11, sku: 'k-11', qty: 1 },
 	    { id: 99, sku: 'b-2', qty: 22 }], 'upsert onConflict: sku');
+	r = await db.from('pj_items').upsert([]).select();
+	expect(r, 200, [], 'upsert of nothing: 200 []');
 	r = await db.from('pj_items').upsert([{ id: 1, sku: 'a-1', qty: 0 },
 	    { id: 12, sku: 'l-12', qty: 12 }], { ignoreDuplicates: true })
 	    .select('id, qty');
