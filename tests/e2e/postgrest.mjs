@@ -532,6 +532,12 @@ async function testWrites(db) {
 	expect(r, 201, [{ id: 8, sku: 'h-8', qty: 8, note: 'none',
 	    extra: null }, { id: 9, sku: 'i-9', qty: 0, note: 'y',
 	    extra: null }], 'insert many, defaultToNull: false: defaults');
+	r = await db.from('pj_items').insert([{ id: 20, sku: 't-20' },
+	    { id: 21, sku: 't-21' }]).select().single();
+	expectError(r, 406, 'PGRST116', 'insert of 2 rows with .single(): 406',
+	    (e) => /2 rows/.test(e.details));
+	r = await db.from('pj_items').select('id').in('id', [20, 21]);
+	expect(r, 200, [], '... and the insert was rolled back');
 	r = await db.from('pj_items').insert([{ id: 10, sku: 'j-10' }],
 	    { count: 'exact' });
 	check(r.status === 201 && r.count === 1 && r.data === null,
