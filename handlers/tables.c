@@ -12,8 +12,9 @@
  * to the tenant the gate resolved.
  *
  * Writes that must touch exactly one row (by id, or answered as one
- * object) fail with KB_TABLES_NO_ROW/MANY_ROWS otherwise, which rolls them
- * back; the handler answers that as PostgREST does (404 or 406).
+ * object) fail otherwise (kb_tables_not_one_row() tells, with the row
+ * count), which rolls them back; the handler answers that as PostgREST
+ * does (404 or 406 "The result contains N rows").
  */
 
 #include <stdio.h>
@@ -280,6 +281,8 @@ tables_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 	PGresult			*row;
 	const char			*ctype;
 	size_t				 i;
+	long long			 rows;
+	char				 nrows[24];
 
 	memset(&res, 0, sizeof(res));
 	if (!r->ok) {
@@ -288,11 +291,11 @@ tables_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 			return;
 		}
 		if (t->plan->needs_one_row && r->step == 1 &&
-		    (strcmp(r->sqlstate, KB_TABLES_NO_ROW) == 0 ||
-		    strcmp(r->sqlstate, KB_TABLES_MANY_ROWS) == 0)) {
+		    (rows = kb_tables_not_one_row(r->sqlstate,
+		    r->message)) >= 0) {
 			/* Not exactly one row: the write rolled back. */
-			res.page_total = strcmp(r->sqlstate,
-			    KB_TABLES_NO_ROW) == 0 ? "0" : "2";
+			snprintf(nrows, sizeof(nrows), "%lld", rows);
+			res.page_total = nrows;
 			kb_tables_respond(t->plan, &res, &resp);
 			if (resp.is_error)
 				tables_error(ctx, &resp.error);

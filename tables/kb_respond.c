@@ -67,6 +67,27 @@ fail(struct kb_tables_response *r, int status, const char *code,
 	kb_tables_fail(&r->error, status, code, details, "%s", msg);
 }
 
+long long
+kb_tables_not_one_row(const char *sqlstate, const char *message)
+{
+	const char	*m;
+	char		*end;
+	long long	 n;
+
+	if (sqlstate == NULL || message == NULL ||
+	    strcmp(sqlstate, "22P02") != 0 ||
+	    (m = strstr(message, KB_TABLES_NOT_ONE_ROW_MARK)) == NULL)
+		return (-1);
+	m += strlen(KB_TABLES_NOT_ONE_ROW_MARK);
+	if (*m < '0' || *m > '9')
+		return (-1);
+	errno = 0;
+	n = strtoll(m, &end, 10);
+	if (errno != 0 || n == 1)
+		return (-1);
+	return (n);
+}
+
 static const char *
 content_type(const struct kb_tables_plan *p)
 {

@@ -1027,15 +1027,15 @@ render_write_tail(struct bld *b, struct kb_sbuf *sb)
 	}
 	/*
 	 * A write that must touch exactly one row fails otherwise, and so
-	 * rolls itself back: with no row a division by zero
-	 * (KB_TABLES_NO_ROW), with several the square root of a negative
-	 * number (KB_TABLES_MANY_ROWS), errors only these branches raise.
+	 * rolls itself back: the cast that only the ELSE branch evaluates
+	 * fails (22P02) with the row count in its message, which
+	 * kb_tables_not_one_row() reads for the handler (PostgREST's 406
+	 * says "The result contains N rows").
 	 */
 	if (p->needs_one_row)
 		kb_sbuf_puts(sb, " HAVING CASE WHEN pg_catalog.count(*) = 1 "
-		    "THEN true WHEN pg_catalog.count(*) = 0 THEN "
-		    "1 / pg_catalog.count(*) = 1 ELSE "
-		    "pg_catalog.sqrt(-pg_catalog.count(*)) > 0 END");
+		    "THEN true ELSE ('" KB_TABLES_NOT_ONE_ROW_MARK "' || "
+		    "pg_catalog.count(*))::integer = 1 END");
 }
 
 /*

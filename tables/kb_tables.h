@@ -151,14 +151,16 @@ struct kb_tables_plan {
 	 * or a by-id PATCH/PUT/DELETE): run it in a transaction and roll
 	 * back when page_total is not 1, as PostgREST does;
 	 * kb_tables_respond() then gives the 406 (or 404).  The statement
-	 * itself fails with KB_TABLES_NO_ROW or KB_TABLES_MANY_ROWS unless it
-	 * touched one row,
-	 * which rolls the write back.
+	 * itself fails unless it touched one row, which rolls the write
+	 * back; kb_tables_not_one_row() recognizes that failure and says
+	 * how many rows it touched.
 	 */
 	int			 needs_one_row;
-/* The SQLSTATEs such a write fails with when it touched 0 or 2+ rows. */
-#define KB_TABLES_NO_ROW	"22012"
-#define KB_TABLES_MANY_ROWS	"2201F"
+/*
+ * Such a write fails casting KB_TABLES_NOT_ONE_ROW_MARK "<rows>" to an
+ * integer (SQLSTATE 22P02), so the error carries the row count.
+ */
+#define KB_TABLES_NOT_ONE_ROW_MARK	"kb_not_one_row:"
 	/*
 	 * Exports: sql yields one text column per row; the response body is
 	 * stream_head, then each row followed by stream_sep except the
@@ -245,6 +247,12 @@ void	kb_tables_respond(struct kb_tables_plan *,
  * the server's message, detail and hint (any may be NULL).
  */
 int	kb_tables_error_status(const char *sqlstate, int is_anon);
+/*
+ * The rows a needs_one_row write touched when its statement failed for
+ * not touching exactly one (0, or 2 and more), from the error's SQLSTATE
+ * and primary message; -1 when the error is anything else.
+ */
+long long	kb_tables_not_one_row(const char *sqlstate, const char *message);
 void	kb_tables_pg_error(struct kb_tables_error *err, const char *sqlstate,
 	    const char *message, const char *detail, const char *hint,
 	    int is_anon);

@@ -78,8 +78,9 @@ run(PGconn *db, struct kb_schema *schema, char *line)
 	struct kb_tables_response	 resp;
 	PGresult			*r, *rc = NULL;
 	const char			*flags, *body, *sqlstate;
-	char				*p = line;
+	char				*p = line, nrows[24];
 	int				 commit = 0, i, ok;
+	long long			 notone;
 	size_t				 h;
 
 	if (*p == '!') {
@@ -147,20 +148,14 @@ run(PGconn *db, struct kb_schema *schema, char *line)
 	r = PQexecParams(db, plan->sql, plan->nparams, NULL, plan->params,
 	    NULL, NULL, 0);
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-	sqlstate = ok ? NULL : PQresultErrorField(r, PG_DIAG_SQLSTATE);
-	if (!ok && plan->needs_one_row && sqlstate != NULL &&
-	    (strcmp(sqlstate, KB_TABLES_NO_ROW) == 0 ||
-	    strcmp(sqlstate, KB_TABLES_MANY_ROWS) == 0)) {
-		/* Not one row: the statement failed and so rolled back. */
-		memset(&res, 0, sizeof(res));
-		res.page_total = strcmp(sqlstate, KB_TABLES_NO_ROW) == 0 ?
-		    "0" : "2";
-		kb_tables_respond(plan, &res, &resp);
-		print_error(&resp.error);
-		for (h = 0; h < resp.nheaders; h++)
-			printf("   %s: %s\n", resp.headers[h].name,
-			    resp.headers[h].value);
-	} else if (!ok) {
+	/* A one-row write that was not: answered as the handler does. */
+	notone = -1;
+	if (!ok && plan->needs_one_row)
+		notone = kb_tables_not_one_row(PQresultErrorField(r,
+		    PG_DIAG_SQLSTATE), PQresultErrorField(r,
+		    PG_DIAG_MESSAGE_PRIMARY));
+	if (!ok && notone < 0) {
+		sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		kb_tables_pg_error(&err, sqlstate,
 		    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
 		    PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL),
@@ -178,10 +173,15 @@ run(PGconn *db, struct kb_schema *schema, char *line)
 	} else {
 		memset(&res, 0, sizeof(res));
 #define V(c)	(PQgetisnull(r, 0, c) ? NULL : PQgetvalue(r, 0, c))
-		res.total = V(0);
-		res.page_total = V(1);
-		res.body = V(2);
-		res.location = V(3);
+		if (notone >= 0) {
+			snprintf(nrows, sizeof(nrows), "%lld", notone);
+			res.page_total = nrows;
+		} else {
+			res.total = V(0);
+			res.page_total = V(1);
+			res.body = V(2);
+			res.location = V(3);
+		}
 		if (rc != NULL)
 			res.plan = PQgetvalue(rc, 0, 0);
 		kb_tables_respond(plan, &res, &resp);

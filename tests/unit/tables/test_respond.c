@@ -194,6 +194,52 @@ insert_statements(void **state)
 }
 
 /*
+ * A write that must touch one row fails otherwise with the row count in
+ * the error (a cast of 'kb_not_one_row:<n>', 22P02), so the 406 says
+ * "The result contains N rows" as PostgREST's does; other errors,
+ * 22P02 from bad values included, are not mistaken for it.
+ */
+static void
+not_one_row(void **state)
+{
+	struct kb_tables_plan		*p;
+	struct kb_tables_result		 res;
+	struct kb_tables_response	 resp;
+	struct rq			 r = { KB_TABLES_PATCH, "clients", NULL,
+					    0, "id=gt.1", "{\"name\":\"a\"}",
+					    "return=representation",
+					    "application/vnd.pgrst.object+json",
+					    NULL, NULL };
+
+	p = must_plan(&r);
+	assert_true(p->needs_one_row);
+	assert_non_null(strstr(p->sql, " HAVING CASE WHEN pg_catalog.count(*)"
+	    " = 1 THEN true ELSE ('kb_not_one_row:' || pg_catalog.count(*))"
+	    "::integer = 1 END"));
+	assert_int_equal(kb_tables_not_one_row("22P02", "invalid input "
+	    "syntax for type integer: \"kb_not_one_row:0\""), 0);
+	assert_int_equal(kb_tables_not_one_row("22P02", "ungültige Eingabe"
+	    ": »kb_not_one_row:17«"), 17);
+	assert_int_equal(kb_tables_not_one_row("22P02", "invalid input "
+	    "syntax for type integer: \"many\""), -1);
+	assert_int_equal(kb_tables_not_one_row("22012", "division by zero"),
+	    -1);
+	assert_int_equal(kb_tables_not_one_row("22P02", "\"kb_not_one_row:"
+	    "x\""), -1);
+	assert_int_equal(kb_tables_not_one_row(NULL, NULL), -1);
+
+	memset(&res, 0, sizeof(res));
+	res.page_total = "0";
+	kb_tables_respond(p, &res, &resp);
+	assert_int_equal(resp.status, 406);
+	assert_string_equal(resp.error.details, "The result contains 0 rows");
+	res.page_total = "5";
+	kb_tables_respond(p, &res, &resp);
+	assert_string_equal(resp.error.details, "The result contains 5 rows");
+	kb_tables_plan_free(p);
+}
+
+/*
  * A merge-duplicates upsert that inserted nothing (every row merged, or
  * an empty array) answers 200, one that inserted a row 201, as PostgREST
  * (postgrest-js .upsert()); the count comes from xmax = 0 of the
@@ -913,6 +959,7 @@ main(void)
 		cmocka_unit_test(insert_statements),
 		cmocka_unit_test(ordered_representation),
 		cmocka_unit_test(upsert_status),
+		cmocka_unit_test(not_one_row),
 		cmocka_unit_test(put_by_id),
 		cmocka_unit_test(update_and_delete_statements),
 		cmocka_unit_test(tenant_everywhere),
