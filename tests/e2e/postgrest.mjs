@@ -591,6 +591,17 @@ async function testWrites(db) {
 	r = await db.from('pj_items').update({ extra: 'e' }).eq('id', 4)
 	    .select('id, extra').single();
 	expect(r, 200, { id: 4, extra: 'e' }, 'update .select().single()');
+	r = await db.from('pj_items').update({ extra: 'w' }).eq('id', 999)
+	    .select().single();
+	expectError(r, 406, 'PGRST116', 'update of no row with .single(): 406',
+	    (e) => e.details === 'The result contains 0 rows');
+	r = await db.from('pj_items').update({ extra: 'w' }).in('id', [5, 6])
+	    .select().single();
+	expectError(r, 406, 'PGRST116', 'update of 2 rows with .single(): 406',
+	    (e) => e.details === 'The result contains 2 rows');
+	r = await db.from('pj_items').select('extra').in('id', [5, 6]);
+	expect(r, 200, [{ extra: null }, { extra: null }],
+	    '... and the update was rolled back');
 	r = await db.from('pj_items').update({ extra: 'z' }, { count: 'exact' })
 	    .in('id', [5, 6, 7]);
 	check(r.status === 204 && r.count === 3, 'update with count: exact', r);
