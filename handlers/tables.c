@@ -305,6 +305,14 @@ tables_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 			return;
 		}
 		memset(&err, 0, sizeof(err));
+		if (t->plan->max_affected >= 0 && r->step == 1 &&
+		    (rows = kb_tables_max_affected(r->sqlstate,
+		    r->message)) >= 0) {
+			/* More rows than max-affected: rolled back. */
+			kb_tables_max_affected_error(&err, rows);
+			tables_error(ctx, &err);
+			return;
+		}
 		kb_tables_pg_error(&err, r->sqlstate, r->message, r->detail,
 		    r->hint, strcmp(t->req.role, "anon") == 0);
 		tables_error(ctx, &err);

@@ -67,8 +67,9 @@ fail(struct kb_tables_response *r, int status, const char *code,
 	kb_tables_fail(&r->error, status, code, details, "%s", msg);
 }
 
-long long
-kb_tables_not_one_row(const char *sqlstate, const char *message)
+/* The count after `mark` in a 22P02 message, or -1. */
+static long long
+marked_count(const char *sqlstate, const char *message, const char *mark)
 {
 	const char	*m;
 	char		*end;
@@ -76,16 +77,42 @@ kb_tables_not_one_row(const char *sqlstate, const char *message)
 
 	if (sqlstate == NULL || message == NULL ||
 	    strcmp(sqlstate, "22P02") != 0 ||
-	    (m = strstr(message, KB_TABLES_NOT_ONE_ROW_MARK)) == NULL)
+	    (m = strstr(message, mark)) == NULL)
 		return (-1);
-	m += strlen(KB_TABLES_NOT_ONE_ROW_MARK);
+	m += strlen(mark);
 	if (*m < '0' || *m > '9')
 		return (-1);
 	errno = 0;
 	n = strtoll(m, &end, 10);
-	if (errno != 0 || n == 1)
+	if (errno != 0)
 		return (-1);
 	return (n);
+}
+
+long long
+kb_tables_not_one_row(const char *sqlstate, const char *message)
+{
+	long long	n;
+
+	n = marked_count(sqlstate, message, KB_TABLES_NOT_ONE_ROW_MARK);
+	return (n == 1 ? -1 : n);
+}
+
+long long
+kb_tables_max_affected(const char *sqlstate, const char *message)
+{
+	return (marked_count(sqlstate, message, KB_TABLES_MAX_AFFECTED_MARK));
+}
+
+void
+kb_tables_max_affected_error(struct kb_tables_error *err, long long rows)
+{
+	char	details[64];
+
+	snprintf(details, sizeof(details), "The query affects %lld rows",
+	    rows);
+	kb_tables_fail(err, 400, "PGRST124", details,
+	    "Query result exceeds max-affected preference constraint");
 }
 
 static const char *

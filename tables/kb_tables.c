@@ -614,6 +614,8 @@ struct prefs {
 	enum kb_tables_count	count;
 	int			resolution;
 	int			missing_default;
+	int			handling;	/* 0, 's'trict, 'l'enient */
+	long long		max_affected;	/* -1: not given */
 };
 
 static int
@@ -629,6 +631,7 @@ parse_prefer(const char *h, struct prefs *p)
 	size_t		 len;
 
 	memset(p, 0, sizeof(*p));
+	p->max_affected = -1;
 	for (s = h; s != NULL && *s != '\0'; s = *e ? e + 1 : e) {
 		while (*s == ' ' || *s == '\t')
 			s++;
@@ -654,7 +657,15 @@ parse_prefer(const char *h, struct prefs *p)
 			p->resolution = 'i';
 		else if (token_is(s, len, "missing=default"))
 			p->missing_default = 1;
-		/* Anything else (tx=, handling=, timezone=) is ignored. */
+		else if (token_is(s, len, "handling=strict"))
+			p->handling = 's';
+		else if (token_is(s, len, "handling=lenient"))
+			p->handling = 'l';
+		else if (len > 13 && len < 13 + 19 &&
+		    strncasecmp(s, "max-affected=", 13) == 0 &&
+		    strspn(s + 13, "0123456789") == len - 13)
+			p->max_affected = strtoll(s + 13, NULL, 10);
+		/* Anything else (tx=, timezone=) is ignored. */
 	}
 }
 
@@ -1032,10 +1043,20 @@ render_write_tail(struct bld *b, struct kb_sbuf *sb)
 	 * kb_tables_not_one_row() reads for the handler (PostgREST's 406
 	 * says "The result contains N rows").
 	 */
-	if (p->needs_one_row)
-		kb_sbuf_puts(sb, " HAVING CASE WHEN pg_catalog.count(*) = 1 "
-		    "THEN true ELSE ('" KB_TABLES_NOT_ONE_ROW_MARK "' || "
-		    "pg_catalog.count(*))::integer = 1 END");
+	if (p->needs_one_row || p->max_affected >= 0) {
+		kb_sbuf_puts(sb, " HAVING CASE");
+		/* max-affected first: PostgREST checks it before 406. */
+		if (p->max_affected >= 0)
+			kb_sbuf_printf(sb, " WHEN pg_catalog.count(*) > %lld "
+			    "THEN ('" KB_TABLES_MAX_AFFECTED_MARK "' || "
+			    "pg_catalog.count(*))::integer = 1",
+			    p->max_affected);
+		if (p->needs_one_row)
+			kb_sbuf_puts(sb, " WHEN pg_catalog.count(*) <> 1 "
+			    "THEN ('" KB_TABLES_NOT_ONE_ROW_MARK "' || "
+			    "pg_catalog.count(*))::integer = 1");
+		kb_sbuf_puts(sb, " ELSE true END");
+	}
 }
 
 /*
@@ -1542,6 +1563,12 @@ applied(struct bld *b, const struct prefs *pr)
 		kb_sbuf_printf(&sb, "%s%s", sb.len ? ", " : "", ret[pr->ret]);
 	if (pr->count != KB_COUNT_NONE)
 		kb_sbuf_printf(&sb, "%s%s", sb.len ? ", " : "", cnt[pr->count]);
+	if (pr->handling)
+		kb_sbuf_printf(&sb, "%shandling=%s", sb.len ? ", " : "",
+		    pr->handling == 's' ? "strict" : "lenient");
+	if (b->plan->max_affected >= 0)
+		kb_sbuf_printf(&sb, "%smax-affected=%lld", sb.len ? ", " : "",
+		    b->plan->max_affected);
 	return (sb.len ? kb_sbuf_str(&sb) : NULL);
 }
 
@@ -1631,6 +1658,9 @@ kb_tables_plan(const struct kb_schema *schema,
 	p->ret = pr.ret;
 	p->count = pr.count;
 	b.resolution = req->method == KB_TABLES_POST ? pr.resolution : 0;
+	p->max_affected = pr.handling == 's' && (req->method ==
+	    KB_TABLES_PATCH || req->method == KB_TABLES_DELETE) ?
+	    pr.max_affected : -1;
 	p->merge_upsert = b.resolution == 'm' && !p->by_id;
 	b.missing_default = req->method == KB_TABLES_POST &&
 	    pr.missing_default;

@@ -162,6 +162,14 @@ struct kb_tables_plan {
  */
 #define KB_TABLES_NOT_ONE_ROW_MARK	"kb_not_one_row:"
 	/*
+	 * Prefer: handling=strict, max-affected=N on PATCH and DELETE
+	 * (postgrest-js maxAffected(N)), else -1: the statement fails the
+	 * same way (KB_TABLES_MAX_AFFECTED_MARK) when it touched more than
+	 * N rows, which rolls it back; see kb_tables_max_affected().
+	 */
+	long long		 max_affected;
+#define KB_TABLES_MAX_AFFECTED_MARK	"kb_max_affected:"
+	/*
 	 * Exports: sql yields one text column per row; the response body is
 	 * stream_head, then each row followed by stream_sep except the
 	 * last, then stream_tail.  Content-Type in stream_type.
@@ -253,6 +261,14 @@ int	kb_tables_error_status(const char *sqlstate, int is_anon);
  * and primary message; -1 when the error is anything else.
  */
 long long	kb_tables_not_one_row(const char *sqlstate, const char *message);
+/*
+ * The rows a max_affected write touched when it failed for touching more
+ * than plan->max_affected, or -1; kb_tables_max_affected_error() makes
+ * PostgREST's 400 PGRST124 for it.
+ */
+long long	kb_tables_max_affected(const char *sqlstate, const char *message);
+void		kb_tables_max_affected_error(struct kb_tables_error *,
+		    long long rows);
 void	kb_tables_pg_error(struct kb_tables_error *err, const char *sqlstate,
 	    const char *message, const char *detail, const char *hint,
 	    int is_anon);

@@ -156,11 +156,16 @@ run(PGconn *db, struct kb_schema *schema, char *line)
 		    PG_DIAG_MESSAGE_PRIMARY));
 	if (!ok && notone < 0) {
 		sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-		kb_tables_pg_error(&err, sqlstate,
-		    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
-		    PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL),
-		    PQresultErrorField(r, PG_DIAG_MESSAGE_HINT),
-		    strncmp(req.role, "anon", 4) == 0);
+		if (plan->max_affected >= 0 && (notone = kb_tables_max_affected(
+		    sqlstate, PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)))
+		    >= 0)
+			kb_tables_max_affected_error(&err, notone);
+		else
+			kb_tables_pg_error(&err, sqlstate,
+			    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
+			    PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL),
+			    PQresultErrorField(r, PG_DIAG_MESSAGE_HINT),
+			    strcmp(req.role, "anon") == 0);
 		print_error(&err);
 		if (err.status >= 500)
 			printf("   sql: %s\n", plan->sql);

@@ -214,8 +214,8 @@ not_one_row(void **state)
 	p = must_plan(&r);
 	assert_true(p->needs_one_row);
 	assert_non_null(strstr(p->sql, " HAVING CASE WHEN pg_catalog.count(*)"
-	    " = 1 THEN true ELSE ('kb_not_one_row:' || pg_catalog.count(*))"
-	    "::integer = 1 END"));
+	    " <> 1 THEN ('kb_not_one_row:' || pg_catalog.count(*))::integer "
+	    "= 1 ELSE true END"));
 	assert_int_equal(kb_tables_not_one_row("22P02", "invalid input "
 	    "syntax for type integer: \"kb_not_one_row:0\""), 0);
 	assert_int_equal(kb_tables_not_one_row("22P02", "ungültige Eingabe"
@@ -237,6 +237,74 @@ not_one_row(void **state)
 	kb_tables_respond(p, &res, &resp);
 	assert_string_equal(resp.error.details, "The result contains 5 rows");
 	kb_tables_plan_free(p);
+}
+
+/*
+ * Prefer: handling=strict, max-affected=N (postgrest-js maxAffected(N))
+ * on PATCH and DELETE, as PostgREST 13: more rows than N fail (rolled
+ * back) as 400 PGRST124 "The query affects M rows"; lenient, or without
+ * handling=strict, nothing is checked.
+ */
+static void
+max_affected(void **state)
+{
+	struct kb_tables_plan		*p;
+	struct kb_tables_error		 err;
+	struct rq			 r = { KB_TABLES_DELETE, "clients", NULL,
+					    0, "id=gt.1", NULL,
+					    "handling=strict, max-affected=10",
+					    NULL, NULL, NULL };
+
+	p = must_plan(&r);
+	assert_int_equal(p->max_affected, 10);
+	assert_non_null(strstr(p->sql, " HAVING CASE WHEN pg_catalog.count(*)"
+	    " > 10 THEN ('kb_max_affected:' || pg_catalog.count(*))::integer "
+	    "= 1 ELSE true END"));
+	assert_string_equal(p->applied, "handling=strict, max-affected=10");
+	kb_tables_plan_free(p);
+
+	/* With single(): both checks, max-affected first. */
+	r.method = KB_TABLES_PATCH;
+	r.body = "{\"name\":\"a\"}";
+	r.prefer = "return=representation,handling=strict,max-affected=1";
+	r.accept = "application/vnd.pgrst.object+json";
+	p = must_plan(&r);
+	assert_non_null(strstr(p->sql, " HAVING CASE WHEN pg_catalog.count(*)"
+	    " > 1 THEN ('kb_max_affected:' || pg_catalog.count(*))::integer = "
+	    "1 WHEN pg_catalog.count(*) <> 1 THEN ('kb_not_one_row:' || "
+	    "pg_catalog.count(*))::integer = 1 ELSE true END"));
+	kb_tables_plan_free(p);
+
+	r.accept = NULL;
+	r.prefer = "handling=lenient, max-affected=0";
+	p = must_plan(&r);
+	assert_int_equal(p->max_affected, -1);
+	assert_null(strstr(p->sql, "HAVING"));
+	assert_string_equal(p->applied, "handling=lenient");
+	kb_tables_plan_free(p);
+	r.prefer = "max-affected=0";
+	p = must_plan(&r);
+	assert_int_equal(p->max_affected, -1);
+	kb_tables_plan_free(p);
+	/* Reads and inserts: not applied. */
+	r.method = KB_TABLES_POST;
+	r.prefer = "handling=strict, max-affected=0";
+	p = must_plan(&r);
+	assert_int_equal(p->max_affected, -1);
+	kb_tables_plan_free(p);
+
+	assert_int_equal(kb_tables_max_affected("22P02", "invalid input "
+	    "syntax for type integer: \"kb_max_affected:14\""), 14);
+	assert_int_equal(kb_tables_max_affected("22P02", "\"kb_not_one_row:"
+	    "2\""), -1);
+	assert_int_equal(kb_tables_not_one_row("22P02", "\"kb_max_affected:"
+	    "2\""), -1);
+	kb_tables_max_affected_error(&err, 14);
+	assert_int_equal(err.status, 400);
+	assert_string_equal(err.code, "PGRST124");
+	assert_string_equal(err.details, "The query affects 14 rows");
+	assert_string_equal(err.message,
+	    "Query result exceeds max-affected preference constraint");
 }
 
 /*
@@ -960,6 +1028,7 @@ main(void)
 		cmocka_unit_test(ordered_representation),
 		cmocka_unit_test(upsert_status),
 		cmocka_unit_test(not_one_row),
+		cmocka_unit_test(max_affected),
 		cmocka_unit_test(put_by_id),
 		cmocka_unit_test(update_and_delete_statements),
 		cmocka_unit_test(tenant_everywhere),
