@@ -609,6 +609,16 @@ async function testWrites(db) {
 	    .select();
 	expect(r, 200, [], 'update matching nothing, .select(): []');
 
+	r = await db.from('pj_items').update({ note: 'm' }).lte('id', 4)
+	    .maxAffected(2);
+	expectError(r, 400, 'PGRST124', 'maxAffected(2) on 3 rows: 400 PGRST124',
+	    (e) => e.details === 'The query affects 3 rows' && e.message ===
+	    'Query result exceeds max-affected preference constraint');
+	r = await db.from('pj_items').select('id').eq('note', 'm');
+	expect(r, 200, [], '... and the update was rolled back');
+	r = await db.from('pj_items').update({ note: 'one' }).eq('id', 13)
+	    .maxAffected(1).select('id, note');
+	expect(r, 200, [{ id: 13, note: 'one' }], 'maxAffected(1) on 1 row');
 	r = await db.from('pj_items').delete().eq('id', 10);
 	check(r.status === 204 && r.data === null && r.error === null,
 	    'delete: 204', r);
