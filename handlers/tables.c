@@ -173,6 +173,12 @@ tables_begin(struct kb_ctx *ctx, enum kb_tables_method m, const char *table,
 	t->req.accept = kb_ctx_header(ctx, "accept");
 	t->req.content_type = kb_ctx_header(ctx, "content-type");
 	t->req.body = body;
+	/* postgrest-js schema(): the profile headers pick the schema. */
+	t->req.schema = kb_ctx_header(ctx, t->req.method == KB_TABLES_GET ||
+	    t->req.method == KB_TABLES_HEAD ? "accept-profile" :
+	    "content-profile");
+	if (t->req.schema != NULL && t->req.schema[0] == '\0')
+		t->req.schema = NULL;
 	t->req.role = kb_caller_pg_role(c);
 	t->req.tenant_id = c->tenant;
 	kb_ctx_defer(ctx, tables_free, t);

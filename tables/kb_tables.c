@@ -1572,6 +1572,30 @@ applied(struct bld *b, const struct prefs *pr)
 	return (sb.len ? kb_sbuf_str(&sb) : NULL);
 }
 
+/*
+ * Whether `name` (Accept-Profile / Content-Profile) is an exposed
+ * schema; else 406 PGRST106 listing them, as PostgREST.
+ */
+static int
+exposed(const struct kb_schema *schema, const char *name,
+    struct kb_tables_error *err)
+{
+	char	list[200];
+	size_t	i, len = 0;
+
+	for (i = 0; schema != NULL && i < schema->nschemas; i++)
+		if (strcmp(schema->schemas[i], name) == 0)
+			return (1);
+	list[0] = '\0';
+	for (i = 0; schema != NULL && i < schema->nschemas &&
+	    len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len,
+		    "%s%s", i ? ", " : "", schema->schemas[i]);
+	kb_tables_fail(err, 406, "PGRST106", NULL, "The schema must be one "
+	    "of the following: %s", list);
+	return (0);
+}
+
 struct kb_tables_plan *
 kb_tables_plan(const struct kb_schema *schema,
     const struct kb_tables_request *req, struct kb_tables_error *err)
@@ -1585,6 +1609,9 @@ kb_tables_plan(const struct kb_schema *schema,
 	int			 r, is_write;
 
 	memset(err, 0, sizeof(*err));
+	if (req != NULL && req->schema != NULL && !exposed(schema,
+	    req->schema, err))
+		return (NULL);
 	if (req == NULL || req->table == NULL ||
 	    (t = kb_schema_table(schema, req->schema, req->table)) == NULL) {
 		/* Qualified by the schema looked in, as PostgREST says it. */

@@ -308,6 +308,33 @@ max_affected(void **state)
 }
 
 /*
+ * postgrest-js schema('x') sends Accept-Profile (reads) or
+ * Content-Profile (writes), which the handler passes as req.schema: an
+ * exposed schema is looked in, another is 406 PGRST106, as PostgREST.
+ */
+static void
+profiles(void **state)
+{
+	struct kb_tables_request	 req;
+	struct kb_tables_plan		*p;
+	struct kb_tables_error		 err;
+
+	memset(&req, 0, sizeof(req));
+	req.method = KB_TABLES_GET;
+	req.table = "clients";
+	req.schema = "public";
+	p = kb_tables_plan(sample, &req, &err);
+	assert_non_null(p);
+	kb_tables_plan_free(p);
+	req.schema = "pg_catalog";
+	assert_null(kb_tables_plan(sample, &req, &err));
+	assert_int_equal(err.status, 406);
+	assert_string_equal(err.code, "PGRST106");
+	assert_non_null(strstr(err.message, "The schema must be one of the "
+	    "following: public"));
+}
+
+/*
  * A merge-duplicates upsert that inserted nothing (every row merged, or
  * an empty array) answers 200, one that inserted a row 201, as PostgREST
  * (postgrest-js .upsert()); the count comes from xmax = 0 of the
@@ -1029,6 +1056,7 @@ main(void)
 		cmocka_unit_test(upsert_status),
 		cmocka_unit_test(not_one_row),
 		cmocka_unit_test(max_affected),
+		cmocka_unit_test(profiles),
 		cmocka_unit_test(put_by_id),
 		cmocka_unit_test(update_and_delete_statements),
 		cmocka_unit_test(tenant_everywhere),
