@@ -668,6 +668,13 @@ async function testErrors(db, anon) {
 	expectError(r, 401, '42501', 'anon insert without a grant: 401');
 	r = await db.from('pj_books').select('id').eq('id', 'abc');
 	expectError(r, 400, '22P02', 'a bad value in a filter: 400 22P02');
+	r = await db.schema('public').from('pj_books').select('id').eq('id', 1);
+	expect(r, 200, [{ id: 1 }], 'schema(\'public\'): Accept-Profile');
+	r = await db.schema('nope').from('pj_books').select('id');
+	expectError(r, 406, 'PGRST106', 'schema(\'nope\'): 406 PGRST106',
+	    (e) => /^The schema must be one of the following: /.test(e.message));
+	r = await db.schema('nope').from('pj_items').insert({ id: 60, sku: 'z' });
+	expectError(r, 406, 'PGRST106', 'a write to schema(\'nope\'): 406');
 	// throwOnError() throws a PostgrestError with the same fields.
 	try {
 		await db.from('pj_missing').select().throwOnError();
