@@ -439,6 +439,37 @@ add_star(struct ctx *c, struct kb_node *n)
  * The items of a select list at the cursor, up to the end or, inside an
  * embed (depth > 0), up to the closing parenthesis (left unconsumed).
  */
+/*
+ * Aggregates (select=count(), col.sum(), ...): PostgREST refuses them
+ * unless db-aggregates-enabled, its default; so do we, with its error.
+ */
+static int
+no_aggregates(struct ctx *c)
+{
+	return (kb_tables_fail(c->err, 400, "PGRST123", NULL,
+	    "Use of aggregate functions is not allowed"));
+}
+
+/* ".sum()" (avg max min count) at the cursor, after a field. */
+static int
+is_aggregate(const struct cur *cu)
+{
+	static const char *const fn[] = { "sum", "avg", "max", "min",
+	    "count" };
+	size_t	i, len;
+
+	if (cu->p >= cu->end || *cu->p != '.')
+		return (0);
+	for (i = 0; i < sizeof(fn) / sizeof(fn[0]); i++) {
+		len = strlen(fn[i]);
+		if ((size_t)(cu->end - cu->p) >= len + 3 &&
+		    memcmp(cu->p + 1, fn[i], len) == 0 &&
+		    memcmp(cu->p + 1 + len, "()", 2) == 0)
+			return (1);
+	}
+	return (0);
+}
+
 static int
 parse_select(struct ctx *c, struct kb_node *n, struct cur *cu, int depth)
 {
@@ -486,6 +517,9 @@ parse_select(struct ctx *c, struct kb_node *n, struct cur *cu, int depth)
 			if ((first = read_name(c, cu, ",()!:.")) == NULL)
 				return (-1);
 		}
+		if (!spread && strcmp(first, "count") == 0 &&
+		    cu->end - cu->p >= 2 && memcmp(cu->p, "()", 2) == 0)
+			return (no_aggregates(c));
 		if (cu->p < cu->end && (*cu->p == '(' || *cu->p == '!')) {
 			if (depth + 1 > KB_QUERY_MAX_EMBED)
 				return (perr(c, "embedding nested deeper than "
@@ -548,6 +582,8 @@ parse_select(struct ctx *c, struct kb_node *n, struct cur *cu, int depth)
 				    (int)(cu->p - t0 > 40 ? 40 :
 				    cu->p - t0), t0));
 		}
+		if (is_aggregate(cu))
+			return (no_aggregates(c));
 next:
 		if (cu->p >= cu->end)
 			return (depth == 0 ? 0 : perr(c, "unbalanced "

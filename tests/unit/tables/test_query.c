@@ -599,6 +599,28 @@ malformed(void **state)
 	rejected("projects", "columns=", 400, "PGRST100");
 }
 
+/*
+ * Aggregates (postgrest-js select('count()'), 'col.sum()'): 400 PGRST123,
+ * as PostgREST with db-aggregates-enabled off (its default), not a
+ * confusing "no relationship 'count'".
+ */
+static void
+aggregates_refused(void **state)
+{
+	rejected("projects", "select=count()", 400, "PGRST123");
+	rejected("projects", "select=c:count()", 400, "PGRST123");
+	rejected("projects", "select=id,budget.sum()", 400, "PGRST123");
+	rejected("projects", "select=budget::int.avg()", 400, "PGRST123");
+	rejected("projects", "select=id.max()::text", 400, "PGRST123");
+	rejected("clients", "select=id,projects!client_id(id.count())", 400,
+	    "PGRST123");
+	/* Not aggregates: a JSON key, an unknown function, a relation. */
+	sql_is("projects", "select=meta->count", SRC("\"t0\".\"meta\"->"
+	    "$1::text AS \"count\" FROM \"public\".\"projects\" AS \"t0\""),
+	    "count");
+	rejected("projects", "select=id.nope()", 400, "PGRST100");
+}
+
 static void
 unknown_names(void **state)
 {
@@ -816,6 +838,7 @@ main(void)
 		cmocka_unit_test(counts_and_tenant),
 		cmocka_unit_test(malformed),
 		cmocka_unit_test(unknown_names),
+		cmocka_unit_test(aggregates_refused),
 		cmocka_unit_test(limits),
 		cmocka_unit_test(injection),
 	};
