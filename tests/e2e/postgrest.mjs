@@ -326,6 +326,12 @@ async function testEmbed(db) {
 	expect(r, 200, [{ id: 1, pj_reviews: [{ id: 2 }] }],
 	    'range on a referenced table');
 
+	r = await db.from('pj_books').select('count()');
+	expectError(r, 400, 'PGRST123', 'aggregates are refused, as PostgREST ' +
+	    'by default: 400 PGRST123', (e) => e.message ===
+	    'Use of aggregate functions is not allowed');
+	r = await db.from('pj_books').select('pages.sum()');
+	expectError(r, 400, 'PGRST123', 'col.sum(): 400 PGRST123');
 	r = await db.from('pj_books').select('title, pj_nope(x)');
 	expectError(r, 400, 'PGRST200', 'embedding an unrelated table',
 	    (e) => /pj_nope/.test(e.message));
