@@ -991,6 +991,42 @@ parse_filter(struct ctx *c, struct kb_node *n, const char *field,
  * field.[not.]op[(mod)].value, the value "quoted", {braced}, (listed)
  * for in, or up to the next ',' or ')'.
  */
+/*
+ * rel.is.null / rel.not.is.null in a logic tree (or=(rel.is.null,..)),
+ * rel an embed of n and not a column: 1 with k filled, 0 (cursor
+ * unmoved) when the leaf is not of that form, -1 on error.
+ */
+static int
+embed_null_leaf(struct ctx *c, struct kb_node *n, struct cur *cu,
+    struct kb_cond *k)
+{
+	struct cur	 save = *cu;
+	struct kb_node	*child;
+	char		*name;
+	size_t		 len;
+
+	if ((name = read_name(c, cu, ".,()")) == NULL)
+		return (-1);
+	if (cu->p >= cu->end || *cu->p != '.' ||
+	    kb_table_column(n->table, name) != NULL ||
+	    (child = find_child(n, name, strlen(name))) == NULL) {
+		*cu = save;
+		return (0);
+	}
+	cu->p++;
+	for (len = 0; cu->p + len < cu->end && cu->p[len] != ',' &&
+	    cu->p[len] != ')'; len++)
+		;
+	if (len == 7 && memcmp(cu->p, "is.null", 7) == 0)
+		k->negate = 1;
+	else if (len != 11 || memcmp(cu->p, "not.is.null", 11) != 0)
+		return (perr(c, "an embedded resource ('%.64s') can only be "
+		    "filtered with is.null or not.is.null", name));
+	cu->p += len;
+	k->embed = child;
+	return (1);
+}
+
 static int
 parse_logic(struct ctx *c, struct kb_node *n, struct cur *cu,
     struct kb_cond *into, int depth)
@@ -998,7 +1034,7 @@ parse_logic(struct ctx *c, struct kb_node *n, struct cur *cu,
 	struct kb_cond	*k;
 	const char	*s, *v;
 	struct kb_sbuf	 sb;
-	int		 negate, level, inq;
+	int		 negate, level, inq, r;
 
 	if (depth > KB_QUERY_MAX_LOGIC)
 		return (perr(c, "logic nested deeper than %d",
@@ -1033,6 +1069,10 @@ parse_logic(struct ctx *c, struct kb_node *n, struct cur *cu,
 		if (negate)
 			cu->p -= 4;	/* not.field is a field called not */
 		k->kind = KB_COND_LEAF;
+		if ((r = embed_null_leaf(c, n, cu, k)) == -1)
+			return (-1);
+		if (r == 1)
+			goto added;
 		if (parse_field(c, n->table, cu, ".,()", &k->field,
 		    NULL) == -1)
 			return (-1);

@@ -88,6 +88,11 @@ struct kb_cond {
 	size_t			 nvalues;
 	char			*fts_config;	/* fts(config), or NULL */
 	enum kb_is		 is;
+	/*
+	 * rel.is.null / rel.not.is.null in a logic tree: the embed whose
+	 * row must not / must exist (negate set for is.null), else NULL.
+	 */
+	const struct kb_node	*embed;
 };
 
 struct kb_node;

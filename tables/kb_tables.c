@@ -199,6 +199,15 @@ render_cond(struct bld *b, struct kb_sbuf *sb, const struct kb_node *n,
 
 	if (c->negate)
 		kb_sbuf_puts(sb, "NOT ");
+	if (c->kind == KB_COND_LEAF && c->embed != NULL) {
+		/* rel.[not.]is.null: whether the embed has a row. */
+		kb_sbuf_puts(sb, "EXISTS (SELECT 1 FROM ");
+		table_ref(sb, c->embed->table);
+		kb_sbuf_puts(sb, " AS ");
+		node_alias(sb, c->embed);
+		kb_sbuf_printf(sb, " WHERE %s)", node_where(b, c->embed));
+		return;
+	}
 	if (c->kind != KB_COND_LEAF) {
 		kb_sbuf_putc(sb, '(');
 		for (i = 0; i < c->nkids; i++) {

@@ -389,6 +389,19 @@ embedding(void **state)
 	    "\"projects\" FROM \"public\".\"clients\" AS \"t0\" WHERE NOT "
 	    "EXISTS (SELECT 1 FROM \"public\".\"projects\" AS \"t1\" WHERE "
 	    "\"t1\".\"client_id\" = \"t0\".\"id\")"), "");
+	/* ... and inside a logic tree, or=(rel.is.null,...). */
+	sql_is("clients", "select=name,projects!client_id(id)"
+	    "&or=(projects.is.null,name.eq.x)", SRC("\"t0\".\"name\" AS "
+	    "\"name\", (SELECT COALESCE(pg_catalog.json_agg(\"t1_r\"), '[]')"
+	    " FROM (SELECT \"t1\".\"id\" AS \"id\" FROM "
+	    "\"public\".\"projects\" AS \"t1\" WHERE \"t1\".\"client_id\" = "
+	    "\"t0\".\"id\") AS \"t1_r\") AS \"projects\" FROM "
+	    "\"public\".\"clients\" AS \"t0\" WHERE (NOT EXISTS (SELECT 1 "
+	    "FROM \"public\".\"projects\" AS \"t1\" WHERE "
+	    "\"t1\".\"client_id\" = \"t0\".\"id\") OR (\"t0\".\"name\" = "
+	    "$1::text))"), "x");
+	rejected("clients", "select=name,projects!client_id(id)"
+	    "&or=(projects.eq.1,name.eq.x)", 400, "PGRST100");
 	/* Composite foreign keys join on every column. */
 	sql_is("shipments", "select=id,line_items(qty)",
 	    SRC("\"t0\".\"id\" AS \"id\", (SELECT pg_catalog.row_to_json("
@@ -458,7 +471,7 @@ order_limit_offset(void **state)
 	rejected("clients", "select=id,projects!client_id(id)"
 	    "&order=projects(id)", 400, "PGRST100");
 	rejected("projects", "select=id,c:clients!client_id(name)"
-	    "&order=c(nope)", 400, "PGRST204");
+	    "&order=c(nope)", 400, "42703");
 	rejected("projects", "select=id,c:clients!client_id(name)"
 	    "&order=c(name", 400, "PGRST100");
 	sql_is("projects", "select=id&limit=0", SRC("\"t0\".\"id\" AS \"id\" "
