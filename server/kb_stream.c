@@ -833,6 +833,11 @@ stream_fail(struct kb_stream *st, int unavailable, const char *why)
 			kore_connection_disconnect(c);
 		return;
 	}
+	if (stream_conn(st) == NULL) {
+		/* Nobody to answer: the request is on its way out. */
+		kb_ctx_wakeup(ctx);
+		return;
+	}
 
 	memset(&r, 0, sizeof(r));
 	r.res = st->err;

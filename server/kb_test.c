@@ -19,7 +19,8 @@
  *					copy (a COPY statement); S series (N
  *					rows), big (table kb_plumb_big), who
  *					(current_user), err (a division by 0),
- *					users (korebase's own table)
+ *					users (korebase's own table), sleep
+ *					(N tenths of a second, then a row)
  *	GET  /__test/db/caller?cred=C&role=R&sub=S&tenant=T
  *					kb_db_step_caller for a caller made up
  *					of these, then what SQL sees of it
@@ -192,6 +193,8 @@ test_stream(struct kb_ctx *ctx)
 		sql = "SELECT current_user::text AS who, "
 		    "current_setting('request.jwt.claims', true) AS claims, "
 		    "$1::int AS n";
+	else if (strcmp(src, "sleep") == 0)
+		sql = "SELECT pg_sleep($1::int / 10.0) AS slept";
 	else if (strcmp(src, "users") == 0)
 		sql = "SELECT * FROM users WHERE $1::int > 0";
 	else if (strcmp(src, "err") == 0)

@@ -682,6 +682,7 @@ test_stream_million_rows(void **state)
 static void
 test_stream_slow_client_disconnects(void **state)
 {
+	struct resp	r;
 	char	v[128];
 	long	base, rss;
 	pid_t	pid;
@@ -712,6 +713,20 @@ test_stream_slow_client_disconnects(void **state)
 	assert_int_equal(sh("grep -q 'the client went away after' "
 	    "\"$KB_SERVER_LOG\""), 0);
 	assert_int_equal(psql("DROP TABLE kb_plumb_big"), 0);
+
+	/* Gone before the first byte, while the query runs. */
+	assert_int_not_equal(sh("curl -s --max-time 0.5 -o /dev/null "
+	    "\"$BASE_URL/__test/stream?fmt=csv&src=sleep&n=15\""), 0);
+	for (i = 0; i < 50; i++) {
+		if (strcmp(psql_value("SELECT count(*) FROM pg_stat_activity "
+		    "WHERE application_name = 'korebase-export'", v,
+		    sizeof(v)), "0") == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_string_equal(v, "0");
+	assert_int_equal(http_get("/__test/db/whoami", &r), 200);
+	resp_free(&r);
 }
 
 /*
