@@ -14,6 +14,10 @@
  *	GET  /__test/schema?table=T&function=F
  *					the worker's schema cache: version,
  *					counts, whether T and F are exposed
+ *	GET  /__test/schema/hold?table=T
+ *					acquire the schema, sleep 1 s in the
+ *					database, then look T up in the schema
+ *					held: it outlives a reload meanwhile
  *	GET  /__test/stream?fmt=F&n=N&role=R&src=S
  *					kb_stream_copy: F csv, ndjson, json or
  *					copy (a COPY statement); S series (N
@@ -61,6 +65,9 @@ static struct kb_stmt	test_setrole = KB_STMT_RO(
 static void	test_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	test_stream(struct kb_ctx *);
 static void	test_caller(struct kb_ctx *);
+static void	test_held(struct kb_ctx *, struct kb_db_result *, void *);
+
+static struct kb_stmt	test_sleep = KB_STMT_RO("SELECT pg_sleep(1)");
 static void	test_stream_error(struct kb_ctx *, struct kb_db_result *,
 		    void *);
 static void	test_schema(struct kb_ctx *, const struct kb_catalog *,
@@ -93,6 +100,12 @@ kb_test_handle(struct kb_ctx *ctx)
 		test_caller(ctx);
 	} else if (strcmp(req->path, "/__test/stream") == 0) {
 		test_stream(ctx);
+	} else if (strcmp(req->path, "/__test/schema/hold") == 0) {
+		if (kb_schema_acquire(ctx) == NULL)
+			kb_schema_respond_unavailable(ctx);
+		else
+			kb_db_query(ctx, &test_sleep, 0, NULL, test_held,
+			    NULL);
 	} else if (strcmp(req->path, "/__test/schema") == 0) {
 		kb_schema_wait(ctx, test_schema, NULL);
 	} else if (strcmp(req->path, "/__test/db/run") == 0 &&
@@ -236,6 +249,27 @@ test_stream_error(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 	(void)arg;
 	kb_respond_json(ctx, 400, json_pack("{sb ss ss}", "ok", 0,
 	    "sqlstate", r->sqlstate, "message", r->message));
+}
+
+/* The schema acquired before the sleep, whatever happened meanwhile. */
+static void
+test_held(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	const struct kb_catalog	*s;
+	const char		*t;
+
+	(void)arg;
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	s = kb_schema_acquire(ctx);
+	t = test_arg(ctx, "table");
+	kb_respond_json(ctx, 200, json_pack("{sI sI sI sb}",
+	    "held", (json_int_t)s->version,
+	    "current", (json_int_t)kb_schema_version(),
+	    "tables", (json_int_t)s->ntables,
+	    "table", t != NULL && kb_schema_table(s, NULL, t) != NULL));
 }
 
 static void

@@ -105,7 +105,7 @@ until curl -s -o /dev/null "$BASE_URL/health" 2>/dev/null; do
 done
 
 export KB_PG_DIR="$PGDIR" KB_PG_PORT="$PGPORT" KB_SERVER_LOG="$LOG"
-export KB_SERVER_PID="$KORE_PID"
+export KB_SERVER_PID="$KORE_PID" KB_PRELOAD="${KB_PRELOAD:-}"
 KB_DB_NAME=korebase_test
 export KB_DB_NAME
 # KB_SUITES="plumb auth" runs only those suites (default: all of them).

@@ -582,6 +582,18 @@ test_stream_connection(void **state)
 	    "jq length | grep -qx 30000"), 0);
 }
 
+/*
+ * Under AddressSanitizer (make test-asan preloads libasan) freed memory
+ * sits in ASan's quarantine, so resident memory says nothing there.
+ */
+static int
+rss_meaningful(void)
+{
+	const char	*p = getenv("KB_PRELOAD");
+
+	return (p == NULL || *p == '\0');
+}
+
 /* The resident memory of the server's workers, in kB. */
 static long
 workers_rss(void)
@@ -658,19 +670,19 @@ test_stream_million_rows(void **state)
 	    "&& tail -1 build/plumb-big.csv | grep -q '^1000000,'"), 0);
 	fprintf(stderr, "csv export: workers' RSS %ld kB before, %ld kB "
 	    "at most during\n", base, peak);
-	assert_true(peak - base < 16 * 1024);
+	assert_true(peak - base < 16 * 1024 || !rss_meaningful());
 
 	peak = export_peak_rss("-o build/plumb-big.ndjson "
 	    "\"$BASE_URL/__test/stream?fmt=ndjson&src=big\"");
 	assert_int_equal(sh("test $(wc -l < build/plumb-big.ndjson) -eq "
 	    "1000000"), 0);
-	assert_true(peak - base < 16 * 1024);
+	assert_true(peak - base < 16 * 1024 || !rss_meaningful());
 
 	peak = export_peak_rss("-o build/plumb-big.copy "
 	    "\"$BASE_URL/__test/stream?fmt=copy&src=big\"");
 	assert_int_equal(sh("test $(wc -l < build/plumb-big.copy) -eq "
 	    "1000001"), 0);
-	assert_true(peak - base < 16 * 1024);
+	assert_true(peak - base < 16 * 1024 || !rss_meaningful());
 	assert_int_equal(sh("rm -f build/plumb-big.*"), 0);
 }
 
@@ -699,7 +711,7 @@ test_stream_slow_client_disconnects(void **state)
 	    "pg_stat_activity WHERE application_name = 'korebase-export'",
 	    v, sizeof(v)), "ClientWrite");
 	rss = workers_rss();
-	assert_true(rss - base < 8 * 1024);
+	assert_true(rss - base < 8 * 1024 || !rss_meaningful());
 	assert_int_equal(kill(pid, SIGTERM), 0);
 	for (i = 0; i < 50; i++) {
 		if (strcmp(psql_value("SELECT count(*) FROM pg_stat_activity "
@@ -726,6 +738,32 @@ test_stream_slow_client_disconnects(void **state)
 	}
 	assert_string_equal(v, "0");
 	assert_int_equal(http_get("/__test/db/whoami", &r), 200);
+	resp_free(&r);
+}
+
+/*
+ * A request keeps the schema it acquired while a reload swaps in a new
+ * one (it sees one catalog throughout); the old one goes when it ends.
+ */
+static void
+test_schema_held_across_reload(void **state)
+{
+	struct resp	r;
+	json_t		*j;
+
+	assert_int_equal(sh("curl -s \"$BASE_URL/__test/schema/hold?"
+	    "table=kb_plumb_held\" > build/plumb-held.json & "
+	    "sleep 0.3; psql \"$DATABASE_URL\" -qc 'CREATE TABLE "
+	    "kb_plumb_held (id int)' >/dev/null; wait"), 0);
+	assert_non_null(j = json_load_file("build/plumb-held.json", 0, NULL));
+	assert_true(json_integer_value(json_object_get(j, "current")) >
+	    json_integer_value(json_object_get(j, "held")));
+	assert_false(json_is_true(json_object_get(j, "table")));
+	json_decref(j);
+	assert_true(schema_until("/__test/schema?table=kb_plumb_held",
+	    "table", 1, 20));
+	assert_int_equal(psql("DROP TABLE kb_plumb_held"), 0);
+	assert_int_equal(http_get("/__test/schema", &r), 200);
 	resp_free(&r);
 }
 
@@ -789,6 +827,7 @@ main(void)
 		cmocka_unit_test(test_schema_loaded),
 		cmocka_unit_test(test_schema_exclude_covers_migrations),
 		cmocka_unit_test(test_schema_ddl_refresh),
+		cmocka_unit_test(test_schema_held_across_reload),
 		cmocka_unit_test(test_stream_formats),
 		cmocka_unit_test(test_stream_role_and_errors),
 		cmocka_unit_test(test_stream_connection),
