@@ -4,7 +4,7 @@
 BUILD		?= build
 CC		?= cc
 KORE_FEATURES	:= $(shell cat /usr/share/kore/features 2>/dev/null)
-PKGS		:= jansson libpq libpcre2-8 openssl
+PKGS		:= jansson libpq libpcre2-8 openssl libcurl
 PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

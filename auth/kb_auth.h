@@ -378,4 +378,35 @@ int	kb_recovery_code_hash(const char *code, const uint8_t *pepper,
 int	kb_scope_valid(const char *scope);
 int	kb_scope_covers(const char *have, const char *want);
 
+/*
+ * Small secrets at rest (kb_seal.c): AES-256-GCM, a random 96-bit nonce,
+ * associated data bound in.  Sealed form: "kbs1." base64url(nonce |
+ * ciphertext | tag).
+ */
+
+#define KB_SEAL_KEY_LEN		32
+
+enum {
+	KB_SEAL_OK = 0,
+	KB_SEAL_ERR_ARGS,		/* bad sizes or NULLs */
+	KB_SEAL_ERR_FORMAT,		/* not a sealed string */
+	KB_SEAL_ERR_AUTH,		/* wrong key, data or associated data */
+	KB_SEAL_ERR_INTERNAL		/* RNG or cipher failure */
+};
+
+/* key = HMAC-SHA256(secret, label). */
+int	kb_seal_key(const uint8_t *secret, size_t len, const char *label,
+	    uint8_t key[KB_SEAL_KEY_LEN]);
+
+/* Seal in[0..len) (at most 1 MiB); *out is a heap string (free()). */
+int	kb_seal(const uint8_t key[KB_SEAL_KEY_LEN], const void *ad,
+	    size_t adlen, const void *in, size_t len, char **out);
+
+/*
+ * Open a sealed string; on KB_SEAL_OK *out is a heap buffer of *outlen
+ * bytes plus a NUL (free()), else NULL.
+ */
+int	kb_open(const uint8_t key[KB_SEAL_KEY_LEN], const void *ad,
+	    size_t adlen, const char *sealed, char **out, size_t *outlen);
+
 #endif /* !KB_AUTH_H */

@@ -5,7 +5,7 @@
 #include "kbg_api.h"
 #include "kbg_handlers.h"
 
-/* 145 compiled schemas */
+/* 156 compiled schemas */
 static const struct kb_schema kbs_0;
 static const struct kb_schema kbs_1;
 static const struct kb_schema kbs_2;
@@ -151,6 +151,17 @@ static const struct kb_schema kbs_141;
 static const struct kb_schema kbs_142;
 static const struct kb_schema kbs_143;
 static const struct kb_schema kbs_144;
+static const struct kb_schema kbs_145;
+static const struct kb_schema kbs_146;
+static const struct kb_schema kbs_147;
+static const struct kb_schema kbs_148;
+static const struct kb_schema kbs_149;
+static const struct kb_schema kbs_150;
+static const struct kb_schema kbs_151;
+static const struct kb_schema kbs_152;
+static const struct kb_schema kbs_153;
+static const struct kb_schema kbs_154;
+static const struct kb_schema kbs_155;
 
 static struct kb_schema_cache kbsc_0;
 static const struct kb_schema kbs_0 = {
@@ -1552,6 +1563,143 @@ static const struct kb_schema kbs_144 = {
 	.min_length = 1, .max_length = 256, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_144,
+};
+
+static struct kb_schema_cache kbsc_145;
+static const struct kb_schema_prop kbs_145_p[] = {
+	{ "token", &kbs_146 },
+};
+static const char *const kbs_145_r[] = { "token", NULL };
+static const struct kb_schema kbs_145 = {
+	.name = "VerifyEmailRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_145_p, .nprops = 1,
+	.required = kbs_145_r, .nrequired = 1,
+	.cache = &kbsc_145,
+};
+
+static struct kb_schema_cache kbsc_146;
+static const struct kb_schema kbs_146 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^kbev_[A-Za-z0-9_-]{43}$",
+	.cache = &kbsc_146,
+};
+
+static struct kb_schema_cache kbsc_147;
+static const struct kb_schema_prop kbs_147_p[] = {
+	{ "email", &kbs_9 },
+};
+static const char *const kbs_147_r[] = { "email", NULL };
+static const struct kb_schema kbs_147 = {
+	.name = "EmailRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_147_p, .nprops = 1,
+	.required = kbs_147_r, .nrequired = 1,
+	.cache = &kbsc_147,
+};
+
+static struct kb_schema_cache kbsc_148;
+static const struct kb_schema_prop kbs_148_p[] = {
+	{ "token", &kbs_149 },
+};
+static const char *const kbs_148_r[] = { "token", NULL };
+static const struct kb_schema kbs_148 = {
+	.name = "MagicLinkVerifyRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_148_p, .nprops = 1,
+	.required = kbs_148_r, .nrequired = 1,
+	.cache = &kbsc_148,
+};
+
+static struct kb_schema_cache kbsc_149;
+static const struct kb_schema kbs_149 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^kbml_[A-Za-z0-9_-]{43}$",
+	.cache = &kbsc_149,
+};
+
+static struct kb_schema_cache kbsc_150;
+static const struct kb_schema_prop kbs_150_p[] = {
+	{ "token", &kbs_151 },
+};
+static const char *const kbs_150_r[] = { "token", NULL };
+static const struct kb_schema kbs_150 = {
+	.name = "PasswordResetVerifyRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_150_p, .nprops = 1,
+	.required = kbs_150_r, .nrequired = 1,
+	.cache = &kbsc_150,
+};
+
+static struct kb_schema_cache kbsc_151;
+static const struct kb_schema kbs_151 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^kbpr_[A-Za-z0-9_-]{43}$",
+	.cache = &kbsc_151,
+};
+
+static struct kb_schema_cache kbsc_152;
+static const struct kb_schema_prop kbs_152_p[] = {
+	{ "token", &kbs_153 },
+	{ "password", &kbs_10 },
+};
+static const char *const kbs_152_r[] = { "token", "password", NULL };
+static const struct kb_schema kbs_152 = {
+	.name = "PasswordResetConfirmRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_152_p, .nprops = 2,
+	.required = kbs_152_r, .nrequired = 2,
+	.cache = &kbsc_152,
+};
+
+static struct kb_schema_cache kbsc_153;
+static const struct kb_schema kbs_153 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^kbpr_[A-Za-z0-9_-]{43}$",
+	.cache = &kbsc_153,
+};
+
+static struct kb_schema_cache kbsc_154;
+static const struct kb_schema_prop kbs_154_p[] = {
+	{ "email", &kbs_9 },
+	{ "code", &kbs_155 },
+};
+static const char *const kbs_154_r[] = { "email", "code", NULL };
+static const struct kb_schema kbs_154 = {
+	.name = "OtpVerifyRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.props = kbs_154_p, .nprops = 2,
+	.required = kbs_154_r, .nrequired = 2,
+	.cache = &kbsc_154,
+};
+
+static struct kb_schema_cache kbsc_155;
+static const struct kb_schema kbs_155 = {
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.pattern = "^[0-9]{6}$",
+	.cache = &kbsc_155,
 };
 
 int	kbg_dec_str(json_t *, const char **);
@@ -4773,6 +4921,256 @@ kbm_getAdminMe(void)
 	return (kbh_getAdminMe != NULL);
 }
 
+static int
+kbi_verifyEmail(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_verifyEmail_in	*in;
+
+	if (kbh_verifyEmail == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_VerifyEmailRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_verifyEmail(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_verifyEmail(void)
+{
+	return (kbh_verifyEmail != NULL);
+}
+
+static int
+kbi_resendVerifyEmail(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_resendVerifyEmail_in	*in;
+
+	if (kbh_resendVerifyEmail == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_EmailRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_resendVerifyEmail(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_resendVerifyEmail(void)
+{
+	return (kbh_resendVerifyEmail != NULL);
+}
+
+static int
+kbi_requestMagicLink(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_requestMagicLink_in	*in;
+
+	if (kbh_requestMagicLink == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_EmailRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_requestMagicLink(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_requestMagicLink(void)
+{
+	return (kbh_requestMagicLink != NULL);
+}
+
+static int
+kbi_verifyMagicLink(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_verifyMagicLink_in	*in;
+
+	if (kbh_verifyMagicLink == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_MagicLinkVerifyRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_verifyMagicLink(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_verifyMagicLink(void)
+{
+	return (kbh_verifyMagicLink != NULL);
+}
+
+static int
+kbi_requestPasswordReset(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_requestPasswordReset_in	*in;
+
+	if (kbh_requestPasswordReset == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_EmailRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_requestPasswordReset(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_requestPasswordReset(void)
+{
+	return (kbh_requestPasswordReset != NULL);
+}
+
+static int
+kbi_verifyPasswordReset(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_verifyPasswordReset_in	*in;
+
+	if (kbh_verifyPasswordReset == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_PasswordResetVerifyRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_verifyPasswordReset(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_verifyPasswordReset(void)
+{
+	return (kbh_verifyPasswordReset != NULL);
+}
+
+static int
+kbi_confirmPasswordReset(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_confirmPasswordReset_in	*in;
+
+	if (kbh_confirmPasswordReset == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_PasswordResetConfirmRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_confirmPasswordReset(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_confirmPasswordReset(void)
+{
+	return (kbh_confirmPasswordReset != NULL);
+}
+
+static int
+kbi_otpSignin(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_otpSignin_in	*in;
+
+	if (kbh_otpSignin == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_EmailRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_otpSignin(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_otpSignin(void)
+{
+	return (kbh_otpSignin != NULL);
+}
+
+static int
+kbi_otpVerify(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_otpVerify_in	*in;
+
+	if (kbh_otpVerify == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_OtpVerifyRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_otpVerify(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_otpVerify(void)
+{
+	return (kbh_otpVerify != NULL);
+}
+
+static int
+kbi_otpResend(struct kb_ctx *ctx, json_t *params, json_t *body)
+{
+	struct kbg_otpResend_in	*in;
+
+	if (kbh_otpResend == NULL)
+		return (KB_INVOKE_MISSING);
+	in = kb_ctx_alloc(ctx, sizeof(*in));
+	in->params_json = params;
+	in->body_json = body;
+	if (body != NULL && !json_is_null(body)) {
+		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
+		if (kbg_EmailRequest_decode(ctx, body, in->body) == -1)
+			return (KB_INVOKE_DECODE);
+	}
+	kbh_otpResend(ctx, in);
+	return (KB_INVOKE_OK);
+}
+
+static int
+kbm_otpResend(void)
+{
+	return (kbh_otpResend != NULL);
+}
+
 static const struct kb_op kbo_0 = {
 	.operation_id = "getRoot",
 	.method = "GET",
@@ -6579,6 +6977,166 @@ static const struct kb_op kbo_95 = {
 	.implemented = kbm_getAdminMe,
 };
 
+static const char *const kbo_96_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_96_b = { 1, kbo_96_mt, 1, &kbs_145 };
+static const char *const kbo_96_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_96 = {
+	.operation_id = "verifyEmail",
+	.method = "POST",
+	.path = "/api/v1/auth/verify-email",
+	.summary = "Verify an e-mail address",
+	.body = &kbo_96_b,
+	.roles = kbo_96_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_verifyEmail,
+	.implemented = kbm_verifyEmail,
+};
+
+static const char *const kbo_97_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_97_b = { 1, kbo_97_mt, 1, &kbs_147 };
+static const char *const kbo_97_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_97 = {
+	.operation_id = "resendVerifyEmail",
+	.method = "POST",
+	.path = "/api/v1/auth/verify-email/resend",
+	.summary = "Send the verification e-mail again",
+	.body = &kbo_97_b,
+	.roles = kbo_97_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_resendVerifyEmail,
+	.implemented = kbm_resendVerifyEmail,
+};
+
+static const char *const kbo_98_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_98_b = { 1, kbo_98_mt, 1, &kbs_147 };
+static const char *const kbo_98_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_98 = {
+	.operation_id = "requestMagicLink",
+	.method = "POST",
+	.path = "/api/v1/auth/magiclink",
+	.summary = "Request a magic sign-in link",
+	.body = &kbo_98_b,
+	.roles = kbo_98_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_requestMagicLink,
+	.implemented = kbm_requestMagicLink,
+};
+
+static const char *const kbo_99_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_99_b = { 1, kbo_99_mt, 1, &kbs_148 };
+static const char *const kbo_99_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_99 = {
+	.operation_id = "verifyMagicLink",
+	.method = "POST",
+	.path = "/api/v1/auth/magiclink/verify",
+	.summary = "Sign in with a magic link",
+	.body = &kbo_99_b,
+	.roles = kbo_99_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_verifyMagicLink,
+	.implemented = kbm_verifyMagicLink,
+};
+
+static const char *const kbo_100_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_100_b = { 1, kbo_100_mt, 1, &kbs_147 };
+static const char *const kbo_100_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_100 = {
+	.operation_id = "requestPasswordReset",
+	.method = "POST",
+	.path = "/api/v1/auth/password/reset",
+	.summary = "Request a password reset e-mail",
+	.body = &kbo_100_b,
+	.roles = kbo_100_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_requestPasswordReset,
+	.implemented = kbm_requestPasswordReset,
+};
+
+static const char *const kbo_101_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_101_b = { 1, kbo_101_mt, 1, &kbs_150 };
+static const char *const kbo_101_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_101 = {
+	.operation_id = "verifyPasswordReset",
+	.method = "POST",
+	.path = "/api/v1/auth/password/reset/verify",
+	.summary = "Check a password reset token",
+	.body = &kbo_101_b,
+	.roles = kbo_101_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_verifyPasswordReset,
+	.implemented = kbm_verifyPasswordReset,
+};
+
+static const char *const kbo_102_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_102_b = { 1, kbo_102_mt, 1, &kbs_152 };
+static const char *const kbo_102_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_102 = {
+	.operation_id = "confirmPasswordReset",
+	.method = "POST",
+	.path = "/api/v1/auth/password/reset/confirm",
+	.summary = "Set a new password with a reset token",
+	.body = &kbo_102_b,
+	.roles = kbo_102_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_confirmPasswordReset,
+	.implemented = kbm_confirmPasswordReset,
+};
+
+static const char *const kbo_103_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_103_b = { 1, kbo_103_mt, 1, &kbs_147 };
+static const char *const kbo_103_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_103 = {
+	.operation_id = "otpSignin",
+	.method = "POST",
+	.path = "/api/v1/auth/otp/signin",
+	.summary = "Send a one-time sign-in code",
+	.body = &kbo_103_b,
+	.roles = kbo_103_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_otpSignin,
+	.implemented = kbm_otpSignin,
+};
+
+static const char *const kbo_104_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_104_b = { 1, kbo_104_mt, 1, &kbs_154 };
+static const char *const kbo_104_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_104 = {
+	.operation_id = "otpVerify",
+	.method = "POST",
+	.path = "/api/v1/auth/otp/verify",
+	.summary = "Sign in with a one-time code",
+	.body = &kbo_104_b,
+	.roles = kbo_104_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_otpVerify,
+	.implemented = kbm_otpVerify,
+};
+
+static const char *const kbo_105_mt[] = { "application/json", NULL };
+static const struct kb_body kbo_105_b = { 1, kbo_105_mt, 1, &kbs_147 };
+static const char *const kbo_105_roles[] = { "anon", "authenticated", NULL };
+static const struct kb_op kbo_105 = {
+	.operation_id = "otpResend",
+	.method = "POST",
+	.path = "/api/v1/auth/otp/resend",
+	.summary = "Send a new one-time code",
+	.body = &kbo_105_b,
+	.roles = kbo_105_roles,
+	.tenant_param = -1,
+	.secured = 0,
+	.invoke = kbi_otpResend,
+	.implemented = kbm_otpResend,
+};
+
 static const struct kb_op *const kbg_ops[] = {
 	&kbo_0,
 	&kbo_1,
@@ -6676,6 +7234,16 @@ static const struct kb_op *const kbg_ops[] = {
 	&kbo_93,
 	&kbo_94,
 	&kbo_95,
+	&kbo_96,
+	&kbo_97,
+	&kbo_98,
+	&kbo_99,
+	&kbo_100,
+	&kbo_101,
+	&kbo_102,
+	&kbo_103,
+	&kbo_104,
+	&kbo_105,
 	NULL
 };
 
@@ -6749,6 +7317,16 @@ static const char *const kbg_path_66_names[] = { NULL };
 static const char *const kbg_path_67_names[] = { NULL };
 static const char *const kbg_path_68_names[] = { NULL };
 static const char *const kbg_path_69_names[] = { NULL };
+static const char *const kbg_path_70_names[] = { NULL };
+static const char *const kbg_path_71_names[] = { NULL };
+static const char *const kbg_path_72_names[] = { NULL };
+static const char *const kbg_path_73_names[] = { NULL };
+static const char *const kbg_path_74_names[] = { NULL };
+static const char *const kbg_path_75_names[] = { NULL };
+static const char *const kbg_path_76_names[] = { NULL };
+static const char *const kbg_path_77_names[] = { NULL };
+static const char *const kbg_path_78_names[] = { NULL };
+static const char *const kbg_path_79_names[] = { NULL };
 
 static const struct kb_path_item kbg_paths[] = {
 	{
@@ -7241,6 +7819,76 @@ static const struct kb_path_item kbg_paths[] = {
 		.param_names = kbg_path_69_names,
 		.nparam_names = 0,
 	},
+	{
+		.path = "/api/v1/auth/verify-email",
+		.ops = { [KB_M_POST] = &kbo_96, },
+		.allow = "POST",
+		.param_names = kbg_path_70_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/verify-email/resend",
+		.ops = { [KB_M_POST] = &kbo_97, },
+		.allow = "POST",
+		.param_names = kbg_path_71_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/magiclink",
+		.ops = { [KB_M_POST] = &kbo_98, },
+		.allow = "POST",
+		.param_names = kbg_path_72_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/magiclink/verify",
+		.ops = { [KB_M_POST] = &kbo_99, },
+		.allow = "POST",
+		.param_names = kbg_path_73_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/password/reset",
+		.ops = { [KB_M_POST] = &kbo_100, },
+		.allow = "POST",
+		.param_names = kbg_path_74_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/password/reset/verify",
+		.ops = { [KB_M_POST] = &kbo_101, },
+		.allow = "POST",
+		.param_names = kbg_path_75_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/password/reset/confirm",
+		.ops = { [KB_M_POST] = &kbo_102, },
+		.allow = "POST",
+		.param_names = kbg_path_76_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/otp/signin",
+		.ops = { [KB_M_POST] = &kbo_103, },
+		.allow = "POST",
+		.param_names = kbg_path_77_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/otp/verify",
+		.ops = { [KB_M_POST] = &kbo_104, },
+		.allow = "POST",
+		.param_names = kbg_path_78_names,
+		.nparam_names = 0,
+	},
+	{
+		.path = "/api/v1/auth/otp/resend",
+		.ops = { [KB_M_POST] = &kbo_105, },
+		.allow = "POST",
+		.param_names = kbg_path_79_names,
+		.nparam_names = 0,
+	},
 };
 
 static const struct kb_route_node kbn_0;
@@ -7325,6 +7973,18 @@ static const struct kb_route_node kbn_78;
 static const struct kb_route_node kbn_79;
 static const struct kb_route_node kbn_80;
 static const struct kb_route_node kbn_81;
+static const struct kb_route_node kbn_82;
+static const struct kb_route_node kbn_83;
+static const struct kb_route_node kbn_84;
+static const struct kb_route_node kbn_85;
+static const struct kb_route_node kbn_86;
+static const struct kb_route_node kbn_87;
+static const struct kb_route_node kbn_88;
+static const struct kb_route_node kbn_89;
+static const struct kb_route_node kbn_90;
+static const struct kb_route_node kbn_91;
+static const struct kb_route_node kbn_92;
+static const struct kb_route_node kbn_93;
 
 static const struct kb_route_edge kbn_0_e[] = {
 	{ "", 0, &kbn_1 },
@@ -7366,6 +8026,9 @@ static const struct kb_route_edge kbn_11_e[] = {
 	{ "2fa", 3, &kbn_22 },
 	{ "config", 6, &kbn_12 },
 	{ "csrf", 4, &kbn_21 },
+	{ "magiclink", 9, &kbn_84 },
+	{ "otp", 3, &kbn_90 },
+	{ "password", 8, &kbn_86 },
 	{ "reauthenticate", 14, &kbn_20 },
 	{ "refresh", 7, &kbn_15 },
 	{ "sessions", 8, &kbn_18 },
@@ -7373,8 +8036,9 @@ static const struct kb_route_edge kbn_11_e[] = {
 	{ "signout", 7, &kbn_16 },
 	{ "signup", 6, &kbn_13 },
 	{ "user", 4, &kbn_17 },
+	{ "verify-email", 12, &kbn_82 },
 };
-static const struct kb_route_node kbn_11 = { .edges = kbn_11_e, .nedges = 10, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_11 = { .edges = kbn_11_e, .nedges = 14, .param_prefix = "", .param_suffix = "", .path_index = -1 };
 static const struct kb_route_node kbn_12 = { .param_prefix = "", .param_suffix = "", .path_index = 8 };
 static const struct kb_route_node kbn_13 = { .param_prefix = "", .param_suffix = "", .path_index = 9 };
 static const struct kb_route_node kbn_14 = { .param_prefix = "", .param_suffix = "", .path_index = 10 };
@@ -7525,6 +8189,36 @@ static const struct kb_route_node kbn_78 = { .param_prefix = "", .param_suffix =
 static const struct kb_route_node kbn_79 = { .param_prefix = "", .param_suffix = "", .path_index = 67 };
 static const struct kb_route_node kbn_80 = { .param_prefix = "", .param_suffix = "", .path_index = 68 };
 static const struct kb_route_node kbn_81 = { .param_prefix = "", .param_suffix = "", .path_index = 69 };
+static const struct kb_route_edge kbn_82_e[] = {
+	{ "resend", 6, &kbn_83 },
+};
+static const struct kb_route_node kbn_82 = { .edges = kbn_82_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = 70 };
+static const struct kb_route_node kbn_83 = { .param_prefix = "", .param_suffix = "", .path_index = 71 };
+static const struct kb_route_edge kbn_84_e[] = {
+	{ "verify", 6, &kbn_85 },
+};
+static const struct kb_route_node kbn_84 = { .edges = kbn_84_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = 72 };
+static const struct kb_route_node kbn_85 = { .param_prefix = "", .param_suffix = "", .path_index = 73 };
+static const struct kb_route_edge kbn_86_e[] = {
+	{ "reset", 5, &kbn_87 },
+};
+static const struct kb_route_node kbn_86 = { .edges = kbn_86_e, .nedges = 1, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_edge kbn_87_e[] = {
+	{ "confirm", 7, &kbn_89 },
+	{ "verify", 6, &kbn_88 },
+};
+static const struct kb_route_node kbn_87 = { .edges = kbn_87_e, .nedges = 2, .param_prefix = "", .param_suffix = "", .path_index = 74 };
+static const struct kb_route_node kbn_88 = { .param_prefix = "", .param_suffix = "", .path_index = 75 };
+static const struct kb_route_node kbn_89 = { .param_prefix = "", .param_suffix = "", .path_index = 76 };
+static const struct kb_route_edge kbn_90_e[] = {
+	{ "resend", 6, &kbn_93 },
+	{ "signin", 6, &kbn_91 },
+	{ "verify", 6, &kbn_92 },
+};
+static const struct kb_route_node kbn_90 = { .edges = kbn_90_e, .nedges = 3, .param_prefix = "", .param_suffix = "", .path_index = -1 };
+static const struct kb_route_node kbn_91 = { .param_prefix = "", .param_suffix = "", .path_index = 77 };
+static const struct kb_route_node kbn_92 = { .param_prefix = "", .param_suffix = "", .path_index = 78 };
+static const struct kb_route_node kbn_93 = { .param_prefix = "", .param_suffix = "", .path_index = 79 };
 
 extern const char kbg_spec_json[];
 
@@ -7533,9 +8227,9 @@ const struct kb_api kbg_api = {
 	.version = "0.1.0",
 	.root = &kbn_0,
 	.paths = kbg_paths,
-	.npaths = 70,
+	.npaths = 80,
 	.ops = kbg_ops,
-	.nops = 96,
+	.nops = 106,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 1016179,
+	.spec_json_len = 1098816,
 };

@@ -1203,4 +1203,104 @@ struct kbg_getAdminMe_in {
 void	kbh_getAdminMe(struct kb_ctx *, const struct kbg_getAdminMe_in *)
 	    __attribute__((weak));
 
+/* POST /api/v1/auth/verify-email (verifyEmail) */
+struct kbg_verifyEmail_in {
+	struct kbg_VerifyEmailRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_verifyEmail(struct kb_ctx *, const struct kbg_verifyEmail_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/verify-email/resend (resendVerifyEmail) */
+struct kbg_resendVerifyEmail_in {
+	struct kbg_EmailRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_resendVerifyEmail(struct kb_ctx *, const struct kbg_resendVerifyEmail_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/magiclink (requestMagicLink) */
+struct kbg_requestMagicLink_in {
+	struct kbg_EmailRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_requestMagicLink(struct kb_ctx *, const struct kbg_requestMagicLink_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/magiclink/verify (verifyMagicLink) */
+struct kbg_verifyMagicLink_in {
+	struct kbg_MagicLinkVerifyRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_verifyMagicLink(struct kb_ctx *, const struct kbg_verifyMagicLink_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/password/reset (requestPasswordReset) */
+struct kbg_requestPasswordReset_in {
+	struct kbg_EmailRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_requestPasswordReset(struct kb_ctx *, const struct kbg_requestPasswordReset_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/password/reset/verify (verifyPasswordReset) */
+struct kbg_verifyPasswordReset_in {
+	struct kbg_PasswordResetVerifyRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_verifyPasswordReset(struct kb_ctx *, const struct kbg_verifyPasswordReset_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/password/reset/confirm (confirmPasswordReset) */
+struct kbg_confirmPasswordReset_in {
+	struct kbg_PasswordResetConfirmRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_confirmPasswordReset(struct kb_ctx *, const struct kbg_confirmPasswordReset_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/otp/signin (otpSignin) */
+struct kbg_otpSignin_in {
+	struct kbg_EmailRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_otpSignin(struct kb_ctx *, const struct kbg_otpSignin_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/otp/verify (otpVerify) */
+struct kbg_otpVerify_in {
+	struct kbg_OtpVerifyRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_otpVerify(struct kb_ctx *, const struct kbg_otpVerify_in *)
+	    __attribute__((weak));
+
+/* POST /api/v1/auth/otp/resend (otpResend) */
+struct kbg_otpResend_in {
+	struct kbg_EmailRequest *body;
+	json_t	*body_json;
+	json_t	*params_json;
+};
+
+void	kbh_otpResend(struct kb_ctx *, const struct kbg_otpResend_in *)
+	    __attribute__((weak));
+
 #endif /* KBG_HANDLERS_H */

@@ -255,7 +255,6 @@ int
 kbg_Error_decode(struct kb_ctx *ctx, json_t *j, struct kbg_Error *out)
 {
 	json_t	*v;
-	size_t	i;
 
 	(void)ctx;
 	if (!json_is_object(j))
@@ -280,14 +279,7 @@ kbg_Error_decode(struct kb_ctx *ctx, json_t *j, struct kbg_Error *out)
 		return (-1);
 	v = json_object_get(j, "details");
 	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_array(v))
-			return (-1);
-		out->n_details = json_array_size(v);
-		out->details = kb_ctx_alloc(ctx, (out->n_details + 1) * sizeof(*out->details));
-		for (i = 0; i < out->n_details; i++) {
-			if (kbg_ErrorDetail_decode(ctx, json_array_get(v, i), &out->details[i]) == -1)
-				return (-1);
-		}
+		out->details = v;
 		out->has_details = 1;
 	}
 	v = json_object_get(j, "message");
@@ -302,12 +294,6 @@ kbg_Error_decode(struct kb_ctx *ctx, json_t *j, struct kbg_Error *out)
 			return (-1);
 		out->has_sqlstate = 1;
 	}
-	v = json_object_get(j, "detail");
-	if (v != NULL && !json_is_null(v)) {
-		if (kbg_dec_str(v, &out->detail) == -1)
-			return (-1);
-		out->has_detail = 1;
-	}
 	v = json_object_get(j, "hint");
 	if (v != NULL && !json_is_null(v)) {
 		if (kbg_dec_str(v, &out->hint) == -1)
@@ -321,8 +307,6 @@ json_t *
 kbg_Error_encode(const struct kbg_Error *in)
 {
 	json_t	*o;
-	json_t	*a;
-	size_t	i;
 
 	if (in == NULL)
 		return (json_null());
@@ -332,19 +316,13 @@ kbg_Error_encode(const struct kbg_Error *in)
 	json_object_set_new(o, "code", in->code != NULL ? json_string(in->code) : json_null());
 	json_object_set_new(o, "request_id", in->request_id != NULL ? json_string(in->request_id) : json_null());
 	if (in->has_details) {
-		a = json_array();
-		for (i = 0; i < in->n_details; i++)
-			json_array_append_new(a, kbg_ErrorDetail_encode(&in->details[i]));
-		json_object_set_new(o, "details", a);
+		json_object_set_new(o, "details", in->details != NULL ? json_incref(in->details) : json_null());
 	}
 	if (in->has_message) {
 		json_object_set_new(o, "message", in->message != NULL ? json_string(in->message) : json_null());
 	}
 	if (in->has_sqlstate) {
 		json_object_set_new(o, "sqlstate", in->sqlstate != NULL ? json_string(in->sqlstate) : json_null());
-	}
-	if (in->has_detail) {
-		json_object_set_new(o, "detail", in->detail != NULL ? json_string(in->detail) : json_null());
 	}
 	if (in->has_hint) {
 		json_object_set_new(o, "hint", in->hint != NULL ? json_string(in->hint) : json_null());
@@ -3743,6 +3721,267 @@ kbg_AdminUser_encode(const struct kbg_AdminUser *in)
 		json_object_set_new(o, "last_sign_in_at", in->last_sign_in_at != NULL ? json_string(in->last_sign_in_at) : json_null());
 	}
 	json_object_set_new(o, "totp_enabled", json_boolean(in->totp_enabled));
+	return (o);
+}
+
+int
+kbg_EmailRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_EmailRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_EmailRequest_encode(const struct kbg_EmailRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	return (o);
+}
+
+int
+kbg_EmailSent_decode(struct kb_ctx *ctx, json_t *j, struct kbg_EmailSent *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "message");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->message) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_EmailSent_encode(const struct kbg_EmailSent *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "message", in->message != NULL ? json_string(in->message) : json_null());
+	return (o);
+}
+
+int
+kbg_VerifyEmailRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_VerifyEmailRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->token) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_VerifyEmailRequest_encode(const struct kbg_VerifyEmailRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "token", in->token != NULL ? json_string(in->token) : json_null());
+	return (o);
+}
+
+int
+kbg_MagicLinkVerifyRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_MagicLinkVerifyRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->token) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_MagicLinkVerifyRequest_encode(const struct kbg_MagicLinkVerifyRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "token", in->token != NULL ? json_string(in->token) : json_null());
+	return (o);
+}
+
+int
+kbg_PasswordResetVerifyRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_PasswordResetVerifyRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->token) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_PasswordResetVerifyRequest_encode(const struct kbg_PasswordResetVerifyRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "token", in->token != NULL ? json_string(in->token) : json_null());
+	return (o);
+}
+
+int
+kbg_PasswordResetConfirmRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_PasswordResetConfirmRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "token");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->token) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "password");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->password) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_PasswordResetConfirmRequest_encode(const struct kbg_PasswordResetConfirmRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "token", in->token != NULL ? json_string(in->token) : json_null());
+	json_object_set_new(o, "password", in->password != NULL ? json_string(in->password) : json_null());
+	return (o);
+}
+
+int
+kbg_PasswordResetStatus_decode(struct kb_ctx *ctx, json_t *j, struct kbg_PasswordResetStatus *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "valid");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_bool(v, &out->valid) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "expires_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->expires_at) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_PasswordResetStatus_encode(const struct kbg_PasswordResetStatus *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "valid", json_boolean(in->valid));
+	json_object_set_new(o, "expires_at", in->expires_at != NULL ? json_string(in->expires_at) : json_null());
+	return (o);
+}
+
+int
+kbg_OtpVerifyRequest_decode(struct kb_ctx *ctx, json_t *j, struct kbg_OtpVerifyRequest *out)
+{
+	json_t	*v;
+
+	(void)ctx;
+	if (!json_is_object(j))
+		return (-1);
+	v = json_object_get(j, "email");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->email) == -1)
+			return (-1);
+	} else
+		return (-1);
+	v = json_object_get(j, "code");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->code) == -1)
+			return (-1);
+	} else
+		return (-1);
+	return (0);
+}
+
+json_t *
+kbg_OtpVerifyRequest_encode(const struct kbg_OtpVerifyRequest *in)
+{
+	json_t	*o;
+
+	if (in == NULL)
+		return (json_null());
+	if ((o = json_object()) == NULL)
+		return (NULL);
+	json_object_set_new(o, "email", in->email != NULL ? json_string(in->email) : json_null());
+	json_object_set_new(o, "code", in->code != NULL ? json_string(in->code) : json_null());
 	return (o);
 }
 

@@ -80,6 +80,14 @@ struct kbg_ClientKeyUpdateRequest;
 struct kbg_AdminSetupStatus;
 struct kbg_AdminSetupRequest;
 struct kbg_AdminUser;
+struct kbg_EmailRequest;
+struct kbg_EmailSent;
+struct kbg_VerifyEmailRequest;
+struct kbg_MagicLinkVerifyRequest;
+struct kbg_PasswordResetVerifyRequest;
+struct kbg_PasswordResetConfirmRequest;
+struct kbg_PasswordResetStatus;
+struct kbg_OtpVerifyRequest;
 
 /* ServiceInfo */
 struct kbg_ServiceInfo {
@@ -128,15 +136,12 @@ struct kbg_Error {
 	const char *error;	/* error */
 	const char *code;	/* code */
 	const char *request_id;	/* request_id */
-	size_t	n_details;
-	struct kbg_ErrorDetail *details;	/* details */
+	json_t *details;	/* details */
 	int	has_details;
 	const char *message;	/* message */
 	int	has_message;
 	const char *sqlstate;	/* sqlstate */
 	int	has_sqlstate;
-	const char *detail;	/* detail */
-	int	has_detail;
 	const char *hint;	/* hint */
 	int	has_hint;
 };
@@ -890,5 +895,72 @@ struct kbg_AdminUser {
 
 int	kbg_AdminUser_decode(struct kb_ctx *, json_t *, struct kbg_AdminUser *);
 json_t	*kbg_AdminUser_encode(const struct kbg_AdminUser *);
+
+/* EmailRequest */
+struct kbg_EmailRequest {
+	const char *email;	/* email */
+};
+
+int	kbg_EmailRequest_decode(struct kb_ctx *, json_t *, struct kbg_EmailRequest *);
+json_t	*kbg_EmailRequest_encode(const struct kbg_EmailRequest *);
+
+/* EmailSent */
+struct kbg_EmailSent {
+	const char *message;	/* message */
+};
+
+int	kbg_EmailSent_decode(struct kb_ctx *, json_t *, struct kbg_EmailSent *);
+json_t	*kbg_EmailSent_encode(const struct kbg_EmailSent *);
+
+/* VerifyEmailRequest */
+struct kbg_VerifyEmailRequest {
+	const char *token;	/* token */
+};
+
+int	kbg_VerifyEmailRequest_decode(struct kb_ctx *, json_t *, struct kbg_VerifyEmailRequest *);
+json_t	*kbg_VerifyEmailRequest_encode(const struct kbg_VerifyEmailRequest *);
+
+/* MagicLinkVerifyRequest */
+struct kbg_MagicLinkVerifyRequest {
+	const char *token;	/* token */
+};
+
+int	kbg_MagicLinkVerifyRequest_decode(struct kb_ctx *, json_t *, struct kbg_MagicLinkVerifyRequest *);
+json_t	*kbg_MagicLinkVerifyRequest_encode(const struct kbg_MagicLinkVerifyRequest *);
+
+/* PasswordResetVerifyRequest */
+struct kbg_PasswordResetVerifyRequest {
+	const char *token;	/* token */
+};
+
+int	kbg_PasswordResetVerifyRequest_decode(struct kb_ctx *, json_t *, struct kbg_PasswordResetVerifyRequest *);
+json_t	*kbg_PasswordResetVerifyRequest_encode(const struct kbg_PasswordResetVerifyRequest *);
+
+/* PasswordResetConfirmRequest */
+struct kbg_PasswordResetConfirmRequest {
+	const char *token;	/* token */
+	const char *password;	/* password */
+};
+
+int	kbg_PasswordResetConfirmRequest_decode(struct kb_ctx *, json_t *, struct kbg_PasswordResetConfirmRequest *);
+json_t	*kbg_PasswordResetConfirmRequest_encode(const struct kbg_PasswordResetConfirmRequest *);
+
+/* PasswordResetStatus */
+struct kbg_PasswordResetStatus {
+	int valid;	/* valid */
+	const char *expires_at;	/* expires_at */
+};
+
+int	kbg_PasswordResetStatus_decode(struct kb_ctx *, json_t *, struct kbg_PasswordResetStatus *);
+json_t	*kbg_PasswordResetStatus_encode(const struct kbg_PasswordResetStatus *);
+
+/* OtpVerifyRequest */
+struct kbg_OtpVerifyRequest {
+	const char *email;	/* email */
+	const char *code;	/* code */
+};
+
+int	kbg_OtpVerifyRequest_decode(struct kb_ctx *, json_t *, struct kbg_OtpVerifyRequest *);
+json_t	*kbg_OtpVerifyRequest_encode(const struct kbg_OtpVerifyRequest *);
 
 #endif /* KBG_TYPES_H */

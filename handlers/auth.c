@@ -58,7 +58,9 @@ static struct kb_stmt	config_stmt = KB_STMT_RO(
 
 /*
  * $1 email, $2 password hash, $3 user_metadata, $4 refresh token hash,
- * $5 user agent, $6 client address, $7 request id.
+ * $5 user agent, $6 client address, $7 request id, $8 e-mail
+ * verification token hash, $9 its lifetime (s), $10 the mail's subject,
+ * $11 its body (queued in mail_outbox, see email.c).
  */
 static struct kb_stmt	signup_stmt = KB_STMT(
 	"WITH cfg AS (SELECT " SIGNUP_ENABLED " AS enabled),"
@@ -70,6 +72,14 @@ static struct kb_stmt	signup_stmt = KB_STMT(
 	" SELECT id, $5, $6 FROM u RETURNING id),"
 	" t AS (INSERT INTO refresh_tokens (session_id, token_hash)"
 	" SELECT id, $4 FROM s),"
+	" vt AS (INSERT INTO email_tokens (user_id, email, kind, token_hash,"
+	" expires_at, ip) SELECT id, email, 'verify', $8,"
+	" now() + make_interval(secs => $9::int), $6 FROM u RETURNING id),"
+	" vm AS (INSERT INTO mail_outbox (to_addr, subject, body, kind)"
+	" SELECT u.email, $10, $11, 'verify' FROM u, vt),"
+	" vl AS (INSERT INTO email_send_limits (email, kind)"
+	" SELECT email, 'verify' FROM u ON CONFLICT (email, kind)"
+	" DO UPDATE SET sent_at = now()),"
 	" a AS (INSERT INTO " AUDIT_COLS
 	" SELECT u.id, 'user.signup', u.id::text, $7, $6,"
 	" jsonb_build_object('session_id', s.id) FROM u, s"
@@ -243,6 +253,8 @@ static struct kb_stmt	user_get_by_key = KB_STMT_RO(
  */
 static struct kb_stmt	user_update = KB_STMT(
 	"WITH u AS (UPDATE users u SET email = coalesce(lower($3), u.email),"
+	" email_confirmed_at = CASE WHEN $3::text IS NULL"
+	" OR lower($3) = u.email THEN u.email_confirmed_at END,"
 	" password_hash = coalesce($4, u.password_hash),"
 	" user_metadata = CASE WHEN $5::jsonb IS NULL THEN u.user_metadata"
 	" ELSE (u.user_metadata || $5::jsonb) - ARRAY(SELECT e.k FROM"
@@ -430,6 +442,8 @@ static void	respond_session_ended(struct kb_ctx *);
 static void	respond_session(struct kb_ctx *, int, const char *,
 		    const char *, const char *, const char *, const char *);
 
+static char	*stored_hash(const char *);
+
 /* ---- GET /auth/config ---- */
 
 void
@@ -476,8 +490,10 @@ signup_hashed(struct kb_ctx *ctx, void *arg)
 	const struct kbg_signup_in	*in;
 	char				 token[KB_TOKEN_LEN(REFRESH_BYTES)];
 	char				 thash[KB_TOKEN_HASH_LEN];
-	char				*meta = NULL;
-	const char			*params[7];
+	char				 vhash[KB_TOKEN_HASH_LEN];
+	char				 vttl[16];
+	char				*meta = NULL, *vbody;
+	const char			*params[11], *vsubject;
 
 	if (ctx == NULL) {
 		pw_free(w);
@@ -495,6 +511,12 @@ signup_hashed(struct kb_ctx *ctx, void *arg)
 		pw_free(w);
 		return;
 	}
+	if ((vbody = email_verify_mail(ctx, in->body->email, vhash,
+	    sizeof(vhash), &vsubject)) == NULL) {
+		pw_free(w);
+		return;
+	}
+	(void)snprintf(vttl, sizeof(vttl), "%d", kb_config.verify_ttl);
 	if (in->body->has_data)
 		meta = json_dumps(in->body->data, JSON_COMPACT);
 	params[0] = in->body->email;
@@ -504,8 +526,13 @@ signup_hashed(struct kb_ctx *ctx, void *arg)
 	params[4] = kb_ctx_header(ctx, "user-agent");
 	params[5] = kb_ctx_client_addr(ctx);
 	params[6] = kb_ctx_request_id(ctx);
-	kb_db_query(ctx, &signup_stmt, 7, params, signup_done,
+	params[7] = vhash;
+	params[8] = vttl;
+	params[9] = vsubject;
+	params[10] = vbody;
+	kb_db_query(ctx, &signup_stmt, 11, params, signup_done,
 	    kb_ctx_strdup(ctx, token));
+	free(vbody);
 	free(meta);
 	pw_free(w);
 }
@@ -594,11 +621,10 @@ signin_found(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 		w->user_id = kb_ctx_strdup(ctx, PQgetvalue(r->res, 0, 0));
 		w->mfa = PQgetvalue(r->res, 0, 3)[0] == 't';
 		w->is_admin = PQgetvalue(r->res, 0, 4)[0] == 't';
-		w->stored = strdup(PQgetvalue(r->res, 0, 1));
-		if (w->stored == NULL)
-			abort();
+		w->stored = stored_hash(PQgetvalue(r->res, 0, 1));
 		/* Only a sign-in that will succeed upgrades the hash. */
-		w->want_rehash = (!sr->admin || w->is_admin) && !w->mfa;
+		w->want_rehash = (!sr->admin || w->is_admin) && !w->mfa &&
+		    w->stored != NULL;
 	}
 	(void)pw_start(ctx, w, pw_verify_fn, signin_verified);
 }
@@ -1110,8 +1136,7 @@ reauth_found(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 		return;
 	}
 	w = pw_new(in, in->body->password);
-	if ((w->stored = strdup(PQgetvalue(r->res, 0, 0))) == NULL)
-		abort();
+	w->stored = stored_hash(PQgetvalue(r->res, 0, 0));
 	(void)pw_start(ctx, w, pw_verify_fn, reauth_verified);
 }
 
@@ -1347,6 +1372,23 @@ auth_is_uuid(const char *s)
 			return (0);
 	}
 	return (1);
+}
+
+/*
+ * A copy of a stored password hash for pw_verify_fn, or NULL for an
+ * account without a password ("!", created by an e-mail sign-in, see
+ * email.c): it is then checked against the dummy hash and never matches.
+ */
+static char *
+stored_hash(const char *hash)
+{
+	char	*p;
+
+	if (strcmp(hash, "!") == 0)
+		return (NULL);
+	if ((p = strdup(hash)) == NULL)
+		abort();
+	return (p);
 }
 
 static struct pw_work *

@@ -21,7 +21,8 @@ struct kb_caller;
 /* A users row `u` as GoTrue clients expect a user. */
 #define USER_JSON							\
 	"json_build_object('id', u.id, 'aud', 'authenticated',"		\
-	" 'role', u.role, 'email', u.email, 'email_confirmed_at', NULL,"	\
+	" 'role', u.role, 'email', u.email,"				\
+	" 'email_confirmed_at', " TS("u.email_confirmed_at") ","		\
 	" 'user_metadata', u.user_metadata, 'app_metadata',"		\
 	" json_build_object('provider', 'email', 'providers',"		\
 	" json_build_array('email')),"					\
@@ -56,6 +57,18 @@ void	auth_signin(struct kb_ctx *, const char *, const char *, int);
 void	auth_refresh(struct kb_ctx *, const char *, int);
 /* 0 when it answered 400: a password over KB_PASSWORD_MAX_LEN bytes. */
 int	auth_password_bytes_ok(struct kb_ctx *, const char *);
+/*
+ * email.c: a new e-mail verification token (its hash into `hash`) and the
+ * mail for it; the body is malloc'd, NULL when it answered 500.
+ */
+char	*email_verify_mail(struct kb_ctx *, const char *, char *, size_t,
+	    const char **);
+
+/*
+ * email.c: a mail body (malloc'd, freed here) sealed for `to` the way
+ * mail_outbox stores bodies; malloc'd, NULL on failure.
+ */
+char	*email_seal(const char *to, char *body);
 
 /* mfa.c: sign-in of user_id (password right, 2FA on) answers a challenge. */
 void	mfa_signin_challenge(struct kb_ctx *, const char *);

@@ -15,6 +15,8 @@
  * NULL for a service key), $3 request id, $4 client address, $5 key id.
  */
 
+#define _GNU_SOURCE		/* asprintf */
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,8 +249,10 @@ static struct kb_stmt list_invitations = KB_STMT_RO(LIST(
 	" ORDER BY i.created_at DESC, i.id"));
 
 /*
- * $6 e-mail, $7 role, $8 token hash, $9 lifetime (s).  A pending
- * invitation of the same address is revoked: one live token per address.
+ * $6 e-mail, $7 role, $8 token hash, $9 lifetime (s), $10 subject, $11
+ * the sealed mail.  A pending invitation of the same address is revoked:
+ * one live token per address.  The mail goes out through the outbox
+ * (server/kb_mail.c), in the same statement.
  */
 static struct kb_stmt create_invitation = KB_STMT(
 	PARAMS ", old AS (UPDATE invitations SET revoked_at = now()"
@@ -257,6 +261,8 @@ static struct kb_stmt create_invitation = KB_STMT(
 	" i AS (INSERT INTO invitations (tenant_id, email, role, token_hash,"
 	"  invited_by, expires_at) VALUES ($1, $6, $7, $8, $2::uuid,"
 	"  now() + make_interval(secs => $9::int)) RETURNING *),"
+	" m AS (INSERT INTO mail_outbox (to_addr, subject, body, kind)"
+	"  SELECT lower(i.email), $10, $11, 'invite' FROM i),"
 	" a AS (" AUDIT("$1::uuid", "tenant.invite", "i.id::text",
 	"jsonb_build_object('email', i.email, 'role', i.role)", "i") ")"
 	" SELECT " INVITATION_JSON("i") "::text FROM i");
@@ -755,9 +761,11 @@ kbh_createTenantInvitation(struct kb_ctx *ctx,
     const struct kbg_createTenantInvitation_in *in)
 {
 	const struct kbg_InvitationCreateRequest	*b = in->body;
-	char		 hash[KB_TOKEN_HASH_LEN], ttl[24], *token;
-	const char	*v[NCOMMON + 4];
+	char		 hash[KB_TOKEN_HASH_LEN], ttl[24], *token, *mail;
+	char		*sealed;
+	const char	*v[NCOMMON + 6];
 	size_t		 len = KB_TOKEN_LEN(32);
+	int64_t		 secs;
 
 	token = kb_ctx_alloc(ctx, len);
 	if (kb_token_new("kbiv_", 32, token, len) != KB_TOKEN_OK ||
@@ -766,15 +774,30 @@ kbh_createTenantInvitation(struct kb_ctx *ctx,
 		kb_respond_error(ctx, 500, "INTERNAL", "no randomness");
 		return;
 	}
-	(void)snprintf(ttl, sizeof(ttl), "%" PRId64,
-	    b->has_expires_in ? b->expires_in : (int64_t)INVITATION_TTL);
+	secs = b->has_expires_in ? b->expires_in : (int64_t)INVITATION_TTL;
+	(void)snprintf(ttl, sizeof(ttl), "%" PRId64, secs);
+	if (asprintf(&mail, "Hello,\r\n\r\nYou are invited to join a "
+	    "tenant as %s.\r\n\r\nSee the invitation:\r\n%s/api/v1/"
+	    "invitations/%s/validate\r\n\r\nAccept it while signed in "
+	    "with this address (POST .../accept). It works once and expires "
+	    "in %" PRId64 " hours.\r\nIf you did not expect it, ignore this "
+	    "mail.\r\n", b->has_role ? b->role : "member",
+	    kb_config.public_url, token, (secs + 3599) / 3600) == -1)
+		abort();
+	if ((sealed = email_seal(b->email, mail)) == NULL) {
+		kb_respond_error(ctx, 500, "INTERNAL", "cannot seal a mail");
+		return;
+	}
 	common(ctx, v);
 	v[5] = b->email;
 	v[6] = b->has_role ? b->role : "member";
 	v[7] = hash;
 	v[8] = ttl;
-	kb_db_query(ctx, &create_invitation, NCOMMON + 4, v, invite_done,
+	v[9] = "You are invited";
+	v[10] = sealed;
+	kb_db_query(ctx, &create_invitation, NCOMMON + 6, v, invite_done,
 	    token);
+	free(sealed);
 }
 
 /* The invitation with its token, which is shown this once. */

@@ -6,7 +6,7 @@ set -eu
 
 PKGS="gcc make pkg-config kore libyaml-dev libjansson-dev libjwt-dev
 libcmocka-dev libpq-dev libssl-dev libpcre2-dev libcurl4-openssl-dev
-libargon2-dev
+libargon2-dev python3-aiosmtpd clang
 postgresql-15 wrk curl ca-certificates chromium"
 
 # Node.js may come from elsewhere than Debian (with its own npm): only

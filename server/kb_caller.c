@@ -19,12 +19,17 @@
 static struct kb_stmt	set_caller = KB_STMT_RO(
     "SELECT pg_catalog.set_config('role', $1, true), "
     "pg_catalog.set_config('request.jwt.claims', $2, true)");
+static struct kb_stmt	set_caller_timeout = KB_STMT_RO(
+    "SELECT pg_catalog.set_config('role', $1, true), "
+    "pg_catalog.set_config('request.jwt.claims', $2, true), "
+    "pg_catalog.set_config('statement_timeout', $3, true)");
 
 const char *
 kb_caller_pg_role(const struct kb_caller *c)
 {
 	if (c->cred == KB_CRED_SERVICE_KEY ||
-	    (c->role != NULL && strcmp(c->role, "service_role") == 0))
+	    (c->role != NULL && strcmp(c->role, "service_role") == 0) ||
+	    kb_caller_is_instance_admin(c))
 		return ("service_role");
 	if (c->cred == KB_CRED_NONE || c->role == NULL ||
 	    strcmp(c->role, "anon") == 0)
@@ -68,13 +73,23 @@ kb_caller_claims(struct kb_ctx *ctx)
 void
 kb_db_step_caller(struct kb_ctx *ctx, struct kb_db_step *step)
 {
-	const char	**vals;
+	kb_db_step_caller_timeout(ctx, 0, step);
+}
 
-	vals = kb_ctx_alloc(ctx, 2 * sizeof(*vals));
+void
+kb_db_step_caller_timeout(struct kb_ctx *ctx, int timeout_ms,
+    struct kb_db_step *step)
+{
+	const char	**vals;
+	char		  tmo[16];
+
+	vals = kb_ctx_alloc(ctx, 3 * sizeof(*vals));
 	vals[0] = kb_caller_pg_role(kb_ctx_caller(ctx));
 	vals[1] = kb_caller_claims(ctx);
+	(void)snprintf(tmo, sizeof(tmo), "%d", timeout_ms);
+	vals[2] = kb_ctx_strdup(ctx, tmo);
 	memset(step, 0, sizeof(*step));
-	step->stmt = &set_caller;
-	step->nparams = 2;
+	step->stmt = timeout_ms > 0 ? &set_caller_timeout : &set_caller;
+	step->nparams = timeout_ms > 0 ? 3 : 2;
 	step->values = vals;
 }

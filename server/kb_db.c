@@ -1054,9 +1054,13 @@ query_complete(struct kb_db_query *q, int unavailable, const char *why)
 				 * The server is shutting down or restarting
 				 * (class 57P) or the connection broke (08):
 				 * not this query's fault, the database's.
+				 * Except 08P01, a protocol violation, which
+				 * is also how PostgreSQL refuses a statement
+				 * given the wrong number of parameters.
 				 */
 				if (strncmp(r.sqlstate, "57P", 3) == 0 ||
-				    strncmp(r.sqlstate, "08", 2) == 0)
+				    (strncmp(r.sqlstate, "08", 2) == 0 &&
+				    strcmp(r.sqlstate, "08P01") != 0))
 					r.unavailable = 1;
 			} else if (!r.ok) {
 				r.message = "query failed";

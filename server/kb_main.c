@@ -85,6 +85,14 @@ KORE_SECCOMP_FILTER("korebase",
 	KORE_SYSCALL_ALLOW(gettid),
 	KORE_SYSCALL_ALLOW(sched_getaffinity),
 	KORE_SYSCALL_ALLOW(sigaltstack),
+	/*
+	 * The mail sender thread (kb_mail.c): libcurl 7.88 can make a
+	 * wake-up socketpair for a multi handle (the curl command does,
+	 * under strace; our easy-handle sends passed without it).  Allowed
+	 * so such a path cannot kill a worker.  Everything else it and the
+	 * sender's blocking libpq connection use is allowed above.
+	 */
+	KORE_SYSCALL_ALLOW(socketpair),
 );
 
 static const struct kb_api	*api = &kbg_api;
@@ -115,12 +123,14 @@ kore_worker_configure(void)
 	kb_db_init();
 	kb_schema_cache_init();
 	kb_work_init();
+	kb_mail_init();
 	kore_timer_add(log_tick, KB_LOG_FLUSH_MS, NULL, 0);
 }
 
 void
 kore_worker_teardown(void)
 {
+	kb_mail_shutdown();
 	kb_db_shutdown();
 	kb_work_shutdown();
 	kb_log_flush();

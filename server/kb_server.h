@@ -40,8 +40,26 @@ struct kb_config {
 	const char	*setup_token;	/* KB_SETUP_TOKEN: first admin setup */
 	int		session_ttl;	/* KB_SESSION_TTL: session seconds */
 	int		refresh_ttl;	/* KB_REFRESH_TTL: refresh-token seconds */
+	int		sql_timeout_ms;	/* KB_SQL_TIMEOUT_MS: POST /sql */
 	const char	*tables_schemas; /* KB_TABLES_SCHEMAS: exposed */
 	const char	*tables_exclude; /* KB_TABLES_EXCLUDE: never exposed */
+	/* E-mail flows (handlers/email.c) and the sender (kb_mail.c). */
+	const char	*public_url;	/* KB_PUBLIC_URL: links in mails */
+	const char	*smtp_url;	/* KB_SMTP_URL, NULL: log mail */
+	const char	*smtp_from;	/* KB_SMTP_FROM */
+	const char	*smtp_user;	/* KB_SMTP_USER, or NULL */
+	const char	*smtp_password;	/* KB_SMTP_PASSWORD, or NULL */
+	int		mail_sender;	/* KB_MAIL_SENDER: 1 runs it */
+	int		mail_poll_ms;	/* KB_MAIL_POLL_MS */
+	int		mail_retry_ms;	/* KB_MAIL_RETRY_BASE_MS */
+	int		mail_max_attempts; /* KB_MAIL_MAX_ATTEMPTS */
+	int		mail_rate_s;	/* KB_MAIL_RATE_SECONDS */
+	int		verify_ttl;	/* KB_VERIFY_TTL (seconds) */
+	int		magiclink_ttl;	/* KB_MAGICLINK_TTL */
+	int		reset_ttl;	/* KB_RESET_TTL */
+	int		otp_ttl;	/* KB_OTP_TTL */
+	int		otp_max_attempts; /* KB_OTP_MAX_ATTEMPTS */
+	int		otp_create_user; /* KB_AUTH_OTP_CREATE_USER */
 };
 
 /*
@@ -56,11 +74,15 @@ struct kb_config {
 	"audit_log,user_mfa,mfa_recovery_codes,mfa_challenges,"		\
 	"tenants,tenant_members,tenant_settings,invitations,"		\
 	"service_keys,service_key_events,client_keys,admin_setup,"	\
+	"email_tokens,email_send_limits,mail_outbox,mail_outbox_notify,"	\
 	"kb_migrations,kb_resolve_caller,kb_schema_notify"
 
 extern struct kb_config	kb_config;
 
 void	kb_config_load(void);
+
+/* A monotonic clock in microseconds. */
+uint64_t	kb_now_us(void);
 
 /*
  * Request context.  Created by the dispatcher for every request, freed
@@ -240,12 +262,14 @@ void	kb_db_run(struct kb_ctx *, const struct kb_db_step *steps, int nsteps,
 /*
  * The caller as PostgreSQL sees it (server/kb_caller.c), for kb_db_run
  * and kb_stream_copy.  kb_caller_pg_role: "service_role" for service
- * keys, "anon" without credentials, else "authenticated" (instance and
- * tenant administrators too: what they may do beyond a user is the
- * API's business, not the database role's).  kb_caller_claims: the
- * claims as JSON text ({"role","sub","sid","tenant_id","tenant_role",
- * "key_id","exp"}, absent ones left out), made once per request.
- * kb_db_step_caller fills `step` with the step 0 that sets both:
+ * keys and instance administrators (who bypass row-level security, as
+ * Supabase's dashboard does), "anon" without credentials, else
+ * "authenticated" (tenant administrators too: what they may do beyond a
+ * user is the API's business).  kb_caller_claims: the claims as JSON text
+ * ({"role","sub","sid","tenant_id","tenant_role","key_id","exp"}, absent
+ * ones left out; "role" is the API role, e.g. "admin"), made once per
+ * request.  kb_db_step_caller fills `step` with the step 0 that sets both
+ * (and, with kb_db_step_caller_timeout, a statement timeout in ms):
  *
  *	struct kb_db_step steps[2] = { 0 };
  *	kb_db_step_caller(ctx, &steps[0]);
@@ -255,6 +279,8 @@ void	kb_db_run(struct kb_ctx *, const struct kb_db_step *steps, int nsteps,
 const char	*kb_caller_pg_role(const struct kb_caller *);
 const char	*kb_caller_claims(struct kb_ctx *);
 void		 kb_db_step_caller(struct kb_ctx *, struct kb_db_step *);
+void		 kb_db_step_caller_timeout(struct kb_ctx *, int timeout_ms,
+		    struct kb_db_step *);
 
 /*
  * The usual way to end a failed query: 503 when the database is down,
@@ -272,6 +298,18 @@ int	kb_db_available(void);
  * timeout + 1 s).  Costs no query per caller.
  */
 int	kb_db_healthy(void);
+
+/*
+ * The mail sender (kb_mail.c): a helper thread per worker that delivers
+ * mail_outbox rows.  Handlers only insert rows (a trigger NOTIFYs
+ * kb_mail), their bodies sealed with kb_seal() under
+ * HMAC-SHA256(KB_JWT_SECRET, KB_MAIL_KEY_LABEL), the recipient as
+ * associated data.
+ */
+#define KB_MAIL_KEY_LABEL	"kb-mail-body-key"
+
+void	kb_mail_init(void);		/* per worker */
+void	kb_mail_shutdown(void);
 
 void	kb_db_init(void);		/* per worker */
 void	kb_db_shutdown(void);

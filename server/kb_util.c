@@ -20,6 +20,8 @@
 
 struct kb_config	kb_config;
 
+static char		public_url[64];
+
 static long	env_long(const char *, long, long, long);
 
 /*
@@ -75,10 +77,54 @@ kb_config_load(void)
 	    60, 86400 * 3650);
 	kb_config.refresh_ttl = (int)env_long("KB_REFRESH_TTL",
 	    kb_config.session_ttl, 60, 86400 * 3650);
+	kb_config.sql_timeout_ms = (int)env_long("KB_SQL_TIMEOUT_MS", 5000,
+	    1, 600000);
 	v = getenv("KB_TABLES_SCHEMAS");
 	kb_config.tables_schemas = (v && *v) ? v : "public";
 	v = getenv("KB_TABLES_EXCLUDE");
 	kb_config.tables_exclude = v ? v : KB_TABLES_EXCLUDE_DEFAULT;
+
+	/* Unset: this machine on PORT (what scripts/run.sh binds). */
+	v = getenv("KB_PUBLIC_URL");
+	if (v == NULL || *v == '\0') {
+		(void)snprintf(public_url, sizeof(public_url),
+		    "http://127.0.0.1:%ld", env_long("PORT", 8080, 1, 65535));
+		v = public_url;
+	}
+	kb_config.public_url = v;
+	if (strncmp(kb_config.public_url, "http://", 7) != 0 &&
+	    strncmp(kb_config.public_url, "https://", 8) != 0)
+		fatal("KB_PUBLIC_URL=%s: expected http://... or https://...",
+		    kb_config.public_url);
+	v = getenv("KB_SMTP_URL");
+	kb_config.smtp_url = (v && *v) ? v : NULL;
+	v = getenv("KB_SMTP_FROM");
+	kb_config.smtp_from = (v && *v) ? v : "korebase@localhost";
+	if (strpbrk(kb_config.smtp_from, "\r\n<>") != NULL)
+		fatal("KB_SMTP_FROM: expected a bare address (no <>, CR, LF)");
+	v = getenv("KB_SMTP_USER");
+	kb_config.smtp_user = (v && *v) ? v : NULL;
+	v = getenv("KB_SMTP_PASSWORD");
+	kb_config.smtp_password = (v && *v) ? v : NULL;
+	kb_config.mail_sender = (int)env_long("KB_MAIL_SENDER", 1, 0, 1);
+	kb_config.mail_poll_ms = (int)env_long("KB_MAIL_POLL_MS", 1000, 10,
+	    60000);
+	kb_config.mail_retry_ms = (int)env_long("KB_MAIL_RETRY_BASE_MS",
+	    30000, 10, 3600000);
+	kb_config.mail_max_attempts = (int)env_long("KB_MAIL_MAX_ATTEMPTS", 8,
+	    1, 100);
+	kb_config.mail_rate_s = (int)env_long("KB_MAIL_RATE_SECONDS", 60, 0,
+	    86400);
+	kb_config.verify_ttl = (int)env_long("KB_VERIFY_TTL", 86400, 60,
+	    86400 * 30);
+	kb_config.magiclink_ttl = (int)env_long("KB_MAGICLINK_TTL", 3600, 60,
+	    86400);
+	kb_config.reset_ttl = (int)env_long("KB_RESET_TTL", 3600, 60, 86400);
+	kb_config.otp_ttl = (int)env_long("KB_OTP_TTL", 600, 60, 3600);
+	kb_config.otp_max_attempts = (int)env_long("KB_OTP_MAX_ATTEMPTS", 5, 1,
+	    20);
+	kb_config.otp_create_user = (int)env_long("KB_AUTH_OTP_CREATE_USER", 0,
+	    0, 1);
 }
 
 u_int64_t

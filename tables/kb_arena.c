@@ -134,6 +134,24 @@ kb_arena_printf(struct kb_arena *a, const char *fmt, ...)
 	return (sb.data);
 }
 
+void *
+kb_arena_grow(struct kb_arena *a, void *arr, size_t n, size_t sz)
+{
+	void	*p;
+	size_t	 cap;
+
+	/* The capacity is implied by n: 4, then powers of two. */
+	if (arr != NULL && (n < 4 || (n & (n - 1)) != 0))
+		return (arr);
+	cap = n < 4 ? 4 : n * 2;
+	if (cap > SIZE_MAX / sz)
+		abort();
+	p = kb_arena_alloc(a, cap * sz);
+	if (n > 0)
+		memcpy(p, arr, n * sz);
+	return (p);
+}
+
 void
 kb_sbuf_init(struct kb_sbuf *sb, struct kb_arena *a)
 {

@@ -23,6 +23,12 @@ char		*kb_arena_strdup(struct kb_arena *, const char *);
 char		*kb_arena_strndup(struct kb_arena *, const char *, size_t);
 char		*kb_arena_printf(struct kb_arena *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+/*
+ * Room for element n of an array that only ever grows one at a time
+ * (n elements now, each sz bytes): the same array or a bigger copy.
+ */
+void		*kb_arena_grow(struct kb_arena *, void *arr, size_t n,
+		    size_t sz);
 
 /* A growing NUL-terminated string in an arena. */
 struct kb_sbuf {

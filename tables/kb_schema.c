@@ -12,7 +12,8 @@
 
 /*
  * One row, one text column.  Relations and functions of the schemas in
- * $1 (never pg_catalog or information_schema), not extension members.
+ * $1 (never pg_catalog or information_schema), not extension members,
+ * not partitions (their partitioned table is exposed).
  * Views say whether they are auto-updatable (pg_relation_is_updatable's
  * bits: 4 UPDATE, 8 INSERT, 16 DELETE).  Column types are format_type()
  * text; base_type is the element's (arrays) or the domain base's typname.
@@ -28,7 +29,7 @@ const char KB_SCHEMA_CATALOG_SQL[] =
 	"        pg_catalog.pg_relation_is_updatable(c.oid, true) AS upd\n"
 	"    FROM pg_catalog.pg_class c\n"
 	"    JOIN schemas s ON s.oid = c.relnamespace\n"
-	"    WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p')\n"
+	"    WHERE c.relkind IN ('r', 'v', 'm', 'f', 'p') AND NOT c.relispartition\n"
 	"    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d\n"
 	"        WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass\n"
 	"        AND d.objid = c.oid AND d.deptype = 'e')\n"

@@ -60,5 +60,35 @@ $(KB_TABLES_TEST_DIR)/%: tests/unit/tables/%.c \
 	$(CC) $(KB_TABLES_CFLAGS) -Itests/unit/tables -o $@ $< \
 	    $(KB_TABLES_TEST_OBJS) $(KB_TABLES_LIBS) -lcmocka
 
+# The live cases' driver (libpq, for tests only).
+$(KB_TABLES_TEST_DIR)/live: tests/unit/tables/live.c $(KB_TABLES_TEST_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(KB_TABLES_CFLAGS) $$(pkg-config --cflags libpq) -o $@ $< \
+	    $(KB_TABLES_TEST_OBJS) $(KB_TABLES_LIBS) $$(pkg-config --libs libpq)
+
 # Keep the sanitizer objects between runs (they are intermediate files).
 .SECONDARY: $(KB_TABLES_TEST_OBJS)
+
+# The libFuzzer target (clang): parser, builder and response shaping.
+FUZZ_SECONDS		?= 60
+KB_FUZZ_DIR		 = $(BUILD)/fuzz
+KB_FUZZ_CFLAGS		 = -O1 -g -std=gnu11 -Wall -Wextra \
+			    -Wno-unused-parameter -Itables \
+			    -fsanitize=fuzzer,address,undefined \
+			    -fno-sanitize-recover=all
+
+.PHONY: fuzz
+
+$(KB_FUZZ_DIR)/fuzz_query: tables/fuzz_query.c $(KB_TABLES_SRCS) \
+    $(KB_TABLES_HDRS)
+	@mkdir -p $(dir $@)
+	clang $(KB_FUZZ_CFLAGS) -o $@ tables/fuzz_query.c $(KB_TABLES_SRCS) \
+	    $(KB_TABLES_LIBS)
+
+# New inputs go to $(KB_FUZZ_DIR)/corpus; tables/fuzz_corpus holds seeds.
+fuzz: $(KB_FUZZ_DIR)/fuzz_query
+	@mkdir -p $(KB_FUZZ_DIR)/corpus
+	ASAN_OPTIONS=detect_leaks=1 $(KB_FUZZ_DIR)/fuzz_query \
+	    -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+	    -print_final_stats=1 -artifact_prefix=$(KB_FUZZ_DIR)/ \
+	    $(KB_FUZZ_DIR)/corpus tables/fuzz_corpus

@@ -29,6 +29,8 @@ cc $CFLAGS -o $B/test_tenants tests/integration/test_tenants.c \
     tests/integration/http.c $LIBS
 cc $CFLAGS -o $B/test_migrations tests/integration/test_migrations.c \
     tests/integration/http.c $LIBS
+cc $CFLAGS -o $B/test_sql tests/integration/test_sql.c \
+    tests/integration/http.c $LIBS
 # The keys suite makes its tenants and admins with SQL (libpq).
 cc $CFLAGS $(pkg-config --cflags libpq) -o $B/test_keys \
     tests/integration/test_keys.c tests/integration/http.c $LIBS \
@@ -37,15 +39,22 @@ cc $CFLAGS -o $B/test_admin tests/integration/test_admin.c \
     tests/integration/http.c $LIBS -largon2
 cc $CFLAGS -o $B/test_plumb tests/integration/test_plumb.c \
     tests/integration/http.c $LIBS
+cc $CFLAGS -o $B/test_email tests/integration/test_email.c \
+    tests/integration/http.c $LIBS
 
 PGDIR=$top/$B/test-pg
 PGPORT=$(free_port)
-PORT=$(free_port)
 LOG=$top/$B/test-server.log
 KORE_PID=
 KORE2_PID=
 
 # Stop the server whose parent is $1.
+DEV_PID=
+SINK_PID=
+SMTP_PORT=$(free_port)
+while [ "$SMTP_PORT" = "$PGPORT" ]; do SMTP_PORT=$(free_port); done
+MAIL_DIR=$top/$B/test-mail
+
 stop_kore() {
 	kill "$1" 2>/dev/null || true
 	for _ in $(seq 50); do
@@ -62,8 +71,15 @@ cleanup() {
 	if [ -n "$KORE2_PID" ]; then
 		stop_kore "$KORE2_PID"
 	fi
+	if [ -n "$DEV_PID" ]; then
+		stop_kore "$DEV_PID"
+	fi
 	if [ -n "$KORE_PID" ]; then
 		stop_kore "$KORE_PID"
+	fi
+	if [ -n "$SINK_PID" ]; then
+		kill "$SINK_PID" 2>/dev/null || true
+		wait "$SINK_PID" 2>/dev/null || true
 	fi
 	scripts/pg.sh stop "$PGDIR" || true
 }
@@ -80,6 +96,27 @@ KB_SETUP_TOKEN=kbsetup_$(head -c 24 /dev/urandom | base64 -w0 | tr '+/' '-_')
 export KB_SETUP_TOKEN
 $B/kbmigrate -d "$DATABASE_URL" migrations >/dev/null
 
+# A real SMTP server (Debian's python3-aiosmtpd) that writes every mail
+# it accepts to $MAIL_DIR; the e-mail tests read and follow them.
+rm -rf "$MAIL_DIR"
+mkdir -p "$MAIL_DIR"
+/usr/bin/python3 tests/integration/smtp_sink.py "$SMTP_PORT" "$MAIL_DIR" \
+    > $B/test-smtp.log 2>&1 &
+SINK_PID=$!
+i=0
+until (exec 3<>"/dev/tcp/127.0.0.1/$SMTP_PORT") 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 "$SINK_PID" 2>/dev/null; then
+		echo "integration: the SMTP sink did not start:" >&2
+		cat $B/test-smtp.log >&2
+		exit 1
+	fi
+	sleep 0.1
+done
+
+# Picked late, once PostgreSQL and the sink listen: free_port only sees
+# ports that are listening already.
+PORT=$(free_port)
 sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT|" \
     -e "s|^load[[:space:]].*|load\t\t${KB_MODULE:-$top/$B/korebase-test.so}|" \
     kore.conf > $B/kore.test.conf
@@ -89,7 +126,11 @@ sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT|" \
 flags="-f -n -r"
 # KB_PRELOAD: e.g. libasan for the AddressSanitizer build (make test-asan).
 LD_PRELOAD=${KB_PRELOAD:-} ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
-    KB_DB_POOL=2 kore -c $B/kore.test.conf $flags > "$LOG" 2>&1 &
+    KB_SQL_TIMEOUT_MS=1500 \
+    KB_DB_POOL=2 KB_SMTP_URL="smtp://127.0.0.1:$SMTP_PORT" \
+    KB_SMTP_FROM=korebase@test.invalid KB_PUBLIC_URL="http://127.0.0.1:$PORT" \
+    KB_MAIL_POLL_MS=200 KB_MAIL_RETRY_BASE_MS=300 KB_MAIL_MAX_ATTEMPTS=4 \
+    kore -c $B/kore.test.conf $flags > "$LOG" 2>&1 &
 KORE_PID=$!
 
 export BASE_URL="http://127.0.0.1:$PORT"
@@ -104,17 +145,52 @@ until curl -s -o /dev/null "$BASE_URL/health" 2>/dev/null; do
 	sleep 0.1
 done
 
-export KB_PG_DIR="$PGDIR" KB_PG_PORT="$PGPORT" KB_SERVER_LOG="$LOG"
-export KB_SERVER_PID="$KORE_PID" KB_PRELOAD="${KB_PRELOAD:-}"
-KB_DB_NAME=korebase_test
-export KB_DB_NAME
-# KB_SUITES="plumb auth" runs only those suites (default: all of them).
+# KB_SUITES="plumb auth" runs only those suites (default: all of them);
+# KB_SUITE=email is the same for one.
 want() {
-	case " ${KB_SUITES:-all} " in
+	case " ${KB_SUITES:-${KB_SUITE:-all}} " in
 	*" all "*|*" $1 "*) return 0 ;;
 	esac
 	return 1
 }
+
+# A second server on its own database, as in development: no KB_SMTP_URL
+# (mail goes to its log) and KB_AUTH_OTP_CREATE_USER=1.
+if want email; then
+	DEV_PORT=$(free_port)
+	DEV_LOG=$top/$B/test-server-dev.log
+	DEV_DATABASE_URL="postgresql://postgres@/korebase_test_dev?host=$PGDIR/run&port=$PGPORT"
+	psql "postgresql://postgres@/postgres?host=$PGDIR/run&port=$PGPORT" \
+	    -qc "CREATE DATABASE korebase_test_dev" >/dev/null
+	$B/kbmigrate -d "$DEV_DATABASE_URL" migrations >/dev/null
+	sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $DEV_PORT|" \
+	    $B/kore.test.conf > $B/kore.test-dev.conf
+	LD_PRELOAD=${KB_PRELOAD:-} \
+	    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
+	    DATABASE_URL="$DEV_DATABASE_URL" KB_DB_POOL=2 \
+	    KB_AUTH_OTP_CREATE_USER=1 KB_PUBLIC_URL="http://127.0.0.1:$DEV_PORT" \
+	    KB_MAIL_POLL_MS=200 \
+	    kore -c $B/kore.test-dev.conf $flags > "$DEV_LOG" 2>&1 &
+	DEV_PID=$!
+	i=0
+	until curl -s -o /dev/null "http://127.0.0.1:$DEV_PORT/health"; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$DEV_PID" 2>/dev/null; then
+			echo "integration: the dev server did not start:" >&2
+			cat "$DEV_LOG" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	export KB_DEV_URL="http://127.0.0.1:$DEV_PORT" KB_DEV_LOG="$DEV_LOG"
+	export KB_DEV_DATABASE_URL="$DEV_DATABASE_URL"
+fi
+
+export KB_PG_DIR="$PGDIR" KB_PG_PORT="$PGPORT" KB_SERVER_LOG="$LOG"
+export KB_SERVER_PID="$KORE_PID" KB_PRELOAD="${KB_PRELOAD:-}"
+export KB_MAIL_DIR="$MAIL_DIR" KB_MAIL_MAX_ATTEMPTS=4
+KB_DB_NAME=korebase_test
+export KB_DB_NAME
 status=0
 if want server && ! $B/test_integration; then
 	echo "integration: the suite failed" >&2
@@ -185,6 +261,12 @@ if want migrations && ! $B/test_migrations; then
 	status=1
 fi
 
+# The SQL endpoint.
+if want sql && ! $B/test_sql; then
+	echo "integration: the sql suite failed" >&2
+	status=1
+fi
+
 # The plumbing under the Tables API: transaction groups, roles, the
 # schema cache, streamed exports (test-only routes under /__test/).
 if want plumb && ! $B/test_plumb; then
@@ -192,8 +274,14 @@ if want plumb && ! $B/test_plumb; then
 	status=1
 fi
 
+# E-mail flows, through the SMTP sink.
+if want email && ! $B/test_email; then
+	echo "integration: the e-mail suite failed" >&2
+	status=1
+fi
+
 # Swagger UI's "Try it out" against this server, in headless Chromium.
-if want e2e; then
+if want e2e || want docs; then
 	node tests/e2e/docs.mjs || status=1
 fi
 
@@ -201,6 +289,19 @@ fi
 if ! kill -0 "$KORE_PID" 2>/dev/null; then
 	echo "integration: the server died during the tests" >&2
 	status=1
+fi
+if [ -n "$DEV_PID" ]; then
+	if ! kill -0 "$DEV_PID" 2>/dev/null; then
+		echo "integration: the dev server died during the tests" >&2
+		status=1
+	fi
+	if grep -q '"level":"error"' "$DEV_LOG" ||
+	    grep -qi 'worker .* died\|signal\|AddressSanitizer' "$DEV_LOG"; then
+		echo "integration: the dev server logged errors:" >&2
+		grep -A30 '"level":"error"\|died\|signal\|AddressSanitizer' \
+		    "$DEV_LOG" | head -60 >&2
+		status=1
+	fi
 fi
 if grep -q '"level":"error"' "$LOG" ||
     grep -qi 'worker .* died\|signal\|AddressSanitizer' "$LOG"; then

@@ -91,6 +91,27 @@ sql_ok(const char *sql, char *out, size_t len)
 	assert_int_equal(sql_value(sql, out, len), 0);
 }
 
+/* 1 once a mail holding `needle` reached the SMTP sink ($KB_MAIL_DIR). */
+static int
+mail_with(const char *needle)
+{
+	char	 cmd[512], out[512];
+	FILE	*f;
+	int	 i, found = 0;
+
+	snprintf(cmd, sizeof(cmd), "grep -rlF -- '%s' \"$KB_MAIL_DIR\" "
+	    "2>/dev/null", needle);
+	for (i = 0; i < 150 && !found; i++) {
+		if ((f = popen(cmd, "r")) == NULL)
+			return (0);
+		found = fgets(out, sizeof(out), f) != NULL;
+		pclose(f);
+		if (!found)
+			usleep(100000);
+	}
+	return (found);
+}
+
 static void
 user(struct who *w, const char *name)
 {
@@ -507,6 +528,10 @@ test_invitations(void **state)
 	snprintf(token, sizeof(token), "%s", jstr(r.json, "token"));
 	snprintf(inv_id, sizeof(inv_id), "%s", jstr(r.json, "id"));
 	resp_free(&r);
+
+	/* The invitee gets it by mail, through the outbox and SMTP. */
+	if (getenv("KB_MAIL_DIR") != NULL)
+		assert_true(mail_with(token));
 
 	/* Only the hash is stored. */
 	snprintf(body, sizeof(body), "SELECT count(*) FROM invitations WHERE "

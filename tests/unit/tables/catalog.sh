@@ -1,9 +1,11 @@
 #!/bin/sh
-# The catalog query against a real PostgreSQL: a throwaway cluster, the
+# The tables core against a real PostgreSQL: a throwaway cluster, the
 # sample schema (sample.sql), KB_SCHEMA_CATALOG_SQL run with psql, and
-# the schema tests on its output.  The output must equal the checked-in
-# tests/unit/tables/catalog.json the unit tests use (`--update` rewrites
-# it).
+# the schema tests on its output, which must equal the checked-in
+# tests/unit/tables/catalog.json the unit tests use.  Then the live
+# cases: every request of live.cases planned, run on the sample rows
+# (data.sql) and answered; the answers must equal live.expected.
+# `--update` rewrites catalog.json and live.expected.
 #
 #	tests/unit/tables/catalog.sh [--update]	(make test-tables-catalog)
 set -eu
@@ -25,7 +27,7 @@ free_port() {
 	done
 }
 
-make --no-print-directory -s "$T/test_schema" BUILD="$B"
+make --no-print-directory -s "$T/test_schema" "$T/live" BUILD="$B"
 PGPORT=$(free_port)
 cleanup() {
 	scripts/pg.sh stop "$PGDIR" || true
@@ -66,3 +68,24 @@ elif ! diff -u "$FIXTURE" "$T/catalog.json" > "$T/catalog.diff"; then
 fi
 echo "test-tables-catalog: the catalog query runs on PostgreSQL" \
     "$(psql_do -At -c 'SHOW server_version')" "and matches $FIXTURE"
+
+psql_do -f tests/unit/tables/data.sql >/dev/null
+ASAN_OPTIONS=detect_leaks=1 "$T/live" "$FIXTURE" \
+    "host=$PGDIR/run port=$PGPORT user=postgres dbname=kb_catalog" \
+    < tests/unit/tables/live.cases > "$T/live.out" 2>&1 || {
+	cat "$T/live.out"
+	echo "test-tables-catalog: the live driver failed"
+	exit 1
+}
+n=$(grep -vc '^#' tests/unit/tables/live.cases)
+if [ "${1:-}" = "--update" ]; then
+	cp "$T/live.out" tests/unit/tables/live.expected
+	echo "test-tables-catalog: live.expected updated ($n cases)"
+elif ! diff -u tests/unit/tables/live.expected "$T/live.out" \
+    > "$T/live.diff"; then
+	head -60 "$T/live.diff"
+	echo "test-tables-catalog: live cases differ from live.expected"
+	exit 1
+else
+	echo "test-tables-catalog: $n live cases answer as live.expected says"
+fi

@@ -51,3 +51,6 @@ CREATE FUNCTION pairs(n int, OUT x int, OUT y int) RETURNS SETOF record LANGUAGE
 CREATE FUNCTION tabled(VARIADIC ids int[]) RETURNS TABLE (id int, sq int) LANGUAGE sql AS 'SELECT i, i * i FROM unnest(ids) i';
 CREATE SCHEMA private;
 CREATE TABLE private.secrets (id int PRIMARY KEY, client_id bigint REFERENCES public.clients(id));
+CREATE TABLE events (id int, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events
+    FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');

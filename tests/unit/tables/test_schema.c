@@ -56,6 +56,9 @@ tables_and_views(void **state)
 	assert_non_null(kb_schema_table(sample, NULL, "secrets"));
 	assert_null(kb_schema_table(sample, "public", "secrets"));
 	assert_null(kb_schema_table(sample, NULL, "pg_class"));
+	/* A partitioned table is exposed, its partitions are not. */
+	assert_int_equal(table("events")->kind, 'p');
+	assert_null(kb_schema_table(sample, NULL, "events_2024"));
 	assert_null(kb_schema_table(sample, NULL, "nope"));
 	assert_null(kb_schema_table(sample, NULL, NULL));
 }
