@@ -185,7 +185,7 @@ kb_stream_copy(struct kb_ctx *ctx, int status, const char *content_type,
 			n = strlen(sql) + 64;
 			st->sql = kore_malloc(n);
 			(void)snprintf(st->sql, n, "SELECT "
-			    "pg_catalog.to_json(kb_r)::text FROM (%s) kb_r",
+			    "pg_catalog.to_json(kb_r)::text FROM (%s\n) kb_r",
 			    sql);
 		}
 	}
