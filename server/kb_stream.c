@@ -1,6 +1,10 @@
 /*
  * Streamed responses: large exports in constant memory.
  *
+ * kb_stream_copy formats rows itself (or relays a COPY); kb_stream_rows
+ * writes a query's first column as it is, between a head, separators
+ * and a tail (the Tables planner's export plans: plan->stream_*).
+ *
  * kb_stream_copy runs one query on a connection of its own (not the
  * pool's: a long export must not hold up a pipeline), non-blocking on
  * Kore's event loop, and writes what PostgreSQL sends to the client as
@@ -49,7 +53,8 @@ enum stream_fmt {
 	FMT_RAW = 0,		/* COPY ... TO STDOUT: its bytes as they are */
 	FMT_CSV,
 	FMT_NDJSON,
-	FMT_JSON
+	FMT_JSON,
+	FMT_TEXT		/* kb_stream_rows: column 1 as it is */
 };
 
 enum stream_state {
@@ -84,6 +89,9 @@ struct kb_stream {
 	int			 nparams;
 	char			*role;
 	char			*claims;
+	char			*head;		/* FMT_TEXT */
+	char			*sep;
+	char			*tail;
 	kb_db_cb		 on_error;
 	void			*on_error_arg;
 	int			 headers;	/* sent */
@@ -91,6 +99,8 @@ struct kb_stream {
 	int			 close_at_end;
 	int			 paused;
 	int			 failed;	/* after the headers */
+	int			 complete;	/* every row went out */
+	int			 dbfail;	/* PostgreSQL failed it */
 	u_int64_t		 rows;
 	u_int64_t		 bytes;
 	u_int64_t		 started;
@@ -132,26 +142,79 @@ kb_stream_on_error(struct kb_ctx *ctx, kb_db_cb cb, void *arg)
 	ctx->stream_on_error_arg = arg;
 }
 
+static struct kb_stream	*stream_new(struct kb_ctx *, int, const char *,
+			    int, const char *const *, const char *,
+			    const char *);
+static void		 stream_start(struct kb_stream *);
+
 void
 kb_stream_copy(struct kb_ctx *ctx, int status, const char *content_type,
     const char *sql, int nparams, const char *const *values,
     const char *role, const char *claims_json)
 {
-	static const char *const keys[] = {
-		"dbname", "application_name", "options", NULL
-	};
-	const char		*vals[4];
 	struct kb_stream	*st;
 	size_t			 n;
+
+	if ((st = stream_new(ctx, status, content_type, nparams, values,
+	    role, claims_json)) == NULL)
+		return;
+	n = strspn(sql, " \t\r\n");
+	if (strncasecmp(sql + n, "COPY", 4) == 0 &&
+	    !isalnum((unsigned char)sql[n + 4]) && sql[n + 4] != '_') {
+		if (nparams != 0)
+			fatal("kb_stream_copy: COPY takes no parameters");
+		st->fmt = FMT_RAW;
+		st->sql = kore_strdup(sql);
+	} else if (strncasecmp(content_type, "text/csv", 8) == 0) {
+		st->fmt = FMT_CSV;
+		st->sql = kore_strdup(sql);
+	} else {
+		st->fmt = strncasecmp(content_type, "application/json",
+		    16) == 0 ? FMT_JSON : FMT_NDJSON;
+		/* PostgreSQL writes each row as a JSON object. */
+		n = strlen(sql) + 64;
+		st->sql = kore_malloc(n);
+		(void)snprintf(st->sql, n, "SELECT "
+		    "pg_catalog.to_json(kb_r)::text FROM (%s\n) kb_r", sql);
+	}
+	stream_start(st);
+}
+
+void
+kb_stream_rows(struct kb_ctx *ctx, int status, const char *content_type,
+    const char *sql, int nparams, const char *const *values,
+    const char *role, const char *claims_json, const char *head,
+    const char *sep, const char *tail)
+{
+	struct kb_stream	*st;
+
+	if ((st = stream_new(ctx, status, content_type, nparams, values,
+	    role, claims_json)) == NULL)
+		return;
+	st->fmt = FMT_TEXT;
+	st->sql = kore_strdup(sql);
+	st->head = kore_strdup(head ? head : "");
+	st->sep = kore_strdup(sep ? sep : "");
+	st->tail = kore_strdup(tail ? tail : "");
+	stream_start(st);
+}
+
+/* A stream for the request, or NULL when HEAD was answered at once. */
+static struct kb_stream *
+stream_new(struct kb_ctx *ctx, int status, const char *content_type,
+    int nparams, const char *const *values, const char *role,
+    const char *claims_json)
+{
+	struct kb_stream	*st;
 	int			 i;
 
 	if (ctx->stream != NULL || ctx->responded)
-		fatal("kb_stream_copy: the request already answered");
+		fatal("kb_stream: the request already answered");
 
 	if (ctx->req->method == HTTP_METHOD_HEAD) {
 		/* The headers only: no query runs for them. */
 		kb_respond_text(ctx, status, content_type, "", 0);
-		return;
+		return (NULL);
 	}
 
 	st = kore_calloc(1, sizeof(*st));
@@ -165,30 +228,6 @@ kb_stream_copy(struct kb_ctx *ctx, int status, const char *content_type,
 	st->on_error_arg = ctx->stream_on_error_arg;
 	st->started = kore_time_ms();
 	TAILQ_INIT(&st->queued);
-
-	n = strspn(sql, " \t\r\n");
-	if (strncasecmp(sql + n, "COPY", 4) == 0 &&
-	    !isalnum((unsigned char)sql[n + 4]) && sql[n + 4] != '_') {
-		if (nparams != 0)
-			fatal("kb_stream_copy: COPY takes no parameters");
-		st->fmt = FMT_RAW;
-		st->sql = kore_strdup(sql);
-	} else {
-		if (strncasecmp(content_type, "text/csv", 8) == 0) {
-			st->fmt = FMT_CSV;
-			st->sql = kore_strdup(sql);
-		} else {
-			st->fmt = strncasecmp(content_type,
-			    "application/json", 16) == 0 ? FMT_JSON :
-			    FMT_NDJSON;
-			/* PostgreSQL writes each row as a JSON object. */
-			n = strlen(sql) + 64;
-			st->sql = kore_malloc(n);
-			(void)snprintf(st->sql, n, "SELECT "
-			    "pg_catalog.to_json(kb_r)::text FROM (%s\n) kb_r",
-			    sql);
-		}
-	}
 	st->nparams = nparams;
 	if (nparams > 0) {
 		st->values = kore_calloc(nparams, sizeof(char *));
@@ -201,7 +240,19 @@ kb_stream_copy(struct kb_ctx *ctx, int status, const char *content_type,
 		st->role = kore_strdup(role);
 		st->claims = kore_strdup(claims_json ? claims_json : "");
 	}
-	ctx->stream = st;
+	return (st);
+}
+
+/* Attach the stream to its request and connect. */
+static void
+stream_start(struct kb_stream *st)
+{
+	static const char *const keys[] = {
+		"dbname", "application_name", "options", NULL
+	};
+	const char		*vals[4];
+
+	st->ctx->stream = st;
 	TAILQ_INSERT_TAIL(&streams, st, list);
 	if (tick == NULL)
 		tick = kore_timer_add(stream_tick, STREAM_TICK_MS, NULL, 0);
@@ -264,7 +315,7 @@ kb_stream_detach(struct kb_ctx *ctx)
 	if ((st = ctx->stream) == NULL)
 		return;
 	ctx->stream = NULL;
-	if (st->state != ST_DONE)
+	if (!st->complete && !st->dbfail && st->headers)
 		kb_log("info", "export %s: the client went away after %llu "
 		    "rows, %llu bytes", ctx->request_id,
 		    (unsigned long long)st->rows,
@@ -285,6 +336,9 @@ kb_stream_detach(struct kb_ctx *ctx)
 	kore_free(st->ctype);
 	kore_free(st->role);
 	kore_free(st->claims);
+	kore_free(st->head);
+	kore_free(st->sep);
+	kore_free(st->tail);
 	TAILQ_REMOVE(&streams, st, list);
 	kore_free(st);
 	if (TAILQ_EMPTY(&streams) && tick != NULL) {
@@ -547,6 +601,7 @@ stream_result(struct kb_stream *st, PGresult *r)
 	}
 
 	/* A failure. */
+	st->dbfail = 1;
 	if (st->headers) {
 		kb_log("warning", "export %s failed after %llu rows: %s",
 		    st->ctx->request_id, (unsigned long long)st->rows,
@@ -599,6 +654,8 @@ stream_headers(struct kb_stream *st, const PGresult *r)
 
 	if (st->fmt == FMT_JSON)
 		stream_put(st, "[", 1);
+	if (st->fmt == FMT_TEXT)
+		stream_put(st, st->head, strlen(st->head));
 	if (st->fmt == FMT_CSV && r != NULL) {
 		for (i = 0; i < PQnfields(r); i++) {
 			if (i > 0)
@@ -661,6 +718,12 @@ stream_row(struct kb_stream *st, const PGresult *r)
 	case FMT_JSON:
 		if (st->rows > 0)
 			stream_put(st, ",", 1);
+		stream_put(st, PQgetvalue(r, 0, 0),
+		    (size_t)PQgetlength(r, 0, 0));
+		break;
+	case FMT_TEXT:
+		if (st->rows > 0)
+			stream_put(st, st->sep, strlen(st->sep));
 		stream_put(st, PQgetvalue(r, 0, 0),
 		    (size_t)PQgetlength(r, 0, 0));
 		break;
@@ -798,9 +861,12 @@ stream_finish(struct kb_stream *st)
 	}
 	if (st->fmt == FMT_JSON)
 		stream_put(st, "]", 1);
+	if (st->fmt == FMT_TEXT)
+		stream_put(st, st->tail, strlen(st->tail));
 	stream_emit(st);
 	stream_close_pg(st);
 	st->state = ST_DONE;
+	st->complete = 1;
 	if ((c = stream_conn(st)) != NULL) {
 		if (st->chunked)
 			net_send_queue(c, "0\r\n\r\n", 5);
@@ -827,6 +893,13 @@ stream_fail(struct kb_stream *st, int unavailable, const char *why)
 		return;
 	st->state = ST_DONE;
 	stream_close_pg(st);
+	if (unavailable) {
+		st->dbfail = 1;
+		if (st->headers)
+			kb_log("warning", "export %s cut off after %llu rows: "
+			    "%s", ctx->request_id, (unsigned long long)st->rows,
+			    why ? why : "the database went away");
+	}
 	if (st->headers) {
 		st->failed = 1;
 		if ((c = stream_conn(st)) != NULL)

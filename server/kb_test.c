@@ -15,12 +15,13 @@
  *					the worker's schema cache: version,
  *					counts, whether T and F are exposed
  *	GET  /__test/schema/hold?table=T
- *					acquire the schema, sleep 1 s in the
+ *					acquire the schema, sleep 2 s in the
  *					database, then look T up in the schema
  *					held: it outlives a reload meanwhile
  *	GET  /__test/stream?fmt=F&n=N&role=R&src=S
  *					kb_stream_copy: F csv, ndjson, json or
- *					copy (a COPY statement); S series (N
+ *					copy (a COPY statement), or rows
+ *					(kb_stream_rows); S series (N
  *					rows), big (table kb_plumb_big), who
  *					(current_user), err (a division by 0),
  *					users (korebase's own table), sleep
@@ -67,7 +68,7 @@ static void	test_stream(struct kb_ctx *);
 static void	test_caller(struct kb_ctx *);
 static void	test_held(struct kb_ctx *, struct kb_db_result *, void *);
 
-static struct kb_stmt	test_sleep = KB_STMT_RO("SELECT pg_sleep(1)");
+static struct kb_stmt	test_sleep = KB_STMT_RO("SELECT pg_sleep(2)");
 static void	test_stream_error(struct kb_ctx *, struct kb_db_result *,
 		    void *);
 static void	test_schema(struct kb_ctx *, const struct kb_catalog *,
@@ -229,6 +230,14 @@ test_stream(struct kb_ctx *ctx)
 			    "(FORMAT csv, HEADER)");
 		kb_stream_copy(ctx, 200, "text/csv; charset=utf-8", copy, 0,
 		    NULL, role, role ? "{\"role\":\"test\"}" : NULL);
+		return;
+	}
+	if (strcmp(fmt, "rows") == 0) {
+		kb_stream_on_error(ctx, test_stream_error, NULL);
+		kb_stream_rows(ctx, 200, "application/json; charset=utf-8",
+		    "SELECT json_build_array(g, 'row ' || g)::text "
+		    "FROM generate_series(1, $1::int) g", 1, vals, role,
+		    role ? "{\"role\":\"test\"}" : NULL, "[", ",", "]");
 		return;
 	}
 	if (strcmp(fmt, "csv") == 0)
