@@ -8231,5 +8231,5 @@ const struct kb_api kbg_api = {
 	.ops = kbg_ops,
 	.nops = 106,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 1098816,
+	.spec_json_len = 1108537,
 };

@@ -2022,6 +2022,12 @@ kbg_RpcExecution_decode(struct kb_ctx *ctx, json_t *j, struct kbg_RpcExecution *
 			return (-1);
 		out->has_error = 1;
 	}
+	v = json_object_get(j, "sqlstate");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->sqlstate) == -1)
+			return (-1);
+		out->has_sqlstate = 1;
+	}
 	return (0);
 }
 
@@ -2050,6 +2056,9 @@ kbg_RpcExecution_encode(const struct kbg_RpcExecution *in)
 	}
 	if (in->has_error) {
 		json_object_set_new(o, "error", in->error != NULL ? json_string(in->error) : json_null());
+	}
+	if (in->has_sqlstate) {
+		json_object_set_new(o, "sqlstate", in->sqlstate != NULL ? json_string(in->sqlstate) : json_null());
 	}
 	return (o);
 }
@@ -2080,6 +2089,12 @@ kbg_RpcLogLine_decode(struct kb_ctx *ctx, json_t *j, struct kbg_RpcLogLine *out)
 			return (-1);
 	} else
 		return (-1);
+	v = json_object_get(j, "created_at");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &out->created_at) == -1)
+			return (-1);
+		out->has_created_at = 1;
+	}
 	return (0);
 }
 
@@ -2095,6 +2110,9 @@ kbg_RpcLogLine_encode(const struct kbg_RpcLogLine *in)
 	json_object_set_new(o, "seq", json_integer((json_int_t)in->seq));
 	json_object_set_new(o, "level", in->level != NULL ? json_string(in->level) : json_null());
 	json_object_set_new(o, "message", in->message != NULL ? json_string(in->message) : json_null());
+	if (in->has_created_at) {
+		json_object_set_new(o, "created_at", in->created_at != NULL ? json_string(in->created_at) : json_null());
+	}
 	return (o);
 }
 

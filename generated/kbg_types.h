@@ -534,6 +534,8 @@ struct kbg_RpcExecution {
 	int	has_result;
 	const char *error;	/* error */
 	int	has_error;
+	const char *sqlstate;	/* sqlstate */
+	int	has_sqlstate;
 };
 
 int	kbg_RpcExecution_decode(struct kb_ctx *, json_t *, struct kbg_RpcExecution *);
@@ -544,6 +546,8 @@ struct kbg_RpcLogLine {
 	int64_t seq;	/* seq */
 	const char *level;	/* level */
 	const char *message;	/* message */
+	const char *created_at;	/* created_at */
+	int	has_created_at;
 };
 
 int	kbg_RpcLogLine_decode(struct kb_ctx *, json_t *, struct kbg_RpcLogLine *);

@@ -367,9 +367,13 @@ auth_check(struct kb_ctx *ctx)
 	else
 		ok = !op->secured || c->cred != KB_CRED_NONE;
 
-	if (ok && op->secured && (c->cred == KB_CRED_SERVICE_KEY ||
-	    c->cred == KB_CRED_CLIENT_KEY)) {
-		/* A key needs a scope the operation names. */
+	/*
+	 * A key needs a scope the operation names, also where the operation
+	 * is open to anon (Tables, RPC): a key is limited by its scopes, it
+	 * does not fall back to what anon may do.
+	 */
+	if (ok && (op->secured || op->scopes != NULL) &&
+	    (c->cred == KB_CRED_SERVICE_KEY || c->cred == KB_CRED_CLIENT_KEY)) {
 		ok = 0;
 		for (want = op->scopes; want != NULL && *want != NULL && !ok;
 		    want++) {

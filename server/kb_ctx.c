@@ -65,6 +65,12 @@ kb_ctx_strdup(struct kb_ctx *ctx, const char *s)
 	return (p);
 }
 
+struct kb_defer {
+	void		(*fn)(void *);
+	void		*arg;
+	struct kb_defer	*next;
+};
+
 /*
  * Free everything the context owns.  Called once, from the request's
  * onfree hook, whether the request completed or the client went away.
@@ -73,12 +79,15 @@ void
 kb_ctx_free(struct kb_ctx *ctx)
 {
 	struct arena_chunk	*c, *next;
+	struct kb_defer		*d;
 	size_t			 i;
 
 	kb_db_detach(ctx);
 	kb_work_detach(ctx);
 	kb_schema_release(ctx);
 	kb_stream_detach(ctx);
+	for (d = ctx->defers; d != NULL; d = d->next)
+		d->fn(d->arg);
 	for (c = ctx->arena; c != NULL; c = next) {
 		next = c->next;
 		kore_free(c);
@@ -93,6 +102,24 @@ kb_ctx_free(struct kb_ctx *ctx)
 	json_decref(ctx->body);
 	free(ctx->body_buf);
 	kore_free(ctx);
+}
+
+void
+kb_ctx_defer(struct kb_ctx *ctx, void (*fn)(void *), void *arg)
+{
+	struct kb_defer	*d;
+
+	d = kb_ctx_alloc(ctx, sizeof(*d));
+	d->fn = fn;
+	d->arg = arg;
+	d->next = ctx->defers;
+	ctx->defers = d;
+}
+
+const char *
+kb_ctx_query(struct kb_ctx *ctx)
+{
+	return (ctx->req->query_string);
 }
 
 const char *

@@ -122,6 +122,7 @@ struct db_conn {
 
 static void	conn_event(void *, int);
 static void	conn_connect(struct db_conn *);
+static void	conn_notice(void *, const char *);
 static void	conn_connect_poll(struct db_conn *);
 static void	conn_fail(struct db_conn *, const char *);
 static void	conn_read(struct db_conn *);
@@ -259,6 +260,57 @@ step_set(struct db_step *st, struct kb_stmt *stmt, const char *sql,
 	}
 }
 
+/*
+ * The statement cache for dynamic SQL a caller marks `cache` (the Tables
+ * API: the same query shape gives the same text, its values are
+ * parameters).  A cached text becomes a kb_stmt of its own, prepared
+ * lazily on each connection like the static ones, so PostgreSQL parses
+ * and plans it once per connection instead of on every request.  At most
+ * DB_CACHE_MAX texts per worker: past that, new texts go out unnamed as
+ * before, so no input can grow it without bound.
+ */
+#define DB_CACHE_MAX		512
+#define DB_CACHE_SLOTS		1024		/* open addressing, 2x */
+
+struct db_cached {
+	char		*sql;
+	uint32_t	 hash;
+	struct kb_stmt	 stmt;
+};
+
+static struct db_cached	*cache_slots[DB_CACHE_SLOTS];
+static int		 cache_count;
+
+static struct kb_stmt *
+stmt_cached(const char *sql, int readonly)
+{
+	struct db_cached	*e;
+	uint32_t		 h = 2166136261u;
+	const char		*p;
+	size_t			 i;
+
+	for (p = sql; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	h = (h ^ (uint32_t)readonly) * 16777619u;
+	for (i = h % DB_CACHE_SLOTS;; i = (i + 1) % DB_CACHE_SLOTS) {
+		if ((e = cache_slots[i]) == NULL)
+			break;
+		if (e->hash == h && e->stmt.readonly == readonly &&
+		    strcmp(e->sql, sql) == 0)
+			return (&e->stmt);
+	}
+	if (cache_count >= DB_CACHE_MAX || stmt_next >= DB_MAX_STMTS)
+		return (NULL);
+	e = kore_calloc(1, sizeof(*e));
+	e->sql = kore_strdup(sql);
+	e->hash = h;
+	e->stmt.sql = e->sql;
+	e->stmt.readonly = readonly;
+	cache_slots[i] = e;
+	cache_count++;
+	return (&e->stmt);
+}
+
 static struct kb_db_query *
 query_new(struct kb_ctx *ctx, struct kb_stmt *stmt, int nparams,
     const char *const *values, kb_db_cb cb, void *arg)
@@ -306,9 +358,13 @@ kb_db_run(struct kb_ctx *ctx, const struct kb_db_step *steps, int nsteps,
 	q->steps = kore_calloc(nsteps, sizeof(*q->steps));
 	q->readonly = 1;
 	for (i = 0; i < nsteps; i++) {
-		if (steps[i].stmt == NULL && steps[i].sql == NULL)
+		struct kb_stmt	*stmt = steps[i].stmt;
+
+		if (stmt == NULL && steps[i].sql == NULL)
 			fatal("kb_db_run: step %d has no statement", i);
-		step_set(&q->steps[i], steps[i].stmt, steps[i].sql,
+		if (stmt == NULL && steps[i].cache)
+			stmt = stmt_cached(steps[i].sql, steps[i].readonly);
+		step_set(&q->steps[i], stmt, steps[i].sql,
 		    steps[i].nparams, steps[i].values);
 		if (steps[i].stmt != NULL ? !steps[i].stmt->readonly :
 		    !steps[i].readonly)
@@ -619,8 +675,21 @@ conn_connect(struct db_conn *c)
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
+	/*
+	 * NOTICEs and WARNINGs that statements raise (RAISE NOTICE in an RPC
+	 * call) would go to stderr, raw, between the JSON log lines: drop
+	 * them.  Background RPC calls capture theirs (handlers/rpc.c).
+	 */
+	PQsetNoticeProcessor(c->pg, conn_notice, NULL);
 	c->fd = -1;
 	conn_connect_poll(c);
+}
+
+static void
+conn_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
 }
 
 /* Register the socket for reads, and for writes while `want_write`. */

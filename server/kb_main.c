@@ -127,9 +127,32 @@ kore_worker_configure(void)
 	kore_timer_add(log_tick, KB_LOG_FLUSH_MS, NULL, 0);
 }
 
+#define KB_TEARDOWN_MAX		8
+
+static void	(*teardown_fns[KB_TEARDOWN_MAX])(void);
+static int	  teardown_n;
+
+void
+kb_on_teardown(void (*fn)(void))
+{
+	int	i;
+
+	for (i = 0; i < teardown_n; i++) {
+		if (teardown_fns[i] == fn)
+			return;
+	}
+	if (teardown_n == KB_TEARDOWN_MAX)
+		fatal("kb_on_teardown: more than %d", KB_TEARDOWN_MAX);
+	teardown_fns[teardown_n++] = fn;
+}
+
 void
 kore_worker_teardown(void)
 {
+	int	i;
+
+	for (i = 0; i < teardown_n; i++)
+		teardown_fns[i]();
 	kb_mail_shutdown();
 	kb_db_shutdown();
 	kb_work_shutdown();
@@ -487,6 +510,34 @@ query_next(const char **qs, const char *name, char **key, char **val)
 		return (1);
 	}
 	*qs = p;
+	return (0);
+}
+
+int
+kb_ctx_query_each(struct kb_ctx *ctx,
+    int (*fn)(const char *, const char *, void *), void *arg)
+{
+	const char	*p, *end, *eq;
+	char		*key, *val;
+	int		 rc;
+
+	if ((p = ctx->req->query_string) == NULL)
+		return (0);
+	for (; *p != '\0'; p = (*end == '&') ? end + 1 : end) {
+		end = p + strcspn(p, "&");
+		if (end == p)
+			continue;
+		eq = memchr(p, '=', end - p);
+		key = kb_ctx_alloc(ctx, (size_t)(end - p) + 2);
+		memcpy(key, p, (size_t)((eq ? eq : end) - p));
+		val = key + ((eq ? eq : end) - p) + 1;
+		if (eq != NULL)
+			memcpy(val, eq + 1, (size_t)(end - eq - 1));
+		if (!percent_decode(key, 1) || !percent_decode(val, 1))
+			return (-1);
+		if ((rc = fn(key, val, arg)) != 0)
+			return (rc);
+	}
 	return (0);
 }
 

@@ -60,6 +60,7 @@ struct kb_config {
 	int		otp_ttl;	/* KB_OTP_TTL */
 	int		otp_max_attempts; /* KB_OTP_MAX_ATTEMPTS */
 	int		otp_create_user; /* KB_AUTH_OTP_CREATE_USER */
+	int		rpc_async_timeout_ms; /* KB_RPC_ASYNC_TIMEOUT_MS */
 };
 
 /*
@@ -75,7 +76,8 @@ struct kb_config {
 	"tenants,tenant_members,tenant_settings,invitations,"		\
 	"service_keys,service_key_events,client_keys,admin_setup,"	\
 	"email_tokens,email_send_limits,mail_outbox,mail_outbox_notify,"	\
-	"kb_migrations,kb_resolve_caller,kb_schema_notify"
+	"kb_migrations,kb_resolve_caller,kb_schema_notify,"		\
+	"rpc_executions,rpc_execution_logs"
 
 extern struct kb_config	kb_config;
 
@@ -94,6 +96,25 @@ const char	*kb_ctx_request_id(struct kb_ctx *);
 const char	*kb_ctx_header(struct kb_ctx *, const char *name);
 const char	*kb_ctx_method(struct kb_ctx *);
 char		*kb_ctx_strdup(struct kb_ctx *, const char *);
+/* The raw query string (still percent-encoded, without '?'), or NULL. */
+const char	*kb_ctx_query(struct kb_ctx *);
+/*
+ * Run fn(arg) when the request ends, however it ends (answered, client
+ * gone): for memory a handler's callbacks may never get to free.
+ */
+void		 kb_ctx_defer(struct kb_ctx *, void (*fn)(void *), void *arg);
+
+/*
+ * Every argument of the raw query string, in order, percent-decoded
+ * ('+' as a space): fn(name, value, arg) for each ("" for `?a` or
+ * `?a=`; empty segments such as `&&` are skipped).  Returns 0 once every
+ * argument was seen, the first non-zero value fn returned (which stops
+ * the walk), or -1 when an argument is not valid percent-encoding (or
+ * decodes to a NUL) before fn saw it.
+ */
+int		kb_ctx_query_each(struct kb_ctx *,
+		    int (*fn)(const char *name, const char *value, void *),
+		    void *arg);
 
 /*
  * The caller, as established by the gate before the handler runs: from a
@@ -145,7 +166,9 @@ const struct kb_jwt_config	*kb_jwt_config(void);
  * threads (password hashing and other CPU-heavy or blocking work; it must
  * not touch Kore, the request or the database pool), then `done(ctx, arg)`
  * runs back on the event loop.  If the client went away meanwhile, `done`
- * gets ctx == NULL and must only release `arg`.  `arg` is owned by the
+ * gets ctx == NULL and must only release `arg`.  With ctx NULL the work
+ * belongs to no request (background work that outlives the one that
+ * started it): `done` always gets NULL.  `arg` is owned by the
  * work from this call on (allocate it with malloc, not kb_ctx_alloc).
  * Returns 0, or -1 when the queue is full (answer 503 and free `arg`).
  */
@@ -153,6 +176,14 @@ typedef void	(*kb_work_fn)(void *);
 typedef void	(*kb_work_done)(struct kb_ctx *, void *);
 
 int	kb_work(struct kb_ctx *, kb_work_fn fn, kb_work_done done, void *arg);
+
+/*
+ * Run `fn` on the loop thread when the worker stops, before the database
+ * pool closes and the helper threads are joined (so it may stop long
+ * work of its own on them).  Registering the same function again does
+ * nothing; at most 8.
+ */
+void	kb_on_teardown(void (*fn)(void));
 
 /*
  * Responses.  Exactly one kb_respond_* per request; later calls are
@@ -254,6 +285,12 @@ struct kb_db_step {
 	int			 nparams;
 	const char *const	*values;	/* NULL for SQL NULL */
 	int			 readonly;	/* dynamic SQL: writes nothing */
+	/*
+	 * Dynamic SQL whose text repeats (its values are parameters): keep
+	 * it prepared on each connection (a bounded per-worker cache).
+	 * Only for statements whose result columns cannot change with DDL.
+	 */
+	int			 cache;
 };
 
 void	kb_db_run(struct kb_ctx *, const struct kb_db_step *steps, int nsteps,

@@ -67,6 +67,8 @@ struct kb_ctx {
 
 	struct kb_caller		 caller;
 	const char			*claims;	/* kb_caller_claims */
+	/* kb_ctx_defer: run when the request ends, last first. */
+	struct kb_defer			*defers;
 	char				 client_addr[64];
 
 	/*

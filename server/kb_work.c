@@ -122,7 +122,8 @@ kb_work(struct kb_ctx *ctx, kb_work_fn fn, kb_work_done done, void *arg)
 	job->done = done;
 	job->arg = arg;
 	job->ctx = ctx;
-	TAILQ_INSERT_TAIL(&ctx->jobs, job, clist);
+	if (ctx != NULL)
+		TAILQ_INSERT_TAIL(&ctx->jobs, job, clist);
 
 	pthread_mutex_lock(&work.lock);
 	TAILQ_INSERT_TAIL(&work.submit, job, qlist);

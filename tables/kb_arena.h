@@ -50,9 +50,9 @@ const char *kb_sbuf_str(struct kb_sbuf *);
 /*
  * SQL quoting.  kb_sql_ident appends "name" with inner double quotes
  * doubled: the one way an identifier enters SQL.  kb_sql_literal appends
- * E'text' with quotes and backslashes doubled, for catalog-derived strings only (column
- * names as JSON keys); request values are always $n parameters.  Both
- * refuse nothing: a NUL cannot occur in a C string.
+ * E'text' with quotes and backslashes doubled, for catalog-derived
+ * strings only (column names as JSON keys); request values are always
+ * $n parameters.  Neither refuses anything: a C string has no NUL.
  */
 void	kb_sql_ident(struct kb_sbuf *, const char *);
 void	kb_sql_literal(struct kb_sbuf *, const char *);

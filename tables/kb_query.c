@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kb_arena.h"
 #include "kb_query.h"
@@ -103,6 +104,13 @@ static int	 parse_names(struct ctx *, const struct kb_table *,
 		    size_t *);
 static void	 add_cond(struct ctx *, struct kb_node *, struct kb_cond *);
 static struct kb_node *find_child(struct kb_node *, const char *, size_t);
+static int	 hexval(int);
+static struct kb_node *new_node(struct ctx *, const struct kb_table *,
+		    struct kb_node *);
+static void	 add_star(struct ctx *, struct kb_node *);
+static int	 fk_has_col(const struct kb_fkey *, const char *);
+static int	 fk_in_pk(const struct kb_fkey *, const struct kb_table *);
+static int	 apply_param(struct ctx *, const char *, const char *);
 
 int
 kb_tables_fail(struct kb_tables_error *err, int status, const char *code,
@@ -344,7 +352,8 @@ parse_field(struct ctx *c, const struct kb_table *t, struct cur *cu,
 		if (f->npath == KB_QUERY_MAX_JPATH)
 			return (perr(c, "JSON path longer than %d steps",
 			    KB_QUERY_MAX_JPATH));
-		f->path = kb_arena_grow(c->a, f->path, f->npath, sizeof(*f->path));
+		f->path = kb_arena_grow(c->a, f->path, f->npath,
+		    sizeof(*f->path));
 		st = &f->path[f->npath++];
 		cu->p += 2;
 		if (cu->p < cu->end && *cu->p == '>') {
@@ -423,6 +432,7 @@ parse_select(struct ctx *c, struct kb_node *n, struct cur *cu, int depth)
 	char		*first, *alias, *name, *hints[4];
 	const char	*t0;
 	size_t		 nhints, nitems = 0;
+	int		 spread;
 
 	if (cu->p < cu->end && *cu->p == ')' && depth > 0)
 		return (0);	/* rel(): embedded for filtering only */
@@ -435,14 +445,24 @@ parse_select(struct ctx *c, struct kb_node *n, struct cur *cu, int depth)
 			add_star(c, n);
 			goto next;
 		}
-		if (cu->end - cu->p >= 3 && memcmp(cu->p, "...", 3) == 0)
-			return (perr(c, "spread embedding (...) is not "
-			    "supported"));
+		spread = 0;
+		if (cu->end - cu->p >= 3 && memcmp(cu->p, "...", 3) == 0) {
+			/* ...rel(cols): a to-one's columns, inline. */
+			if (n->spread)
+				return (perr(c, "a spread inside a spread is "
+				    "not supported"));
+			spread = 1;
+			cu->p += 3;
+		}
 		alias = NULL;
 		save = *cu;
 		if ((first = read_name(c, cu, ",()!:.")) == NULL)
 			return (-1);
-		if (cu->p < cu->end && *cu->p == ':' &&
+		if (spread && (cu->p >= cu->end ||
+		    (*cu->p != '(' && *cu->p != '!')))
+			return (perr(c, "expected an embedded resource after "
+			    "\"...\""));
+		if (!spread && cu->p < cu->end && *cu->p == ':' &&
 		    !(cu->p + 1 < cu->end && cu->p[1] == ':')) {
 			alias = first;
 			cu->p++;
@@ -470,15 +490,22 @@ parse_select(struct ctx *c, struct kb_node *n, struct cur *cu, int depth)
 			cu->p++;
 			e = new_node(c, NULL, n);
 			e->alias = alias ? alias : first;
+			e->spread = spread;
 			if (resolve_embed(c, n, e, first, hints, nhints) == -1)
 				return (-1);
+			if (spread && e->to_many)
+				return (kb_tables_fail(c->err, 400,
+				    "PGRST119", NULL, "A spread operation on "
+				    "'%.64s' is not possible: it is not a "
+				    "to-one relationship", first));
 			if (parse_select(c, e, cu, depth + 1) == -1)
 				return (-1);
 			if (cu->p >= cu->end || *cu->p != ')')
 				return (perr(c, "unbalanced parentheses in "
 				    "select"));
 			cu->p++;
-			n->sel = kb_arena_grow(c->a, n->sel, n->nsel, sizeof(*n->sel));
+			n->sel = kb_arena_grow(c->a, n->sel, n->nsel,
+			    sizeof(*n->sel));
 			s = &n->sel[n->nsel++];
 			s->alias = e->alias;
 			s->embed = e;
@@ -534,23 +561,41 @@ fk_has_col(const struct kb_fkey *fk, const char *name)
 	return (0);
 }
 
+/* Whether every column of fk is in t's primary key. */
+static int
+fk_in_pk(const struct kb_fkey *fk, const struct kb_table *t)
+{
+	size_t	i, j;
+
+	for (i = 0; i < fk->ncols; i++) {
+		for (j = 0; j < t->npk && t->pk[j] != fk->cols[i]; j++)
+			;
+		if (j == t->npk)
+			return (0);
+	}
+	return (1);
+}
+
 /*
- * Which foreign key joins `parent` and the resource called `name`:
- * a to-one (the parent's key to a table called `name`, or whose only
- * column or constraint is called `name`) or a to-many (a key of a table
- * called `name` to the parent).  Hints pick among several: a constraint
- * name or a key column; "inner" and "left" set the join.
+ * Which relationship joins `parent` and the resource called `name`:
+ * to-one (the parent's key to a table called `name`, or whose only
+ * column or constraint is called `name`), to-many (a key of a table
+ * called `name` to the parent; one-to-one when that key is unique), or
+ * many-to-many (a junction table whose primary key holds a key to the
+ * parent and one to a table called `name`).  Hints pick among several:
+ * a constraint name, a key column or the junction's name; "inner" and
+ * "left" set the join.
  */
 static int
 resolve_embed(struct ctx *c, struct kb_node *parent, struct kb_node *e,
     const char *name, char **hints, size_t nhints)
 {
 	const struct kb_table	*p = parent->table, *t;
-	const struct kb_fkey	*fk, *found[8];
+	const struct kb_fkey	*fk, *fk2, *found[8], *jchild[8];
 	int			 dir[8];
 	const char		*hint = NULL;
 	struct kb_sbuf		 sb;
-	size_t			 i, j, n = 0;
+	size_t			 i, j, k, n = 0;
 
 	for (i = 0; i < nhints; i++) {
 		if (strcmp(hints[i], "inner") == 0)
@@ -590,6 +635,30 @@ resolve_embed(struct ctx *c, struct kb_node *parent, struct kb_node *e,
 			dir[n++] = 1;
 		}
 	}
+	/* Many-to-many through a junction table. */
+	for (i = 0; i < c->schema->ntables && n < 8; i++) {
+		t = &c->schema->tables[i];
+		for (j = 0; j < t->nfkeys && n < 8; j++) {
+			fk = &t->fkeys[j];
+			if (fk->ref != p || !fk_in_pk(fk, t))
+				continue;
+			for (k = 0; k < t->nfkeys && n < 8; k++) {
+				fk2 = &t->fkeys[k];
+				if (fk2 == fk ||
+				    strcmp(fk2->ref->name, name) != 0 ||
+				    !fk_in_pk(fk2, t))
+					continue;
+				if (hint != NULL &&
+				    strcmp(t->name, hint) != 0 &&
+				    strcmp(fk->name, hint) != 0 &&
+				    strcmp(fk2->name, hint) != 0)
+					continue;
+				jchild[n] = fk2;
+				found[n] = fk;
+				dir[n++] = 2;
+			}
+		}
+	}
 	if (n == 0)
 		return (kb_tables_fail(c->err, 400, "PGRST200", NULL,
 		    "Could not find a relationship between '%s' and '%.64s' "
@@ -611,7 +680,8 @@ resolve_embed(struct ctx *c, struct kb_node *parent, struct kb_node *e,
 		kb_sbuf_init(&sb, c->a);
 		for (i = 0; i < n; i++)
 			kb_sbuf_printf(&sb, "%s'%s!%s'", i ? ", " : "",
-			    name, found[i]->name);
+			    name, dir[i] == 2 ? found[i]->table->name :
+			    found[i]->name);
 		kb_tables_fail(c->err, 300, "PGRST201", NULL,
 		    "Could not embed because more than one relationship was "
 		    "found for '%s' and '%.64s'", p->name, name);
@@ -620,9 +690,25 @@ resolve_embed(struct ctx *c, struct kb_node *parent, struct kb_node *e,
 		    kb_sbuf_str(&sb));
 		return (-1);
 	}
-	e->fk = found[0];
-	e->to_many = dir[0];
-	e->table = dir[0] ? found[0]->table : found[0]->ref;
+	switch (dir[0]) {
+	case 0:
+		e->fk = found[0];
+		e->table = found[0]->ref;
+		break;
+	case 1:
+		e->fk = found[0];
+		e->reverse = 1;
+		e->to_many = !found[0]->unique;
+		e->table = found[0]->table;
+		break;
+	default:
+		e->junction = found[0]->table;
+		e->jfk_parent = found[0];
+		e->jfk_child = jchild[0];
+		e->to_many = 1;
+		e->table = jchild[0]->ref;
+		break;
+	}
 	return (0);
 }
 
@@ -998,19 +1084,42 @@ added:
 static int
 parse_order(struct ctx *c, struct kb_node *n, const char *s)
 {
-	struct cur	 cu = { s, s + strlen(s) };
+	struct cur	 cu = { s, s + strlen(s) }, save;
 	struct kb_order	*o;
+	struct kb_node	*rel;
 	const char	*w;
+	char		*name;
 	size_t		 len;
 
 	for (;;) {
 		if (n->norder == KB_QUERY_MAX_SELECT)
 			return (perr(c, "too many order terms"));
-		n->order = kb_arena_grow(c->a, n->order, n->norder, sizeof(*n->order));
+		n->order = kb_arena_grow(c->a, n->order, n->norder,
+		    sizeof(*n->order));
 		o = &n->order[n->norder++];
-		if (parse_field(c, n->table, &cu, ",.()", &o->field,
-		    NULL) == -1)
+		/* rel(field): a column of a to-one embedded resource. */
+		save = cu;
+		if ((name = read_name(c, &cu, ",.()")) == NULL)
 			return (-1);
+		if (cu.p < cu.end && *cu.p == '(') {
+			rel = find_child(n, name, strlen(name));
+			if (rel == NULL || rel->to_many)
+				return (perr(c, "order: \"%s\" is not a "
+				    "to-one embedded resource", name));
+			cu.p++;
+			if (parse_field(c, rel->table, &cu, ",.()",
+			    &o->field, NULL) == -1)
+				return (-1);
+			if (cu.p >= cu.end || *cu.p != ')')
+				return (perr(c, "order: expected \")\""));
+			cu.p++;
+			o->rel = rel;
+		} else {
+			cu = save;
+			if (parse_field(c, n->table, &cu, ",.()", &o->field,
+			    NULL) == -1)
+				return (-1);
+		}
 		while (cu.p < cu.end && *cu.p == '.') {
 			w = ++cu.p;
 			while (cu.p < cu.end && *cu.p != '.' && *cu.p != ',')
@@ -1165,6 +1274,18 @@ apply_param(struct ctx *c, const char *key, const char *val)
 			return (perr(c, "unexpected \"%.40s\" after a logic "
 			    "tree", cu.p));
 		add_cond(c, n, l);
+		return (0);
+	}
+	/* rel=is.null, rel=not.is.null: whether an embedded row exists. */
+	if (unquoted_dot(k) == NULL && kb_table_column(n->table, k) == NULL &&
+	    (child = find_child(n, k, strlen(k))) != NULL) {
+		if (strcasecmp(val, "not.is.null") == 0)
+			child->exists = 1;
+		else if (strcasecmp(val, "is.null") == 0)
+			child->exists = -1;
+		else
+			return (perr(c, "an embedded resource takes is.null "
+			    "or not.is.null, not \"%.40s\"", val));
 		return (0);
 	}
 	if ((rest = unquoted_dot(k)) == NULL)

@@ -90,10 +90,13 @@ struct kb_cond {
 	enum kb_is		 is;
 };
 
+struct kb_node;
+
 struct kb_order {
-	struct kb_field	 field;
-	int		 desc;
-	int		 nulls;		/* 0 default, 1 first, 2 last */
+	struct kb_field		 field;
+	const struct kb_node	*rel;	/* order=rel(col): a to-one embed */
+	int			 desc;
+	int			 nulls;	/* 0 default, 1 first, 2 last */
 };
 
 struct kb_node;
@@ -117,11 +120,22 @@ struct kb_node {
 	size_t			 norder;
 	long long		 limit;		/* -1: none */
 	long long		 offset;
-	/* Embedded resources only. */
+	/*
+	 * Embedded resources only.  Joined on fk: the parent's (to-one),
+	 * or the child's (`reverse`: to-many, or one-to-one when the key
+	 * is unique).  Many-to-many: fk is NULL and the junction table has
+	 * jfk_parent to the parent and jfk_child to this resource.
+	 */
 	struct kb_node		*parent;
 	const struct kb_fkey	*fk;
-	int			 to_many;	/* fk is the child's: array */
+	int			 reverse;
+	const struct kb_table	*junction;
+	const struct kb_fkey	*jfk_parent;
+	const struct kb_fkey	*jfk_child;
+	int			 to_many;	/* an array, else an object */
 	int			 inner;		/* !inner */
+	int			 exists;	/* rel=not.is.null 1, is.null -1 */
+	int			 spread;	/* ...rel(): its columns inline */
 	int			 depth;		/* root 0 */
 	int			 id;		/* SQL alias "t<id>" */
 };

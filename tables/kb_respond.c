@@ -32,7 +32,8 @@ to_ll(const char *s, long long dflt)
 		return (dflt);
 	errno = 0;
 	v = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 0)
+	/* Past 10^15 it is not a row count (and could overflow below). */
+	if (errno != 0 || *end != '\0' || v < 0 || v > 1000000000000000LL)
 		return (dflt);
 	return (v);
 }
@@ -48,7 +49,8 @@ plan_rows(const char *plan)
 		return (-1);
 	v = json_object_get(json_object_get(json_array_get(doc, 0), "Plan"),
 	    "Plan Rows");
-	if (json_is_number(v))
+	if (json_is_number(v) && json_number_value(v) >= 0 &&
+	    json_number_value(v) < 1e15)
 		n = (long long)json_number_value(v);
 	json_decref(doc);
 	return (n);
@@ -107,6 +109,8 @@ location(struct kb_tables_plan *p, const char *loc)
 	}
 	kb_sbuf_init(&sb, p->arena);
 	kb_sbuf_puts(&sb, p->location_prefix);
+	/* A table name may hold any character, CR and LF included. */
+	url_encode(&sb, p->table->name);
 	json_array_foreach(doc, i, v) {
 		kb_sbuf_putc(&sb, i ? '&' : '?');
 		url_encode(&sb, p->table->pk[i]->name);
@@ -244,8 +248,23 @@ kb_tables_error_status(const char *s, int is_anon)
 		return (500);
 	if (strcmp(s, "P0001") == 0)
 		return (400);
-	if (strncmp(s, "08", 2) == 0 || strncmp(s, "53", 2) == 0)
+	if (strncmp(s, "08", 2) == 0 || strncmp(s, "53", 2) == 0 ||
+	    strncmp(s, "57P", 3) == 0)
 		return (503);
+	/*
+	 * Where PostgREST answers 500 for what a client's request can
+	 * cause, korebase answers 4xx (no input may cause a 500): a
+	 * statement timeout 408, serialization failures, deadlocks and
+	 * locks not available 409 (retry), program limits (too many
+	 * columns, too complex) 400, PL/pgSQL errors a function raises
+	 * (no data, too many rows, assert) 400.
+	 */
+	if (strcmp(s, "57014") == 0)
+		return (408);
+	if (strncmp(s, "40", 2) == 0 || strncmp(s, "55", 2) == 0)
+		return (409);
+	if (strncmp(s, "54", 2) == 0 || strncmp(s, "P0", 2) == 0)
+		return (400);
 	if (strncmp(s, "0L", 2) == 0 || strncmp(s, "0P", 2) == 0 ||
 	    strncmp(s, "28", 2) == 0)
 		return (403);

@@ -70,7 +70,7 @@ const char KB_SCHEMA_CATALOG_SQL[] =
 	"            AND a.attnum = k.n) AS ref_cols\n"
 	"    FROM pg_catalog.pg_constraint con\n"
 	"    JOIN rels r ON r.oid = con.conrelid\n"
-	"    WHERE con.contype IN ('p', 'f')\n"
+	"    WHERE con.contype IN ('p', 'f', 'u')\n"
 	"), funcs AS (\n"
 	"    SELECT p.oid, s.nspname, p.proname, p.pronargs, p.pronargdefaults,\n"
 	"        p.prorettype, p.proretset, p.provolatile, p.proargmodes,\n"
@@ -122,6 +122,9 @@ const char KB_SCHEMA_CATALOG_SQL[] =
 	"        FROM cols c WHERE c.attrelid = r.oid),\n"
 	"    'pk', (SELECT k.cols FROM keys k WHERE k.conrelid = r.oid\n"
 	"        AND k.contype = 'p'),\n"
+	"    'uniques', (SELECT coalesce(pg_catalog.json_agg(k.cols\n"
+	"        ORDER BY k.conname), '[]') FROM keys k\n"
+	"        WHERE k.conrelid = r.oid AND k.contype = 'u'),\n"
 	"    'fkeys', (SELECT coalesce(pg_catalog.json_agg(pg_catalog.json_build_object(\n"
 	"        'name', k.conname,\n"
 	"        'columns', k.cols,\n"
@@ -165,6 +168,9 @@ static int	get_str(struct build *, json_t *, const char *, int,
 static int	get_bool(struct build *, json_t *, const char *, int *);
 static int	get_char(struct build *, json_t *, const char *, char *);
 static int	build_table(struct build *, json_t *, struct kb_table *);
+static int	build_uniques(struct build *, json_t *, struct kb_table *);
+static int	cols_unique(const struct kb_table *, const struct kb_column **,
+		    size_t);
 static int	build_fkeys(struct build *, struct kb_schema *, json_t *);
 static int	build_function(struct build *, json_t *,
 		    struct kb_function *);
@@ -236,6 +242,70 @@ get_char(struct build *b, json_t *obj, const char *key, char *out)
 	return (0);
 }
 
+/* "uniques": [["a", "b"], ...], the table's UNIQUE constraints. */
+static int
+build_uniques(struct build *b, json_t *jt, struct kb_table *t)
+{
+	json_t			*us, *u, *v;
+	struct kb_ukey		*k;
+	size_t			 i, j;
+
+	us = json_object_get(jt, "uniques");
+	if (us == NULL || json_is_null(us))
+		return (0);
+	if (!json_is_array(us))
+		return (fail(b, "%s: \"uniques\" must be an array", t->name));
+	t->nuniques = json_array_size(us);
+	t->uniques = kb_arena_alloc(b->arena,
+	    (t->nuniques + 1) * sizeof(*t->uniques));
+	json_array_foreach(us, i, u) {
+		k = &t->uniques[i];
+		if (!json_is_array(u) || json_array_size(u) == 0)
+			return (fail(b, "%s: bad unique key", t->name));
+		k->ncols = json_array_size(u);
+		k->cols = kb_arena_alloc(b->arena, k->ncols * sizeof(*k->cols));
+		json_array_foreach(u, j, v) {
+			if (!json_is_string(v) || (k->cols[j] =
+			    kb_table_column(t, json_string_value(v))) == NULL)
+				return (fail(b, "%s: bad unique key column",
+				    t->name));
+		}
+	}
+	return (0);
+}
+
+static int
+has_all(const struct kb_column **set, size_t nset,
+    const struct kb_column **cols, size_t ncols)
+{
+	size_t	i, j;
+
+	for (i = 0; i < nset; i++) {
+		for (j = 0; j < ncols && cols[j] != set[i]; j++)
+			;
+		if (j == ncols)
+			return (0);
+	}
+	return (1);
+}
+
+/* Whether cols (a key's columns) include the PK or a unique key. */
+static int
+cols_unique(const struct kb_table *t, const struct kb_column **cols,
+    size_t ncols)
+{
+	size_t	i;
+
+	if (t->npk > 0 && has_all(t->pk, t->npk, cols, ncols))
+		return (1);
+	for (i = 0; i < t->nuniques; i++) {
+		if (has_all(t->uniques[i].cols, t->uniques[i].ncols, cols,
+		    ncols))
+			return (1);
+	}
+	return (0);
+}
+
 static int
 build_table(struct build *b, json_t *jt, struct kb_table *t)
 {
@@ -294,6 +364,8 @@ build_table(struct build *b, json_t *jt, struct kb_table *t)
 		    strcmp(c->base_type, "uuid") == 0 && !c->is_array)
 			t->has_tenant_id = 1;
 	}
+	if (build_uniques(b, jt, t) == -1)
+		return (-1);
 	pk = json_object_get(jt, "pk");
 	if (pk != NULL && !json_is_null(pk)) {
 		if (!json_is_array(pk))
@@ -381,6 +453,7 @@ build_fkeys(struct build *b, struct kb_schema *s, json_t *tables)
 					    "unknown column", t->name,
 					    fk->name));
 			}
+			fk->unique = cols_unique(t, fk->cols, fk->ncols);
 			n++;
 		}
 		t->nfkeys = n;

@@ -52,6 +52,17 @@ struct kb_fkey {
 	size_t			 ncols;
 	const struct kb_column	**cols;		/* in `table` */
 	const struct kb_column	**ref_cols;	/* in `ref` */
+	/*
+	 * cols cover `table`'s primary key or a unique key: a `ref` row
+	 * has at most one referencing row (one-to-one).
+	 */
+	int			 unique;
+};
+
+/* A UNIQUE constraint's columns. */
+struct kb_ukey {
+	const struct kb_column	**cols;
+	size_t			 ncols;
 };
 
 struct kb_table {
@@ -66,6 +77,8 @@ struct kb_table {
 	size_t			 ncols;
 	const struct kb_column	**pk;		/* primary key, in order */
 	size_t			 npk;
+	struct kb_ukey		*uniques;	/* UNIQUE constraints */
+	size_t			 nuniques;
 	struct kb_fkey		*fkeys;		/* outgoing */
 	size_t			 nfkeys;
 	char			*description;

@@ -37,9 +37,9 @@ struct bld {
 	const char			**params;
 	int				 nparams;
 	int				 failed;
-	int				 tenant;	/* $n of the tenant, or 0 */
+	int				 tenant;	/* its $n, or 0 */
 	const char			**where;	/* per node id */
-	const char			*id_cond;	/* by id, on the root */
+	const char			*id_cond;	/* by id: pk = $n */
 	int				 missing_default;
 	int				 resolution;	/* 0, 'm', 'i' */
 };
@@ -62,6 +62,12 @@ static void	render_order(struct kb_sbuf *, struct bld *,
 		    const struct kb_node *);
 static void	render_embed(struct bld *, struct kb_sbuf *,
 		    const struct kb_node *);
+static void	render_item(struct bld *, struct kb_sbuf *,
+		    const struct kb_node *, const struct kb_sel *);
+static void	render_spread(struct bld *, struct kb_sbuf *,
+		    const struct kb_node *, int *);
+static void	out_aliases(struct bld *, const struct kb_node *,
+		    const char ***, size_t *);
 static void	render_csv_row(struct bld *, struct kb_sbuf *,
 		    const struct kb_node *);
 static char	*csv_header(struct bld *, const struct kb_node *);
@@ -306,10 +312,35 @@ node_where(struct bld *b, const struct kb_node *n)
 	kb_sbuf_init(&sb, b->a);
 #define AND()	do { if (!first) kb_sbuf_puts(&sb, " AND "); first = 0; } \
 		    while (0)
+	if (n->junction != NULL) {
+		/* Many-to-many: a junction row ties the two. */
+		AND();
+		kb_sbuf_puts(&sb, "EXISTS (SELECT 1 FROM ");
+		table_ref(&sb, n->junction);
+		kb_sbuf_printf(&sb, " AS \"t%d_j\" WHERE ", n->id);
+		for (i = 0; i < n->jfk_child->ncols; i++) {
+			kb_sbuf_printf(&sb, "%s\"t%d_j\".", i ? " AND " : "",
+			    n->id);
+			kb_sql_ident(&sb, n->jfk_child->cols[i]->name);
+			kb_sbuf_puts(&sb, " = ");
+			col_ref(&sb, n, n->jfk_child->ref_cols[i]);
+		}
+		for (i = 0; i < n->jfk_parent->ncols; i++) {
+			kb_sbuf_printf(&sb, " AND \"t%d_j\".", n->id);
+			kb_sql_ident(&sb, n->jfk_parent->cols[i]->name);
+			kb_sbuf_puts(&sb, " = ");
+			col_ref(&sb, n->parent, n->jfk_parent->ref_cols[i]);
+		}
+		/* The junction's rows are the tenant's too. */
+		if (b->req->tenant_id != NULL && n->junction->has_tenant_id)
+			kb_sbuf_printf(&sb, " AND \"t%d_j\".\"tenant_id\" = "
+			    "$%d::uuid", n->id, tenant_param(b));
+		kb_sbuf_putc(&sb, ')');
+	}
 	if (fk != NULL) {
 		for (i = 0; i < fk->ncols; i++) {
 			AND();
-			if (n->to_many) {
+			if (n->reverse) {
 				col_ref(&sb, n, fk->cols[i]);
 				kb_sbuf_puts(&sb, " = ");
 				col_ref(&sb, n->parent, fk->ref_cols[i]);
@@ -337,9 +368,12 @@ node_where(struct bld *b, const struct kb_node *n)
 		}
 	}
 	for (i = 0; i < n->nsel; i++) {
-		if ((k = n->sel[i].embed) == NULL || !k->inner)
+		if ((k = n->sel[i].embed) == NULL ||
+		    (!k->inner && k->exists == 0))
 			continue;
 		AND();
+		if (k->exists == -1)
+			kb_sbuf_puts(&sb, "NOT ");
 		kb_sbuf_puts(&sb, "EXISTS (SELECT 1 FROM ");
 		table_ref(&sb, k->table);
 		kb_sbuf_puts(&sb, " AS ");
@@ -354,11 +388,23 @@ node_where(struct bld *b, const struct kb_node *n)
 static void
 render_order(struct kb_sbuf *sb, struct bld *b, const struct kb_node *n)
 {
-	size_t	i;
+	const struct kb_node	*k;
+	size_t			 i;
 
 	for (i = 0; i < n->norder; i++) {
 		kb_sbuf_puts(sb, i == 0 ? " ORDER BY " : ", ");
-		render_field(b, sb, n, &n->order[i].field);
+		if ((k = n->order[i].rel) != NULL) {
+			/* The embedded row's column, by the embed's join. */
+			kb_sbuf_puts(sb, "(SELECT ");
+			render_field(b, sb, k, &n->order[i].field);
+			kb_sbuf_puts(sb, " FROM ");
+			table_ref(sb, k->table);
+			kb_sbuf_puts(sb, " AS ");
+			node_alias(sb, k);
+			kb_sbuf_printf(sb, " WHERE %s)", node_where(b, k));
+		} else {
+			render_field(b, sb, n, &n->order[i].field);
+		}
 		if (n->order[i].desc)
 			kb_sbuf_puts(sb, " DESC");
 		if (n->order[i].nulls == 1)
@@ -389,22 +435,63 @@ render_select(struct bld *b, struct kb_sbuf *sb, const struct kb_node *n)
 		s = &n->sel[i];
 		if (s->embed != NULL && s->embed->nsel == 0)
 			continue;	/* rel!inner(): a filter only */
+		if (s->embed != NULL && s->embed->spread) {
+			render_spread(b, sb, s->embed, &first);
+			continue;
+		}
 		if (!first)
 			kb_sbuf_puts(sb, ", ");
 		first = 0;
-		if (s->embed != NULL) {
-			render_embed(b, sb, s->embed);
-		} else {
-			/* (a->b)::t: a cast would bind to the last step. */
-			if (s->cast != NULL && s->field.npath > 0)
-				kb_sbuf_putc(sb, '(');
-			render_field(b, sb, n, &s->field);
-			if (s->cast != NULL && s->field.npath > 0)
-				kb_sbuf_putc(sb, ')');
-			if (s->cast != NULL)
-				kb_sbuf_printf(sb, "::%s", s->cast);
-		}
+		render_item(b, sb, n, s);
 		kb_sbuf_puts(sb, " AS ");
+		kb_sql_ident(sb, s->alias);
+	}
+}
+
+/* One select item of n (a field with its cast, or an embed). */
+static void
+render_item(struct bld *b, struct kb_sbuf *sb, const struct kb_node *n,
+    const struct kb_sel *s)
+{
+	if (s->embed != NULL) {
+		render_embed(b, sb, s->embed);
+		return;
+	}
+	/* (a->b)::t: a cast would bind to the last step. */
+	if (s->cast != NULL && s->field.npath > 0)
+		kb_sbuf_putc(sb, '(');
+	render_field(b, sb, n, &s->field);
+	if (s->cast != NULL && s->field.npath > 0)
+		kb_sbuf_putc(sb, ')');
+	if (s->cast != NULL)
+		kb_sbuf_printf(sb, "::%s", s->cast);
+}
+
+/*
+ * ...rel(a,b): each item of the to-one e as a column of its parent,
+ * (SELECT item FROM rel WHERE <join>) AS "a".
+ */
+static void
+render_spread(struct bld *b, struct kb_sbuf *sb, const struct kb_node *e,
+    int *first)
+{
+	const struct kb_sel	*s;
+	size_t			 i;
+
+	for (i = 0; i < e->nsel; i++) {
+		s = &e->sel[i];
+		if (s->embed != NULL && s->embed->nsel == 0)
+			continue;
+		if (!*first)
+			kb_sbuf_puts(sb, ", ");
+		*first = 0;
+		kb_sbuf_puts(sb, "(SELECT ");
+		render_item(b, sb, e, s);
+		kb_sbuf_puts(sb, " FROM ");
+		table_ref(sb, e->table);
+		kb_sbuf_puts(sb, " AS ");
+		node_alias(sb, e);
+		kb_sbuf_printf(sb, " WHERE %s) AS ", node_where(b, e));
 		kb_sql_ident(sb, s->alias);
 	}
 }
@@ -449,21 +536,43 @@ render_csv_field(struct kb_sbuf *sb, const char *alias)
 	    "END, '')", v, v, v);
 }
 
+/*
+ * Append the output columns of n in order (spreads inlined, filter-only
+ * embeds left out) to the arena array *out of *n_out elements.
+ */
+static void
+out_aliases(struct bld *b, const struct kb_node *n, const char ***out,
+    size_t *nout)
+{
+	const struct kb_sel	*s;
+	size_t			 i;
+
+	for (i = 0; i < n->nsel; i++) {
+		s = &n->sel[i];
+		if (s->embed != NULL && s->embed->nsel == 0)
+			continue;
+		if (s->embed != NULL && s->embed->spread) {
+			out_aliases(b, s->embed, out, nout);
+			continue;
+		}
+		*out = kb_arena_grow(b->a, *out, *nout, sizeof(**out));
+		(*out)[(*nout)++] = s->alias;
+	}
+}
+
 static void
 render_csv_row(struct bld *b, struct kb_sbuf *sb, const struct kb_node *n)
 {
-	size_t	i;
-	int	first = 1;
+	const char	**cols = NULL;
+	size_t		 i, ncols = 0;
 
-	for (i = 0; i < n->nsel; i++) {
-		if (n->sel[i].embed != NULL && n->sel[i].embed->nsel == 0)
-			continue;
-		if (!first)
+	out_aliases(b, n, &cols, &ncols);
+	for (i = 0; i < ncols; i++) {
+		if (i > 0)
 			kb_sbuf_puts(sb, " || ',' || ");
-		first = 0;
-		render_csv_field(sb, n->sel[i].alias);
+		render_csv_field(sb, cols[i]);
 	}
-	if (first)
+	if (ncols == 0)
 		kb_sbuf_puts(sb, "''");
 }
 
@@ -472,18 +581,15 @@ static char *
 csv_header(struct bld *b, const struct kb_node *n)
 {
 	struct kb_sbuf	 sb;
-	const char	*p, *s;
-	size_t		 i;
-	int		 first = 1;
+	const char	*p, *s, **cols = NULL;
+	size_t		 i, ncols = 0;
 
 	kb_sbuf_init(&sb, b->a);
-	for (i = 0; i < n->nsel; i++) {
-		if (n->sel[i].embed != NULL && n->sel[i].embed->nsel == 0)
-			continue;
-		if (!first)
+	out_aliases(b, n, &cols, &ncols);
+	for (i = 0; i < ncols; i++) {
+		if (i > 0)
 			kb_sbuf_putc(&sb, ',');
-		first = 0;
-		s = n->sel[i].alias;
+		s = cols[i];
 		if (strpbrk(s, "\",\r\n") == NULL) {
 			kb_sbuf_puts(&sb, s);
 			continue;
@@ -586,7 +692,12 @@ parse_accept(const char *h, enum kb_tables_format *f)
 	return (-1);
 }
 
-/* "items=0-9", "0-9", "10-": lower and upper (-1 for open). */
+/*
+ * "items=0-9", "0-9", "10-": lower and upper (-1 for open).  Bounds past
+ * 10^15 are not a range (and cannot overflow the arithmetic on them).
+ */
+#define RANGE_MAX	1000000000000000LL
+
 static int
 parse_range(const char *h, long long *lo, long long *hi)
 {
@@ -601,7 +712,7 @@ parse_range(const char *h, long long *lo, long long *hi)
 		return (-1);
 	errno = 0;
 	*lo = strtoll(p, &end, 10);
-	if (errno != 0 || *end != '-')
+	if (errno != 0 || *end != '-' || *lo > RANGE_MAX)
 		return (-1);
 	p = end + 1;
 	if (*p == '\0') {
@@ -611,7 +722,7 @@ parse_range(const char *h, long long *lo, long long *hi)
 	if (!isdigit((unsigned char)*p))
 		return (-1);
 	*hi = strtoll(p, &end, 10);
-	if (errno != 0 || *end != '\0')
+	if (errno != 0 || *end != '\0' || *hi > RANGE_MAX)
 		return (-1);
 	return (0);
 }
@@ -784,7 +895,8 @@ render_body(struct bld *b, struct kb_sbuf *sb, const struct kb_node *root)
 	}
 	switch (p->format) {
 	case KB_TABLES_OBJECT:
-		kb_sbuf_puts(sb, "(pg_catalog.json_agg(_postgrest_t)->0)::text");
+		kb_sbuf_puts(sb, "(pg_catalog.json_agg(_postgrest_t)->0)"
+		    "::text");
 		break;
 	case KB_TABLES_CSV:
 		kb_sbuf_printf(sb, "$%d::text || COALESCE(E'\\n' || "
@@ -879,6 +991,17 @@ render_write_tail(struct bld *b, struct kb_sbuf *sb)
 	} else {
 		kb_sbuf_puts(sb, "pgrst_source AS _postgrest_t");
 	}
+	/*
+	 * A write that must touch exactly one row fails otherwise, and so
+	 * rolls itself back: with no row a division by zero
+	 * (KB_TABLES_NO_ROW), with several the square root of a negative
+	 * number (KB_TABLES_MANY_ROWS), errors only these branches raise.
+	 */
+	if (p->needs_one_row)
+		kb_sbuf_puts(sb, " HAVING CASE WHEN pg_catalog.count(*) = 1 "
+		    "THEN true WHEN pg_catalog.count(*) = 0 THEN "
+		    "1 / pg_catalog.count(*) = 1 ELSE "
+		    "pg_catalog.sqrt(-pg_catalog.count(*)) > 0 END");
 }
 
 /*
@@ -1045,7 +1168,8 @@ plan_insert(struct bld *b)
 	table_ref(&sb, t);
 	kb_sbuf_puts(&sb, " AS \"t0\"");
 	first = 1;
-	if (n > 0 || p->by_id || (b->req->tenant_id != NULL && t->has_tenant_id)) {
+	if (n > 0 || p->by_id ||
+	    (b->req->tenant_id != NULL && t->has_tenant_id)) {
 		kb_sbuf_puts(&sb, " (");
 		for (i = 0; i < n; i++) {
 			kb_sbuf_puts(&sb, first ? "" : ", ");
@@ -1126,7 +1250,8 @@ plan_insert(struct bld *b)
 			}
 			if (b->req->tenant_id != NULL && t->has_tenant_id)
 				kb_sbuf_printf(&sb, " WHERE \"t0\"."
-				    "\"tenant_id\" = $%d::uuid", tenant_param(b));
+				    "\"tenant_id\" = $%d::uuid",
+				    tenant_param(b));
 		}
 	}
 	render_returning(b, &sb);
@@ -1537,12 +1662,17 @@ kb_tables_plan(const struct kb_schema *schema,
 	}
 	if (r == -1 || b.failed)
 		goto bad;
+	if (strlen(p->sql) > KB_TABLES_MAX_SQL) {
+		kb_tables_fail(err, 400, "PGRST100", NULL, "the query is too "
+		    "complex (its SQL would exceed %d bytes)",
+		    KB_TABLES_MAX_SQL);
+		goto bad;
+	}
 	p->params = b.params;
 	p->nparams = b.nparams;
 	p->applied = applied(&b, &pr);
-	p->location_prefix = kb_arena_printf(b.a, "%s%s",
-	    req->location_base ? req->location_base : "/api/v1/tables/",
-	    t->name);
+	p->location_prefix = req->location_base ? req->location_base :
+	    "/api/v1/tables/";
 	if (p->stream) {
 		if (p->format == KB_TABLES_CSV) {
 			p->stream_head = kb_arena_printf(b.a, "%s\n",

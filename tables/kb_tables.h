@@ -14,7 +14,8 @@
  *
  *	req.method = KB_TABLES_GET;
  *	req.table = "projects";			// path segment, decoded
- *	req.query = "select=id,name,client:clients(name)&id=gt.10";
+ *	req.query = "select=id,name,client:clients!client_id(name)"
+ *	    "&id=gt.10";			// raw, still %-encoded
  *	req.prefer = http_header("prefer");	// NULL when absent
  *	req.range = http_header("range");
  *	req.accept = http_header("accept");
@@ -34,15 +35,19 @@
  *	kb_tables_plan_free(plan);		// resp points into the plan
  *
  * A database error instead of a row: kb_tables_pg_error() makes the
- * error for the client (status as PostgREST maps the SQLSTATE).
+ * error for the client (status as PostgREST maps the SQLSTATE).  Writes
+ * with plan->needs_one_row run in a transaction that is rolled back
+ * unless page_total is 1.  Running as the caller's PostgreSQL role with
+ * request.jwt.claims (row-level security) is the caller's job: the plan
+ * is the same SQL for every role.
  *
  * The statement always returns exactly one row of four text columns:
  *	total_result_set	the count asked for with Prefer: count=, or NULL
  *	page_total		rows in this response
  *	body			the JSON (array or object) or CSV, built by
  *				PostgreSQL, or NULL when none is needed
- *	location		JSON array of the primary key of an inserted row
- *				(one-row inserts), or NULL
+ *	location		JSON array of the primary key of the inserted
+ *				row (return=headers-only), or NULL
  * Except for streamed exports (plan->stream): one row per result row,
  * one text column each; see kb_tables_plan.stream_*.
  *
@@ -80,6 +85,11 @@
 #define KB_TABLES_ESTIMATE_LIMIT	1000
 /* Most parameters a statement gets (PostgreSQL's limit is 65535). */
 #define KB_TABLES_MAX_PARAMS		10000
+/*
+ * Longest statement: nested !inner embeds repeat their WHERE in the
+ * parent's EXISTS, so text can grow faster than the query string.
+ */
+#define KB_TABLES_MAX_SQL		(1024 * 1024)
 
 enum kb_tables_method {
 	KB_TABLES_GET, KB_TABLES_HEAD, KB_TABLES_POST, KB_TABLES_PATCH,
@@ -140,9 +150,15 @@ struct kb_tables_plan {
 	 * A write answered as one object (Accept: vnd.pgrst.object+json,
 	 * or a by-id PATCH/PUT/DELETE): run it in a transaction and roll
 	 * back when page_total is not 1, as PostgREST does;
-	 * kb_tables_respond() then gives the 406 (or 404).
+	 * kb_tables_respond() then gives the 406 (or 404).  The statement
+	 * itself fails with KB_TABLES_NO_ROW or KB_TABLES_MANY_ROWS unless it
+	 * touched one row,
+	 * which rolls the write back.
 	 */
 	int			 needs_one_row;
+/* The SQLSTATEs such a write fails with when it touched 0 or 2+ rows. */
+#define KB_TABLES_NO_ROW	"22012"
+#define KB_TABLES_MANY_ROWS	"2201F"
 	/*
 	 * Exports: sql yields one text column per row; the response body is
 	 * stream_head, then each row followed by stream_sep except the
@@ -163,7 +179,7 @@ struct kb_tables_plan {
 	int			 range_given;
 	long long		 offset;	/* first row of the page */
 	const char		*applied;	/* Preference-Applied, or NULL */
-	const char		*location_prefix;
+	const char		*location_prefix;	/* location_base */
 	const struct kb_table	*table;
 	struct kb_query		 query;
 };

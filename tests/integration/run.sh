@@ -31,6 +31,10 @@ cc $CFLAGS -o $B/test_migrations tests/integration/test_migrations.c \
     tests/integration/http.c $LIBS
 cc $CFLAGS -o $B/test_sql tests/integration/test_sql.c \
     tests/integration/http.c $LIBS
+cc $CFLAGS -o $B/test_tables tests/integration/test_tables.c \
+    tests/integration/http.c $LIBS
+cc $CFLAGS -o $B/test_rpc tests/integration/test_rpc.c \
+    tests/integration/http.c $LIBS
 # The keys suite makes its tenants and admins with SQL (libpq).
 cc $CFLAGS $(pkg-config --cflags libpq) -o $B/test_keys \
     tests/integration/test_keys.c tests/integration/http.c $LIBS \
@@ -261,9 +265,70 @@ if want migrations && ! $B/test_migrations; then
 	status=1
 fi
 
+# The Tables API.
+if want tables && ! $B/test_tables; then
+	echo "integration: the tables suite failed" >&2
+	status=1
+fi
+
 # The SQL endpoint.
 if want sql && ! $B/test_sql; then
 	echo "integration: the sql suite failed" >&2
+	status=1
+fi
+
+# The RPC group: calls, overloads, roles, background calls and their logs.
+if want rpc && ! $B/test_rpc; then
+	echo "integration: the rpc suite failed" >&2
+	status=1
+fi
+
+# A server that stops while a background call runs: the call is canceled
+# and recorded as failed, and the server stops at once.
+rpc_stop() {
+	local k pid id st t0 t1 i
+	k=kbsk_test$(head -c 19 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	psql "$DATABASE_URL" -qAt -v ON_ERROR_STOP=1 >/dev/null <<SQL || return 1
+CREATE OR REPLACE FUNCTION rpc_stop_long() RETURNS integer
+    LANGUAGE sql AS 'SELECT pg_sleep(60)::text::integer';
+INSERT INTO service_keys (tenant_id, name, key_prefix, key_hash, scopes)
+    VALUES (NULL, 'rpc-stop', 'kbsk_test',
+    encode(sha256(convert_to('$k', 'UTF8')), 'hex'), '{rpc:*}');
+SQL
+	LD_PRELOAD=${KB_PRELOAD:-} ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
+	    KB_DB_POOL=1 kore -c $B/kore.test2.conf $flags > "$LOG2" 2>&1 &
+	pid=$!
+	i=0
+	until curl -s -o /dev/null "http://127.0.0.1:$PORT2/health"; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && { stop_kore $pid; return 1; }
+		sleep 0.1
+	done
+	# The schema cache of the new worker has the function once it loaded.
+	for i in $(seq 50); do
+		id=$(curl -s "http://127.0.0.1:$PORT2/api/v1/rpc/public/rpc_stop_long" \
+		    -H "Authorization: Bearer $k" -H 'Prefer: respond-async' \
+		    -H 'Content-Type: application/json' -d '{}' |
+		    sed -n 's/.*"id" *: *"\([0-9a-f-]*\)".*/\1/p')
+		[ -n "$id" ] && break
+		sleep 0.1
+	done
+	[ -n "$id" ] || { stop_kore $pid; return 1; }
+	sleep 1
+	t0=$(date +%s)
+	stop_kore $pid
+	t1=$(date +%s)
+	st=$(psql "$DATABASE_URL" -qAt -c "SELECT status || ' ' || sqlstate
+	    FROM rpc_executions WHERE id = '$id'")
+	# (Under AddressSanitizer workers are slow to exit whatever they did.)
+	if [ "$st" != "failed 57014" ] ||
+	    { [ -z "${KB_PRELOAD:-}" ] && [ $((t1 - t0)) -gt 3 ]; }; then
+		echo "rpc-stop: status '$st' after $((t1 - t0)) s" >&2
+		return 1
+	fi
+}
+if want rpc && ! rpc_stop; then
+	echo "integration: the rpc shutdown check failed" >&2
 	status=1
 fi
 

@@ -25,3 +25,11 @@ INSERT INTO tasks (project_id, title, done, parent_id, tenant_id) VALUES
 INSERT INTO "weird ""name""" VALUES (1, 'x'), (2, 'y,z');
 INSERT INTO line_items VALUES (1, 1, 10), (1, 2, 20), (2, 1, 5);
 INSERT INTO shipments VALUES (1, 1, 1), (2, 1, 2), (3, 2, 1);
+INSERT INTO client_profiles VALUES (1, 'first');
+INSERT INTO passports VALUES (1, 2, 'P-2');
+INSERT INTO actors VALUES (1, 'Ann'), (2, 'Bob');
+INSERT INTO films VALUES (1, 'Up'), (2, 'Down'), (3, 'Sideways');
+INSERT INTO roles VALUES
+	(1, 1, 'hero', '11111111-1111-1111-1111-111111111111'),
+	(1, 2, 'villain', NULL),
+	(2, 2, 'extra', '11111111-1111-1111-1111-111111111111');

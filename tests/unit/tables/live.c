@@ -5,7 +5,9 @@
  *
  * Each case is one line of tab-separated fields:
  *	method table id flags query prefer accept range body tenant role
- * ("-" for none; flags: b bulk, e export as JSON, c export as CSV).
+ * ("-" for none; flags: b bulk, e export as JSON, c export as CSV;
+ * role: service_role (the default, no SET ROLE) or role[:sub], run as
+ * that role with request.jwt.claims {"role", "sub"}).
  * For each case it prints the plan's response: status, headers, body,
  * or the error, after running the statement in a transaction that is
  * rolled back (every case sees the same data) unless the line starts
@@ -115,9 +117,25 @@ run(PGconn *db, struct kb_schema *schema, char *line)
 		return;
 	}
 	PQclear(PQexec(db, "BEGIN"));
+	if (strcmp(req.role, "service_role") != 0) {
+		/* role[:sub]: run as the role, with the JWT claims. */
+		char		 role[64], claims[128];
+		const char	*sub, *vals[2];
+
+		snprintf(role, sizeof(role), "%s", req.role);
+		if ((sub = strchr(req.role, ':')) != NULL)
+			role[sub - req.role] = '\0';
+		snprintf(claims, sizeof(claims), "{\"role\":\"%s\",\"sub\":"
+		    "\"%s\"}", role, sub ? sub + 1 : "");
+		vals[0] = role;
+		vals[1] = claims;
+		PQclear(PQexecParams(db, "SELECT set_config('role', $1, true), "
+		    "set_config('request.jwt.claims', $2, true)", 2, NULL,
+		    vals, NULL, NULL, 0));
+	}
 	if (plan->count_sql != NULL) {
-		rc = PQexecParams(db, plan->count_sql, plan->count_nparams, NULL,
-		    plan->params, NULL, NULL, 0);
+		rc = PQexecParams(db, plan->count_sql, plan->count_nparams,
+		    NULL, plan->params, NULL, NULL, 0);
 		if (PQresultStatus(rc) != PGRES_TUPLES_OK) {
 			printf("count_sql failed: %s", PQerrorMessage(db));
 			PQclear(rc);
@@ -129,13 +147,25 @@ run(PGconn *db, struct kb_schema *schema, char *line)
 	r = PQexecParams(db, plan->sql, plan->nparams, NULL, plan->params,
 	    NULL, NULL, 0);
 	ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-	if (!ok) {
-		sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	sqlstate = ok ? NULL : PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (!ok && plan->needs_one_row && sqlstate != NULL &&
+	    (strcmp(sqlstate, KB_TABLES_NO_ROW) == 0 ||
+	    strcmp(sqlstate, KB_TABLES_MANY_ROWS) == 0)) {
+		/* Not one row: the statement failed and so rolled back. */
+		memset(&res, 0, sizeof(res));
+		res.page_total = strcmp(sqlstate, KB_TABLES_NO_ROW) == 0 ?
+		    "0" : "2";
+		kb_tables_respond(plan, &res, &resp);
+		print_error(&resp.error);
+		for (h = 0; h < resp.nheaders; h++)
+			printf("   %s: %s\n", resp.headers[h].name,
+			    resp.headers[h].value);
+	} else if (!ok) {
 		kb_tables_pg_error(&err, sqlstate,
 		    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
 		    PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL),
 		    PQresultErrorField(r, PG_DIAG_MESSAGE_HINT),
-		    strcmp(req.role, "anon") == 0);
+		    strncmp(req.role, "anon", 4) == 0);
 		print_error(&err);
 		if (err.status >= 500)
 			printf("   sql: %s\n", plan->sql);

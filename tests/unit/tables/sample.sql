@@ -54,3 +54,54 @@ CREATE TABLE private.secrets (id int PRIMARY KEY, client_id bigint REFERENCES pu
 CREATE TABLE events (id int, at date NOT NULL) PARTITION BY RANGE (at);
 CREATE TABLE events_2024 PARTITION OF events
     FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+-- One-to-one (a key that is the primary key, or unique) and
+-- many-to-many (a junction whose primary key holds both keys).
+CREATE TABLE client_profiles (
+	client_id bigint PRIMARY KEY REFERENCES clients(id),
+	bio text
+);
+CREATE TABLE passports (
+	id int PRIMARY KEY,
+	client_id bigint UNIQUE REFERENCES clients(id),
+	number text
+);
+CREATE TABLE actors (id int PRIMARY KEY, name text);
+CREATE TABLE films (id int PRIMARY KEY, title text);
+CREATE TABLE roles (
+	actor_id int REFERENCES actors,
+	film_id int REFERENCES films,
+	character text,
+	tenant_id uuid,
+	PRIMARY KEY (actor_id, film_id)
+);
+-- Roles and row-level security, as the server runs requests (live
+-- cases with a role run under SET LOCAL ROLE and request.jwt.claims).
+CREATE TABLE notes (
+	id serial PRIMARY KEY,
+	owner text NOT NULL DEFAULT
+	    current_setting('request.jwt.claims', true)::json->>'sub',
+	body text
+);
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY notes_own ON notes
+    USING (owner = current_setting('request.jwt.claims', true)::json->>'sub');
+-- Insert-only: no SELECT policy, no SELECT privilege.
+CREATE TABLE inbox (id serial PRIMARY KEY, msg text);
+ALTER TABLE inbox ENABLE ROW LEVEL SECURITY;
+CREATE POLICY inbox_drop ON inbox FOR INSERT WITH CHECK (true);
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN
+		CREATE ROLE anon NOLOGIN;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated')
+	THEN
+		CREATE ROLE authenticated NOLOGIN;
+	END IF;
+END $$;
+GRANT USAGE ON SCHEMA public TO anon, authenticated;
+GRANT SELECT ON projects, clients TO anon;
+GRANT SELECT, INSERT, UPDATE, DELETE ON projects, clients, tasks, notes
+    TO authenticated;
+GRANT INSERT ON inbox TO authenticated;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO authenticated;

@@ -9,6 +9,8 @@
 
 static struct kb_schema	*sample;
 
+static void	rejected(const char *, const char *, int, const char *);
+
 static int
 setup(void **state)
 {
@@ -364,6 +366,15 @@ embedding(void **state)
 	    SRC("\"t0\".\"name\" AS \"name\" FROM \"public\".\"clients\" AS "
 	    "\"t0\" WHERE EXISTS (SELECT 1 FROM \"public\".\"projects\" AS "
 	    "\"t1\" WHERE \"t1\".\"client_id\" = \"t0\".\"id\")"), "");
+	/* rel=is.null / rel=not.is.null: an anti-join / a semi-join. */
+	sql_is("clients", "select=name,projects!client_id(id)"
+	    "&projects=is.null", SRC("\"t0\".\"name\" AS \"name\", (SELECT "
+	    "COALESCE(pg_catalog.json_agg(\"t1_r\"), '[]') FROM (SELECT "
+	    "\"t1\".\"id\" AS \"id\" FROM \"public\".\"projects\" AS \"t1\" "
+	    "WHERE \"t1\".\"client_id\" = \"t0\".\"id\") AS \"t1_r\") AS "
+	    "\"projects\" FROM \"public\".\"clients\" AS \"t0\" WHERE NOT "
+	    "EXISTS (SELECT 1 FROM \"public\".\"projects\" AS \"t1\" WHERE "
+	    "\"t1\".\"client_id\" = \"t0\".\"id\")"), "");
 	/* Composite foreign keys join on every column. */
 	sql_is("shipments", "select=id,line_items(qty)",
 	    SRC("\"t0\".\"id\" AS \"id\", (SELECT pg_catalog.row_to_json("
@@ -372,6 +383,31 @@ embedding(void **state)
 	    "\"t0\".\"order_id\" AND \"t1\".\"line\" = \"t0\".\"line\") AS "
 	    "\"t1_r\") AS \"line_items\" FROM \"public\".\"shipments\" AS "
 	    "\"t0\""), "");
+	/* A spread: the to-one's columns inline. */
+	sql_is("projects", "select=id,...clients!client_id(client:name,id)",
+	    SRC("\"t0\".\"id\" AS \"id\", (SELECT \"t1\".\"name\" FROM "
+	    "\"public\".\"clients\" AS \"t1\" WHERE \"t1\".\"id\" = "
+	    "\"t0\".\"client_id\") AS \"client\", (SELECT \"t1\".\"id\" FROM "
+	    "\"public\".\"clients\" AS \"t1\" WHERE \"t1\".\"id\" = "
+	    "\"t0\".\"client_id\") AS \"id\" FROM \"public\".\"projects\" AS "
+	    "\"t0\""), "");
+	/* One-to-one from the referenced side: an object. */
+	sql_is("clients", "select=name,passports(number)",
+	    SRC("\"t0\".\"name\" AS \"name\", (SELECT pg_catalog.row_to_json("
+	    "\"t1_r\") FROM (SELECT \"t1\".\"number\" AS \"number\" FROM "
+	    "\"public\".\"passports\" AS \"t1\" WHERE \"t1\".\"client_id\" = "
+	    "\"t0\".\"id\") AS \"t1_r\") AS \"passports\" FROM "
+	    "\"public\".\"clients\" AS \"t0\""), "");
+	/* Many-to-many: a junction row ties them, no duplicates (the
+	 * tenant scoping of junction rows is in test_respond). */
+	sql_is("actors", "select=name,films(title)",
+	    SRC("\"t0\".\"name\" AS \"name\", (SELECT COALESCE("
+	    "pg_catalog.json_agg(\"t1_r\"), '[]') FROM (SELECT \"t1\".\"title\""
+	    " AS \"title\" FROM \"public\".\"films\" AS \"t1\" WHERE EXISTS "
+	    "(SELECT 1 FROM \"public\".\"roles\" AS \"t1_j\" WHERE "
+	    "\"t1_j\".\"film_id\" = \"t1\".\"id\" AND \"t1_j\".\"actor_id\" = "
+	    "\"t0\".\"id\")) AS \"t1_r\") AS \"films\" FROM "
+	    "\"public\".\"actors\" AS \"t0\""), "");
 	/* Nested, with or= on the inner level. */
 	sql_is("clients", "select=id,projects!client_id(id,tasks(id))"
 	    "&projects.tasks.or=(id.eq.1,id.eq.2)",
@@ -395,6 +431,22 @@ order_limit_offset(void **state)
 	    SRC("\"t0\".\"id\" AS \"id\" FROM \"public\".\"projects\" AS "
 	    "\"t0\" ORDER BY \"t0\".\"name\" DESC NULLS LAST, \"t0\".\"id\", "
 	    "\"t0\".\"meta\"->>$1::text NULLS FIRST LIMIT 10 OFFSET 20"), "a");
+	/* By a to-one embed's column, through its join. */
+	sql_is("projects", "select=id,c:clients!client_id(name)"
+	    "&order=c(name).desc", SRC("\"t0\".\"id\" AS \"id\", (SELECT "
+	    "pg_catalog.row_to_json(\"t1_r\") FROM (SELECT \"t1\".\"name\" AS "
+	    "\"name\" FROM \"public\".\"clients\" AS \"t1\" WHERE \"t1\".\"id\" "
+	    "= \"t0\".\"client_id\") AS \"t1_r\") AS \"c\" FROM "
+	    "\"public\".\"projects\" AS \"t0\" ORDER BY (SELECT "
+	    "\"t1\".\"name\" FROM \"public\".\"clients\" AS \"t1\" WHERE "
+	    "\"t1\".\"id\" = \"t0\".\"client_id\") DESC"), "");
+	rejected("projects", "order=c(name)", 400, "PGRST100");
+	rejected("clients", "select=id,projects!client_id(id)"
+	    "&order=projects(id)", 400, "PGRST100");
+	rejected("projects", "select=id,c:clients!client_id(name)"
+	    "&order=c(nope)", 400, "PGRST204");
+	rejected("projects", "select=id,c:clients!client_id(name)"
+	    "&order=c(name", 400, "PGRST100");
 	sql_is("projects", "select=id&limit=0", SRC("\"t0\".\"id\" AS \"id\" "
 	    "FROM \"public\".\"projects\" AS \"t0\" LIMIT 0"), "");
 }
@@ -475,7 +527,13 @@ malformed(void **state)
 	rejected("projects", "select=\"id", 400, "PGRST100");
 	rejected("projects", "select=a:id:c", 400, "PGRST100");
 	rejected("projects", "select=id&select=name", 400, "PGRST100");
-	rejected("projects", "select=...clients(name)", 400, "PGRST100");
+	rejected("clients", "select=...projects!client_id(name)", 400,
+	    "PGRST119");
+	rejected("projects", "select=...clients!client_id(...x(a))", 400,
+	    "PGRST100");
+	rejected("projects", "select=...name", 400, "PGRST100");
+	rejected("projects", "select=...c:clients!client_id(name)", 400,
+	    "PGRST100");
 	rejected("projects", "select=clients!a!b!c!d!e(name)", 400,
 	    "PGRST100");
 	rejected("projects", "select=clients!a!b(name)", 400, "PGRST100");
@@ -543,8 +601,11 @@ unknown_names(void **state)
 	rejected("projects", "select=id,nope(*)", 400, "PGRST200");
 	rejected("projects", "select=id,clients!nope(*)", 400, "PGRST200");
 	rejected("projects", "select=id,clients(*)", 300, "PGRST201");
+	rejected("actors", "select=id,films!nope(*)", 400, "PGRST200");
 	rejected("projects", "nope.name=eq.1", 400, "PGRST200");
 	rejected("projects", "nope.order=id", 400, "PGRST200");
+	rejected("clients", "select=id,projects!client_id(id)"
+	    "&projects=eq.1", 400, "PGRST100");
 	rejected("nope", NULL, 404, "PGRST205");
 	rejected("pg_class", NULL, 404, "PGRST205");
 }
@@ -582,6 +643,20 @@ limits(void **state)
 	strcpy(q, "select=meta");
 	for (i = 0; i < 17; i++)
 		strcat(q, "->a");
+	rejected("projects", q, 400, "PGRST100");
+	free(q);
+	/*
+	 * A spread repeats its WHERE per column: 200 columns over a
+	 * 1000-value filter would be megabytes of SQL.
+	 */
+	q = calloc(1, KB_QUERY_MAX_LEN);
+	strcpy(q, "select=id,...clients!client_id(id");
+	for (i = 0; i < 199; i++)
+		strcat(q, ",id");
+	strcat(q, ")&clients.id=in.(1");
+	for (i = 0; i < 999; i++)
+		strcat(q, ",1");
+	strcat(q, ")");
 	rejected("projects", q, 400, "PGRST100");
 	free(q);
 	/* 1001 values in a list. */

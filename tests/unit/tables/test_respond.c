@@ -274,7 +274,37 @@ update_and_delete_statements(void **state)
 	    "pg_catalog.jsonb_populate_recordset(NULL::\"public\".\"tasks\", "
 	    "$1::jsonb) AS _r WHERE \"t0\".\"id\" = _r.\"id\" RETURNING 1"
 	    MINIMAL_TAIL("NULL::bigint", "NULL::text"));
-	assert_string_equal(joined(p), "[{\"id\":1},{\"id\":2},{\"id\":\"3\"}]");
+	assert_string_equal(joined(p),
+	    "[{\"id\":1},{\"id\":2},{\"id\":\"3\"}]");
+	kb_tables_plan_free(p);
+}
+
+/* A tenant reaches every table it touches: embeds and junctions. */
+static void
+tenant_everywhere(void **state)
+{
+	struct kb_tables_plan	*p;
+	struct rq		 r = { KB_TABLES_GET, "actors", NULL, 0,
+				    "select=name,films(title)", NULL, NULL,
+				    NULL, NULL,
+				    "11111111-1111-1111-1111-111111111111" };
+
+	p = must_plan(&r);
+	assert_non_null(strstr(p->sql, "WHERE EXISTS (SELECT 1 FROM "
+	    "\"public\".\"roles\" AS \"t1_j\" WHERE \"t1_j\".\"film_id\" = "
+	    "\"t1\".\"id\" AND \"t1_j\".\"actor_id\" = \"t0\".\"id\" AND "
+	    "\"t1_j\".\"tenant_id\" = $1::uuid)"));
+	assert_string_equal(joined(p),
+	    "11111111-1111-1111-1111-111111111111");
+	kb_tables_plan_free(p);
+	/* Embedded tables with tenant_id, at every level. */
+	r.table = "clients";
+	r.query = "select=id,projects!client_id(id,tasks(id))";
+	p = must_plan(&r);
+	assert_non_null(strstr(p->sql, "WHERE \"t2\".\"project_id\" = "
+	    "\"t1\".\"id\" AND \"t2\".\"tenant_id\" = $1::uuid"));
+	assert_non_null(strstr(p->sql, "FROM \"public\".\"clients\" AS "
+	    "\"t0\" WHERE \"t0\".\"tenant_id\" = $1::uuid"));
 	kb_tables_plan_free(p);
 }
 
@@ -507,6 +537,14 @@ ranges_and_counts(void **state)
 	    "0-3/5000");
 	/* A Range that is not one is ignored, as PostgREST does. */
 	read_response(NULL, NULL, "bytes=0-1", "4", NULL, 200, "0-3/*");
+	read_response(NULL, NULL, "0-9223372036854775807", "4", NULL, 200,
+	    "0-3/*");
+	read_response(NULL, NULL, "9223372036854775807-", "4", NULL, 200,
+	    "0-3/*");
+	read_response(NULL, NULL, "99999999999999999999-1", "4", NULL, 200,
+	    "0-3/*");
+	read_response("offset=1000000000000", "count=exact", "0-", "0", "4",
+	    416, "*/4");
 }
 
 static void
@@ -594,6 +632,13 @@ write_responses(void **state)
 	assert_non_null(header(&resp, "Location"));
 	assert_string_equal(header(&resp, "Location"), "/api/v1/tables/"
 	    "line_items?order_id=eq.1&line=eq.a%20b%26c%3Dd");
+	/* The table name is encoded too. */
+	p->table = kb_schema_table(sample, NULL, "weird \"name\"");
+	res.location = "[1]";
+	kb_tables_respond(p, &res, &resp);
+	assert_string_equal(header(&resp, "Location"), "/api/v1/tables/"
+	    "weird%20%22name%22?a%20b=eq.1");
+	p->table = kb_schema_table(sample, NULL, "line_items");
 	/* Two rows: no Location. */
 	res.page_total = "2";
 	kb_tables_respond(p, &res, &resp);
@@ -664,8 +709,10 @@ error_status(void **state)
 		{ "23514", 0, 400 }, { "22P02", 0, 400 }, { "22001", 0, 400 },
 		{ "42501", 1, 401 }, { "42501", 0, 403 }, { "42P01", 0, 404 },
 		{ "42883", 0, 404 }, { "42703", 0, 400 }, { "42P17", 0, 500 },
-		{ "P0001", 0, 400 }, { "P0002", 0, 500 }, { "08006", 0, 503 },
-		{ "53300", 0, 503 }, { "57014", 0, 500 }, { "40001", 0, 500 },
+		{ "P0001", 0, 400 }, { "P0002", 0, 400 }, { "08006", 0, 503 },
+		{ "53300", 0, 503 }, { "57014", 0, 408 }, { "40001", 0, 409 },
+		{ "40P01", 0, 409 }, { "55P03", 0, 409 }, { "54001", 0, 400 },
+		{ "57P01", 0, 503 },
 		{ "25006", 0, 405 }, { "28000", 0, 403 }, { "0L000", 0, 403 },
 		{ "XX000", 0, 500 }, { "PT404", 0, 404 }, { "PT999", 0, 500 },
 		{ "PTabc", 0, 400 }, { "", 0, 500 }, { "123456", 0, 500 },
@@ -713,6 +760,7 @@ main(void)
 		cmocka_unit_test(insert_statements),
 		cmocka_unit_test(put_by_id),
 		cmocka_unit_test(update_and_delete_statements),
+		cmocka_unit_test(tenant_everywhere),
 		cmocka_unit_test(refused_requests),
 		cmocka_unit_test(content_type_and_formats),
 		cmocka_unit_test(ranges_and_counts),

@@ -152,6 +152,14 @@ keys(void **state)
 	assert_ptr_equal(t->fkeys[0].ref, t);
 	/* Views have no keys of their own. */
 	assert_int_equal(table("active_projects")->npk, 0);
+	/* One-to-one: the key is the child's primary key or unique. */
+	assert_true(table("client_profiles")->fkeys[0].unique);
+	assert_true(table("passports")->fkeys[0].unique);
+	assert_int_equal(table("passports")->nuniques, 1);
+	assert_false(table("projects")->fkeys[0].unique);
+	/* Part of a composite key is not unique on its own. */
+	assert_false(table("roles")->fkeys[0].unique);
+	assert_false(table("shipments")->fkeys[0].unique);
 	/* Across exposed schemas. */
 	assert_ptr_equal(table("secrets")->fkeys[0].ref, table("clients"));
 }
