@@ -134,10 +134,12 @@ test-integration: all
 # (kore itself is not instrumented; libasan is preloaded).
 ASAN_OBJS	 = $(patsubst %.c,$(BUILD)/asan/%.o,$(MOD_SRCS))
 
+# -MMD: an object must follow its headers (a struct that grew in a
+# header otherwise leaves stale objects reading the wrong offsets).
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(MOD_CFLAGS) -DKB_TEST -O1 -fsanitize=address \
-	    -fno-omit-frame-pointer -c -o $@ $<
+	    -fno-omit-frame-pointer -MMD -MP -c -o $@ $<
 
 $(BUILD)/asan/korebase.so: $(ASAN_OBJS)
 	$(CC) -shared -fsanitize=address -o $@ $(ASAN_OBJS) $(PKG_LIBS) \
@@ -155,4 +157,4 @@ bench: deps
 clean:
 	rm -rf $(BUILD)
 
--include $(MOD_OBJS:.o=.d) $(TEST_MOD_OBJS:.o=.d)
+-include $(MOD_OBJS:.o=.d) $(TEST_MOD_OBJS:.o=.d) $(ASAN_OBJS:.o=.d)

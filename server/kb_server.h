@@ -383,9 +383,14 @@ void	kb_stream_copy(struct kb_ctx *, int status, const char *content_type,
 	    const char *sql, int nparams, const char *const *values,
 	    const char *role, const char *claims_json);
 /*
- * The same for a query whose rows are one text column each, already in
- * the answer's format (the Tables export: CSV lines, JSON objects): the
- * body is `head`, the rows separated by `sep`, then `tail`.
+ * The same, for rows the query formats itself (the Tables planner's
+ * export plans): each row's first column goes out as it is, `head`
+ * first, `sep` between two rows, `tail` last:
+ *
+ *	kb_stream_rows(ctx, 200, plan->stream_type, plan->sql,
+ *	    plan->nparams, plan->params, kb_caller_pg_role(caller),
+ *	    kb_caller_claims(ctx), plan->stream_head, plan->stream_sep,
+ *	    plan->stream_tail);
  */
 void	kb_stream_rows(struct kb_ctx *, int status, const char *content_type,
 	    const char *sql, int nparams, const char *const *values,

@@ -1,6 +1,10 @@
 /*
  * Streamed responses: large exports in constant memory.
  *
+ * kb_stream_copy formats rows itself (or relays a COPY); kb_stream_rows
+ * writes a query's first column as it is, between a head, separators
+ * and a tail (the Tables planner's export plans: plan->stream_*).
+ *
  * kb_stream_copy runs one query on a connection of its own (not the
  * pool's: a long export must not hold up a pipeline), non-blocking on
  * Kore's event loop, and writes what PostgreSQL sends to the client as
@@ -50,7 +54,7 @@ enum stream_fmt {
 	FMT_CSV,
 	FMT_NDJSON,
 	FMT_JSON,
-	FMT_LINES		/* one text column: head, rows + sep, tail */
+	FMT_TEXT		/* kb_stream_rows: column 1 as it is */
 };
 
 enum stream_state {
@@ -85,7 +89,7 @@ struct kb_stream {
 	int			 nparams;
 	char			*role;
 	char			*claims;
-	char			*head;		/* FMT_LINES */
+	char			*head;		/* FMT_TEXT */
 	char			*sep;
 	char			*tail;
 	kb_db_cb		 on_error;
@@ -95,6 +99,8 @@ struct kb_stream {
 	int			 close_at_end;
 	int			 paused;
 	int			 failed;	/* after the headers */
+	int			 complete;	/* every row went out */
+	int			 dbfail;	/* PostgreSQL failed it */
 	u_int64_t		 rows;
 	u_int64_t		 bytes;
 	u_int64_t		 started;
@@ -136,17 +142,42 @@ kb_stream_on_error(struct kb_ctx *ctx, kb_db_cb cb, void *arg)
 	ctx->stream_on_error_arg = arg;
 }
 
-static void	stream_start(struct kb_ctx *, int, const char *, const char *,
-		    int, const char *const *, const char *, const char *,
-		    const char *, const char *, const char *);
+static struct kb_stream	*stream_new(struct kb_ctx *, int, const char *,
+			    int, const char *const *, const char *,
+			    const char *);
+static void		 stream_start(struct kb_stream *);
 
 void
 kb_stream_copy(struct kb_ctx *ctx, int status, const char *content_type,
     const char *sql, int nparams, const char *const *values,
     const char *role, const char *claims_json)
 {
-	stream_start(ctx, status, content_type, sql, nparams, values, role,
-	    claims_json, NULL, NULL, NULL);
+	struct kb_stream	*st;
+	size_t			 n;
+
+	if ((st = stream_new(ctx, status, content_type, nparams, values,
+	    role, claims_json)) == NULL)
+		return;
+	n = strspn(sql, " \t\r\n");
+	if (strncasecmp(sql + n, "COPY", 4) == 0 &&
+	    !isalnum((unsigned char)sql[n + 4]) && sql[n + 4] != '_') {
+		if (nparams != 0)
+			fatal("kb_stream_copy: COPY takes no parameters");
+		st->fmt = FMT_RAW;
+		st->sql = kore_strdup(sql);
+	} else if (strncasecmp(content_type, "text/csv", 8) == 0) {
+		st->fmt = FMT_CSV;
+		st->sql = kore_strdup(sql);
+	} else {
+		st->fmt = strncasecmp(content_type, "application/json",
+		    16) == 0 ? FMT_JSON : FMT_NDJSON;
+		/* PostgreSQL writes each row as a JSON object. */
+		n = strlen(sql) + 64;
+		st->sql = kore_malloc(n);
+		(void)snprintf(st->sql, n, "SELECT "
+		    "pg_catalog.to_json(kb_r)::text FROM (%s\n) kb_r", sql);
+	}
+	stream_start(st);
 }
 
 void
@@ -155,32 +186,35 @@ kb_stream_rows(struct kb_ctx *ctx, int status, const char *content_type,
     const char *role, const char *claims_json, const char *head,
     const char *sep, const char *tail)
 {
-	stream_start(ctx, status, content_type, sql, nparams, values, role,
-	    claims_json, head != NULL ? head : "", sep != NULL ? sep : "",
-	    tail != NULL ? tail : "");
+	struct kb_stream	*st;
+
+	if ((st = stream_new(ctx, status, content_type, nparams, values,
+	    role, claims_json)) == NULL)
+		return;
+	st->fmt = FMT_TEXT;
+	st->sql = kore_strdup(sql);
+	st->head = kore_strdup(head ? head : "");
+	st->sep = kore_strdup(sep ? sep : "");
+	st->tail = kore_strdup(tail ? tail : "");
+	stream_start(st);
 }
 
-static void
-stream_start(struct kb_ctx *ctx, int status, const char *content_type,
-    const char *sql, int nparams, const char *const *values,
-    const char *role, const char *claims_json, const char *head,
-    const char *sep, const char *tail)
+/* A stream for the request, or NULL when HEAD was answered at once. */
+static struct kb_stream *
+stream_new(struct kb_ctx *ctx, int status, const char *content_type,
+    int nparams, const char *const *values, const char *role,
+    const char *claims_json)
 {
-	static const char *const keys[] = {
-		"dbname", "application_name", "options", NULL
-	};
-	const char		*vals[4];
 	struct kb_stream	*st;
-	size_t			 n;
 	int			 i;
 
 	if (ctx->stream != NULL || ctx->responded)
-		fatal("kb_stream_copy: the request already answered");
+		fatal("kb_stream: the request already answered");
 
 	if (ctx->req->method == HTTP_METHOD_HEAD) {
 		/* The headers only: no query runs for them. */
 		kb_respond_text(ctx, status, content_type, "", 0);
-		return;
+		return (NULL);
 	}
 
 	st = kore_calloc(1, sizeof(*st));
@@ -194,37 +228,6 @@ stream_start(struct kb_ctx *ctx, int status, const char *content_type,
 	st->on_error_arg = ctx->stream_on_error_arg;
 	st->started = kore_time_ms();
 	TAILQ_INIT(&st->queued);
-
-	n = strspn(sql, " \t\r\n");
-	if (head != NULL) {
-		/* Rows of one text column, already in the answer's format. */
-		st->fmt = FMT_LINES;
-		st->sql = kore_strdup(sql);
-		st->head = kore_strdup(head);
-		st->sep = kore_strdup(sep);
-		st->tail = kore_strdup(tail);
-	} else if (strncasecmp(sql + n, "COPY", 4) == 0 &&
-	    !isalnum((unsigned char)sql[n + 4]) && sql[n + 4] != '_') {
-		if (nparams != 0)
-			fatal("kb_stream_copy: COPY takes no parameters");
-		st->fmt = FMT_RAW;
-		st->sql = kore_strdup(sql);
-	} else {
-		if (strncasecmp(content_type, "text/csv", 8) == 0) {
-			st->fmt = FMT_CSV;
-			st->sql = kore_strdup(sql);
-		} else {
-			st->fmt = strncasecmp(content_type,
-			    "application/json", 16) == 0 ? FMT_JSON :
-			    FMT_NDJSON;
-			/* PostgreSQL writes each row as a JSON object. */
-			n = strlen(sql) + 64;
-			st->sql = kore_malloc(n);
-			(void)snprintf(st->sql, n, "SELECT "
-			    "pg_catalog.to_json(kb_r)::text FROM (%s) kb_r",
-			    sql);
-		}
-	}
 	st->nparams = nparams;
 	if (nparams > 0) {
 		st->values = kore_calloc(nparams, sizeof(char *));
@@ -237,7 +240,19 @@ stream_start(struct kb_ctx *ctx, int status, const char *content_type,
 		st->role = kore_strdup(role);
 		st->claims = kore_strdup(claims_json ? claims_json : "");
 	}
-	ctx->stream = st;
+	return (st);
+}
+
+/* Attach the stream to its request and connect. */
+static void
+stream_start(struct kb_stream *st)
+{
+	static const char *const keys[] = {
+		"dbname", "application_name", "options", NULL
+	};
+	const char		*vals[4];
+
+	st->ctx->stream = st;
 	TAILQ_INSERT_TAIL(&streams, st, list);
 	if (tick == NULL)
 		tick = kore_timer_add(stream_tick, STREAM_TICK_MS, NULL, 0);
@@ -300,7 +315,7 @@ kb_stream_detach(struct kb_ctx *ctx)
 	if ((st = ctx->stream) == NULL)
 		return;
 	ctx->stream = NULL;
-	if (st->state != ST_DONE)
+	if (!st->complete && !st->dbfail && st->headers)
 		kb_log("info", "export %s: the client went away after %llu "
 		    "rows, %llu bytes", ctx->request_id,
 		    (unsigned long long)st->rows,
@@ -319,11 +334,11 @@ kb_stream_detach(struct kb_ctx *ctx)
 	kore_free(st->values);
 	kore_free(st->sql);
 	kore_free(st->ctype);
+	kore_free(st->role);
+	kore_free(st->claims);
 	kore_free(st->head);
 	kore_free(st->sep);
 	kore_free(st->tail);
-	kore_free(st->role);
-	kore_free(st->claims);
 	TAILQ_REMOVE(&streams, st, list);
 	kore_free(st);
 	if (TAILQ_EMPTY(&streams) && tick != NULL) {
@@ -586,6 +601,7 @@ stream_result(struct kb_stream *st, PGresult *r)
 	}
 
 	/* A failure. */
+	st->dbfail = 1;
 	if (st->headers) {
 		kb_log("warning", "export %s failed after %llu rows: %s",
 		    st->ctx->request_id, (unsigned long long)st->rows,
@@ -638,7 +654,7 @@ stream_headers(struct kb_stream *st, const PGresult *r)
 
 	if (st->fmt == FMT_JSON)
 		stream_put(st, "[", 1);
-	if (st->fmt == FMT_LINES)
+	if (st->fmt == FMT_TEXT)
 		stream_put(st, st->head, strlen(st->head));
 	if (st->fmt == FMT_CSV && r != NULL) {
 		for (i = 0; i < PQnfields(r); i++) {
@@ -705,7 +721,7 @@ stream_row(struct kb_stream *st, const PGresult *r)
 		stream_put(st, PQgetvalue(r, 0, 0),
 		    (size_t)PQgetlength(r, 0, 0));
 		break;
-	case FMT_LINES:
+	case FMT_TEXT:
 		if (st->rows > 0)
 			stream_put(st, st->sep, strlen(st->sep));
 		stream_put(st, PQgetvalue(r, 0, 0),
@@ -845,11 +861,12 @@ stream_finish(struct kb_stream *st)
 	}
 	if (st->fmt == FMT_JSON)
 		stream_put(st, "]", 1);
-	if (st->fmt == FMT_LINES)
+	if (st->fmt == FMT_TEXT)
 		stream_put(st, st->tail, strlen(st->tail));
 	stream_emit(st);
 	stream_close_pg(st);
 	st->state = ST_DONE;
+	st->complete = 1;
 	if ((c = stream_conn(st)) != NULL) {
 		if (st->chunked)
 			net_send_queue(c, "0\r\n\r\n", 5);
@@ -876,10 +893,22 @@ stream_fail(struct kb_stream *st, int unavailable, const char *why)
 		return;
 	st->state = ST_DONE;
 	stream_close_pg(st);
+	if (unavailable) {
+		st->dbfail = 1;
+		if (st->headers)
+			kb_log("warning", "export %s cut off after %llu rows: "
+			    "%s", ctx->request_id, (unsigned long long)st->rows,
+			    why ? why : "the database went away");
+	}
 	if (st->headers) {
 		st->failed = 1;
 		if ((c = stream_conn(st)) != NULL)
 			kore_connection_disconnect(c);
+		return;
+	}
+	if (stream_conn(st) == NULL) {
+		/* Nobody to answer: the request is on its way out. */
+		kb_ctx_wakeup(ctx);
 		return;
 	}
 

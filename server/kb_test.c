@@ -14,12 +14,18 @@
  *	GET  /__test/schema?table=T&function=F
  *					the worker's schema cache: version,
  *					counts, whether T and F are exposed
+ *	GET  /__test/schema/hold?table=T
+ *					acquire the schema, sleep 2 s in the
+ *					database, then look T up in the schema
+ *					held: it outlives a reload meanwhile
  *	GET  /__test/stream?fmt=F&n=N&role=R&src=S
  *					kb_stream_copy: F csv, ndjson, json or
- *					copy (a COPY statement); S series (N
+ *					copy (a COPY statement), or rows
+ *					(kb_stream_rows); S series (N
  *					rows), big (table kb_plumb_big), who
  *					(current_user), err (a division by 0),
- *					users (korebase's own table)
+ *					users (korebase's own table), sleep
+ *					(N tenths of a second, then a row)
  *	GET  /__test/db/caller?cred=C&role=R&sub=S&tenant=T
  *					kb_db_step_caller for a caller made up
  *					of these, then what SQL sees of it
@@ -60,6 +66,9 @@ static struct kb_stmt	test_setrole = KB_STMT_RO(
 static void	test_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	test_stream(struct kb_ctx *);
 static void	test_caller(struct kb_ctx *);
+static void	test_held(struct kb_ctx *, struct kb_db_result *, void *);
+
+static struct kb_stmt	test_sleep = KB_STMT_RO("SELECT pg_sleep(2)");
 static void	test_stream_error(struct kb_ctx *, struct kb_db_result *,
 		    void *);
 static void	test_schema(struct kb_ctx *, const struct kb_catalog *,
@@ -92,6 +101,12 @@ kb_test_handle(struct kb_ctx *ctx)
 		test_caller(ctx);
 	} else if (strcmp(req->path, "/__test/stream") == 0) {
 		test_stream(ctx);
+	} else if (strcmp(req->path, "/__test/schema/hold") == 0) {
+		if (kb_schema_acquire(ctx) == NULL)
+			kb_schema_respond_unavailable(ctx);
+		else
+			kb_db_query(ctx, &test_sleep, 0, NULL, test_held,
+			    NULL);
 	} else if (strcmp(req->path, "/__test/schema") == 0) {
 		kb_schema_wait(ctx, test_schema, NULL);
 	} else if (strcmp(req->path, "/__test/db/run") == 0 &&
@@ -192,6 +207,8 @@ test_stream(struct kb_ctx *ctx)
 		sql = "SELECT current_user::text AS who, "
 		    "current_setting('request.jwt.claims', true) AS claims, "
 		    "$1::int AS n";
+	else if (strcmp(src, "sleep") == 0)
+		sql = "SELECT pg_sleep($1::int / 10.0) AS slept";
 	else if (strcmp(src, "users") == 0)
 		sql = "SELECT * FROM users WHERE $1::int > 0";
 	else if (strcmp(src, "err") == 0)
@@ -215,6 +232,14 @@ test_stream(struct kb_ctx *ctx)
 		    NULL, role, role ? "{\"role\":\"test\"}" : NULL);
 		return;
 	}
+	if (strcmp(fmt, "rows") == 0) {
+		kb_stream_on_error(ctx, test_stream_error, NULL);
+		kb_stream_rows(ctx, 200, "application/json; charset=utf-8",
+		    "SELECT json_build_array(g, 'row ' || g)::text "
+		    "FROM generate_series(1, $1::int) g", 1, vals, role,
+		    role ? "{\"role\":\"test\"}" : NULL, "[", ",", "]");
+		return;
+	}
 	if (strcmp(fmt, "csv") == 0)
 		ctype = "text/csv; charset=utf-8";
 	else if (strcmp(fmt, "json") == 0)
@@ -233,6 +258,27 @@ test_stream_error(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 	(void)arg;
 	kb_respond_json(ctx, 400, json_pack("{sb ss ss}", "ok", 0,
 	    "sqlstate", r->sqlstate, "message", r->message));
+}
+
+/* The schema acquired before the sleep, whatever happened meanwhile. */
+static void
+test_held(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	const struct kb_catalog	*s;
+	const char		*t;
+
+	(void)arg;
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	s = kb_schema_acquire(ctx);
+	t = test_arg(ctx, "table");
+	kb_respond_json(ctx, 200, json_pack("{sI sI sI sb}",
+	    "held", (json_int_t)s->version,
+	    "current", (json_int_t)kb_schema_version(),
+	    "tables", (json_int_t)s->ntables,
+	    "table", t != NULL && kb_schema_table(s, NULL, t) != NULL));
 }
 
 static void

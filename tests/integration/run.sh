@@ -193,7 +193,7 @@ if want email; then
 fi
 
 export KB_PG_DIR="$PGDIR" KB_PG_PORT="$PGPORT" KB_SERVER_LOG="$LOG"
-export KB_SERVER_PID="$KORE_PID"
+export KB_SERVER_PID="$KORE_PID" KB_PRELOAD="${KB_PRELOAD:-}"
 export KB_MAIL_DIR="$MAIL_DIR" KB_MAIL_MAX_ATTEMPTS=4
 KB_DB_NAME=korebase_test
 export KB_DB_NAME

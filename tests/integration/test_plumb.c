@@ -521,6 +521,15 @@ test_stream_formats(void **state)
 	    "{\"id\":2,\"label\":\"row 2\",\"q\":\"\"}\n");
 	resp_free(&r);
 
+	/* Rows formatted by the query, between a head, separators, a tail. */
+	assert_int_equal(http_get("/__test/stream?fmt=rows&n=3", &r), 200);
+	assert_string_equal(r.body,
+	    "[[1, \"row 1\"],[2, \"row 2\"],[3, \"row 3\"]]");
+	resp_free(&r);
+	assert_int_equal(http_get("/__test/stream?fmt=rows&n=0", &r), 200);
+	assert_string_equal(r.body, "[]");
+	resp_free(&r);
+
 	assert_int_equal(http_get("/__test/stream?fmt=copy&n=3", &r), 200);
 	assert_string_equal(r.body, "id,label\n1,row 1\n2,row 2\n3,row 3\n");
 	resp_free(&r);
@@ -584,6 +593,18 @@ test_stream_connection(void **state)
 	assert_int_equal(sh("curl -s -H 'Connection: close' "
 	    "\"$BASE_URL/__test/stream?fmt=json&n=30000\" | "
 	    "jq length | grep -qx 30000"), 0);
+}
+
+/*
+ * Under AddressSanitizer (make test-asan preloads libasan) freed memory
+ * sits in ASan's quarantine, so resident memory says nothing there.
+ */
+static int
+rss_meaningful(void)
+{
+	const char	*p = getenv("KB_PRELOAD");
+
+	return (p == NULL || *p == '\0');
 }
 
 /* The resident memory of the server's workers, in kB. */
@@ -662,19 +683,19 @@ test_stream_million_rows(void **state)
 	    "&& tail -1 build/plumb-big.csv | grep -q '^1000000,'"), 0);
 	fprintf(stderr, "csv export: workers' RSS %ld kB before, %ld kB "
 	    "at most during\n", base, peak);
-	assert_true(peak - base < 16 * 1024);
+	assert_true(peak - base < 16 * 1024 || !rss_meaningful());
 
 	peak = export_peak_rss("-o build/plumb-big.ndjson "
 	    "\"$BASE_URL/__test/stream?fmt=ndjson&src=big\"");
 	assert_int_equal(sh("test $(wc -l < build/plumb-big.ndjson) -eq "
 	    "1000000"), 0);
-	assert_true(peak - base < 16 * 1024);
+	assert_true(peak - base < 16 * 1024 || !rss_meaningful());
 
 	peak = export_peak_rss("-o build/plumb-big.copy "
 	    "\"$BASE_URL/__test/stream?fmt=copy&src=big\"");
 	assert_int_equal(sh("test $(wc -l < build/plumb-big.copy) -eq "
 	    "1000001"), 0);
-	assert_true(peak - base < 16 * 1024);
+	assert_true(peak - base < 16 * 1024 || !rss_meaningful());
 	assert_int_equal(sh("rm -f build/plumb-big.*"), 0);
 }
 
@@ -686,6 +707,7 @@ test_stream_million_rows(void **state)
 static void
 test_stream_slow_client_disconnects(void **state)
 {
+	struct resp	r;
 	char	v[128];
 	long	base, rss;
 	pid_t	pid;
@@ -702,7 +724,7 @@ test_stream_slow_client_disconnects(void **state)
 	    "pg_stat_activity WHERE application_name = 'korebase-export'",
 	    v, sizeof(v)), "ClientWrite");
 	rss = workers_rss();
-	assert_true(rss - base < 8 * 1024);
+	assert_true(rss - base < 8 * 1024 || !rss_meaningful());
 	assert_int_equal(kill(pid, SIGTERM), 0);
 	for (i = 0; i < 50; i++) {
 		if (strcmp(psql_value("SELECT count(*) FROM pg_stat_activity "
@@ -716,6 +738,54 @@ test_stream_slow_client_disconnects(void **state)
 	assert_int_equal(sh("grep -q 'the client went away after' "
 	    "\"$KB_SERVER_LOG\""), 0);
 	assert_int_equal(psql("DROP TABLE kb_plumb_big"), 0);
+
+	/* Gone before the first byte, while the query runs. */
+	assert_int_not_equal(sh("curl -s --max-time 0.5 -o /dev/null "
+	    "\"$BASE_URL/__test/stream?fmt=csv&src=sleep&n=15\""), 0);
+	for (i = 0; i < 50; i++) {
+		if (strcmp(psql_value("SELECT count(*) FROM pg_stat_activity "
+		    "WHERE application_name = 'korebase-export'", v,
+		    sizeof(v)), "0") == 0)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_string_equal(v, "0");
+	assert_int_equal(http_get("/__test/db/whoami", &r), 200);
+	resp_free(&r);
+}
+
+/*
+ * A request keeps the schema it acquired while a reload swaps in a new
+ * one (it sees one catalog throughout); the old one goes when it ends.
+ */
+static void
+test_schema_held_across_reload(void **state)
+{
+	json_t	*j;
+	int	 attempt, ok;
+
+	/*
+	 * The DDL must land after the request acquired its schema: on a
+	 * busy machine the request may come late, so try a few times.
+	 */
+	for (ok = 0, attempt = 0; attempt < 4 && !ok; attempt++) {
+		assert_int_equal(sh("curl -s \"$BASE_URL/__test/schema/hold?"
+		    "table=kb_plumb_held%d\" > build/plumb-held.json & "
+		    "sleep 0.7; psql \"$DATABASE_URL\" -qc 'CREATE TABLE "
+		    "kb_plumb_held%d (id int)' >/dev/null; wait", attempt,
+		    attempt), 0);
+		assert_non_null(j = json_load_file("build/plumb-held.json", 0,
+		    NULL));
+		ok = json_integer_value(json_object_get(j, "current")) >
+		    json_integer_value(json_object_get(j, "held")) &&
+		    !json_is_true(json_object_get(j, "table"));
+		json_decref(j);
+	}
+	assert_true(ok);
+	assert_true(schema_until("/__test/schema?table=kb_plumb_held0",
+	    "table", 1, 20));
+	assert_int_equal(psql("DROP TABLE IF EXISTS kb_plumb_held0, "
+	    "kb_plumb_held1, kb_plumb_held2, kb_plumb_held3"), 0);
 }
 
 /*
@@ -778,6 +848,7 @@ main(void)
 		cmocka_unit_test(test_schema_loaded),
 		cmocka_unit_test(test_schema_exclude_covers_migrations),
 		cmocka_unit_test(test_schema_ddl_refresh),
+		cmocka_unit_test(test_schema_held_across_reload),
 		cmocka_unit_test(test_stream_formats),
 		cmocka_unit_test(test_stream_role_and_errors),
 		cmocka_unit_test(test_stream_connection),
