@@ -26,16 +26,7 @@
 #include "kb_catalog.h"
 #include "kbg_api.h"
 #include "kbg_handlers.h"
-/*
- * tables/ names its model struct kb_schema and its filter operators enum
- * kb_op, tags the runtime already uses (compiled JSON Schemas, the
- * operation table): seen from here they are kb_catalog and kb_qop.
- */
-#define kb_schema	kb_catalog
-#define kb_op		kb_qop
 #include "kb_tables.h"
-#undef kb_op
-#undef kb_schema
 
 struct tables_call {
 	struct kb_tables_request	 req;

@@ -23,7 +23,7 @@
 int	LLVMFuzzerInitialize(int *, char ***);
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static struct kb_schema	*schema;
+static struct kb_catalog	*schema;
 
 static const char *const tables[] = {
 	"projects", "clients", "tasks", "line_items", "weird \"name\"",
@@ -67,7 +67,7 @@ next_field(struct kb_arena *a, const char **p, const char *end)
 static void
 fuzz_catalog(const uint8_t *data, size_t size)
 {
-	struct kb_schema	*s;
+	struct kb_catalog	*s;
 	json_t			*doc;
 	char			 err[128];
 

@@ -32,7 +32,7 @@ struct qparam {
 
 struct ctx {
 	struct kb_arena		*a;
-	const struct kb_schema	*schema;
+	const struct kb_catalog	*schema;
 	struct kb_query		*q;
 	struct kb_tables_error	*err;
 	int			 nnodes;
@@ -88,7 +88,7 @@ static int	 resolve_embed(struct ctx *, struct kb_node *,
 static int	 parse_list(struct ctx *, const char *, size_t, char,
 		    char, char ***, size_t *);
 static int	 parse_op(struct ctx *, const char *, size_t, int *,
-		    enum kb_op *, enum kb_quant *, char **);
+		    enum kb_qop *, enum kb_quant *, char **);
 static int	 make_leaf(struct ctx *, struct kb_cond *, const char *,
 		    size_t);
 static int	 parse_filter(struct ctx *, struct kb_node *, const char *,
@@ -167,7 +167,7 @@ no_column(struct ctx *c, const struct kb_table *t, const char *name)
 }
 
 const char *
-kb_op_name(enum kb_op op)
+kb_op_name(enum kb_qop op)
 {
 	if ((size_t)op >= sizeof(op_names) / sizeof(op_names[0]))
 		return ("?");
@@ -826,7 +826,7 @@ done:
  */
 static int
 parse_op(struct ctx *c, const char *s, size_t len, int *negate,
-    enum kb_op *op, enum kb_quant *quant, char **config)
+    enum kb_qop *op, enum kb_quant *quant, char **config)
 {
 	const char	*paren;
 	size_t		 oplen;
@@ -845,7 +845,7 @@ parse_op(struct ctx *c, const char *s, size_t len, int *negate,
 	if ((o = kb_op_lookup(s, oplen)) == -1)
 		return (perr(c, "unknown operator \"%.*s\"",
 		    (int)(oplen > 20 ? 20 : oplen), s));
-	*op = (enum kb_op)o;
+	*op = (enum kb_qop)o;
 	if (paren == NULL)
 		return (0);
 	if (s[len - 1] != ')' || paren + 1 >= s + len - 1)
@@ -1396,7 +1396,7 @@ apply_param(struct ctx *c, const char *key, const char *val)
 }
 
 int
-kb_query_parse(struct kb_arena *a, const struct kb_schema *schema,
+kb_query_parse(struct kb_arena *a, const struct kb_catalog *schema,
     const struct kb_table *table, const char *qs, int flags,
     struct kb_query *q, struct kb_tables_error *err)
 {

@@ -44,7 +44,7 @@ struct kb_tables_error {
 	char	hint[256];
 };
 
-enum kb_op {
+enum kb_qop {
 	KB_OP_EQ, KB_OP_NEQ, KB_OP_GT, KB_OP_GTE, KB_OP_LT, KB_OP_LTE,
 	KB_OP_LIKE, KB_OP_ILIKE, KB_OP_MATCH, KB_OP_IMATCH, KB_OP_IN,
 	KB_OP_IS, KB_OP_ISDISTINCT, KB_OP_FTS, KB_OP_PLFTS, KB_OP_PHFTS,
@@ -82,7 +82,7 @@ struct kb_cond {
 	size_t			 nkids;
 	/* KB_COND_LEAF */
 	struct kb_field		 field;
-	enum kb_op		 op;
+	enum kb_qop		 op;
 	enum kb_quant		 quant;
 	char			**values;	/* decoded, never NULL */
 	size_t			 nvalues;
@@ -165,7 +165,7 @@ struct kb_query {
  * for `table`.  0 on success with `q` filled (arena memory); -1 with
  * `err` filled (400 and a PGRST code, 300 for an ambiguous embedding).
  */
-int	kb_query_parse(struct kb_arena *, const struct kb_schema *,
+int	kb_query_parse(struct kb_arena *, const struct kb_catalog *,
 	    const struct kb_table *, const char *qs, int flags,
 	    struct kb_query *q, struct kb_tables_error *err);
 
@@ -182,7 +182,7 @@ int	kb_tables_fail(struct kb_tables_error *err, int status,
 	    __attribute__((format(printf, 5, 6)));
 
 /* The operator's name ("eq") and whether `name` is one (-1 if not). */
-const char	*kb_op_name(enum kb_op);
+const char	*kb_op_name(enum kb_qop);
 int		 kb_op_lookup(const char *name, size_t len);
 
 /* A cast the grammar accepts ("int" -> "integer"), or NULL. */

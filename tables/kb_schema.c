@@ -171,7 +171,7 @@ static int	build_table(struct build *, json_t *, struct kb_table *);
 static int	build_uniques(struct build *, json_t *, struct kb_table *);
 static int	cols_unique(const struct kb_table *, const struct kb_column **,
 		    size_t);
-static int	build_fkeys(struct build *, struct kb_schema *, json_t *);
+static int	build_fkeys(struct build *, struct kb_catalog *, json_t *);
 static int	build_function(struct build *, json_t *,
 		    struct kb_function *);
 static int	cmp_table(const void *, const void *);
@@ -387,7 +387,7 @@ build_table(struct build *b, json_t *jt, struct kb_table *t)
 
 /* The fkeys of every table, once all tables exist (they point at them). */
 static int
-build_fkeys(struct build *b, struct kb_schema *s, json_t *tables)
+build_fkeys(struct build *b, struct kb_catalog *s, json_t *tables)
 {
 	json_t			*jt, *fks, *jf, *cols, *rcols;
 	struct kb_table		*t;
@@ -524,11 +524,11 @@ cmp_function(const void *a, const void *b)
 	return (strcmp(x->name, y->name));
 }
 
-struct kb_schema *
+struct kb_catalog *
 kb_schema_from_json(json_t *doc, char *err, size_t errlen)
 {
 	struct build		 b;
-	struct kb_schema	*s;
+	struct kb_catalog	*s;
 	json_t			*tables, *funcs, *schemas, *v;
 	size_t			 i;
 
@@ -608,14 +608,14 @@ bad:
 }
 
 void
-kb_schema_free(struct kb_schema *s)
+kb_schema_free(struct kb_catalog *s)
 {
 	if (s != NULL)
 		kb_arena_free(s->arena);
 }
 
 const struct kb_table *
-kb_schema_table(const struct kb_schema *s, const char *schema,
+kb_schema_table(const struct kb_catalog *s, const char *schema,
     const char *name)
 {
 	struct kb_table	 key;
@@ -654,7 +654,7 @@ kb_table_column(const struct kb_table *t, const char *name)
 
 /* The first overload (catalog order) of schema.name. */
 const struct kb_function *
-kb_schema_function(const struct kb_schema *s, const char *schema,
+kb_schema_function(const struct kb_catalog *s, const char *schema,
     const char *name)
 {
 	struct kb_function	 key;

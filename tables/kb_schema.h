@@ -4,7 +4,7 @@
  * Pure C (jansson only): no Kore, no libpq, so it is unit tested and
  * fuzzed on its own.  The server loads the catalog with one statement,
  * KB_SCHEMA_CATALOG_SQL, whose single text column is a JSON document,
- * and turns it into a struct kb_schema with kb_schema_from_json().  A
+ * and turns it into a struct kb_catalog with kb_schema_from_json().  A
  * schema is immutable once built: the server swaps in a new one when DDL
  * runs (an event trigger NOTIFYs kb_schema_changed) and frees the old one
  * once no request uses it (kb_schema_ref / kb_schema_unref).
@@ -104,7 +104,7 @@ struct kb_function {
 	char			*description;
 };
 
-struct kb_schema {
+struct kb_catalog {
 	uint64_t		 version;	/* increases on every reload */
 	struct kb_table		*tables;	/* sorted by (schema, name) */
 	size_t			 ntables;
@@ -129,16 +129,16 @@ extern const char	KB_SCHEMA_CATALOG_SQL[];
  * outside the exposed schemas are dropped.  `version` and `refs` are the
  * caller's (0 here).  kb_schema_free releases everything at once.
  */
-struct kb_schema	*kb_schema_from_json(json_t *doc, char *err,
+struct kb_catalog	*kb_schema_from_json(json_t *doc, char *err,
 			    size_t errlen);
-void			 kb_schema_free(struct kb_schema *);
+void			 kb_schema_free(struct kb_catalog *);
 
 /* Lookups (binary search); `schema` NULL means the first exposed match. */
-const struct kb_table	*kb_schema_table(const struct kb_schema *,
+const struct kb_table	*kb_schema_table(const struct kb_catalog *,
 			    const char *schema, const char *name);
 const struct kb_column	*kb_table_column(const struct kb_table *,
 			    const char *name);
-const struct kb_function *kb_schema_function(const struct kb_schema *,
+const struct kb_function *kb_schema_function(const struct kb_catalog *,
 			    const char *schema, const char *name);
 
 #endif /* !KB_SCHEMA_H */

@@ -1586,7 +1586,7 @@ applied(struct bld *b, const struct prefs *pr)
  * schema; else 406 PGRST106 listing them, as PostgREST.
  */
 static int
-exposed(const struct kb_schema *schema, const char *name,
+exposed(const struct kb_catalog *schema, const char *name,
     struct kb_tables_error *err)
 {
 	char	list[200];
@@ -1606,7 +1606,7 @@ exposed(const struct kb_schema *schema, const char *name,
 }
 
 struct kb_tables_plan *
-kb_tables_plan(const struct kb_schema *schema,
+kb_tables_plan(const struct kb_catalog *schema,
     const struct kb_tables_request *req, struct kb_tables_error *err)
 {
 	struct kb_tables_plan	*p;

@@ -233,7 +233,7 @@ struct kb_tables_response {
  * kb_tables_plan_free().  NULL with `err` filled (4xx) on a bad request;
  * nothing to free then.  The schema must outlive the plan.
  */
-struct kb_tables_plan	*kb_tables_plan(const struct kb_schema *,
+struct kb_tables_plan	*kb_tables_plan(const struct kb_catalog *,
 			    const struct kb_tables_request *,
 			    struct kb_tables_error *err);
 void			 kb_tables_plan_free(struct kb_tables_plan *);

@@ -26,10 +26,10 @@
 #define KBT_FIXTURE	"tests/unit/tables/catalog.json"
 #endif
 
-static inline struct kb_schema *
+static inline struct kb_catalog *
 kbt_sample_schema(void)
 {
-	struct kb_schema	*s;
+	struct kb_catalog	*s;
 	json_error_t		 jerr;
 	json_t			*doc;
 	const char		*path;

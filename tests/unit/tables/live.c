@@ -69,7 +69,7 @@ print_error(const struct kb_tables_error *e)
 }
 
 static void
-run(PGconn *db, struct kb_schema *schema, char *line)
+run(PGconn *db, struct kb_catalog *schema, char *line)
 {
 	struct kb_tables_request	 req;
 	struct kb_tables_plan		*plan;
@@ -218,7 +218,7 @@ run(PGconn *db, struct kb_schema *schema, char *line)
 int
 main(int argc, char *argv[])
 {
-	struct kb_schema	*schema;
+	struct kb_catalog	*schema;
 	json_t			*doc;
 	PGconn			*db;
 	char			 line[8192], err[256];

@@ -7,7 +7,7 @@
 #include "kb_tables_test.h"
 #include "kb_tables.h"
 
-static struct kb_schema	*sample;
+static struct kb_catalog	*sample;
 
 static void	rejected(const char *, const char *, int, const char *);
 

@@ -7,7 +7,7 @@
 
 #include "kb_tables_test.h"
 
-static struct kb_schema	*sample;
+static struct kb_catalog	*sample;
 
 static int
 setup(void **state)
@@ -245,7 +245,7 @@ bad_documents(void **state)
 		    "\"name\":\"f\",\"ret_type\":\"int\",\"args\":[{}]}]}",
 		"{\"schemas\":[],\"tables\":[],\"functions\":{}}",
 	};
-	struct kb_schema	*s;
+	struct kb_catalog	*s;
 	json_t			*doc;
 	char			 err[128];
 	size_t			 i;
@@ -267,7 +267,7 @@ bad_documents(void **state)
 static void
 unexposed_reference(void **state)
 {
-	struct kb_schema	*s;
+	struct kb_catalog	*s;
 	json_t			*doc;
 	char			 err[128];
 
