@@ -249,7 +249,10 @@ tables_run(struct kb_ctx *ctx, struct tables_call *t)
 {
 	struct kb_db_step	 steps[2];
 
-	kb_db_step_caller(ctx, &steps[0]);
+	if (t->plan->read_only)
+		kb_db_step_caller_ro(ctx, &steps[0]);
+	else
+		kb_db_step_caller(ctx, &steps[0]);
 	memset(&steps[1], 0, sizeof(steps[1]));
 	steps[1].sql = t->plan->sql;
 	steps[1].nparams = t->plan->nparams;

@@ -19,6 +19,10 @@
 static struct kb_stmt	set_caller = KB_STMT_RO(
     "SELECT pg_catalog.set_config('role', $1, true), "
     "pg_catalog.set_config('request.jwt.claims', $2, true)");
+static struct kb_stmt	set_caller_ro = KB_STMT_RO(
+    "SELECT pg_catalog.set_config('role', $1, true), "
+    "pg_catalog.set_config('request.jwt.claims', $2, true), "
+    "pg_catalog.set_config('transaction_read_only', 'on', true)");
 static struct kb_stmt	set_caller_timeout = KB_STMT_RO(
     "SELECT pg_catalog.set_config('role', $1, true), "
     "pg_catalog.set_config('request.jwt.claims', $2, true), "
@@ -74,6 +78,13 @@ void
 kb_db_step_caller(struct kb_ctx *ctx, struct kb_db_step *step)
 {
 	kb_db_step_caller_timeout(ctx, 0, step);
+}
+
+void
+kb_db_step_caller_ro(struct kb_ctx *ctx, struct kb_db_step *step)
+{
+	kb_db_step_caller(ctx, step);
+	step->stmt = &set_caller_ro;
 }
 
 void

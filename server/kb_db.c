@@ -78,12 +78,13 @@ struct kb_db_query {
 	struct db_step			*steps;
 	int				 nsteps;
 	struct db_step			 one;	/* steps of kb_db_query */
-	int				 group;	/* kb_db_run: a Sync of its own */
+	int				 group;	/* kb_db_run */
 	int				 readonly;	/* every step */
+	int				 result_step;	/* whose result cb gets */
 	kb_db_cb			 cb;
 	kb_db_icb			 icb;	/* internal: no request */
 	void				*arg;
-	PGresult			*res;	/* the last step's result */
+	PGresult			*res;	/* result_step's result */
 	PGresult			*err;	/* the first failure */
 	int				 errstep;
 	int				 retried;
@@ -144,6 +145,9 @@ static struct db_conn		*pool;
 static u_int64_t		 last_ok;	/* a query succeeded */
 static u_int64_t		 last_ping;
 static struct kb_stmt		 ping_stmt = KB_STMT_RO("SELECT 1");
+static struct kb_stmt		 group_reset = KB_STMT_RO(
+	"SELECT pg_catalog.set_config('role', 'none', true), "
+	"pg_catalog.set_config('request.jwt.claims', '', true)");
 static int			 pool_size;
 static int			 stmt_next = 1;
 static TAILQ_HEAD(, kb_db_query) waitq = TAILQ_HEAD_INITIALIZER(waitq);
@@ -369,6 +373,23 @@ kb_db_run(struct kb_ctx *ctx, const struct kb_db_step *steps, int nsteps,
 		if (steps[i].stmt != NULL ? !steps[i].stmt->readonly :
 		    !steps[i].readonly)
 			q->readonly = 0;
+	}
+	q->result_step = nsteps - 1;
+	if (q->readonly) {
+		/*
+		 * A read-only group joins the connection's batch of reads,
+		 * sharing their implicit transaction: a last step of its own
+		 * puts the role and claims back, so whatever follows in that
+		 * transaction runs as before.  (If a step fails, PostgreSQL
+		 * aborts the rest of the transaction: nothing runs after it
+		 * in the group's role either; the reads after it are sent
+		 * again.)
+		 */
+		q->steps = kore_realloc(q->steps,
+		    (nsteps + 1) * sizeof(*q->steps));
+		memset(&q->steps[nsteps], 0, sizeof(q->steps[nsteps]));
+		step_set(&q->steps[nsteps], &group_reset, NULL, 0, NULL);
+		q->nsteps = nsteps + 1;
 	}
 	TAILQ_INSERT_TAIL(&ctx->queries, q, clist);
 	query_dispatch(q);
@@ -835,7 +856,7 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 	char		 name[16];
 	int		 i, id;
 
-	if ((q->group || !q->readonly) && c->unsynced > 0 && !conn_sync(c))
+	if (!q->readonly && c->unsynced > 0 && !conn_sync(c))
 		return (0);
 	for (i = 0; i < q->nsteps; i++) {
 		st = &q->steps[i];
@@ -861,7 +882,7 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 		ring_push(c, EXPECT_QUERY, q, i);
 	}
 	c->inflight++;
-	if (!q->group && q->readonly && c->unsynced < DB_BATCH_MAX) {
+	if (q->readonly && c->unsynced < DB_BATCH_MAX) {
 		if (c->unsynced++ == 0)
 			conn_watch(c, 1);
 		return (1);
@@ -992,7 +1013,7 @@ conn_read(struct db_conn *c)
 			    e->step == e->q->nsteps - 1) {
 				c->inflight--;
 				q = e->q;
-				if (!q->group && q->err == NULL &&
+				if (q->readonly && q->err == NULL &&
 				    q->res != NULL && PQresultStatus(q->res) ==
 				    PGRES_PIPELINE_ABORTED &&
 				    q->aborts++ < DB_MAX_ABORTS) {
@@ -1040,7 +1061,7 @@ conn_read(struct db_conn *c)
 			q->errstep = e->step;
 			continue;
 		}
-		if (e->kind == EXPECT_QUERY && e->step == q->nsteps - 1 &&
+		if (e->kind == EXPECT_QUERY && e->step == q->result_step &&
 		    q->res == NULL)
 			q->res = r;
 		else
@@ -1097,7 +1118,7 @@ query_complete(struct kb_db_query *q, int unavailable, const char *why)
 		r.hint = "";
 		r.message = why ? why : "";
 		r.unavailable = unavailable;
-		r.step = q->nsteps - 1;
+		r.step = q->result_step;
 		if (!unavailable) {
 			out = q->err != NULL ? q->err : q->res;
 			r.res = out;

@@ -260,9 +260,11 @@ void	kb_db_query(struct kb_ctx *, struct kb_stmt *, int nparams,
 
 /*
  * A transaction group: run `steps` in order, in ONE implicit transaction
- * on one connection that no other request's statement shares (the group
- * gets a Sync of its own; read-only statements batched by kb_db_query
- * never join it).  So a first step
+ * on one connection.  A group with a write gets a Sync of its own: no
+ * other request's statement shares its transaction.  A read-only group
+ * joins the connection's batch of reads like a read-only kb_db_query,
+ * and the pool appends a step that puts the role and claims back, so
+ * what follows it in that shared transaction runs as before.  So a first step
  *
  *	SELECT set_config('role', $1, true),
  *	    set_config('request.jwt.claims', $2, true)
@@ -318,6 +320,12 @@ const char	*kb_caller_claims(struct kb_ctx *);
 void		 kb_db_step_caller(struct kb_ctx *, struct kb_db_step *);
 void		 kb_db_step_caller_timeout(struct kb_ctx *, int timeout_ms,
 		    struct kb_db_step *);
+/*
+ * The same for a read: the transaction is also made READ ONLY, as
+ * PostgREST runs GETs, so a policy or function that writes fails rather
+ * than writing in a transaction that other reads share.
+ */
+void		 kb_db_step_caller_ro(struct kb_ctx *, struct kb_db_step *);
 
 /*
  * The usual way to end a failed query: 503 when the database is down,
