@@ -357,8 +357,6 @@ struct key_arg {
 	const char	*key;		/* the new key, shown once, or NULL */
 	const char	*past_path;	/* the field a 'past' outcome names */
 	int		 status;	/* on success */
-	int64_t		 offset;	/* lists */
-	int		 count_exact;	/* lists */
 };
 
 static int	sk_scope(struct kb_ctx *, const char **);
@@ -369,10 +367,8 @@ static int	key_new(struct kb_ctx *, const char *, const char **,
 static struct key_arg *key_arg(struct kb_ctx *, const char *, int);
 static const char *body_text(struct kb_ctx *, json_t *);
 static const char *body_string(struct kb_ctx *, json_t *, const char *);
-static int	prefers_count_exact(const char *);
 static void	list_start(struct kb_ctx *, struct kb_stmt *, int,
 		    const char **, int, int64_t, int64_t, const char *);
-static void	list_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	sk_change(struct kb_ctx *, struct kb_stmt *, const char *,
 		    const char *const *, int, struct key_arg *);
 static void	ck_change(struct kb_ctx *, struct kb_stmt *, const char *,
@@ -503,64 +499,21 @@ body_string(struct kb_ctx *ctx, json_t *body, const char *name)
 	return (s != NULL ? kb_ctx_strdup(ctx, s) : NULL);
 }
 
-/* Prefer: count=exact, among other preferences, per RFC 7240. */
-static int
-prefers_count_exact(const char *prefer)
-{
-	const char	*p;
-
-	for (p = prefer; p != NULL && (p = strstr(p, "count=exact")); p++) {
-		if ((p == prefer || p[-1] == ' ' || p[-1] == ',' ||
-		    p[-1] == ';') && strchr(",; ", p[11]) != NULL)
-			return (1);
-	}
-	return (0);
-}
-
 /* Run a list statement whose limit and offset are params[at], [at + 1]. */
 static void
 list_start(struct kb_ctx *ctx, struct kb_stmt *stmt, int n,
     const char **params, int at, int64_t limit, int64_t offset,
     const char *prefer)
 {
-	struct key_arg	*a;
 	char		*lim, *off;
 
-	a = key_arg(ctx, NULL, 200);
-	a->offset = offset;
-	a->count_exact = prefer != NULL && prefers_count_exact(prefer);
 	lim = kb_ctx_alloc(ctx, 24);
 	off = kb_ctx_alloc(ctx, 24);
 	(void)snprintf(lim, 24, "%" PRId64, limit);
 	(void)snprintf(off, 24, "%" PRId64, offset);
 	params[at] = lim;
 	params[at + 1] = off;
-	kb_db_query(ctx, stmt, n, params, list_done, a);
-}
-
-/* Content-Range as PostgREST sends it: "0-9/42", "*\/42", "0-9/\*". */
-static void
-list_done(struct kb_ctx *ctx, struct kb_db_result *r, void *varg)
-{
-	struct key_arg	*a = varg;
-	char		 range[64], total[24];
-	int64_t		 n;
-
-	if (!r->ok) {
-		kb_db_respond_failure(ctx, r);
-		return;
-	}
-	n = strtoll(PQgetvalue(r->res, 0, 1), NULL, 10);
-	(void)snprintf(total, sizeof(total), "%s",
-	    a->count_exact ? PQgetvalue(r->res, 0, 0) : "*");
-	if (n == 0)
-		(void)snprintf(range, sizeof(range), "*/%s", total);
-	else
-		(void)snprintf(range, sizeof(range), "%" PRId64 "-%" PRId64
-		    "/%s", a->offset, a->offset + n - 1, total);
-	kb_header_set(ctx, "Content-Range", range);
-	kb_respond_text(ctx, 200, "application/json",
-	    PQgetvalue(r->res, 0, 2), (size_t)PQgetlength(r->res, 0, 2));
+	kb_db_query_page(ctx, stmt, n, params, offset, prefer);
 }
 
 static void

@@ -108,7 +108,6 @@ struct mjob {
 	json_t		*body;
 };
 
-static void	page_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	one_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	create_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	sync_done(struct kb_ctx *, struct kb_db_result *, void *);
@@ -129,38 +128,18 @@ audit_params(struct kb_ctx *ctx, const char **v)
 	v[3] = c->key_id;
 }
 
-struct page {
-	int64_t		offset;
-	int		count_exact;
-};
-
 void
 kbh_listMigrations(struct kb_ctx *ctx, const struct kbg_listMigrations_in *in)
 {
-	struct page	*pg;
 	char		 lim[24], off[24];
 	const char	*v[2] = { lim, off };
+	int64_t		 offset = in->has_offset ? in->offset : 0;
 
-	pg = kb_ctx_alloc(ctx, sizeof(*pg));
-	pg->offset = in->has_offset ? in->offset : 0;
-	pg->count_exact = in->has_Prefer &&
-	    kb_prefer_has(in->Prefer, "count=exact");
 	(void)snprintf(lim, sizeof(lim), "%" PRId64,
 	    in->has_limit ? in->limit : 100);
-	(void)snprintf(off, sizeof(off), "%" PRId64, pg->offset);
-	kb_db_query(ctx, &list_migrations, 2, v, page_done, pg);
-}
-
-static void
-page_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
-{
-	struct page	*pg = arg;
-
-	if (!r->ok) {
-		kb_db_respond_failure(ctx, r);
-		return;
-	}
-	kb_respond_page(ctx, r->res, pg->offset, pg->count_exact);
+	(void)snprintf(off, sizeof(off), "%" PRId64, offset);
+	kb_db_query_page(ctx, &list_migrations, 2, v, offset,
+	    in->has_Prefer ? in->Prefer : NULL);
 }
 
 void

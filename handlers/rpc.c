@@ -927,19 +927,10 @@ static void
 call_error(struct kb_ctx *ctx, struct kb_db_result *r)
 {
 	const struct kb_caller	*who = kb_ctx_caller(ctx);
-	const char		*st = r->sqlstate;
-	const char		*code = "SQL_ERROR";
-	int			 status = 400;
-	json_t			*o;
+	const char		*st = r->sqlstate, *code;
+	int			 status;
 
-	if (strcmp(st, "57014") == 0) {
-		status = 408;
-		code = "STATEMENT_TIMEOUT";
-	} else if (strcmp(st, "42501") == 0) {
-		/* Without credentials, credentials may help. */
-		status = who->sub == NULL && who->key_id == NULL ? 401 : 403;
-		code = "INSUFFICIENT_PRIVILEGE";
-	} else if (strcmp(st, "42883") == 0 || strcmp(st, "42P01") == 0) {
+	if (strcmp(st, "42883") == 0 || strcmp(st, "42P01") == 0) {
 		status = 404;
 		code = strcmp(st, "42883") == 0 ? "FUNCTION_NOT_FOUND" :
 		    "SQL_ERROR";
@@ -947,29 +938,10 @@ call_error(struct kb_ctx *ctx, struct kb_db_result *r)
 		status = 405;
 		code = "METHOD_NOT_ALLOWED";
 		kb_header_set(ctx, "Allow", "POST");
-	} else if (strcmp(st, "23505") == 0 || strcmp(st, "23503") == 0 ||
-	    strncmp(st, "40", 2) == 0) {
-		status = 409;
-		code = "SQL_CONFLICT";
-	} else if (strncmp(st, "53", 2) == 0) {
-		status = 503;
-		code = "SERVICE_UNAVAILABLE";
-		kb_header_set(ctx, "Retry-After", "1");
-	}
-	o = json_object();
-	json_object_set_new(o, "error", json_string(r->message));
-	json_object_set_new(o, "code", json_string(code));
-	json_object_set_new(o, "request_id",
-	    json_string(kb_ctx_request_id(ctx)));
-	json_object_set_new(o, "message", json_string(r->message));
-	json_object_set_new(o, "sqlstate", json_string(st));
-	json_object_set_new(o, "detail", *r->detail ? json_string(r->detail) :
-	    json_null());
-	json_object_set_new(o, "hint", *r->hint ? json_string(r->hint) :
-	    json_null());
-	if (status == 401)
-		kb_header_set(ctx, "WWW-Authenticate", "Bearer");
-	kb_respond_json(ctx, status, o);
+	} else
+		status = kb_db_error_status(st, who->sub != NULL ||
+		    who->key_id != NULL, &code);
+	kb_respond_db_error(ctx, r, status, code);
 }
 
 static void

@@ -34,13 +34,7 @@ static struct kb_stmt	batch_settings = KB_STMT_RO(
 	" FROM jsonb_array_elements_text($1::jsonb) WITH ORDINALITY"
 	" AS w(key, ord) JOIN settings s ON s.key = w.key AND s.is_public");
 
-struct list_arg {
-	int64_t		offset;
-	int		count_exact;
-};
-
 static void	get_done(struct kb_ctx *, struct kb_db_result *, void *);
-static void	list_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	json_done(struct kb_ctx *, struct kb_db_result *, void *);
 
 void
@@ -71,30 +65,15 @@ get_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 void
 kbh_listSettings(struct kb_ctx *ctx, const struct kbg_listSettings_in *in)
 {
-	struct list_arg	*arg;
 	char		 limit[24], offset[24];
 	const char	*params[2] = { limit, offset };
+	int64_t		 off = in->has_offset ? in->offset : 0;
 
-	arg = kb_ctx_alloc(ctx, sizeof(*arg));
-	arg->offset = in->has_offset ? in->offset : 0;
-	arg->count_exact = in->has_Prefer &&
-	    kb_prefer_has(in->Prefer, "count=exact");
 	(void)snprintf(limit, sizeof(limit), "%" PRId64,
 	    in->has_limit ? in->limit : 100);
-	(void)snprintf(offset, sizeof(offset), "%" PRId64, arg->offset);
-	kb_db_query(ctx, &list_settings, 2, params, list_done, arg);
-}
-
-static void
-list_done(struct kb_ctx *ctx, struct kb_db_result *r, void *varg)
-{
-	struct list_arg	*arg = varg;
-
-	if (!r->ok) {
-		kb_db_respond_failure(ctx, r);
-		return;
-	}
-	kb_respond_page(ctx, r->res, arg->offset, arg->count_exact);
+	(void)snprintf(offset, sizeof(offset), "%" PRId64, off);
+	kb_db_query_page(ctx, &list_settings, 2, params, off,
+	    in->has_Prefer ? in->Prefer : NULL);
 }
 
 void

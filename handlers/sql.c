@@ -107,38 +107,12 @@ kbh_runSql(struct kb_ctx *ctx, const struct kbg_runSql_in *in)
 static void
 sql_error(struct kb_ctx *ctx, struct kb_db_result *r)
 {
-	const char	*st = r->sqlstate;
-	const char	*code = "SQL_ERROR";
-	int		 status = 400;
-	json_t		*o;
+	const char	*code;
+	int		 status;
 
-	if (strcmp(st, "57014") == 0) {
-		status = 408;
-		code = "STATEMENT_TIMEOUT";
-	} else if (strcmp(st, "42501") == 0) {
-		status = 403;
-		code = "INSUFFICIENT_PRIVILEGE";
-	} else if (strcmp(st, "23505") == 0 || strcmp(st, "23503") == 0 ||
-	    strncmp(st, "40", 2) == 0) {
-		status = 409;
-		code = "SQL_CONFLICT";
-	} else if (strncmp(st, "53", 2) == 0) {
-		status = 503;
-		code = "SERVICE_UNAVAILABLE";
-		kb_header_set(ctx, "Retry-After", "1");
-	}
-	o = json_object();
-	json_object_set_new(o, "error", json_string(r->message));
-	json_object_set_new(o, "code", json_string(code));
-	json_object_set_new(o, "request_id",
-	    json_string(kb_ctx_request_id(ctx)));
-	json_object_set_new(o, "message", json_string(r->message));
-	json_object_set_new(o, "sqlstate", json_string(st));
-	if (*r->detail != '\0')
-		json_object_set_new(o, "details", json_string(r->detail));
-	json_object_set_new(o, "hint", *r->hint ? json_string(r->hint) :
-	    json_null());
-	kb_respond_json(ctx, status, o);
+	/* Only administrators and service keys get here: 403, not 401. */
+	status = kb_db_error_status(r->sqlstate, 1, &code);
+	kb_respond_db_error(ctx, r, status, code);
 }
 
 static const char *

@@ -341,13 +341,7 @@ static const struct reply r_invalid_invitation = { 200, 404,
 	"INVITATION_INVALID", "the invitation is unknown, expired, revoked "
 	"or already used", NULL };
 
-struct page {
-	int64_t		offset;
-	int		count_exact;
-};
-
 static void	reply_done(struct kb_ctx *, struct kb_db_result *, void *);
-static void	page_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	create_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	delete_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	remove_done(struct kb_ctx *, struct kb_db_result *, void *);
@@ -372,31 +366,17 @@ static void
 list(struct kb_ctx *ctx, struct kb_stmt *stmt, int has_limit, int64_t limit,
     int has_offset, int64_t offset, int has_prefer, const char *prefer)
 {
-	struct page	*pg;
 	char		 lim[24], off[24];
 	const char	*v[NCOMMON + 2];
 
-	pg = kb_ctx_alloc(ctx, sizeof(*pg));
-	pg->offset = has_offset ? offset : 0;
-	pg->count_exact = has_prefer && kb_prefer_has(prefer, "count=exact");
+	offset = has_offset ? offset : 0;
 	(void)snprintf(lim, sizeof(lim), "%" PRId64, has_limit ? limit : 100);
-	(void)snprintf(off, sizeof(off), "%" PRId64, pg->offset);
+	(void)snprintf(off, sizeof(off), "%" PRId64, offset);
 	common(ctx, v);
 	v[5] = lim;
 	v[6] = off;
-	kb_db_query(ctx, stmt, NCOMMON + 2, v, page_done, pg);
-}
-
-static void
-page_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
-{
-	struct page	*pg = arg;
-
-	if (!r->ok) {
-		kb_db_respond_failure(ctx, r);
-		return;
-	}
-	kb_respond_page(ctx, r->res, pg->offset, pg->count_exact);
+	kb_db_query_page(ctx, stmt, NCOMMON + 2, v, offset,
+	    has_prefer ? prefer : NULL);
 }
 
 /* Run `stmt` with the common parameters and `n` more; answer by `how`. */

@@ -302,3 +302,81 @@ kb_respond_page(struct kb_ctx *ctx, PGresult *res, int64_t offset,
 	kb_respond_text(ctx, 200, "application/json", PQgetvalue(res, 0, 2),
 	    (size_t)PQgetlength(res, 0, 2));
 }
+
+struct page_arg {
+	int64_t		offset;
+	int		count_exact;
+};
+
+static void
+page_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	struct page_arg	*pg = arg;
+
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	kb_respond_page(ctx, r->res, pg->offset, pg->count_exact);
+}
+
+void
+kb_db_query_page(struct kb_ctx *ctx, struct kb_stmt *stmt, int nparams,
+    const char *const *values, int64_t offset, const char *prefer)
+{
+	struct page_arg	*pg;
+
+	pg = kb_ctx_alloc(ctx, sizeof(*pg));
+	pg->offset = offset;
+	pg->count_exact = prefer != NULL && kb_prefer_has(prefer, "count=exact");
+	kb_db_query(ctx, stmt, nparams, values, page_done, pg);
+}
+
+int
+kb_db_error_status(const char *st, int has_credentials, const char **code)
+{
+	*code = "SQL_ERROR";
+	if (strcmp(st, "57014") == 0) {
+		*code = "STATEMENT_TIMEOUT";
+		return (408);
+	}
+	if (strcmp(st, "42501") == 0) {
+		*code = "INSUFFICIENT_PRIVILEGE";
+		/* Without credentials, credentials may help. */
+		return (has_credentials ? 403 : 401);
+	}
+	if (strcmp(st, "23505") == 0 || strcmp(st, "23503") == 0 ||
+	    strncmp(st, "40", 2) == 0) {
+		*code = "SQL_CONFLICT";
+		return (409);
+	}
+	if (strncmp(st, "53", 2) == 0) {
+		*code = "SERVICE_UNAVAILABLE";
+		return (503);
+	}
+	return (400);
+}
+
+void
+kb_respond_db_error(struct kb_ctx *ctx, const struct kb_db_result *r,
+    int status, const char *code)
+{
+	json_t	*o;
+
+	o = json_object();
+	json_object_set_new(o, "error", json_string(r->message));
+	json_object_set_new(o, "code", json_string(code));
+	json_object_set_new(o, "request_id",
+	    json_string(kb_ctx_request_id(ctx)));
+	json_object_set_new(o, "message", json_string(r->message));
+	json_object_set_new(o, "sqlstate", json_string(r->sqlstate));
+	if (*r->detail != '\0')
+		json_object_set_new(o, "details", json_string(r->detail));
+	json_object_set_new(o, "hint", *r->hint ? json_string(r->hint) :
+	    json_null());
+	if (status == 503)
+		kb_header_set(ctx, "Retry-After", "1");
+	if (status == 401)
+		kb_header_set(ctx, "WWW-Authenticate", "Bearer");
+	kb_respond_json(ctx, status, o);
+}

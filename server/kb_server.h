@@ -212,6 +212,29 @@ int	kb_responded(struct kb_ctx *);
 int	kb_prefer_has(const char *prefer, const char *pref);
 void	kb_respond_page(struct kb_ctx *, PGresult *, int64_t offset,
 	    int count_exact);
+/*
+ * Run a list statement (one row: total, rows on the page, JSON array)
+ * and answer it with kb_respond_page; `prefer` is the Prefer header or
+ * NULL (count=exact fills the total in Content-Range).
+ */
+struct kb_stmt;
+struct kb_db_result;
+void	kb_db_query_page(struct kb_ctx *, struct kb_stmt *, int nparams,
+	    const char *const *values, int64_t offset, const char *prefer);
+
+/*
+ * A failed statement the caller wrote (SQL endpoint, RPC) as a 4xx:
+ * kb_db_error_status maps the SQLSTATE (statement timeout 408
+ * STATEMENT_TIMEOUT, missing privileges 401 without credentials else 403
+ * INSUFFICIENT_PRIVILEGE, unique/foreign-key violations and
+ * serialization failures 409 SQL_CONFLICT, out of resources 503, the
+ * rest 400 SQL_ERROR); kb_respond_db_error answers the standard error
+ * body with PostgreSQL's message, sqlstate, details and hint.
+ */
+int	kb_db_error_status(const char *sqlstate, int has_credentials,
+	    const char **code);
+void	kb_respond_db_error(struct kb_ctx *, const struct kb_db_result *,
+	    int status, const char *code);
 
 /*
  * Prepared statements.  Declare one static struct per statement; the pool
