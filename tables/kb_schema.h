@@ -7,7 +7,7 @@
  * and turns it into a struct kb_catalog with kb_schema_from_json().  A
  * schema is immutable once built: the server swaps in a new one when DDL
  * runs (an event trigger NOTIFYs kb_schema_changed) and frees the old one
- * once no request uses it (kb_schema_ref / kb_schema_unref).
+ * once no request uses it (server/kb_schema_cache.c: kb_schema_acquire).
  *
  * Identifiers here are the catalog's own names, unquoted; SQL is built
  * only from these names (quoted with kb_sql_ident), never from input.
