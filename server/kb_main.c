@@ -124,6 +124,7 @@ kore_worker_configure(void)
 	kb_schema_cache_init();
 	kb_work_init();
 	kb_mail_init();
+	kb_janitor_init();
 	kore_timer_add(log_tick, KB_LOG_FLUSH_MS, NULL, 0);
 }
 

@@ -41,6 +41,8 @@ struct kb_config {
 	int		session_ttl;	/* KB_SESSION_TTL: session seconds */
 	int		refresh_ttl;	/* KB_REFRESH_TTL: refresh-token seconds */
 	int		sql_timeout_ms;	/* KB_SQL_TIMEOUT_MS: POST /sql */
+	int		janitor_ms;	/* KB_JANITOR_INTERVAL_MS, 0: off */
+	int		rpc_retention_days; /* KB_RPC_RETENTION_DAYS */
 	const char	*tables_schemas; /* KB_TABLES_SCHEMAS: exposed */
 	const char	*tables_exclude; /* KB_TABLES_EXCLUDE: never exposed */
 	/* E-mail flows (handlers/email.c) and the sender (kb_mail.c). */

@@ -89,6 +89,7 @@ void		kb_work_shutdown(void);
 void		kb_work_detach(struct kb_ctx *);
 int		kb_work_pending(struct kb_ctx *);
 void		kb_auth_init(void);
+void		kb_janitor_init(void);	/* kb_janitor.c */
 /* kb_auth_gate: go on, answered (401/403/503), or waiting for the database. */
 #define KB_GATE_GO	1
 #define KB_GATE_DONE	0

@@ -79,6 +79,10 @@ kb_config_load(void)
 	    kb_config.session_ttl, 60, 86400 * 3650);
 	kb_config.sql_timeout_ms = (int)env_long("KB_SQL_TIMEOUT_MS", 5000,
 	    1, 600000);
+	kb_config.janitor_ms = (int)env_long("KB_JANITOR_INTERVAL_MS", 3600000,
+	    0, 86400000);
+	kb_config.rpc_retention_days = (int)env_long("KB_RPC_RETENTION_DAYS",
+	    30, 1, 3650);
 	kb_config.rpc_async_timeout_ms = (int)env_long(
 	    "KB_RPC_ASYNC_TIMEOUT_MS", 3600000, 0, INT_MAX);
 	v = getenv("KB_TABLES_SCHEMAS");

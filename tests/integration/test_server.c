@@ -754,6 +754,44 @@ test_database_restart_under_load(void **state)
 	assert_true(ok);
 }
 
+/*
+ * The janitor (run.sh sets KB_JANITOR_INTERVAL_MS=2000): a session
+ * revoked long ago and an idle sign-in failure counter go, a fresh
+ * revoked session and a locked counter stay.
+ */
+static void
+test_janitor(void **state)
+{
+	char	out[64], sql[512];
+	int	i;
+
+	(void)state;
+	assert_int_equal(sql_value("INSERT INTO users (email, password_hash)"
+	    " VALUES ('janitor@server.test', '!') RETURNING id", out,
+	    sizeof(out)), 0);
+	snprintf(sql, sizeof(sql), "INSERT INTO sessions (user_id, created_at,"
+	    " revoked_at) VALUES ('%s', now() - interval '20 days', now() -"
+	    " interval '8 days'), ('%s', now(), now());"
+	    " INSERT INTO signin_failures (email, failed_signins, updated_at,"
+	    " locked_until) VALUES ('idle@server.test', 2, now() - interval"
+	    " '2 days', NULL), ('locked@server.test', 5, now() - interval"
+	    " '2 days', now() + interval '1 hour')", out, out);
+	assert_int_equal(psql(sql), 0);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM sessions s JOIN users"
+	    " u ON u.id = s.user_id WHERE u.email = 'janitor@server.test'");
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(sql_value(sql, out, sizeof(out)), 0);
+		if (strcmp(out, "1") == 0)
+			break;
+		usleep(100000);
+	}
+	assert_string_equal(out, "1");
+	assert_int_equal(sql_value("SELECT string_agg(email::text, ',')"
+	    " FROM signin_failures WHERE email IN ('idle@server.test',"
+	    " 'locked@server.test')", out, sizeof(out)), 0);
+	assert_string_equal(out, "locked@server.test");
+}
+
 int
 main(void)
 {
@@ -786,6 +824,7 @@ main(void)
 		cmocka_unit_test(test_migrations_idempotent),
 		cmocka_unit_test(test_migrations_changed_file_refused),
 		cmocka_unit_test(test_migrations_apply_new),
+		cmocka_unit_test(test_janitor),
 	};
 	const struct CMUnitTest restart_tests[] = {
 		cmocka_unit_test(test_database_restart),
