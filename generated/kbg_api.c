@@ -286,209 +286,209 @@ static const struct kb_schema kbs_11 = {
 };
 
 static struct kb_schema_cache kbsc_12;
-static const struct kb_schema_prop kbs_12_p[] = {
-	{ "email", &kbs_9 },
-	{ "password", &kbs_13 },
-};
-static const char *const kbs_12_r[] = { "email", "password", NULL };
 static const struct kb_schema kbs_12 = {
-	.name = "SigninRequest",
-	.types = 0x40, .flags = 0x0040, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 64, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.props = kbs_12_p, .nprops = 2,
-	.required = kbs_12_r, .nrequired = 2,
 	.cache = &kbsc_12,
 };
 
 static struct kb_schema_cache kbsc_13;
+static const struct kb_schema_prop kbs_13_p[] = {
+	{ "email", &kbs_9 },
+	{ "password", &kbs_14 },
+};
+static const char *const kbs_13_r[] = { "email", "password", NULL };
 static const struct kb_schema kbs_13 = {
-	.types = 0x10, .flags = 0x0400, .format = 14,
-	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.name = "SigninRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.props = kbs_13_p, .nprops = 2,
+	.required = kbs_13_r, .nrequired = 2,
 	.cache = &kbsc_13,
 };
 
 static struct kb_schema_cache kbsc_14;
-static const struct kb_schema_prop kbs_14_p[] = {
-	{ "refresh_token", &kbs_15 },
-};
-static const char *const kbs_14_r[] = { "refresh_token", NULL };
 static const struct kb_schema kbs_14 = {
-	.name = "RefreshRequest",
-	.types = 0x40, .flags = 0x0040, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0400, .format = 14,
+	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.props = kbs_14_p, .nprops = 1,
-	.required = kbs_14_r, .nrequired = 1,
 	.cache = &kbsc_14,
 };
 
 static struct kb_schema_cache kbsc_15;
+static const struct kb_schema_prop kbs_15_p[] = {
+	{ "refresh_token", &kbs_16 },
+};
+static const char *const kbs_15_r[] = { "refresh_token", NULL };
 static const struct kb_schema kbs_15 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 1, .max_length = 256, .min_items = -1, .max_items = -1,
+	.name = "RefreshRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.props = kbs_15_p, .nprops = 1,
+	.required = kbs_15_r, .nrequired = 1,
 	.cache = &kbsc_15,
 };
 
 static struct kb_schema_cache kbsc_16;
-static const struct kb_schema_prop kbs_16_p[] = {
-	{ "email", &kbs_9 },
-	{ "password", &kbs_10 },
-	{ "data", &kbs_11 },
-};
 static const struct kb_schema kbs_16 = {
-	.name = "UserUpdateRequest",
-	.types = 0x40, .flags = 0x0040, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_props = 1, .max_props = -1,
-	.props = kbs_16_p, .nprops = 3,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 256, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_16,
 };
 
 static struct kb_schema_cache kbsc_17;
+static const struct kb_schema_prop kbs_17_p[] = {
+	{ "email", &kbs_9 },
+	{ "password", &kbs_10 },
+	{ "data", &kbs_11 },
+};
 static const struct kb_schema kbs_17 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
+	.name = "UserUpdateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_props = -1, .max_props = -1,
-	.enum_json = "[\"others\",\"all\"]",
+	.min_props = 1, .max_props = -1,
+	.props = kbs_17_p, .nprops = 3,
 	.cache = &kbsc_17,
 };
 
 static struct kb_schema_cache kbsc_18;
 static const struct kb_schema kbs_18 = {
-	.types = 0x10, .flags = 0x0000, .format = 5,
+	.types = 0x10, .flags = 0x0000, .format = 0,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.enum_json = "[\"others\",\"all\"]",
 	.cache = &kbsc_18,
 };
 
 static struct kb_schema_cache kbsc_19;
-static const struct kb_schema_prop kbs_19_p[] = {
-	{ "password", &kbs_20 },
-};
-static const char *const kbs_19_r[] = { "password", NULL };
 static const struct kb_schema kbs_19 = {
-	.name = "ReauthenticateRequest",
-	.types = 0x40, .flags = 0x0040, .format = 0,
+	.types = 0x10, .flags = 0x0000, .format = 5,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.props = kbs_19_p, .nprops = 1,
-	.required = kbs_19_r, .nrequired = 1,
 	.cache = &kbsc_19,
 };
 
 static struct kb_schema_cache kbsc_20;
+static const struct kb_schema_prop kbs_20_p[] = {
+	{ "password", &kbs_21 },
+};
+static const char *const kbs_20_r[] = { "password", NULL };
 static const struct kb_schema kbs_20 = {
-	.types = 0x10, .flags = 0x0400, .format = 14,
-	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.name = "ReauthenticateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.props = kbs_20_p, .nprops = 1,
+	.required = kbs_20_r, .nrequired = 1,
 	.cache = &kbsc_20,
 };
 
 static struct kb_schema_cache kbsc_21;
-static const struct kb_schema_prop kbs_21_p[] = {
-	{ "code", &kbs_22 },
-};
-static const char *const kbs_21_r[] = { "code", NULL };
 static const struct kb_schema kbs_21 = {
-	.name = "MfaCodeRequest",
-	.types = 0x40, .flags = 0x0040, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0400, .format = 14,
+	.min_length = 1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.props = kbs_21_p, .nprops = 1,
-	.required = kbs_21_r, .nrequired = 1,
 	.cache = &kbsc_21,
 };
 
 static struct kb_schema_cache kbsc_22;
+static const struct kb_schema_prop kbs_22_p[] = {
+	{ "code", &kbs_23 },
+};
+static const char *const kbs_22_r[] = { "code", NULL };
 static const struct kb_schema kbs_22 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 6, .max_length = 32, .min_items = -1, .max_items = -1,
+	.name = "MfaCodeRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.props = kbs_22_p, .nprops = 1,
+	.required = kbs_22_r, .nrequired = 1,
 	.cache = &kbsc_22,
 };
 
 static struct kb_schema_cache kbsc_23;
-static const struct kb_schema_prop kbs_23_p[] = {
-	{ "challenge_token", &kbs_24 },
-	{ "code", &kbs_25 },
-};
-static const char *const kbs_23_r[] = { "challenge_token", "code", NULL };
 static const struct kb_schema kbs_23 = {
-	.name = "MfaVerifyRequest",
-	.types = 0x40, .flags = 0x0040, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 6, .max_length = 32, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.props = kbs_23_p, .nprops = 2,
-	.required = kbs_23_r, .nrequired = 2,
 	.cache = &kbsc_23,
 };
 
 static struct kb_schema_cache kbsc_24;
+static const struct kb_schema_prop kbs_24_p[] = {
+	{ "challenge_token", &kbs_25 },
+	{ "code", &kbs_26 },
+};
+static const char *const kbs_24_r[] = { "challenge_token", "code", NULL };
 static const struct kb_schema kbs_24 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 1, .max_length = 128, .min_items = -1, .max_items = -1,
+	.name = "MfaVerifyRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.props = kbs_24_p, .nprops = 2,
+	.required = kbs_24_r, .nrequired = 2,
 	.cache = &kbsc_24,
 };
 
 static struct kb_schema_cache kbsc_25;
 static const struct kb_schema kbs_25 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 6, .max_length = 32, .min_items = -1, .max_items = -1,
+	.min_length = 1, .max_length = 128, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_25,
 };
 
 static struct kb_schema_cache kbsc_26;
-static const struct kb_schema_prop kbs_26_p[] = {
-	{ "slug", &kbs_27 },
-	{ "name", &kbs_28 },
-	{ "metadata", &kbs_29 },
-	{ "admin_user_id", &kbs_30 },
-};
-static const char *const kbs_26_r[] = { "slug", "name", NULL };
 static const struct kb_schema kbs_26 = {
-	.name = "TenantCreateRequest",
-	.types = 0x40, .flags = 0x0040, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 6, .max_length = 32, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.props = kbs_26_p, .nprops = 4,
-	.required = kbs_26_r, .nrequired = 2,
 	.cache = &kbsc_26,
 };
 
 static struct kb_schema_cache kbsc_27;
+static const struct kb_schema_prop kbs_27_p[] = {
+	{ "slug", &kbs_28 },
+	{ "name", &kbs_29 },
+	{ "metadata", &kbs_30 },
+	{ "admin_user_id", &kbs_31 },
+};
+static const char *const kbs_27_r[] = { "slug", "name", NULL };
 static const struct kb_schema kbs_27 = {
-	.name = "TenantSlug",
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 1, .max_length = 63, .min_items = -1, .max_items = -1,
+	.name = "TenantCreateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])\?$",
+	.props = kbs_27_p, .nprops = 4,
+	.required = kbs_27_r, .nrequired = 2,
 	.cache = &kbsc_27,
 };
 
 static struct kb_schema_cache kbsc_28;
 static const struct kb_schema kbs_28 = {
+	.name = "TenantSlug",
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
+	.min_length = 1, .max_length = 63, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.pattern = "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])\?$",
 	.cache = &kbsc_28,
 };
 
 static struct kb_schema_cache kbsc_29;
 static const struct kb_schema kbs_29 = {
-	.types = 0x40, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_29,
 };
 
 static struct kb_schema_cache kbsc_30;
 static const struct kb_schema kbs_30 = {
-	.types = 0x10, .flags = 0x0000, .format = 5,
+	.types = 0x40, .flags = 0x0000, .format = 0,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_30,
@@ -496,187 +496,187 @@ static const struct kb_schema kbs_30 = {
 
 static struct kb_schema_cache kbsc_31;
 static const struct kb_schema kbs_31 = {
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = -1, .max_props = -1,
+	.cache = &kbsc_31,
+};
+
+static struct kb_schema_cache kbsc_32;
+static const struct kb_schema kbs_32 = {
 	.name = "TenantRef",
 	.types = 0x10, .flags = 0x0000, .format = 0,
 	.min_length = 1, .max_length = 63, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.pattern = "^[A-Za-z0-9-]+$",
-	.cache = &kbsc_31,
-};
-
-static struct kb_schema_cache kbsc_32;
-static const struct kb_schema_prop kbs_32_p[] = {
-	{ "slug", &kbs_27 },
-	{ "name", &kbs_33 },
-	{ "metadata", &kbs_34 },
-};
-static const struct kb_schema kbs_32 = {
-	.name = "TenantUpdateRequest",
-	.types = 0x40, .flags = 0x0040, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_props = 1, .max_props = -1,
-	.props = kbs_32_p, .nprops = 3,
 	.cache = &kbsc_32,
 };
 
 static struct kb_schema_cache kbsc_33;
+static const struct kb_schema_prop kbs_33_p[] = {
+	{ "slug", &kbs_28 },
+	{ "name", &kbs_34 },
+	{ "metadata", &kbs_35 },
+};
 static const struct kb_schema kbs_33 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
-	.min_props = -1, .max_props = -1,
+	.name = "TenantUpdateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.min_props = 1, .max_props = -1,
+	.props = kbs_33_p, .nprops = 3,
 	.cache = &kbsc_33,
 };
 
 static struct kb_schema_cache kbsc_34;
 static const struct kb_schema kbs_34 = {
-	.types = 0x40, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = 1, .max_length = 200, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_34,
 };
 
 static struct kb_schema_cache kbsc_35;
 static const struct kb_schema kbs_35 = {
-	.types = 0x02, .flags = 0x0000, .format = 0,
+	.types = 0x40, .flags = 0x0000, .format = 0,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_35,
 };
 
 static struct kb_schema_cache kbsc_36;
-static const struct kb_schema_prop kbs_36_p[] = {
-	{ "user_id", &kbs_37 },
-	{ "email", &kbs_38 },
-	{ "role", &kbs_39 },
-};
 static const struct kb_schema kbs_36 = {
-	.name = "TenantMemberRequest",
-	.types = 0x40, .flags = 0x0040, .format = 0,
+	.types = 0x02, .flags = 0x0000, .format = 0,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_props = 1, .max_props = -1,
-	.props = kbs_36_p, .nprops = 3,
+	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_36,
 };
 
 static struct kb_schema_cache kbsc_37;
+static const struct kb_schema_prop kbs_37_p[] = {
+	{ "user_id", &kbs_38 },
+	{ "email", &kbs_39 },
+	{ "role", &kbs_40 },
+};
 static const struct kb_schema kbs_37 = {
-	.types = 0x10, .flags = 0x0000, .format = 5,
+	.name = "TenantMemberRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_props = -1, .max_props = -1,
+	.min_props = 1, .max_props = -1,
+	.props = kbs_37_p, .nprops = 3,
 	.cache = &kbsc_37,
 };
 
 static struct kb_schema_cache kbsc_38;
 static const struct kb_schema kbs_38 = {
-	.types = 0x10, .flags = 0x0000, .format = 4,
-	.min_length = -1, .max_length = 254, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_38,
 };
 
 static struct kb_schema_cache kbsc_39;
 static const struct kb_schema kbs_39 = {
-	.name = "TenantRole",
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 4,
+	.min_length = -1, .max_length = 254, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.enum_json = "[\"member\",\"admin\"]",
 	.cache = &kbsc_39,
 };
 
 static struct kb_schema_cache kbsc_40;
 static const struct kb_schema kbs_40 = {
-	.types = 0x10, .flags = 0x0000, .format = 5,
+	.name = "TenantRole",
+	.types = 0x10, .flags = 0x0000, .format = 0,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.enum_json = "[\"member\",\"admin\"]",
 	.cache = &kbsc_40,
 };
 
 static struct kb_schema_cache kbsc_41;
-static const struct kb_schema_prop kbs_41_p[] = {
-	{ "user_id", &kbs_42 },
-	{ "email", &kbs_43 },
-};
 static const struct kb_schema kbs_41 = {
-	.name = "TenantAdminRequest",
-	.types = 0x40, .flags = 0x0040, .format = 0,
+	.types = 0x10, .flags = 0x0000, .format = 5,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_props = 1, .max_props = 1,
-	.props = kbs_41_p, .nprops = 2,
+	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_41,
 };
 
 static struct kb_schema_cache kbsc_42;
+static const struct kb_schema_prop kbs_42_p[] = {
+	{ "user_id", &kbs_43 },
+	{ "email", &kbs_44 },
+};
 static const struct kb_schema kbs_42 = {
-	.types = 0x10, .flags = 0x0000, .format = 5,
+	.name = "TenantAdminRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_props = -1, .max_props = -1,
+	.min_props = 1, .max_props = 1,
+	.props = kbs_42_p, .nprops = 2,
 	.cache = &kbsc_42,
 };
 
 static struct kb_schema_cache kbsc_43;
 static const struct kb_schema kbs_43 = {
-	.types = 0x10, .flags = 0x0000, .format = 4,
-	.min_length = -1, .max_length = 254, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_43,
 };
 
 static struct kb_schema_cache kbsc_44;
 static const struct kb_schema kbs_44 = {
-	.types = 0x10, .flags = 0x0000, .format = 5,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 4,
+	.min_length = -1, .max_length = 254, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_44,
 };
 
 static struct kb_schema_cache kbsc_45;
 static const struct kb_schema kbs_45 = {
-	.name = "TenantSettings",
-	.types = 0x40, .flags = 0x0000, .format = 0,
+	.types = 0x10, .flags = 0x0000, .format = 5,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_props = -1, .max_props = 100,
+	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_45,
 };
 
 static struct kb_schema_cache kbsc_46;
-static const struct kb_schema_prop kbs_46_p[] = {
-	{ "email", &kbs_47 },
-	{ "role", &kbs_39 },
-	{ "expires_in", &kbs_48 },
-};
-static const char *const kbs_46_r[] = { "email", NULL };
 static const struct kb_schema kbs_46 = {
-	.name = "InvitationCreateRequest",
-	.types = 0x40, .flags = 0x0040, .format = 0,
+	.name = "TenantSettings",
+	.types = 0x40, .flags = 0x0000, .format = 0,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
-	.min_props = -1, .max_props = -1,
-	.props = kbs_46_p, .nprops = 3,
-	.required = kbs_46_r, .nrequired = 1,
+	.min_props = -1, .max_props = 100,
 	.cache = &kbsc_46,
 };
 
 static struct kb_schema_cache kbsc_47;
+static const struct kb_schema_prop kbs_47_p[] = {
+	{ "email", &kbs_48 },
+	{ "role", &kbs_40 },
+	{ "expires_in", &kbs_49 },
+};
+static const char *const kbs_47_r[] = { "email", NULL };
 static const struct kb_schema kbs_47 = {
-	.types = 0x10, .flags = 0x0000, .format = 4,
-	.min_length = -1, .max_length = 254, .min_items = -1, .max_items = -1,
+	.name = "InvitationCreateRequest",
+	.types = 0x40, .flags = 0x0040, .format = 0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.props = kbs_47_p, .nprops = 3,
+	.required = kbs_47_r, .nrequired = 1,
 	.cache = &kbsc_47,
 };
 
 static struct kb_schema_cache kbsc_48;
 static const struct kb_schema kbs_48 = {
-	.types = 0x04, .flags = 0x0003, .format = 0,
-	.minimum = 300.0,
-	.maximum = 2592000.0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 4,
+	.min_length = -1, .max_length = 254, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_48,
 };
 
 static struct kb_schema_cache kbsc_49;
 static const struct kb_schema kbs_49 = {
-	.types = 0x10, .flags = 0x0000, .format = 5,
+	.types = 0x04, .flags = 0x0003, .format = 0,
+	.minimum = 300.0,
+	.maximum = 2592000.0,
 	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_49,
@@ -684,29 +684,29 @@ static const struct kb_schema kbs_49 = {
 
 static struct kb_schema_cache kbsc_50;
 static const struct kb_schema kbs_50 = {
-	.name = "InvitationToken",
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 48, .max_length = 48, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 5,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.pattern = "^kbiv_[A-Za-z0-9_-]{43}$",
 	.cache = &kbsc_50,
 };
 
 static struct kb_schema_cache kbsc_51;
 static const struct kb_schema kbs_51 = {
-	.name = "TableName",
+	.name = "InvitationToken",
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = 1, .max_length = 127, .min_items = -1, .max_items = -1,
+	.min_length = 48, .max_length = 48, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
-	.pattern = "^[^\\x00-\\x1f/]+$",
+	.pattern = "^kbiv_[A-Za-z0-9_-]{43}$",
 	.cache = &kbsc_51,
 };
 
 static struct kb_schema_cache kbsc_52;
 static const struct kb_schema kbs_52 = {
+	.name = "TableName",
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
+	.min_length = 1, .max_length = 127, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
+	.pattern = "^[^\\x00-\\x1f/]+$",
 	.cache = &kbsc_52,
 };
 
@@ -720,9 +720,8 @@ static const struct kb_schema kbs_53 = {
 
 static struct kb_schema_cache kbsc_54;
 static const struct kb_schema kbs_54 = {
-	.types = 0x04, .flags = 0x0001, .format = 0,
-	.minimum = 0.0,
-	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
+	.types = 0x10, .flags = 0x0000, .format = 0,
+	.min_length = -1, .max_length = 8192, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_54,
 };
@@ -738,8 +737,9 @@ static const struct kb_schema kbs_55 = {
 
 static struct kb_schema_cache kbsc_56;
 static const struct kb_schema kbs_56 = {
-	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
+	.types = 0x04, .flags = 0x0001, .format = 0,
+	.minimum = 0.0,
+	.min_length = -1, .max_length = -1, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_56,
 };
@@ -763,7 +763,7 @@ static const struct kb_schema kbs_58 = {
 static struct kb_schema_cache kbsc_59;
 static const struct kb_schema kbs_59 = {
 	.types = 0x10, .flags = 0x0000, .format = 0,
-	.min_length = -1, .max_length = 64, .min_items = -1, .max_items = -1,
+	.min_length = -1, .max_length = 1024, .min_items = -1, .max_items = -1,
 	.min_props = -1, .max_props = -1,
 	.cache = &kbsc_59,
 };
@@ -1961,12 +1961,19 @@ static int
 kbi_signin(struct kb_ctx *ctx, json_t *params, json_t *body)
 {
 	struct kbg_signin_in	*in;
+	json_t	*v;
 
 	if (kbh_signin == NULL)
 		return (KB_INVOKE_MISSING);
 	in = kb_ctx_alloc(ctx, sizeof(*in));
 	in->params_json = params;
 	in->body_json = body;
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
 	if (body != NULL && !json_is_null(body)) {
 		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
 		if (kbg_SigninRequest_decode(ctx, body, in->body) == -1)
@@ -1986,12 +1993,19 @@ static int
 kbi_refreshToken(struct kb_ctx *ctx, json_t *params, json_t *body)
 {
 	struct kbg_refreshToken_in	*in;
+	json_t	*v;
 
 	if (kbh_refreshToken == NULL)
 		return (KB_INVOKE_MISSING);
 	in = kb_ctx_alloc(ctx, sizeof(*in));
 	in->params_json = params;
 	in->body_json = body;
+	v = json_object_get(params, "X-FB-Tenant");
+	if (v != NULL && !json_is_null(v)) {
+		if (kbg_dec_str(v, &in->X_FB_Tenant) == -1)
+			return (KB_INVOKE_DECODE);
+		in->has_X_FB_Tenant = 1;
+	}
 	if (body != NULL && !json_is_null(body)) {
 		in->body = kb_ctx_alloc(ctx, sizeof(*in->body));
 		if (kbg_RefreshRequest_decode(ctx, body, in->body) == -1)
@@ -5309,14 +5323,18 @@ static const struct kb_op kbo_9 = {
 	.implemented = kbm_signup,
 };
 
+static const struct kb_param kbo_10_p[] = {
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
+};
 static const char *const kbo_10_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_10_b = { 1, kbo_10_mt, 1, &kbs_12 };
+static const struct kb_body kbo_10_b = { 1, kbo_10_mt, 1, &kbs_13 };
 static const char *const kbo_10_roles[] = { "anon", "authenticated", NULL };
 static const struct kb_op kbo_10 = {
 	.operation_id = "signin",
 	.method = "POST",
 	.path = "/api/v1/auth/signin",
 	.summary = "Sign in with e-mail and password",
+	.params = kbo_10_p, .nparams = 1,
 	.body = &kbo_10_b,
 	.roles = kbo_10_roles,
 	.tenant_param = -1,
@@ -5325,14 +5343,18 @@ static const struct kb_op kbo_10 = {
 	.implemented = kbm_signin,
 };
 
+static const struct kb_param kbo_11_p[] = {
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
+};
 static const char *const kbo_11_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_11_b = { 1, kbo_11_mt, 1, &kbs_14 };
+static const struct kb_body kbo_11_b = { 1, kbo_11_mt, 1, &kbs_15 };
 static const char *const kbo_11_roles[] = { "anon", "authenticated", NULL };
 static const struct kb_op kbo_11 = {
 	.operation_id = "refreshToken",
 	.method = "POST",
 	.path = "/api/v1/auth/refresh",
 	.summary = "Exchange a refresh token",
+	.params = kbo_11_p, .nparams = 1,
 	.body = &kbo_11_b,
 	.roles = kbo_11_roles,
 	.tenant_param = -1,
@@ -5370,7 +5392,7 @@ static const struct kb_op kbo_13 = {
 };
 
 static const char *const kbo_14_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_14_b = { 1, kbo_14_mt, 1, &kbs_16 };
+static const struct kb_body kbo_14_b = { 1, kbo_14_mt, 1, &kbs_17 };
 static const char *const kbo_14_roles[] = { "authenticated", NULL };
 static const struct kb_op kbo_14 = {
 	.operation_id = "updateUser",
@@ -5404,7 +5426,7 @@ static const struct kb_op kbo_15 = {
 };
 
 static const struct kb_param kbo_16_p[] = {
-	{ "scope", 1, 0, 1, &kbs_17, 0, 0 },
+	{ "scope", 1, 0, 1, &kbs_18, 0, 0 },
 };
 static const char *const kbo_16_roles[] = { "authenticated", NULL };
 static const struct kb_op kbo_16 = {
@@ -5421,7 +5443,7 @@ static const struct kb_op kbo_16 = {
 };
 
 static const struct kb_param kbo_17_p[] = {
-	{ "id", 0, 1, 0, &kbs_18, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_19, 1, 0 },
 };
 static const char *const kbo_17_roles[] = { "authenticated", NULL };
 static const struct kb_op kbo_17 = {
@@ -5438,7 +5460,7 @@ static const struct kb_op kbo_17 = {
 };
 
 static const char *const kbo_18_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_18_b = { 1, kbo_18_mt, 1, &kbs_19 };
+static const struct kb_body kbo_18_b = { 1, kbo_18_mt, 1, &kbs_20 };
 static const char *const kbo_18_roles[] = { "authenticated", NULL };
 static const struct kb_op kbo_18 = {
 	.operation_id = "reauthenticate",
@@ -5480,7 +5502,7 @@ static const struct kb_op kbo_20 = {
 };
 
 static const char *const kbo_21_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_21_b = { 1, kbo_21_mt, 1, &kbs_21 };
+static const struct kb_body kbo_21_b = { 1, kbo_21_mt, 1, &kbs_22 };
 static const char *const kbo_21_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_21 = {
 	.operation_id = "mfaEnable",
@@ -5496,7 +5518,7 @@ static const struct kb_op kbo_21 = {
 };
 
 static const char *const kbo_22_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_22_b = { 1, kbo_22_mt, 1, &kbs_21 };
+static const struct kb_body kbo_22_b = { 1, kbo_22_mt, 1, &kbs_22 };
 static const char *const kbo_22_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_22 = {
 	.operation_id = "mfaDisable",
@@ -5525,7 +5547,7 @@ static const struct kb_op kbo_23 = {
 };
 
 static const char *const kbo_24_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_24_b = { 1, kbo_24_mt, 1, &kbs_23 };
+static const struct kb_body kbo_24_b = { 1, kbo_24_mt, 1, &kbs_24 };
 static const char *const kbo_24_roles[] = { "anon", "authenticated", NULL };
 static const struct kb_op kbo_24 = {
 	.operation_id = "mfaVerify",
@@ -5560,7 +5582,7 @@ static const struct kb_op kbo_25 = {
 };
 
 static const char *const kbo_26_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_26_b = { 1, kbo_26_mt, 1, &kbs_26 };
+static const struct kb_body kbo_26_b = { 1, kbo_26_mt, 1, &kbs_27 };
 static const char *const kbo_26_roles[] = { "admin", "instance_admin", NULL };
 static const struct kb_op kbo_26 = {
 	.operation_id = "createTenant",
@@ -5614,7 +5636,7 @@ static const struct kb_op kbo_28 = {
 };
 
 static const struct kb_param kbo_29_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
 };
 static const char *const kbo_29_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
 static const struct kb_op kbo_29 = {
@@ -5631,10 +5653,10 @@ static const struct kb_op kbo_29 = {
 };
 
 static const struct kb_param kbo_30_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
 };
 static const char *const kbo_30_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_30_b = { 1, kbo_30_mt, 1, &kbs_32 };
+static const struct kb_body kbo_30_b = { 1, kbo_30_mt, 1, &kbs_33 };
 static const char *const kbo_30_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
 static const struct kb_op kbo_30 = {
 	.operation_id = "updateTenant",
@@ -5651,8 +5673,8 @@ static const struct kb_op kbo_30 = {
 };
 
 static const struct kb_param kbo_31_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
-	{ "hard", 1, 0, 1, &kbs_35, 0, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
+	{ "hard", 1, 0, 1, &kbs_36, 0, 0 },
 };
 static const char *const kbo_31_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
 static const struct kb_op kbo_31 = {
@@ -5669,7 +5691,7 @@ static const struct kb_op kbo_31 = {
 };
 
 static const struct kb_param kbo_32_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
 };
 static const char *const kbo_32_roles[] = { "admin", "instance_admin", NULL };
 static const struct kb_op kbo_32 = {
@@ -5686,7 +5708,7 @@ static const struct kb_op kbo_32 = {
 };
 
 static const struct kb_param kbo_33_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
 	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
 	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
@@ -5708,10 +5730,10 @@ static const struct kb_op kbo_33 = {
 };
 
 static const struct kb_param kbo_34_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
 };
 static const char *const kbo_34_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_34_b = { 1, kbo_34_mt, 1, &kbs_36 };
+static const struct kb_body kbo_34_b = { 1, kbo_34_mt, 1, &kbs_37 };
 static const char *const kbo_34_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
 static const char *const kbo_34_scopes[] = { "tenants:write", NULL };
 static const struct kb_op kbo_34 = {
@@ -5730,8 +5752,8 @@ static const struct kb_op kbo_34 = {
 };
 
 static const struct kb_param kbo_35_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
-	{ "user_id", 0, 1, 0, &kbs_40, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
+	{ "user_id", 0, 1, 0, &kbs_41, 1, 0 },
 };
 static const char *const kbo_35_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
 static const char *const kbo_35_scopes[] = { "tenants:write", NULL };
@@ -5750,7 +5772,7 @@ static const struct kb_op kbo_35 = {
 };
 
 static const struct kb_param kbo_36_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
 	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
 	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
@@ -5772,10 +5794,10 @@ static const struct kb_op kbo_36 = {
 };
 
 static const struct kb_param kbo_37_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
 };
 static const char *const kbo_37_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_37_b = { 1, kbo_37_mt, 1, &kbs_41 };
+static const struct kb_body kbo_37_b = { 1, kbo_37_mt, 1, &kbs_42 };
 static const char *const kbo_37_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
 static const char *const kbo_37_scopes[] = { "tenants:write", NULL };
 static const struct kb_op kbo_37 = {
@@ -5794,8 +5816,8 @@ static const struct kb_op kbo_37 = {
 };
 
 static const struct kb_param kbo_38_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
-	{ "user_id", 0, 1, 0, &kbs_44, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
+	{ "user_id", 0, 1, 0, &kbs_45, 1, 0 },
 };
 static const char *const kbo_38_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
 static const char *const kbo_38_scopes[] = { "tenants:write", NULL };
@@ -5814,7 +5836,7 @@ static const struct kb_op kbo_38 = {
 };
 
 static const struct kb_param kbo_39_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
 };
 static const char *const kbo_39_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
 static const char *const kbo_39_scopes[] = { "tenants:read", NULL };
@@ -5833,10 +5855,10 @@ static const struct kb_op kbo_39 = {
 };
 
 static const struct kb_param kbo_40_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
 };
 static const char *const kbo_40_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_40_b = { 1, kbo_40_mt, 1, &kbs_45 };
+static const struct kb_body kbo_40_b = { 1, kbo_40_mt, 1, &kbs_46 };
 static const char *const kbo_40_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
 static const char *const kbo_40_scopes[] = { "tenants:write", NULL };
 static const struct kb_op kbo_40 = {
@@ -5855,7 +5877,7 @@ static const struct kb_op kbo_40 = {
 };
 
 static const struct kb_param kbo_41_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
 	{ "key", 0, 1, 0, &kbs_7, 1, 0 },
 };
 static const char *const kbo_41_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
@@ -5875,7 +5897,7 @@ static const struct kb_op kbo_41 = {
 };
 
 static const struct kb_param kbo_42_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
 	{ "key", 0, 1, 0, &kbs_7, 1, 0 },
 };
 static const char *const kbo_42_roles[] = { "service_role", "admin", "instance_admin", "tenant_admin", NULL };
@@ -5895,7 +5917,7 @@ static const struct kb_op kbo_42 = {
 };
 
 static const struct kb_param kbo_43_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
 	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
 	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
@@ -5915,10 +5937,10 @@ static const struct kb_op kbo_43 = {
 };
 
 static const struct kb_param kbo_44_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
 };
 static const char *const kbo_44_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_44_b = { 1, kbo_44_mt, 1, &kbs_46 };
+static const struct kb_body kbo_44_b = { 1, kbo_44_mt, 1, &kbs_47 };
 static const char *const kbo_44_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
 static const struct kb_op kbo_44 = {
 	.operation_id = "createTenantInvitation",
@@ -5935,8 +5957,8 @@ static const struct kb_op kbo_44 = {
 };
 
 static const struct kb_param kbo_45_p[] = {
-	{ "id", 0, 1, 0, &kbs_31, 1, 0 },
-	{ "invitation_id", 0, 1, 0, &kbs_49, 1, 0 },
+	{ "id", 0, 1, 0, &kbs_32, 1, 0 },
+	{ "invitation_id", 0, 1, 0, &kbs_50, 1, 0 },
 };
 static const char *const kbo_45_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
 static const struct kb_op kbo_45 = {
@@ -5953,7 +5975,7 @@ static const struct kb_op kbo_45 = {
 };
 
 static const struct kb_param kbo_46_p[] = {
-	{ "token", 0, 1, 0, &kbs_50, 1, 0 },
+	{ "token", 0, 1, 0, &kbs_51, 1, 0 },
 };
 static const char *const kbo_46_roles[] = { "anon", "authenticated", "admin", "instance_admin", "service_role", NULL };
 static const struct kb_op kbo_46 = {
@@ -5970,7 +5992,7 @@ static const struct kb_op kbo_46 = {
 };
 
 static const struct kb_param kbo_47_p[] = {
-	{ "token", 0, 1, 0, &kbs_50, 1, 0 },
+	{ "token", 0, 1, 0, &kbs_51, 1, 0 },
 };
 static const char *const kbo_47_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_47 = {
@@ -5987,16 +6009,16 @@ static const struct kb_op kbo_47 = {
 };
 
 static const struct kb_param kbo_48_p[] = {
-	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
-	{ "select", 1, 0, 1, &kbs_52, 0, 0 },
-	{ "order", 1, 0, 1, &kbs_53, 0, 0 },
-	{ "limit", 1, 0, 1, &kbs_54, 0, 0 },
-	{ "offset", 1, 0, 1, &kbs_55, 0, 0 },
+	{ "table", 0, 1, 0, &kbs_52, 1, 0 },
+	{ "select", 1, 0, 1, &kbs_53, 0, 0 },
+	{ "order", 1, 0, 1, &kbs_54, 0, 0 },
+	{ "limit", 1, 0, 1, &kbs_55, 0, 0 },
+	{ "offset", 1, 0, 1, &kbs_56, 0, 0 },
 	{ "filters", 1, 0, 1, NULL, 0, 0 },
-	{ "Prefer", 2, 0, 0, &kbs_56, 1, 0 },
-	{ "Range", 2, 0, 0, &kbs_57, 1, 0 },
-	{ "Accept", 2, 0, 0, &kbs_58, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "Prefer", 2, 0, 0, &kbs_57, 1, 0 },
+	{ "Range", 2, 0, 0, &kbs_58, 1, 0 },
+	{ "Accept", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_48_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_48_scopes[] = { "tables:read", NULL };
@@ -6015,13 +6037,13 @@ static const struct kb_op kbo_48 = {
 };
 
 static const struct kb_param kbo_49_p[] = {
-	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "table", 0, 1, 0, &kbs_52, 1, 0 },
 	{ "select", 1, 0, 1, &kbs_60, 0, 0 },
 	{ "on_conflict", 1, 0, 1, &kbs_61, 0, 0 },
 	{ "columns", 1, 0, 1, &kbs_62, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_63, 1, 0 },
 	{ "Accept", 2, 0, 0, &kbs_64, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_49_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_49_b = { 1, kbo_49_mt, 1, &kbs_65 };
@@ -6043,14 +6065,14 @@ static const struct kb_op kbo_49 = {
 };
 
 static const struct kb_param kbo_50_p[] = {
-	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "table", 0, 1, 0, &kbs_52, 1, 0 },
 	{ "select", 1, 0, 1, &kbs_68, 0, 0 },
 	{ "columns", 1, 0, 1, &kbs_69, 0, 0 },
 	{ "all", 1, 0, 1, &kbs_70, 0, 0 },
 	{ "filters", 1, 0, 1, NULL, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_71, 1, 0 },
 	{ "Accept", 2, 0, 0, &kbs_72, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_50_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_50_b = { 1, kbo_50_mt, 1, &kbs_66 };
@@ -6072,13 +6094,13 @@ static const struct kb_op kbo_50 = {
 };
 
 static const struct kb_param kbo_51_p[] = {
-	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "table", 0, 1, 0, &kbs_52, 1, 0 },
 	{ "select", 1, 0, 1, &kbs_73, 0, 0 },
 	{ "all", 1, 0, 1, &kbs_74, 0, 0 },
 	{ "filters", 1, 0, 1, NULL, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_75, 1, 0 },
 	{ "Accept", 2, 0, 0, &kbs_76, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_51_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_51_scopes[] = { "tables:write", NULL };
@@ -6097,12 +6119,12 @@ static const struct kb_op kbo_51 = {
 };
 
 static const struct kb_param kbo_52_p[] = {
-	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "table", 0, 1, 0, &kbs_52, 1, 0 },
 	{ "select", 1, 0, 1, &kbs_77, 0, 0 },
 	{ "on_conflict", 1, 0, 1, &kbs_78, 0, 0 },
 	{ "columns", 1, 0, 1, &kbs_79, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_80, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_52_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_52_b = { 1, kbo_52_mt, 1, &kbs_81 };
@@ -6124,10 +6146,10 @@ static const struct kb_op kbo_52 = {
 };
 
 static const struct kb_param kbo_53_p[] = {
-	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "table", 0, 1, 0, &kbs_52, 1, 0 },
 	{ "select", 1, 0, 1, &kbs_82, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_83, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_53_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_53_b = { 1, kbo_53_mt, 1, &kbs_84 };
@@ -6149,10 +6171,10 @@ static const struct kb_op kbo_53 = {
 };
 
 static const struct kb_param kbo_54_p[] = {
-	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "table", 0, 1, 0, &kbs_52, 1, 0 },
 	{ "select", 1, 0, 1, &kbs_85, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_86, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_54_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_54_b = { 1, kbo_54_mt, 1, &kbs_87 };
@@ -6174,12 +6196,12 @@ static const struct kb_op kbo_54 = {
 };
 
 static const struct kb_param kbo_55_p[] = {
-	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "table", 0, 1, 0, &kbs_52, 1, 0 },
 	{ "format", 1, 0, 1, &kbs_89, 0, 0 },
 	{ "select", 1, 0, 1, &kbs_90, 0, 0 },
 	{ "order", 1, 0, 1, &kbs_91, 0, 0 },
 	{ "filters", 1, 0, 1, NULL, 0, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_55_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_55_scopes[] = { "tables:read", NULL };
@@ -6198,11 +6220,11 @@ static const struct kb_op kbo_55 = {
 };
 
 static const struct kb_param kbo_56_p[] = {
-	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "table", 0, 1, 0, &kbs_52, 1, 0 },
 	{ "id", 0, 1, 0, &kbs_92, 1, 0 },
 	{ "select", 1, 0, 1, &kbs_93, 0, 0 },
 	{ "Accept", 2, 0, 0, &kbs_94, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_56_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_56_scopes[] = { "tables:read", NULL };
@@ -6221,11 +6243,11 @@ static const struct kb_op kbo_56 = {
 };
 
 static const struct kb_param kbo_57_p[] = {
-	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "table", 0, 1, 0, &kbs_52, 1, 0 },
 	{ "id", 0, 1, 0, &kbs_95, 1, 0 },
 	{ "select", 1, 0, 1, &kbs_96, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_97, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_57_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_57_b = { 1, kbo_57_mt, 1, &kbs_66 };
@@ -6247,11 +6269,11 @@ static const struct kb_op kbo_57 = {
 };
 
 static const struct kb_param kbo_58_p[] = {
-	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "table", 0, 1, 0, &kbs_52, 1, 0 },
 	{ "id", 0, 1, 0, &kbs_98, 1, 0 },
 	{ "select", 1, 0, 1, &kbs_99, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_100, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_58_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_58_b = { 1, kbo_58_mt, 1, &kbs_66 };
@@ -6273,11 +6295,11 @@ static const struct kb_op kbo_58 = {
 };
 
 static const struct kb_param kbo_59_p[] = {
-	{ "table", 0, 1, 0, &kbs_51, 1, 0 },
+	{ "table", 0, 1, 0, &kbs_52, 1, 0 },
 	{ "id", 0, 1, 0, &kbs_101, 1, 0 },
 	{ "select", 1, 0, 1, &kbs_102, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_103, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_59_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_59_scopes[] = { "tables:write", NULL };
@@ -6296,7 +6318,7 @@ static const struct kb_op kbo_59 = {
 };
 
 static const struct kb_param kbo_60_p[] = {
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_60_roles[] = { "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_60_scopes[] = { "rpc:read", NULL };
@@ -6356,7 +6378,7 @@ static const struct kb_param kbo_63_p[] = {
 	{ "namespace", 0, 1, 0, &kbs_106, 1, 0 },
 	{ "name", 0, 1, 0, &kbs_106, 1, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_107, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_63_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_63_b = { 0, kbo_63_mt, 1, &kbs_108 };
@@ -6381,7 +6403,7 @@ static const struct kb_param kbo_64_p[] = {
 	{ "namespace", 0, 1, 0, &kbs_106, 1, 0 },
 	{ "name", 0, 1, 0, &kbs_106, 1, 0 },
 	{ "args", 1, 0, 1, NULL, 0, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_64_roles[] = { "anon", "authenticated", "service_role", "admin", "instance_admin", NULL };
 static const char *const kbo_64_scopes[] = { "rpc:call", NULL };
@@ -6400,7 +6422,7 @@ static const struct kb_op kbo_64 = {
 };
 
 static const struct kb_param kbo_65_p[] = {
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_65_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_65_b = { 1, kbo_65_mt, 1, &kbs_109 };
@@ -6554,7 +6576,7 @@ static const struct kb_param kbo_73_p[] = {
 	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
 	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 	{ "status", 1, 0, 1, &kbs_121, 0, 0 },
 	{ "tenant_id", 1, 0, 1, &kbs_122, 0, 0 },
 };
@@ -6575,7 +6597,7 @@ static const struct kb_op kbo_73 = {
 };
 
 static const struct kb_param kbo_74_p[] = {
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_74_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_74_b = { 1, kbo_74_mt, 1, &kbs_123 };
@@ -6596,7 +6618,7 @@ static const struct kb_op kbo_74 = {
 
 static const struct kb_param kbo_75_p[] = {
 	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_75_roles[] = { "admin", "instance_admin", "tenant_admin", "service_role", NULL };
 static const char *const kbo_75_scopes[] = { "keys:read", NULL };
@@ -6616,7 +6638,7 @@ static const struct kb_op kbo_75 = {
 
 static const struct kb_param kbo_76_p[] = {
 	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_76_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_76_b = { 1, kbo_76_mt, 1, &kbs_130 };
@@ -6637,7 +6659,7 @@ static const struct kb_op kbo_76 = {
 
 static const struct kb_param kbo_77_p[] = {
 	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_77_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
 static const struct kb_op kbo_77 = {
@@ -6655,7 +6677,7 @@ static const struct kb_op kbo_77 = {
 
 static const struct kb_param kbo_78_p[] = {
 	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_78_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
 static const struct kb_op kbo_78 = {
@@ -6673,7 +6695,7 @@ static const struct kb_op kbo_78 = {
 
 static const struct kb_param kbo_79_p[] = {
 	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_79_roles[] = { "admin", "instance_admin", "tenant_admin", NULL };
 static const struct kb_op kbo_79 = {
@@ -6691,7 +6713,7 @@ static const struct kb_op kbo_79 = {
 
 static const struct kb_param kbo_80_p[] = {
 	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_80_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_80_b = { 0, kbo_80_mt, 1, &kbs_131 };
@@ -6712,7 +6734,7 @@ static const struct kb_op kbo_80 = {
 
 static const struct kb_param kbo_81_p[] = {
 	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_81_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_81_b = { 0, kbo_81_mt, 1, &kbs_133 };
@@ -6733,7 +6755,7 @@ static const struct kb_op kbo_81 = {
 
 static const struct kb_param kbo_82_p[] = {
 	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_82_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_82_b = { 0, kbo_82_mt, 1, &kbs_137 };
@@ -6754,7 +6776,7 @@ static const struct kb_op kbo_82 = {
 
 static const struct kb_param kbo_83_p[] = {
 	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_83_roles[] = { "admin", "instance_admin", "tenant_admin", "service_role", NULL };
 static const char *const kbo_83_scopes[] = { "keys:read", NULL };
@@ -6776,7 +6798,7 @@ static const struct kb_param kbo_84_p[] = {
 	{ "limit", 1, 0, 1, &kbs_2, 0, 0 },
 	{ "offset", 1, 0, 1, &kbs_3, 0, 0 },
 	{ "Prefer", 2, 0, 0, &kbs_4, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_84_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_84 = {
@@ -6793,7 +6815,7 @@ static const struct kb_op kbo_84 = {
 };
 
 static const struct kb_param kbo_85_p[] = {
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_85_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_85_b = { 1, kbo_85_mt, 1, &kbs_140 };
@@ -6814,7 +6836,7 @@ static const struct kb_op kbo_85 = {
 
 static const struct kb_param kbo_86_p[] = {
 	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_86_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_86 = {
@@ -6832,7 +6854,7 @@ static const struct kb_op kbo_86 = {
 
 static const struct kb_param kbo_87_p[] = {
 	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_87_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_87_b = { 1, kbo_87_mt, 1, &kbs_141 };
@@ -6853,7 +6875,7 @@ static const struct kb_op kbo_87 = {
 
 static const struct kb_param kbo_88_p[] = {
 	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_88_roles[] = { "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_88 = {
@@ -6871,7 +6893,7 @@ static const struct kb_op kbo_88 = {
 
 static const struct kb_param kbo_89_p[] = {
 	{ "id", 0, 1, 0, &kbs_129, 1, 0 },
-	{ "X-FB-Tenant", 2, 0, 0, &kbs_59, 1, 0 },
+	{ "X-FB-Tenant", 2, 0, 0, &kbs_12, 1, 0 },
 };
 static const char *const kbo_89_mt[] = { "application/json", NULL };
 static const struct kb_body kbo_89_b = { 0, kbo_89_mt, 1, &kbs_131 };
@@ -6920,7 +6942,7 @@ static const struct kb_op kbo_91 = {
 };
 
 static const char *const kbo_92_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_92_b = { 1, kbo_92_mt, 1, &kbs_12 };
+static const struct kb_body kbo_92_b = { 1, kbo_92_mt, 1, &kbs_13 };
 static const char *const kbo_92_roles[] = { "anon", "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_92 = {
 	.operation_id = "adminLogin",
@@ -6936,7 +6958,7 @@ static const struct kb_op kbo_92 = {
 };
 
 static const char *const kbo_93_mt[] = { "application/json", NULL };
-static const struct kb_body kbo_93_b = { 1, kbo_93_mt, 1, &kbs_14 };
+static const struct kb_body kbo_93_b = { 1, kbo_93_mt, 1, &kbs_15 };
 static const char *const kbo_93_roles[] = { "anon", "authenticated", "admin", "instance_admin", NULL };
 static const struct kb_op kbo_93 = {
 	.operation_id = "adminRefresh",
@@ -8231,5 +8253,5 @@ const struct kb_api kbg_api = {
 	.ops = kbg_ops,
 	.nops = 106,
 	.spec_json = kbg_spec_json,
-	.spec_json_len = 1260541,
+	.spec_json_len = 1266989,
 };

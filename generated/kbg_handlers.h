@@ -118,6 +118,8 @@ void	kbh_signup(struct kb_ctx *, const struct kbg_signup_in *)
 
 /* POST /api/v1/auth/signin (signin) */
 struct kbg_signin_in {
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
 	struct kbg_SigninRequest *body;
 	json_t	*body_json;
 	json_t	*params_json;
@@ -128,6 +130,8 @@ void	kbh_signin(struct kb_ctx *, const struct kbg_signin_in *)
 
 /* POST /api/v1/auth/refresh (refreshToken) */
 struct kbg_refreshToken_in {
+	const char *X_FB_Tenant;	/* X-FB-Tenant */
+	int	has_X_FB_Tenant;
 	struct kbg_RefreshRequest *body;
 	json_t	*body_json;
 	json_t	*params_json;

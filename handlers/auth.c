@@ -1280,10 +1280,79 @@ auth_respond_session(struct kb_ctx *ctx, int status, PGresult *res,
 	    PQgetvalue(res, 0, col + 3), refresh);
 }
 
+/*
+ * A session answer with a tenant-scoped access token: the tenant named by
+ * X-FB-Tenant (slug or id), if the user is a member of it (instance
+ * administrators: any live tenant).  $1 user, $2 the header.  No row:
+ * not a member, or no such tenant.
+ */
+static struct kb_stmt	session_tenant = KB_STMT_RO(
+	"SELECT t.id FROM tenants t WHERE (t.slug = $2::citext"
+	" OR t.id::text = lower($2)) AND t.deleted_at IS NULL AND"
+	" (EXISTS (SELECT 1 FROM tenant_members m WHERE m.tenant_id = t.id"
+	" AND m.user_id = $1::uuid) OR EXISTS (SELECT 1 FROM users u"
+	" WHERE u.id = $1::uuid AND u.role IN ('admin', 'instance_admin')))");
+
+struct session_answer {
+	int		 status;
+	const char	*sub, *role, *sid, *user, *refresh;
+};
+
+static void	session_issue(struct kb_ctx *, const struct session_answer *,
+		    const char *);
+static void	session_tenant_done(struct kb_ctx *, struct kb_db_result *,
+		    void *);
+
 static void
 respond_session(struct kb_ctx *ctx, int status, const char *sub,
     const char *role, const char *sid, const char *userjson,
     const char *refresh)
+{
+	struct session_answer	*a;
+	const char		*tenant, *v[2];
+
+	a = kb_ctx_alloc(ctx, sizeof(*a));
+	a->status = status;
+	a->sub = sub;
+	a->role = role;
+	a->sid = sid;
+	a->user = userjson;
+	a->refresh = refresh;
+	if ((tenant = kb_ctx_header(ctx, "x-fb-tenant")) == NULL ||
+	    *tenant == '\0') {
+		session_issue(ctx, a, NULL);
+		return;
+	}
+	/* The answer's strings outlive this callback's result. */
+	a->sub = kb_ctx_strdup(ctx, sub);
+	a->role = kb_ctx_strdup(ctx, role);
+	a->sid = kb_ctx_strdup(ctx, sid);
+	a->user = kb_ctx_strdup(ctx, userjson);
+	a->refresh = kb_ctx_strdup(ctx, refresh);
+	v[0] = a->sub;
+	v[1] = strlen(tenant) <= 64 ? tenant : "";
+	kb_db_query(ctx, &session_tenant, 2, v, session_tenant_done, a);
+}
+
+static void
+session_tenant_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return;
+	}
+	if (PQntuples(r->res) != 1) {
+		/* The session exists; it simply gets no token for this. */
+		kb_respond_error(ctx, 403, "TENANT_FORBIDDEN",
+		    "no such tenant for this user");
+		return;
+	}
+	session_issue(ctx, arg, PQgetvalue(r->res, 0, 0));
+}
+
+static void
+session_issue(struct kb_ctx *ctx, const struct session_answer *a,
+    const char *tenant)
 {
 	const struct kb_jwt_config	*cfg = kb_jwt_config();
 	struct kb_jwt_claims		 claims;
@@ -1294,26 +1363,27 @@ respond_session(struct kb_ctx *ctx, int status, const char *sub,
 	int				 rc;
 
 	memset(&claims, 0, sizeof(claims));
-	claims.sub = (char *)sub;
-	claims.role = (char *)role;
-	claims.sid = (char *)sid;
+	claims.sub = (char *)a->sub;
+	claims.role = (char *)a->role;
+	claims.sid = (char *)a->sid;
+	claims.tenant = (char *)tenant;
 	if ((rc = kb_jwt_issue(cfg, &claims, now, &access)) != KB_JWT_OK) {
 		kb_log("error", "auth: cannot issue an access token: %s",
 		    kb_jwt_strerror(rc));
 		kb_respond_error(ctx, 500, "INTERNAL", "internal error");
 		return;
 	}
-	if ((user = json_loads(userjson, 0, &jerr)) == NULL) {
+	if ((user = json_loads(a->user, 0, &jerr)) == NULL) {
 		free(access);
 		kb_log("error", "auth: user JSON: %s", jerr.text);
 		kb_respond_error(ctx, 500, "INTERNAL", "internal error");
 		return;
 	}
-	kb_respond_json(ctx, status, json_pack("{s:s, s:s, s:I, s:I, s:s,"
+	kb_respond_json(ctx, a->status, json_pack("{s:s, s:s, s:I, s:I, s:s,"
 	    " s:o}", "access_token", access, "token_type", "bearer",
 	    "expires_in", (json_int_t)cfg->ttl,
 	    "expires_at", (json_int_t)now + (json_int_t)cfg->ttl,
-	    "refresh_token", refresh, "user", user));
+	    "refresh_token", a->refresh, "user", user));
 	free(access);
 }
 

@@ -1733,6 +1733,94 @@ test_mfa_disable_totp(void **state)
 	resp_free(&r);
 }
 
+/* POST a JSON body with an X-FB-Tenant header. */
+static long
+post_tenant(const char *path, const char *tenant, const char *body,
+    struct resp *r)
+{
+	char		 hdr[128];
+	const char	*h[3] = { "Content-Type: application/json", hdr, NULL };
+
+	snprintf(hdr, sizeof(hdr), "X-FB-Tenant: %s", tenant);
+	return (http("POST", path, h, body, strlen(body), r));
+}
+
+/*
+ * X-FB-Tenant at sign-in or refresh scopes the access token to that
+ * tenant (its "tenant" claim), for a member; others get 403.  A scoped
+ * token acts in its tenant only.
+ */
+static void
+test_tenant_scoped_token(void **state)
+{
+	struct sess	 s;
+	struct resp	 r;
+	json_t		*c;
+	char		 sql[512], ta[64], body[512], hdr[128];
+	const char	*h[3] = { NULL, hdr, NULL };
+	char		 auth[8300];
+
+	(void)state;
+	signup("scoped@example.com", PW, &s);
+	snprintf(sql, sizeof(sql), "INSERT INTO tenants (slug, name) VALUES"
+	    " ('scope-a', 'A'), ('scope-b', 'B'); INSERT INTO tenant_members"
+	    " (tenant_id, user_id) SELECT id, '%s' FROM tenants WHERE slug ="
+	    " 'scope-a'", s.user_id);
+	assert_int_equal(psql(sql), 0);
+	psql_value("SELECT id FROM tenants WHERE slug = 'scope-a'", ta,
+	    sizeof(ta));
+
+	snprintf(body, sizeof(body), "{\"email\":\"scoped@example.com\","
+	    "\"password\":\"%s\"}", PW);
+	post_tenant("/api/v1/auth/signin", "scope-a", body, &r);
+	assert_int_equal(r.status, 200);
+	c = claims_of(jstr(r.json, "access_token"));
+	assert_string_equal(json_string_value(json_object_get(c, "tenant")),
+	    ta);
+	json_decref(c);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+	    jstr(r.json, "access_token"));
+	resp_free(&r);
+
+	/* It acts in its tenant; naming another is refused. */
+	h[0] = auth;
+	h[1] = NULL;
+	http("GET", "/api/v1/auth/user", h, NULL, 0, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	snprintf(hdr, sizeof(hdr), "X-FB-Tenant: scope-b");
+	h[1] = hdr;
+	http("GET", "/api/v1/auth/user", h, NULL, 0, &r);
+	assert_error(&r, 403, "TENANT_FORBIDDEN");
+	resp_free(&r);
+
+	/* Not a member: no scoped token. */
+	post_tenant("/api/v1/auth/signin", "scope-b", body, &r);
+	assert_error(&r, 403, "TENANT_FORBIDDEN");
+	resp_free(&r);
+
+	/* Refresh scopes the new token (or not) the same way. */
+	snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}",
+	    s.refresh);
+	post_tenant("/api/v1/auth/refresh", ta, body, &r);
+	assert_int_equal(r.status, 200);
+	c = claims_of(jstr(r.json, "access_token"));
+	assert_string_equal(json_string_value(json_object_get(c, "tenant")),
+	    ta);
+	json_decref(c);
+	snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}",
+	    jstr(r.json, "refresh_token"));
+	resp_free(&r);
+	{
+		post("/api/v1/auth/refresh", NULL, body, &r);
+		assert_int_equal(r.status, 200);
+		c = claims_of(jstr(r.json, "access_token"));
+		assert_null(json_object_get(c, "tenant"));
+		json_decref(c);
+		resp_free(&r);
+	}
+}
+
 int
 main(void)
 {
@@ -1759,6 +1847,7 @@ main(void)
 		cmocka_unit_test(test_audit_rows),
 		cmocka_unit_test(test_mfa_flow),
 		cmocka_unit_test(test_mfa_disable_totp),
+		cmocka_unit_test(test_tenant_scoped_token),
 	};
 	int	failed;
 
