@@ -171,11 +171,20 @@ void
 plant_service_key(const char *tenant_id, const char *scopes, char *key,
     size_t len)
 {
-	unsigned char	 md[SHA256_DIGEST_LENGTH];
+	unsigned char	 md[SHA256_DIGEST_LENGTH], rnd[19];
 	char		 hex[65], sql[1024], tenant[64];
+	FILE		*f;
 	int		 i;
 
-	(void)snprintf(key, len, "kbsk_test%038d", rand());
+	/* Random, not rand(): suites that run in the same second or never
+	 * seed would plant the same key twice. */
+	assert_non_null(f = fopen("/dev/urandom", "rb"));
+	assert_int_equal(fread(rnd, 1, sizeof(rnd), f), sizeof(rnd));
+	fclose(f);
+	(void)snprintf(key, len, "kbsk_test");
+	for (i = 0; i < (int)sizeof(rnd); i++)
+		(void)snprintf(key + 9 + i * 2, len - 9 - (size_t)i * 2,
+		    "%02x", rnd[i]);
 	SHA256((const unsigned char *)key, strlen(key), md);
 	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
 		(void)snprintf(hex + i * 2, 3, "%02x", md[i]);
