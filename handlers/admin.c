@@ -76,16 +76,6 @@ static struct kb_stmt	setup_refused = KB_STMT(
 	"INSERT INTO " AUDIT_COLS " VALUES (NULL, 'admin.setup.rejected',"
 	" NULL, $1, $2, jsonb_build_object('reason', $3::text))");
 
-/* $1 user id, $2 session id, $3 request id, $4 client address. */
-static struct kb_stmt	logout_stmt = KB_STMT(
-	"WITH s AS (UPDATE sessions SET revoked_at = now() WHERE id = $2"
-	" AND user_id = $1 AND revoked_at IS NULL RETURNING id, user_id),"
-	" r AS (UPDATE refresh_tokens SET revoked = true WHERE session_id IN"
-	" (SELECT id FROM s) AND NOT revoked),"
-	" a AS (INSERT INTO " AUDIT_COLS " SELECT user_id, 'admin.logout',"
-	" id::text, $3, $4, '{}' FROM s)"
-	" SELECT count(*) FROM s");
-
 /*
  * $1 user id, $2 session id.  A row while the session is active and the
  * user is still an administrator.
@@ -119,7 +109,6 @@ static void	setup_hashed(struct kb_ctx *, void *);
 static void	setup_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	setup_work_free(struct setup_work *);
 static int	setup_token_ok(const char *);
-static void	logout_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	me_done(struct kb_ctx *, struct kb_db_result *, void *);
 
 /* ---- GET /admin/setup/status ---- */
@@ -344,31 +333,7 @@ kbh_adminRefresh(struct kb_ctx *ctx, const struct kbg_adminRefresh_in *in)
 void
 kbh_adminLogout(struct kb_ctx *ctx, const struct kbg_adminLogout_in *in)
 {
-	const struct kb_caller	*c;
-	const char		*params[4];
-
-	if (!auth_caller_ok(ctx, &c))
-		return;
-	params[0] = c->sub;
-	params[1] = c->sid;
-	params[2] = kb_ctx_request_id(ctx);
-	params[3] = kb_ctx_client_addr(ctx);
-	kb_db_query(ctx, &logout_stmt, 4, params, logout_done, NULL);
-}
-
-static void
-logout_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
-{
-	if (!r->ok) {
-		kb_db_respond_failure(ctx, r);
-		return;
-	}
-	if (strcmp(PQgetvalue(r->res, 0, 0), "1") != 0) {
-		kb_respond_error(ctx, 401, "UNAUTHORIZED",
-		    "the session of this access token has ended");
-		return;
-	}
-	kb_respond_empty(ctx, 204);
+	auth_signout(ctx, "admin.logout");
 }
 
 /* ---- GET /admin/me ---- */
@@ -382,16 +347,8 @@ kbh_getAdminMe(struct kb_ctx *ctx, const struct kbg_getAdminMe_in *in)
 static void
 me_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 {
-	if (!r->ok) {
-		kb_db_respond_failure(ctx, r);
-		return;
-	}
-	if (PQntuples(r->res) != 1) {
+	if (!kb_db_respond_row(ctx, r, 200))
 		kb_respond_error(ctx, 401, "UNAUTHORIZED",
 		    "the session of this access token has ended, or its user "
 		    "is no longer an administrator");
-		return;
-	}
-	kb_respond_text(ctx, 200, "application/json",
-	    PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
 }

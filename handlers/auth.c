@@ -220,13 +220,16 @@ static struct kb_stmt	rehash_stmt = KB_STMT(
 	" id::text, $4, $5, '{}' FROM u)"
 	" SELECT count(*) FROM u");
 
-/* $1 session id, $2 user id, $3 request id, $4 client address. */
+/*
+ * $1 session id, $2 user id, $3 request id, $4 client address, $5 the
+ * audit action ('user.signout', 'admin.logout').
+ */
 static struct kb_stmt	signout_stmt = KB_STMT(
 	"WITH s AS (UPDATE sessions SET revoked_at = now() WHERE id = $1"
 	" AND user_id = $2 AND revoked_at IS NULL RETURNING id, user_id),"
 	" r AS (UPDATE refresh_tokens SET revoked = true WHERE session_id IN"
 	" (SELECT id FROM s) AND NOT revoked),"
-	" a AS (INSERT INTO " AUDIT_COLS " SELECT user_id, 'user.signout',"
+	" a AS (INSERT INTO " AUDIT_COLS " SELECT user_id, $5::text,"
 	" id::text, $3, $4, '{}' FROM s)"
 	" SELECT count(*) FROM s");
 
@@ -833,8 +836,15 @@ refresh_done(struct kb_ctx *ctx, struct kb_db_result *r, void *token)
 void
 kbh_signout(struct kb_ctx *ctx, const struct kbg_signout_in *in)
 {
+	auth_signout(ctx, "user.signout");
+}
+
+/* End the caller's session (sign-out, admin logout), audited as `action`. */
+void
+auth_signout(struct kb_ctx *ctx, const char *action)
+{
 	const struct kb_caller	*c;
-	const char		*params[4];
+	const char		*params[5];
 
 	if (!auth_caller_ok(ctx, &c))
 		return;
@@ -842,7 +852,8 @@ kbh_signout(struct kb_ctx *ctx, const struct kbg_signout_in *in)
 	params[1] = c->sub;
 	params[2] = kb_ctx_request_id(ctx);
 	params[3] = kb_ctx_client_addr(ctx);
-	kb_db_query(ctx, &signout_stmt, 4, params, signout_done, NULL);
+	params[4] = action;
+	kb_db_query(ctx, &signout_stmt, 5, params, signout_done, NULL);
 }
 
 static void
@@ -880,17 +891,9 @@ kbh_getUser(struct kb_ctx *ctx, const struct kbg_getUser_in *in)
 static void
 user_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 {
-	if (!r->ok) {
-		kb_db_respond_failure(ctx, r);
-		return;
-	}
-	if (PQntuples(r->res) != 1) {
+	if (!kb_db_respond_row(ctx, r, 200))
 		kb_respond_error(ctx, 401, "UNAUTHORIZED",
 		    "the session of this access token has ended");
-		return;
-	}
-	kb_respond_text(ctx, 200, "application/json",
-	    PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
 }
 
 /* ---- PATCH /auth/user ---- */

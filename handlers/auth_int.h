@@ -70,6 +70,9 @@ char	*email_verify_mail(struct kb_ctx *, const char *, char *, size_t,
  */
 char	*email_seal(const char *to, char *body);
 
+/* End the caller's session and its refresh tokens; 204, or 401. */
+void	auth_signout(struct kb_ctx *, const char *audit_action);
+
 /* mfa.c: sign-in of user_id (password right, 2FA on) answers a challenge. */
 void	mfa_signin_challenge(struct kb_ctx *, const char *);
 
