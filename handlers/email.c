@@ -502,16 +502,8 @@ kbh_verifyEmail(struct kb_ctx *ctx, const struct kbg_verifyEmail_in *in)
 static void
 verify_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 {
-	if (!r->ok) {
-		kb_db_respond_failure(ctx, r);
-		return;
-	}
-	if (PQntuples(r->res) != 1) {
+	if (!kb_db_respond_row(ctx, r, 200))
 		respond_invalid_token(ctx);
-		return;
-	}
-	kb_respond_text(ctx, 200, "application/json",
-	    PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
 }
 
 /* ---- sign-in by magic link or OTP ---- */

@@ -521,16 +521,8 @@ one_done(struct kb_ctx *ctx, struct kb_db_result *r, void *varg)
 {
 	struct key_arg	*a = varg;
 
-	if (!r->ok) {
-		kb_db_respond_failure(ctx, r);
-		return;
-	}
-	if (PQntuples(r->res) != 1) {
+	if (!kb_db_respond_row(ctx, r, 200))
 		kb_respond_error(ctx, 404, "NOT_FOUND", "no such %s", a->what);
-		return;
-	}
-	kb_respond_text(ctx, 200, "application/json",
-	    PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
 }
 
 /*

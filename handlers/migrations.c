@@ -154,16 +154,8 @@ static void
 one_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 {
 	(void)arg;
-	if (!r->ok) {
-		kb_db_respond_failure(ctx, r);
-		return;
-	}
-	if (PQntuples(r->res) != 1) {
+	if (!kb_db_respond_row(ctx, r, 200))
 		kb_respond_error(ctx, 404, "NOT_FOUND", "no such migration");
-		return;
-	}
-	kb_respond_text(ctx, 200, "application/json", PQgetvalue(r->res, 0, 0),
-	    (size_t)PQgetlength(r->res, 0, 0));
 }
 
 void
@@ -184,18 +176,10 @@ static void
 create_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 {
 	(void)arg;
-	if (!r->ok) {
-		kb_db_respond_failure(ctx, r);
-		return;
-	}
-	if (PQntuples(r->res) != 1) {
+	if (!kb_db_respond_row(ctx, r, 201))
 		kb_respond_error(ctx, 409, "MIGRATION_EXISTS",
 		    "a migration with this name already exists; sync changes "
 		    "a pending one");
-		return;
-	}
-	kb_respond_text(ctx, 201, "application/json", PQgetvalue(r->res, 0, 0),
-	    (size_t)PQgetlength(r->res, 0, 0));
 }
 
 void

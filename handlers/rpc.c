@@ -1439,15 +1439,7 @@ static void
 execution_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 {
 	(void)arg;
-	if (!r->ok) {
-		kb_db_respond_failure(ctx, r);
-		return;
-	}
 	/* Someone else's is as absent as one that never was. */
-	if (PQntuples(r->res) != 1) {
+	if (!kb_db_respond_row(ctx, r, 200))
 		kb_respond_error(ctx, 404, "NOT_FOUND", "no such execution");
-		return;
-	}
-	kb_respond_text(ctx, 200, "application/json", PQgetvalue(r->res, 0, 0),
-	    (size_t)PQgetlength(r->res, 0, 0));
 }

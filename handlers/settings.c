@@ -49,17 +49,9 @@ kbh_getSetting(struct kb_ctx *ctx, const struct kbg_getSetting_in *in)
 static void
 get_done(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 {
-	if (!r->ok) {
-		kb_db_respond_failure(ctx, r);
-		return;
-	}
-	if (PQntuples(r->res) != 1) {
+	if (!kb_db_respond_row(ctx, r, 200))
 		kb_respond_error(ctx, 404, "NOT_FOUND",
 		    "no public setting named %s", (const char *)arg);
-		return;
-	}
-	kb_respond_text(ctx, 200, "application/json",
-	    PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
 }
 
 void

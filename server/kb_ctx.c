@@ -333,6 +333,20 @@ kb_db_query_page(struct kb_ctx *ctx, struct kb_stmt *stmt, int nparams,
 }
 
 int
+kb_db_respond_row(struct kb_ctx *ctx, struct kb_db_result *r, int status)
+{
+	if (!r->ok) {
+		kb_db_respond_failure(ctx, r);
+		return (1);
+	}
+	if (PQntuples(r->res) != 1 || PQgetisnull(r->res, 0, 0))
+		return (0);
+	kb_respond_text(ctx, status, "application/json",
+	    PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
+	return (1);
+}
+
+int
 kb_db_error_status(const char *st, int has_credentials, const char **code)
 {
 	*code = "SQL_ERROR";

@@ -233,6 +233,14 @@ void	kb_db_query_page(struct kb_ctx *, struct kb_stmt *, int nparams,
  * rest 400 SQL_ERROR); kb_respond_db_error answers the standard error
  * body with PostgreSQL's message, sqlstate, details and hint.
  */
+/*
+ * The usual end of a statement that answers one JSON row: on failure
+ * kb_db_respond_failure (returns 1); with no row, or NULL in column 0,
+ * nothing (returns 0: the caller says why); else `status` with column 0
+ * as the application/json body (returns 1).
+ */
+int	kb_db_respond_row(struct kb_ctx *, struct kb_db_result *, int status);
+
 int	kb_db_error_status(const char *sqlstate, int has_credentials,
 	    const char **code);
 void	kb_respond_db_error(struct kb_ctx *, const struct kb_db_result *,
