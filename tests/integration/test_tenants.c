@@ -719,6 +719,15 @@ test_tenant_header(void **state)
 	    NULL, &r);
 	assert_error(&r, 403, "TENANT_FORBIDDEN");
 	resp_free(&r);
+	/* Past 64 characters a tenant is refused before any lookup. */
+	{
+		char	 big[128];
+
+		snprintf(big, sizeof(big), "X-FB-Tenant: %070d", 7);
+		call("GET", "/api/v1/auth/user", carol.token, big, NULL, &r);
+		assert_error(&r, 403, "TENANT_FORBIDDEN");
+		resp_free(&r);
+	}
 	/* Quotes and other junk never reach SQL as anything but a value. */
 	call("GET", "/api/v1/auth/user", carol.token,
 	    "X-FB-Tenant: a' OR '1'='1", NULL, &r);
@@ -777,6 +786,20 @@ test_service_key(void **state)
 	    NULL, &r);
 	assert_error(&r, 401, "INVALID_KEY");
 	resp_free(&r);
+	{
+		char	 big[200];
+
+		/* Past 128 characters a key is refused before any lookup. */
+		snprintf(big, sizeof(big), "kbsk_%0150d", 7);
+		call("GET", "/api/v1/admin/tenants/x/members", big, NULL,
+		    NULL, &r);
+		assert_error(&r, 401, "INVALID_KEY");
+		resp_free(&r);
+		call("GET", "/api/v1/auth/user", NULL, "X-Client-Key: nope",
+		    NULL, &r);
+		assert_error(&r, 401, "INVALID_KEY");
+		resp_free(&r);
+	}
 	snprintf(sql, sizeof(sql), "UPDATE service_keys SET status = "
 	    "'disabled' WHERE key_prefix = 'kbsk_test' AND scopes = "
 	    "'{tenants:read}'");
