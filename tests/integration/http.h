@@ -51,6 +51,9 @@ int		sql_value(const char *sql, char *out, size_t len);
 void		plant_service_key(const char *tenant_id, const char *scopes,
 		    char *key, size_t len);
 
+/* RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of `secret_b32` at time step `step`. */
+void		totp_code(const char *secret_b32, long long step, char out[7]);
+
 /* Assert the standard error body: status, code, request_id present. */
 void		assert_error(struct resp *, long status, const char *code);
 

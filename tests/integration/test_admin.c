@@ -809,51 +809,6 @@ test_logout(void **state)
 
 /* ---- two-factor authentication ---- */
 
-static size_t
-b32_decode(const char *in, unsigned char *out)
-{
-	static const char	alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-	unsigned int		buf = 0;
-	int			bits = 0;
-	size_t			n = 0;
-	const char		*p;
-
-	for (; *in != '\0'; in++) {
-		assert_non_null(p = strchr(alpha, *in));
-		buf = (buf << 5) | (unsigned int)(p - alpha);
-		bits += 5;
-		if (bits >= 8) {
-			out[n++] = (unsigned char)(buf >> (bits - 8));
-			bits -= 8;
-		}
-	}
-	return (n);
-}
-
-/* RFC 6238 TOTP (SHA1, 6 digits, 30 s) of time step `step`. */
-static void
-totp(const char *secret_b32, long long step, char out[7])
-{
-	unsigned char	key[64], msg[8], mac[20];
-	unsigned int	maclen = sizeof(mac);
-	size_t		klen = b32_decode(secret_b32, key);
-	unsigned long	v;
-	int		i, off;
-
-	for (i = 7; i >= 0; i--) {
-		msg[i] = (unsigned char)(step & 0xff);
-		step >>= 8;
-	}
-	assert_non_null(HMAC(EVP_sha1(), key, (int)klen, msg, sizeof(msg),
-	    mac, &maclen));
-	off = mac[19] & 0x0f;
-	v = ((unsigned long)(mac[off] & 0x7f) << 24) |
-	    ((unsigned long)mac[off + 1] << 16) |
-	    ((unsigned long)mac[off + 2] << 8) | mac[off + 3];
-	snprintf(out, 7, "%06lu", v % 1000000);
-}
-
-
 /* An administrator with 2FA on gets a challenge, then an admin session. */
 static void
 test_login_mfa(void **state)
@@ -875,7 +830,7 @@ test_login_mfa(void **state)
 	    200);
 	snprintf(secret, sizeof(secret), "%s", jstr(r.json, "secret"));
 	resp_free(&r);
-	totp(secret, (long long)time(NULL) / 30, code);
+	totp_code(secret, (long long)time(NULL) / 30, code);
 	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
 	assert_int_equal(post("/api/v1/auth/2fa/enable", a.access, body, &r),
 	    200);
@@ -922,7 +877,7 @@ test_login_mfa_non_admin(void **state)
 	    200);
 	snprintf(secret, sizeof(secret), "%s", jstr(r.json, "secret"));
 	resp_free(&r);
-	totp(secret, (long long)time(NULL) / 30, code);
+	totp_code(secret, (long long)time(NULL) / 30, code);
 	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
 	assert_int_equal(post("/api/v1/auth/2fa/enable", u.access, body, &r),
 	    200);

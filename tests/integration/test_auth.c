@@ -145,16 +145,7 @@ get_user(const char *bearer, struct resp *r)
 static char *
 psql_value(const char *sql, char *buf, size_t len)
 {
-	char	 cmd[4096];
-	FILE	*p;
-
-	snprintf(cmd, sizeof(cmd), "psql \"$DATABASE_URL\" -qAt "
-	    "-v ON_ERROR_STOP=1 -c \"%s\"", sql);
-	assert_non_null(p = popen(cmd, "r"));
-	buf[0] = '\0';
-	if (fgets(buf, (int)len, p) != NULL)
-		buf[strcspn(buf, "\n")] = '\0';
-	assert_int_equal(pclose(p), 0);
+	assert_int_equal(sql_value(sql, buf, len), 0);
 	return (buf);
 }
 
@@ -1361,51 +1352,6 @@ test_audit_rows(void **state)
 
 /* ---- two-factor authentication (/api/v1/auth/2fa) ---- */
 
-/* RFC 4648 base32 (no padding) into out; the number of bytes. */
-static size_t
-b32_decode(const char *in, unsigned char *out)
-{
-	static const char	alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-	unsigned int		buf = 0;
-	int			bits = 0;
-	size_t			n = 0;
-	const char		*p;
-
-	for (; *in != '\0'; in++) {
-		assert_non_null(p = strchr(alpha, *in));
-		buf = (buf << 5) | (unsigned int)(p - alpha);
-		bits += 5;
-		if (bits >= 8) {
-			out[n++] = (unsigned char)(buf >> (bits - 8));
-			bits -= 8;
-		}
-	}
-	return (n);
-}
-
-/* RFC 6238 TOTP (SHA1, 6 digits, 30 s) of time step `step`. */
-static void
-totp(const char *secret_b32, long long step, char out[7])
-{
-	unsigned char	key[64], msg[8], mac[20];
-	unsigned int	maclen = sizeof(mac);
-	size_t		klen = b32_decode(secret_b32, key);
-	unsigned long	v;
-	int		i, off;
-
-	for (i = 7; i >= 0; i--) {
-		msg[i] = (unsigned char)(step & 0xff);
-		step >>= 8;
-	}
-	assert_non_null(HMAC(EVP_sha1(), key, (int)klen, msg, sizeof(msg),
-	    mac, &maclen));
-	off = mac[19] & 0x0f;
-	v = ((unsigned long)(mac[off] & 0x7f) << 24) |
-	    ((unsigned long)mac[off + 1] << 16) |
-	    ((unsigned long)mac[off + 2] << 8) | mac[off + 3];
-	snprintf(out, 7, "%06lu", v % 1000000);
-}
-
 static long long
 step_now(void)
 {
@@ -1420,9 +1366,9 @@ wrong_code(const char *secret, char out[7])
 	long long	s = step_now();
 	int		i, k;
 
-	totp(secret, s - 1, c[0]);
-	totp(secret, s, c[1]);
-	totp(secret, s + 1, c[2]);
+	totp_code(secret, s - 1, c[0]);
+	totp_code(secret, s, c[1]);
+	totp_code(secret, s + 1, c[2]);
 	for (k = 0; ; k++) {
 		snprintf(out, 7, "%06d", (123457 + k * 7919) % 1000000);
 		for (i = 0; i < 3; i++)
@@ -1516,7 +1462,7 @@ mfa_on(struct sess *s, char *secret, size_t slen, char codes[10][16])
 	resp_free(&r);
 
 	st = step_now();
-	totp(secret, st, code);
+	totp_code(secret, st, code);
 	if (mfa_code("/api/v1/auth/2fa/enable", s->access, code, &r) != 200)
 		fprintf(stderr, "enable: %ld %s\n", r.status, r.body);
 	assert_int_equal(r.status, 200);
@@ -1583,7 +1529,7 @@ test_mfa_flow(void **state)
 	    409);
 	assert_error(&r, 409, "MFA_ALREADY_ENABLED");
 	resp_free(&r);
-	totp(secret, st + 1, code);
+	totp_code(secret, st + 1, code);
 	assert_int_equal(mfa_code("/api/v1/auth/2fa/enable", a.access, code,
 	    &r), 409);
 	resp_free(&r);
@@ -1595,11 +1541,11 @@ test_mfa_flow(void **state)
 
 	/* The step used by enable is refused; the attempt uses it up. */
 	mfa_challenge("mfa1@example.com", ch, sizeof(ch));
-	totp(secret, st, code);
+	totp_code(secret, st, code);
 	assert_int_equal(mfa_verify(ch, code, &r), 401);
 	assert_error(&r, 401, "INVALID_MFA_CODE");
 	resp_free(&r);
-	totp(secret, st + 1, code);
+	totp_code(secret, st + 1, code);
 	assert_int_equal(mfa_verify(ch, code, &r), 401);
 	assert_error(&r, 401, "INVALID_MFA_CHALLENGE");
 	resp_free(&r);
@@ -1613,7 +1559,7 @@ test_mfa_flow(void **state)
 
 	/* The next step signs in. */
 	mfa_challenge("mfa1@example.com", ch, sizeof(ch));
-	totp(secret, st + 1, code);
+	totp_code(secret, st + 1, code);
 	if (mfa_verify(ch, code, &r) != 200)
 		fprintf(stderr, "verify: %ld %s\n", r.status, r.body);
 	assert_int_equal(r.status, 200);
@@ -1715,12 +1661,12 @@ test_mfa_disable_totp(void **state)
 	resp_free(&r);
 	st = mfa_on(&a, secret, sizeof(secret), codes);
 	/* The step enable used is refused. */
-	totp(secret, st, code);
+	totp_code(secret, st, code);
 	assert_int_equal(mfa_code("/api/v1/auth/2fa/disable", a.access, code,
 	    &r), 400);
 	assert_error(&r, 400, "INVALID_MFA_CODE");
 	resp_free(&r);
-	totp(secret, st + 1, code);
+	totp_code(secret, st + 1, code);
 	assert_int_equal(mfa_code("/api/v1/auth/2fa/disable", a.access, code,
 	    &r), 200);
 	resp_free(&r);

@@ -730,51 +730,6 @@ test_magiclink(void **state)
 	    "email = '%s'", unknown), 0);
 }
 
-/* RFC 4648 base32 (no padding). */
-static size_t
-b32_decode(const char *in, unsigned char *out)
-{
-	static const char	alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-	unsigned int		buf = 0;
-	int			bits = 0;
-	size_t			n = 0;
-	const char		*p;
-
-	for (; *in != '\0'; in++) {
-		assert_non_null(p = strchr(alpha, *in));
-		buf = (buf << 5) | (unsigned int)(p - alpha);
-		bits += 5;
-		if (bits >= 8) {
-			out[n++] = (unsigned char)(buf >> (bits - 8));
-			bits -= 8;
-		}
-	}
-	return (n);
-}
-
-static void
-totp_now(const char *secret_b32, char out[7])
-{
-	unsigned char	key[64], msg[8], mac[20];
-	unsigned int	maclen = sizeof(mac);
-	size_t		klen = b32_decode(secret_b32, key);
-	long long	step = (long long)time(NULL) / 30;
-	unsigned long	v;
-	int		i, off;
-
-	for (i = 7; i >= 0; i--) {
-		msg[i] = (unsigned char)(step & 0xff);
-		step >>= 8;
-	}
-	assert_non_null(HMAC(EVP_sha1(), key, (int)klen, msg, sizeof(msg),
-	    mac, &maclen));
-	off = mac[19] & 0x0f;
-	v = ((unsigned long)(mac[off] & 0x7f) << 24) |
-	    ((unsigned long)mac[off + 1] << 16) |
-	    ((unsigned long)mac[off + 2] << 8) | mac[off + 3];
-	snprintf(out, 7, "%06lu", v % 1000000);
-}
-
 /* Turn 2FA on for s; one recovery code into rc. */
 static void
 mfa_on(struct sess *s, char *rc, size_t len)
@@ -786,7 +741,7 @@ mfa_on(struct sess *s, char *rc, size_t len)
 	    200);
 	snprintf(secret, sizeof(secret), "%s", jstr(r.json, "secret"));
 	resp_free(&r);
-	totp_now(secret, code);
+	totp_code(secret, (long long)time(NULL) / 30, code);
 	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
 	if (post("/api/v1/auth/2fa/enable", s->access, body, &r) != 200)
 		fprintf(stderr, "2fa enable: %ld %s\n", r.status, r.body);

@@ -42,18 +42,7 @@ sh(const char *fmt, ...)
 static char *
 psql_value(const char *sql, char *buf, size_t len)
 {
-	char	 cmd[8192];
-	FILE	*f;
-
-	snprintf(cmd, sizeof(cmd), "psql \"$DATABASE_URL\" -qAt -c \"%s\" "
-	    "2>/dev/null", sql);
-	buf[0] = '\0';
-	if ((f = popen(cmd, "r")) == NULL)
-		return (buf);
-	if (fgets(buf, (int)len, f) == NULL)
-		buf[0] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	pclose(f);
+	(void)sql_value(sql, buf, len);
 	return (buf);
 }
 
