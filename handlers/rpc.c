@@ -199,6 +199,7 @@ static void	call_schema(struct kb_ctx *, const struct kb_catalog *,
 		    void *);
 static void	call_done(struct kb_ctx *, struct kb_db_result *, void *);
 static void	async_start(struct kb_ctx *, struct rpc_call *);
+static void	async_verified(struct kb_ctx *, int, void *);
 static void	job_insert(void *);
 static void	job_inserted(struct kb_ctx *, void *);
 static void	execution_done(struct kb_ctx *, struct kb_db_result *,
@@ -900,7 +901,8 @@ call_schema(struct kb_ctx *ctx, const struct kb_catalog *s, void *arg)
 			    "back");
 			return;
 		}
-		async_start(ctx, c);
+		/* The helper thread's connection checks no cached caller. */
+		kb_ctx_verify(ctx, async_verified, c);
 		return;
 	}
 
@@ -997,6 +999,13 @@ job_free(struct rpc_job *j)
 	free(j->values);
 	free(j->claims);
 	free(j);
+}
+
+static void
+async_verified(struct kb_ctx *ctx, int ok, void *arg)
+{
+	if (ok)
+		async_start(ctx, arg);
 }
 
 static void

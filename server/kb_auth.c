@@ -15,6 +15,18 @@
  * parameter (x-kb-tenant-param), or the key's own, and checks that the
  * caller may act there.  A JWT caller that selects no tenant costs no query.
  *
+ * The credential cache: each worker remembers the last 1024 resolutions
+ * that succeeded (CRED_SLOTS), each for at most CRED_TTL_MS, with the
+ * credential epoch it was read with (migration 0013).  A request to a
+ * public operation (anon in x-kb-roles: the Tables API, RPC) whose
+ * credentials are remembered skips the lookup; its first statement then
+ * carries kb_credentials_current(epoch), which fails if any key, tenant
+ * or membership changed since (kb_db.c), and kb_auth_recheck resolves the
+ * caller again before anything of the request ran.  Only public
+ * operations: one that runs no SQL at all answers no differently to a key
+ * than to anon.  A revoked key is refused by the first statement that
+ * starts after the revocation committed, as without the cache.
+ *
  * Which roles and key scopes may call an operation is declared in the spec
  * (x-kb-roles, x-kb-scopes) and compiled by kbgen into kb_op; a tenant
  * admin of the resolved tenant also holds the role tenant_admin.  Handlers
@@ -43,7 +55,12 @@ static struct kb_jwt_config	jwt;
 
 static int	auth_bearer(struct kb_ctx *, const char *);
 static int	auth_check(struct kb_ctx *);
+static int	auth_allowed(struct kb_ctx *, int);
+static int	auth_status(struct kb_ctx *, struct kb_db_result *);
+static void	auth_fill(struct kb_ctx *, PGresult *);
 static void	auth_resolved(struct kb_ctx *, struct kb_db_result *, void *);
+static void	auth_rechecked(struct kb_ctx *, struct kb_db_result *,
+		    void *);
 static int	auth_tenant_arg(struct kb_ctx *, const char **);
 static int	role_listed(const char *const *, const char *);
 static const char *const *scopes_parse(struct kb_ctx *, const char *);
@@ -51,10 +68,157 @@ static const char *const *scopes_parse(struct kb_ctx *, const char *);
 #define SERVICE_KEY_PREFIX	"kbsk_"
 #define CLIENT_KEY_PREFIX	"kbck_"
 
-/* Keys and tenant selections: one read-only statement (0005_tenancy.sql). */
+/*
+ * Keys and tenant selections: one read-only statement (0005_tenancy.sql),
+ * with the credential epoch and the key's expiry, for the cache (0013).
+ */
 static struct kb_stmt resolve_caller = KB_STMT_RO(
-	"SELECT status, sub, role, tenant_id, tenant_role, scopes, key_id"
-	" FROM kb_resolve_caller($1, $2, $3, $4, $5)");
+	"SELECT r.status, r.sub, r.role, r.tenant_id, r.tenant_role,"
+	" r.scopes, r.key_id, e.epoch, CASE $1"
+	" WHEN 'service' THEN (SELECT least(k.expires_at, k.grace_until)"
+	" FROM service_keys k WHERE k.id = r.key_id)"
+	" WHEN 'client' THEN (SELECT k.expires_at FROM client_keys k"
+	" WHERE k.id = r.key_id) END"
+	" FROM kb_resolve_caller($1, $2, $3, $4, $5) r, kb_credential_epoch e");
+
+#define CRED_SLOTS	1024
+#define CRED_TTL_MS	60000
+#define CRED_NARGS	5
+#define CRED_NVALS	9	/* the resolver's columns, claims last */
+
+/*
+ * A remembered resolution: the resolver's arguments (kind, key hash,
+ * user, role, tenant) and its answer (sub, role, tenant_id, tenant_role,
+ * scopes, key_id, epoch, valid_until), plus the claims for a key.
+ */
+struct cred_entry {
+	u_int64_t	 expires;
+	u_int32_t	 hash;
+	char		*args[CRED_NARGS];
+	char		*vals[CRED_NVALS];
+};
+
+static struct cred_entry	cred_cache[CRED_SLOTS];
+
+static u_int32_t
+cred_hash(const char *const *args)
+{
+	u_int32_t	 h = 2166136261u;
+	const char	*p;
+	int		 i;
+
+	for (i = 0; i < CRED_NARGS; i++) {
+		for (p = args[i] != NULL ? args[i] : ""; *p != '\0'; p++)
+			h = (h ^ (unsigned char)*p) * 16777619u;
+		h = (h ^ (args[i] != NULL ? 0xff : 0xfe)) * 16777619u;
+	}
+	return (h);
+}
+
+static int
+cred_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a == b);
+	return (strcmp(a, b) == 0);
+}
+
+static struct cred_entry *
+cred_slot(const char *const *args, int *hit)
+{
+	struct cred_entry	*e;
+	u_int32_t		 h;
+	int			 i;
+
+	h = cred_hash(args);
+	e = &cred_cache[h % CRED_SLOTS];
+	*hit = e->expires > kore_time_ms() && e->hash == h;
+	for (i = 0; i < CRED_NARGS && *hit; i++)
+		*hit = cred_same(e->args[i], args[i]);
+	e->hash = h;
+	return (e);
+}
+
+static void
+cred_clear(struct cred_entry *e)
+{
+	int		i;
+
+	for (i = 0; i < CRED_NARGS; i++) {
+		kore_free(e->args[i]);
+		e->args[i] = NULL;
+	}
+	for (i = 0; i < CRED_NVALS; i++) {
+		kore_free(e->vals[i]);
+		e->vals[i] = NULL;
+	}
+	e->expires = 0;
+}
+
+static char *
+cred_dup(const char *s)
+{
+	return (s != NULL ? kore_strdup(s) : NULL);
+}
+
+/* Remember an 'ok' resolution (row 0 of the resolver's answer). */
+static void
+cred_store(struct kb_ctx *ctx, PGresult *res)
+{
+	struct cred_entry	*e;
+	int			 i, hit;
+
+	e = cred_slot(ctx->cred_args, &hit);
+	cred_clear(e);
+	for (i = 0; i < CRED_NARGS; i++)
+		e->args[i] = cred_dup(ctx->cred_args[i]);
+	for (i = 0; i < CRED_NVALS - 1; i++) {
+		e->vals[i] = PQgetisnull(res, 0, i + 1) ? NULL :
+		    kore_strdup(PQgetvalue(res, 0, i + 1));
+	}
+	/* A JWT's claims carry its session and expiry: not a key's. */
+	if (ctx->caller.cred != KB_CRED_JWT)
+		e->vals[CRED_NVALS - 1] = kore_strdup(kb_caller_claims(ctx));
+	e->expires = kore_time_ms() + CRED_TTL_MS;
+}
+
+static void
+cred_forget(const char *const *args)
+{
+	struct cred_entry	*e;
+	int			 hit;
+
+	e = cred_slot(args, &hit);
+	if (hit)
+		cred_clear(e);
+}
+
+/* The caller from a remembered resolution; 0 if there is none. */
+static int
+cred_recall(struct kb_ctx *ctx)
+{
+	struct cred_entry	*e;
+	int			 hit;
+	char		       **v;
+
+	e = cred_slot(ctx->cred_args, &hit);
+	if (!hit)
+		return (0);
+	v = e->vals;
+	if (ctx->caller.cred != KB_CRED_JWT) {
+		ctx->caller.sub = v[0] ? kb_ctx_strdup(ctx, v[0]) : NULL;
+		ctx->caller.role = kb_ctx_strdup(ctx, v[1]);
+		ctx->caller.scopes = scopes_parse(ctx, v[4]);
+		ctx->caller.key_id = v[5] ? kb_ctx_strdup(ctx, v[5]) : NULL;
+		ctx->claims = v[8] ? kb_ctx_strdup(ctx, v[8]) : NULL;
+	}
+	ctx->caller.tenant = v[2] ? kb_ctx_strdup(ctx, v[2]) : NULL;
+	ctx->caller.tenant_role = v[3] ? kb_ctx_strdup(ctx, v[3]) : NULL;
+	ctx->cred_epoch = kb_ctx_strdup(ctx, v[6]);
+	ctx->cred_valid_until = v[7] ? kb_ctx_strdup(ctx, v[7]) : NULL;
+	ctx->cred_unverified = 1;
+	return (1);
+}
 
 /*
  * Called in the parent and in every worker.  Without KB_JWT_SECRET the
@@ -287,43 +451,61 @@ kb_auth_gate(struct kb_ctx *ctx)
 		return (KB_GATE_DONE);
 	}
 	vals[0] = kind;
-	vals[1] = key != NULL ? hash : NULL;
+	vals[1] = key != NULL ? kb_ctx_strdup(ctx, hash) : NULL;
 	vals[2] = key == NULL ? ctx->caller.sub : NULL;
 	vals[3] = key == NULL ? ctx->caller.role : NULL;
 	vals[4] = tenant;
+	memcpy(ctx->cred_args, vals, sizeof(ctx->cred_args));
+	if (role_listed(ctx->op->roles, "anon") && cred_recall(ctx)) {
+		if (auth_allowed(ctx, 0) == KB_GATE_GO)
+			return (KB_GATE_GO);
+		/* Refused from memory: the database may know better. */
+		cred_forget(ctx->cred_args);
+		ctx->cred_unverified = 0;
+	}
 	kb_db_query(ctx, &resolve_caller, 5, vals, auth_resolved, NULL);
 	return (KB_GATE_WAIT);
 }
 
-static void
-auth_resolved(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+/*
+ * The resolver's status: 1 for 'ok', else 0 once the request was answered
+ * (401 for a key that is not valid or no longer active, 403 or 404 for
+ * a tenant the caller may not act in).
+ */
+static int
+auth_status(struct kb_ctx *ctx, struct kb_db_result *r)
 {
-	PGresult	*res = r->res;
 	const char	*status;
 
-	if (!r->ok || PQntuples(res) != 1) {
+	if (!r->ok || PQntuples(r->res) != 1) {
 		kb_db_respond_failure(ctx, r);
-		return;
+		return (0);
 	}
-	status = PQgetvalue(res, 0, 0);
-	if (strcmp(status, "ok") != 0) {
-		if (strcmp(status, "not_member") == 0 ||
-		    strcmp(status, "tenant_mismatch") == 0) {
-			kb_respond_error(ctx, 403, "TENANT_FORBIDDEN",
-			    strcmp(status, "not_member") == 0 ?
-			    "no such tenant for this caller" :
-			    "this key belongs to another tenant");
-		} else if (strcmp(status, "tenant_unknown") == 0) {
-			kb_respond_error(ctx, 404, "TENANT_NOT_FOUND",
-			    "no such tenant");
-		} else if (strcmp(status, "invalid") == 0) {
-			kb_respond_error(ctx, 401, "INVALID_KEY",
-			    "the key is not valid");
-		} else
-			kb_respond_error(ctx, 401, "KEY_INACTIVE",
-			    "the key is %s", status);
-		return;
-	}
+	status = PQgetvalue(r->res, 0, 0);
+	if (strcmp(status, "ok") == 0)
+		return (1);
+	if (strcmp(status, "not_member") == 0 ||
+	    strcmp(status, "tenant_mismatch") == 0) {
+		kb_respond_error(ctx, 403, "TENANT_FORBIDDEN",
+		    strcmp(status, "not_member") == 0 ?
+		    "no such tenant for this caller" :
+		    "this key belongs to another tenant");
+	} else if (strcmp(status, "tenant_unknown") == 0) {
+		kb_respond_error(ctx, 404, "TENANT_NOT_FOUND",
+		    "no such tenant");
+	} else if (strcmp(status, "invalid") == 0) {
+		kb_respond_error(ctx, 401, "INVALID_KEY",
+		    "the key is not valid");
+	} else
+		kb_respond_error(ctx, 401, "KEY_INACTIVE",
+		    "the key is %s", status);
+	return (0);
+}
+
+/* The caller from the resolver's 'ok' answer. */
+static void
+auth_fill(struct kb_ctx *ctx, PGresult *res)
+{
 	if (ctx->caller.cred != KB_CRED_JWT) {
 		ctx->caller.sub = PQgetisnull(res, 0, 1) ? NULL :
 		    kb_ctx_strdup(ctx, PQgetvalue(res, 0, 1));
@@ -331,18 +513,101 @@ auth_resolved(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 		ctx->caller.scopes = scopes_parse(ctx, PQgetvalue(res, 0, 5));
 		ctx->caller.key_id = kb_ctx_strdup(ctx, PQgetvalue(res, 0, 6));
 	}
-	if (!PQgetisnull(res, 0, 3))
-		ctx->caller.tenant = kb_ctx_strdup(ctx, PQgetvalue(res, 0, 3));
-	if (!PQgetisnull(res, 0, 4))
-		ctx->caller.tenant_role =
-		    kb_ctx_strdup(ctx, PQgetvalue(res, 0, 4));
+	ctx->caller.tenant = PQgetisnull(res, 0, 3) ? NULL :
+	    kb_ctx_strdup(ctx, PQgetvalue(res, 0, 3));
+	ctx->caller.tenant_role = PQgetisnull(res, 0, 4) ? NULL :
+	    kb_ctx_strdup(ctx, PQgetvalue(res, 0, 4));
+	ctx->cred_epoch = kb_ctx_strdup(ctx, PQgetvalue(res, 0, 7));
+	ctx->cred_valid_until = PQgetisnull(res, 0, 8) ? NULL :
+	    kb_ctx_strdup(ctx, PQgetvalue(res, 0, 8));
+	ctx->claims = NULL;
+}
+
+static void
+auth_resolved(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	(void)arg;
+	if (!auth_status(ctx, r))
+		return;
+	auth_fill(ctx, r->res);
+	cred_store(ctx, r->res);
 	if (auth_check(ctx) == KB_GATE_GO)
 		kb_ctx_proceed(ctx);
+}
+
+void
+kb_ctx_verify(struct kb_ctx *ctx, void (*fn)(struct kb_ctx *, int, void *),
+    void *arg)
+{
+	if (ctx->cred_unverified)
+		kb_auth_recheck(ctx, fn, arg);
+	else
+		fn(ctx, 1, arg);
+}
+
+struct recheck {
+	void		(*fn)(struct kb_ctx *, int, void *);
+	void		 *arg;
+	const char	 *claims;	/* before */
+};
+
+void
+kb_auth_recheck(struct kb_ctx *ctx, void (*fn)(struct kb_ctx *, int, void *),
+    void *arg)
+{
+	struct recheck	*rc;
+
+	rc = kb_ctx_alloc(ctx, sizeof(*rc));
+	rc->fn = fn;
+	rc->arg = arg;
+	rc->claims = kb_caller_claims(ctx);
+	cred_forget(ctx->cred_args);
+	ctx->cred_unverified = 0;
+	kb_db_query(ctx, &resolve_caller, 5, ctx->cred_args, auth_rechecked,
+	    rc);
+}
+
+/*
+ * The caller resolved again.  The request goes on if it still may call
+ * the operation as the same caller (same claims: the statements it built
+ * are still right); if the claims changed (a membership, a tenant) it is
+ * answered 409, to be sent again.
+ */
+static void
+auth_rechecked(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
+{
+	struct recheck	*rc = arg;
+
+	if (!auth_status(ctx, r)) {
+		rc->fn(ctx, 0, rc->arg);
+		return;
+	}
+	auth_fill(ctx, r->res);
+	cred_store(ctx, r->res);
+	if (auth_check(ctx) != KB_GATE_GO) {
+		rc->fn(ctx, 0, rc->arg);
+		return;
+	}
+	if (strcmp(rc->claims, kb_caller_claims(ctx)) != 0) {
+		kb_respond_error(ctx, 409, "CREDENTIALS_CHANGED", "the key, "
+		    "tenant or membership of this request changed while it "
+		    "ran; nothing was done, send it again");
+		rc->fn(ctx, 0, rc->arg);
+		return;
+	}
+	rc->fn(ctx, 1, rc->arg);
 }
 
 /* The operation's roles and scopes against the established caller. */
 static int
 auth_check(struct kb_ctx *ctx)
+{
+	return (auth_allowed(ctx, 1));
+}
+
+/* KB_GATE_GO, or KB_GATE_DONE (answered 401 or 403 when `respond`). */
+static int
+auth_allowed(struct kb_ctx *ctx, int respond)
 {
 	const struct kb_op	*op = ctx->op;
 	const struct kb_caller	*c = &ctx->caller;
@@ -385,6 +650,8 @@ auth_check(struct kb_ctx *ctx)
 				}
 			}
 		}
+		if (!ok && !respond)
+			return (KB_GATE_DONE);
 		if (!ok) {
 			kb_respond_error(ctx, 403, "INSUFFICIENT_SCOPE",
 			    op->scopes == NULL ? "%s cannot be called with "
@@ -395,6 +662,8 @@ auth_check(struct kb_ctx *ctx)
 	}
 	if (ok)
 		return (KB_GATE_GO);
+	if (!respond)
+		return (KB_GATE_DONE);
 
 	if (c->cred == KB_CRED_NONE)
 		kb_respond_error(ctx, 401, "UNAUTHORIZED",

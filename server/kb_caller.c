@@ -28,6 +28,29 @@ static struct kb_stmt	set_caller_timeout = KB_STMT_RO(
     "pg_catalog.set_config('request.jwt.claims', $2, true), "
     "pg_catalog.set_config('statement_timeout', $3, true)");
 
+/*
+ * The same for a caller from the gate's credential cache: the check comes
+ * first, so it runs before (and as the server's role, not) the caller's.
+ * The epoch and expiry it checks are the last two parameters.
+ */
+#define CHECK_SQL	"SELECT kb_credentials_current"
+static struct kb_stmt	check_caller = KB_STMT_RO(
+    CHECK_SQL "($1::bigint, $2::timestamptz)");
+static struct kb_stmt	set_caller_chk = KB_STMT_RO(
+    CHECK_SQL "($3::bigint, $4::timestamptz), "
+    "pg_catalog.set_config('role', $1, true), "
+    "pg_catalog.set_config('request.jwt.claims', $2, true)");
+static struct kb_stmt	set_caller_ro_chk = KB_STMT_RO(
+    CHECK_SQL "($3::bigint, $4::timestamptz), "
+    "pg_catalog.set_config('role', $1, true), "
+    "pg_catalog.set_config('request.jwt.claims', $2, true), "
+    "pg_catalog.set_config('transaction_read_only', 'on', true)");
+static struct kb_stmt	set_caller_timeout_chk = KB_STMT_RO(
+    CHECK_SQL "($4::bigint, $5::timestamptz), "
+    "pg_catalog.set_config('role', $1, true), "
+    "pg_catalog.set_config('request.jwt.claims', $2, true), "
+    "pg_catalog.set_config('statement_timeout', $3, true)");
+
 const char *
 kb_caller_pg_role(const struct kb_caller *c)
 {
@@ -84,7 +107,7 @@ void
 kb_db_step_caller_ro(struct kb_ctx *ctx, struct kb_db_step *step)
 {
 	kb_db_step_caller(ctx, step);
-	step->stmt = &set_caller_ro;
+	step->stmt = step->check ? &set_caller_ro_chk : &set_caller_ro;
 }
 
 void
@@ -93,14 +116,42 @@ kb_db_step_caller_timeout(struct kb_ctx *ctx, int timeout_ms,
 {
 	const char	**vals;
 	char		  tmo[16];
+	int		  n;
 
-	vals = kb_ctx_alloc(ctx, 3 * sizeof(*vals));
+	vals = kb_ctx_alloc(ctx, 5 * sizeof(*vals));
 	vals[0] = kb_caller_pg_role(kb_ctx_caller(ctx));
 	vals[1] = kb_caller_claims(ctx);
-	(void)snprintf(tmo, sizeof(tmo), "%d", timeout_ms);
-	vals[2] = kb_ctx_strdup(ctx, tmo);
+	n = 2;
+	if (timeout_ms > 0) {
+		(void)snprintf(tmo, sizeof(tmo), "%d", timeout_ms);
+		vals[n++] = kb_ctx_strdup(ctx, tmo);
+	}
 	memset(step, 0, sizeof(*step));
 	step->stmt = timeout_ms > 0 ? &set_caller_timeout : &set_caller;
-	step->nparams = timeout_ms > 0 ? 3 : 2;
+	step->caller = timeout_ms > 0 ? KB_STEP_CALLER_TIMEOUT :
+	    KB_STEP_CALLER;
+	if (ctx->cred_unverified) {
+		vals[n++] = ctx->cred_epoch;
+		vals[n++] = ctx->cred_valid_until;
+		step->stmt = timeout_ms > 0 ? &set_caller_timeout_chk :
+		    &set_caller_chk;
+		step->check = 1;
+	}
+	step->nparams = n;
 	step->values = vals;
+}
+
+void
+kb_db_step_check(struct kb_ctx *ctx, struct kb_db_step *step)
+{
+	const char	**vals;
+
+	vals = kb_ctx_alloc(ctx, 2 * sizeof(*vals));
+	vals[0] = ctx->cred_epoch;
+	vals[1] = ctx->cred_valid_until;
+	memset(step, 0, sizeof(*step));
+	step->stmt = &check_caller;
+	step->nparams = 2;
+	step->values = vals;
+	step->check = 1;
 }

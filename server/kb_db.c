@@ -8,12 +8,13 @@
  * its own implicit transaction (an error aborts only its own query).
  * Statements are prepared lazily, once per connection.
  *
- * A transaction group (kb_db_run) is several steps sent back to back and
- * closed by one Sync of their own, so they run in one implicit
- * transaction that nothing else shares: `set_config(..., true)` in the
- * first step governs the rest and ends with the group.  Steps are
- * prepared statements or dynamic SQL, which goes out unnamed
- * (PQsendQueryParams).
+ * A transaction group (kb_db_run) is several steps sent back to back in
+ * one implicit transaction: `set_config(..., true)` in the first step
+ * governs the rest.  A group that writes is closed by a Sync of its own,
+ * so nothing else shares its transaction.  A read-only group whose first
+ * step sets the caller (kb_db_step_caller) joins the connection's batch
+ * of reads instead (see conn_send).  Steps are prepared statements or
+ * dynamic SQL, which goes out unnamed (PQsendQueryParams).
  *
  * When a connection dies (PostgreSQL restarted, network gone) its queries
  * fail with `unavailable` -- read-only ones are retried once elsewhere --
@@ -80,6 +81,11 @@ struct kb_db_query {
 	struct db_step			 one;	/* steps of kb_db_query */
 	int				 group;	/* kb_db_run */
 	int				 readonly;	/* every step */
+	int				 caller;	/* steps[0].caller */
+	int				 check;		/* steps[0] checks */
+	int				 prepended;	/* ... added here */
+	int				 parked;	/* for kb_auth_recheck */
+	int				 rechecks;
 	int				 result_step;	/* whose result cb gets */
 	kb_db_cb			 cb;
 	kb_db_icb			 icb;	/* internal: no request */
@@ -114,6 +120,7 @@ struct db_conn {
 	u_int64_t		 ping_at;	/* a ping is out since, or 0 */
 	int			 inflight;	/* queries sent, not done */
 	int			 unsynced;	/* read-only, awaiting Sync */
+	int			 role_set;	/* a group set the batch's role */
 	int			 listening;	/* carries the LISTENs */
 	struct expect		 ring[DB_RING];
 	size_t			 head;
@@ -135,6 +142,10 @@ static void	query_complete(struct kb_db_query *, int, const char *);
 static void	query_free(struct kb_db_query *);
 static void	query_reset(struct kb_db_query *);
 static void	query_dispatch(struct kb_db_query *);
+static void	db_run(struct kb_ctx *, const struct kb_db_step *, int,
+		    kb_db_cb, void *, int);
+static void	query_park(struct kb_db_query *);
+static void	query_rechecked(struct kb_ctx *, int, void *);
 static void	pool_tick(void *, u_int64_t);
 static void	pool_drain(void);
 static struct db_conn	*pool_pick(int);
@@ -145,9 +156,6 @@ static struct db_conn		*pool;
 static u_int64_t		 last_ok;	/* a query succeeded */
 static u_int64_t		 last_ping;
 static struct kb_stmt		 ping_stmt = KB_STMT_RO("SELECT 1");
-static struct kb_stmt		 group_reset = KB_STMT_RO(
-	"SELECT pg_catalog.set_config('role', 'none', true), "
-	"pg_catalog.set_config('request.jwt.claims', '', true)");
 static int			 pool_size;
 static int			 stmt_next = 1;
 static TAILQ_HEAD(, kb_db_query) waitq = TAILQ_HEAD_INITIALIZER(waitq);
@@ -337,7 +345,17 @@ kb_db_query(struct kb_ctx *ctx, struct kb_stmt *stmt, int nparams,
     const char *const *values, kb_db_cb cb, void *arg)
 {
 	struct kb_db_query	*q;
+	struct kb_db_step	 step;
 
+	if (ctx->cred_unverified) {
+		/* kb_db_run puts the caller's check in front. */
+		memset(&step, 0, sizeof(step));
+		step.stmt = stmt;
+		step.nparams = nparams;
+		step.values = values;
+		db_run(ctx, &step, 1, cb, arg, 0);
+		return;
+	}
 	q = query_new(ctx, stmt, nparams, values, cb, arg);
 	TAILQ_INSERT_TAIL(&ctx->queries, q, clist);
 	query_dispatch(q);
@@ -347,8 +365,17 @@ void
 kb_db_run(struct kb_ctx *ctx, const struct kb_db_step *steps, int nsteps,
     kb_db_cb cb, void *arg)
 {
+	db_run(ctx, steps, nsteps, cb, arg, 1);
+}
+
+/* A group (kb_db_run), or a statement of kb_db_query with a check. */
+static void
+db_run(struct kb_ctx *ctx, const struct kb_db_step *steps, int nsteps,
+    kb_db_cb cb, void *arg, int group)
+{
 	struct kb_db_query	*q;
-	int			 i;
+	struct kb_db_step	 check;
+	int			 i, first;
 
 	if (nsteps < 1 || nsteps > DB_MAX_STEPS)
 		fatal("kb_db_run: %d steps (1 to %d)", nsteps, DB_MAX_STEPS);
@@ -357,10 +384,27 @@ kb_db_run(struct kb_ctx *ctx, const struct kb_db_step *steps, int nsteps,
 	q->ctx = ctx;
 	q->cb = cb;
 	q->arg = arg;
-	q->group = 1;
-	q->nsteps = nsteps;
-	q->steps = kore_calloc(nsteps, sizeof(*q->steps));
+	q->group = group;
 	q->readonly = 1;
+	q->caller = steps[0].caller;
+	q->check = steps[0].check;
+	/*
+	 * A caller from the credential cache is checked by the first
+	 * statement the request runs: kb_db_step_caller* carries the check,
+	 * and anything else gets it as a step in front.
+	 */
+	first = 0;
+	if (!q->check && ctx != NULL && ctx->cred_unverified) {
+		q->check = q->prepended = 1;
+		first = 1;
+	}
+	q->nsteps = nsteps + first;
+	q->steps = kore_calloc(q->nsteps, sizeof(*q->steps));
+	if (first) {
+		kb_db_step_check(ctx, &check);
+		step_set(&q->steps[0], check.stmt, NULL, check.nparams,
+		    check.values);
+	}
 	for (i = 0; i < nsteps; i++) {
 		struct kb_stmt	*stmt = steps[i].stmt;
 
@@ -368,29 +412,13 @@ kb_db_run(struct kb_ctx *ctx, const struct kb_db_step *steps, int nsteps,
 			fatal("kb_db_run: step %d has no statement", i);
 		if (stmt == NULL && steps[i].cache)
 			stmt = stmt_cached(steps[i].sql, steps[i].readonly);
-		step_set(&q->steps[i], stmt, steps[i].sql,
+		step_set(&q->steps[i + first], stmt, steps[i].sql,
 		    steps[i].nparams, steps[i].values);
 		if (steps[i].stmt != NULL ? !steps[i].stmt->readonly :
 		    !steps[i].readonly)
 			q->readonly = 0;
 	}
-	q->result_step = nsteps - 1;
-	if (q->readonly) {
-		/*
-		 * A read-only group joins the connection's batch of reads,
-		 * sharing their implicit transaction: a last step of its own
-		 * puts the role and claims back, so whatever follows in that
-		 * transaction runs as before.  (If a step fails, PostgreSQL
-		 * aborts the rest of the transaction: nothing runs after it
-		 * in the group's role either; the reads after it are sent
-		 * again.)
-		 */
-		q->steps = kore_realloc(q->steps,
-		    (nsteps + 1) * sizeof(*q->steps));
-		memset(&q->steps[nsteps], 0, sizeof(q->steps[nsteps]));
-		step_set(&q->steps[nsteps], &group_reset, NULL, 0, NULL);
-		q->nsteps = nsteps + 1;
-	}
+	q->result_step = q->nsteps - 1;
 	TAILQ_INSERT_TAIL(&ctx->queries, q, clist);
 	query_dispatch(q);
 }
@@ -512,10 +540,10 @@ kb_db_detach(struct kb_ctx *ctx)
 	while ((q = TAILQ_FIRST(&ctx->queries)) != NULL) {
 		TAILQ_REMOVE(&ctx->queries, q, clist);
 		q->ctx = NULL;
-		if (q->waiting) {
+		if (q->waiting)
 			TAILQ_REMOVE(&waitq, q, wlist);
+		if (q->waiting || q->parked)
 			query_free(q);
-		}
 	}
 }
 
@@ -687,6 +715,7 @@ conn_connect(struct db_conn *c)
 	c->head = 0;
 	c->inflight = 0;
 	c->unsynced = 0;
+	c->role_set = 0;
 	memset(c->prepared, 0, sizeof(c->prepared));
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_fail(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -817,6 +846,7 @@ conn_fail(struct db_conn *c, const char *why)
 	c->head = 0;
 	c->inflight = 0;
 	c->unsynced = 0;
+	c->role_set = 0;
 	listen_start();
 }
 
@@ -856,7 +886,20 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 	char		 name[16];
 	int		 i, id;
 
-	if (!q->readonly && c->unsynced > 0 && !conn_sync(c))
+	/*
+	 * What shares a batch of reads: plain read-only statements, and
+	 * read-only groups that start by setting the caller's role and
+	 * claims.  Such a group leaves them set for the rest of the batch's
+	 * transaction, where the next group sets its own; a statement that
+	 * does not set them must not run after it, so it starts a new batch.
+	 * A group that also sets a statement timeout keeps the batch to
+	 * itself (the timeout is not put back either), and so do a group
+	 * that does not start with the caller's step (it may set anything)
+	 * and anything that writes.
+	 */
+	if (c->unsynced > 0 && (!q->readonly ||
+	    q->caller == KB_STEP_CALLER_TIMEOUT ||
+	    (c->role_set && q->caller == 0)) && !conn_sync(c))
 		return (0);
 	for (i = 0; i < q->nsteps; i++) {
 		st = &q->steps[i];
@@ -882,7 +925,10 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 		ring_push(c, EXPECT_QUERY, q, i);
 	}
 	c->inflight++;
-	if (q->readonly && c->unsynced < DB_BATCH_MAX) {
+	if (q->caller != 0)
+		c->role_set = 1;
+	if (q->readonly && q->caller != KB_STEP_CALLER_TIMEOUT &&
+	    !(q->group && q->caller == 0) && c->unsynced < DB_BATCH_MAX) {
 		if (c->unsynced++ == 0)
 			conn_watch(c, 1);
 		return (1);
@@ -913,6 +959,7 @@ conn_sync(struct db_conn *c)
 	}
 	ring_push(c, EXPECT_SYNC, NULL, 0);
 	c->unsynced = 0;
+	c->role_set = 0;
 	conn_flush(c);
 	return (c->state == CONN_READY);
 }
@@ -1156,6 +1203,18 @@ query_complete(struct kb_db_query *q, int unavailable, const char *why)
 				r.message = "query failed";
 			}
 		}
+		if (ctx != NULL && q->check) {
+			if (!r.ok && r.step == 0 &&
+			    strcmp(r.sqlstate, "KB001") == 0) {
+				/* The cached caller changed: ask again. */
+				query_park(q);
+				return;
+			}
+			if (r.ok)
+				ctx->cred_unverified = 0;
+			if (q->prepended && r.step > 0)
+				r.step--;
+		}
 		if (ctx != NULL) {
 			q->cb(ctx, &r, q->arg);
 			kb_ctx_settle(ctx);
@@ -1164,6 +1223,62 @@ query_complete(struct kb_db_query *q, int unavailable, const char *why)
 		}
 	}
 	query_free(q);
+}
+
+/*
+ * A query whose caller check failed waits, on its request's list, while
+ * kb_auth_recheck resolves the caller again; query_rechecked sends it
+ * again with the new epoch, or drops it when the request was answered.
+ */
+static void
+query_park(struct kb_db_query *q)
+{
+	struct kb_ctx	*ctx = q->ctx;
+
+	TAILQ_INSERT_TAIL(&ctx->queries, q, clist);
+	q->parked = 1;
+	if (!ctx->cred_rechecking) {
+		ctx->cred_rechecking = 1;
+		kb_auth_recheck(ctx, query_rechecked, NULL);
+	}
+}
+
+static void
+query_rechecked(struct kb_ctx *ctx, int ok, void *arg)
+{
+	struct kb_db_query	*q;
+	struct db_step		*st;
+
+	(void)arg;
+	ctx->cred_rechecking = 0;
+	for (;;) {
+		TAILQ_FOREACH(q, &ctx->queries, clist) {
+			if (q->parked)
+				break;
+		}
+		if (q == NULL)
+			break;
+		q->parked = 0;
+		if (!ok) {
+			TAILQ_REMOVE(&ctx->queries, q, clist);
+			query_free(q);
+			continue;
+		}
+		if (q->rechecks++ >= DB_MAX_ABORTS) {
+			query_complete(q, 1, "the caller kept changing");
+			continue;
+		}
+		st = &q->steps[0];
+		kore_free(st->values[st->nparams - 2]);
+		kore_free(st->values[st->nparams - 1]);
+		st->values[st->nparams - 2] = ctx->cred_epoch == NULL ? NULL :
+		    kore_strdup(ctx->cred_epoch);
+		st->values[st->nparams - 1] = ctx->cred_valid_until == NULL ?
+		    NULL : kore_strdup(ctx->cred_valid_until);
+		query_reset(q);
+		query_dispatch(q);
+	}
+	kb_ctx_settle(ctx);
 }
 
 static void

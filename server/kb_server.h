@@ -79,6 +79,7 @@ struct kb_config {
 	"service_keys,service_key_events,client_keys,admin_setup,"	\
 	"email_tokens,email_send_limits,mail_outbox,mail_outbox_notify,"	\
 	"kb_migrations,kb_resolve_caller,kb_schema_notify,"		\
+	"kb_credential_epoch,kb_credential_epoch_bump,kb_credentials_current,"	\
 	"rpc_executions,rpc_execution_logs"
 
 extern struct kb_config	kb_config;
@@ -154,6 +155,15 @@ int	kb_caller_is_instance_admin(const struct kb_caller *);
 int	kb_caller_is_tenant_admin(const struct kb_caller *);
 
 const struct kb_caller	*kb_ctx_caller(struct kb_ctx *);
+/*
+ * Run fn(ctx, 1, arg) once the caller is verified: at once, unless the
+ * gate took it from its credential cache (kb_auth.c) and no statement of
+ * the request has checked it yet.  Work that runs SQL outside kb_db (a
+ * connection or thread of its own) calls this first.  If the caller no
+ * longer holds, the request was answered: fn(ctx, 0, arg), to clean up.
+ */
+void	kb_ctx_verify(struct kb_ctx *,
+	    void (*)(struct kb_ctx *, int, void *), void *);
 const char		*kb_ctx_client_addr(struct kb_ctx *);
 
 /*
@@ -326,7 +336,22 @@ struct kb_db_step {
 	 * Only for statements whose result columns cannot change with DDL.
 	 */
 	int			 cache;
+	/*
+	 * Set by kb_db_step_caller*: this step sets the role and claims
+	 * (KB_STEP_CALLER), and also a statement timeout
+	 * (KB_STEP_CALLER_TIMEOUT).  kb_db.c relies on it to share a batch.
+	 */
+	int			 caller;
+	/*
+	 * Set by kb_db_step_caller* and kb_db_step_check: this step checks
+	 * a cached caller (kb_auth.c); its last two values are the epoch and
+	 * the expiry it checks.
+	 */
+	int			 check;
 };
+
+#define KB_STEP_CALLER		1
+#define KB_STEP_CALLER_TIMEOUT	2
 
 void	kb_db_run(struct kb_ctx *, const struct kb_db_step *steps, int nsteps,
 	    kb_db_cb cb, void *arg);

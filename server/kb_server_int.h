@@ -67,6 +67,16 @@ struct kb_ctx {
 
 	struct kb_caller		 caller;
 	const char			*claims;	/* kb_caller_claims */
+	/*
+	 * The gate's credential cache (kb_auth.c): a caller taken from it is
+	 * unverified until a statement carrying the check for its epoch
+	 * succeeds; cred_args are the resolver's arguments, to ask again.
+	 */
+	int				 cred_unverified;
+	int				 cred_rechecking;
+	const char			*cred_epoch;
+	const char			*cred_valid_until;
+	const char			*cred_args[5];
 	/* kb_ctx_defer: run when the request ends, last first. */
 	struct kb_defer			*defers;
 	char				 client_addr[64];
@@ -95,6 +105,15 @@ void		kb_janitor_init(void);	/* kb_janitor.c */
 #define KB_GATE_DONE	0
 #define KB_GATE_WAIT	2
 int		kb_auth_gate(struct kb_ctx *);
+/*
+ * Resolve a cached caller again (its check failed, or work outside the
+ * pool needs it verified first): fn(ctx, 1, arg) when it still holds as
+ * it was, else fn(ctx, 0, arg) after the request was answered.
+ */
+void		kb_auth_recheck(struct kb_ctx *,
+		    void (*)(struct kb_ctx *, int, void *), void *);
+/* The statement that checks a cached caller (kb_caller.c). */
+void		kb_db_step_check(struct kb_ctx *, struct kb_db_step *);
 /* The rest of a request once the gate let it through (kb_main.c). */
 void		kb_ctx_proceed(struct kb_ctx *);
 u_int64_t	kb_now_us(void);

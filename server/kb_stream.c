@@ -146,6 +146,7 @@ static struct kb_stream	*stream_new(struct kb_ctx *, int, const char *,
 			    int, const char *const *, const char *,
 			    const char *);
 static void		 stream_start(struct kb_stream *);
+static void		 stream_verified(struct kb_ctx *, int, void *);
 
 void
 kb_stream_copy(struct kb_ctx *ctx, int status, const char *content_type,
@@ -177,7 +178,7 @@ kb_stream_copy(struct kb_ctx *ctx, int status, const char *content_type,
 		(void)snprintf(st->sql, n, "SELECT "
 		    "pg_catalog.to_json(kb_r)::text FROM (%s\n) kb_r", sql);
 	}
-	stream_start(st);
+	kb_ctx_verify(ctx, stream_verified, st);
 }
 
 void
@@ -196,7 +197,26 @@ kb_stream_rows(struct kb_ctx *ctx, int status, const char *content_type,
 	st->head = kore_strdup(head ? head : "");
 	st->sep = kore_strdup(sep ? sep : "");
 	st->tail = kore_strdup(tail ? tail : "");
-	stream_start(st);
+	kb_ctx_verify(ctx, stream_verified, st);
+}
+
+/*
+ * The stream's connection runs no check of a cached caller (kb_auth.c):
+ * it starts once the caller is verified.  If the caller no longer holds,
+ * the request was answered and the stream is dropped.
+ */
+static void
+stream_verified(struct kb_ctx *ctx, int ok, void *arg)
+{
+	struct kb_stream	*st = arg;
+
+	if (ok) {
+		stream_start(st);
+		return;
+	}
+	ctx->stream = st;
+	TAILQ_INSERT_TAIL(&streams, st, list);
+	kb_stream_detach(ctx);
 }
 
 /* A stream for the request, or NULL when HEAD was answered at once. */
