@@ -147,6 +147,8 @@ static void	db_run(struct kb_ctx *, const struct kb_db_step *, int,
 static void	query_park(struct kb_db_query *);
 static void	query_rechecked(struct kb_ctx *, int, void *);
 static void	pool_tick(void *, u_int64_t);
+static void	pool_kick(void);
+static void	pool_kicked(void *, u_int64_t);
 static void	pool_drain(void);
 static struct db_conn	*pool_pick(int);
 static int	query_need(const struct kb_db_query *);
@@ -627,6 +629,36 @@ pool_drain(void)
 	}
 }
 
+/*
+ * Close the open batches of reads on the next turn of the event loop,
+ * after every request that is ready now has had its turn to join them: a
+ * timer that is due at once (Kore runs timers right after the events it
+ * waited for, and waits no longer while one is due).  No epoll_ctl per
+ * batch, as watching for EPOLLOUT would take.
+ */
+static struct kore_timer	*kick;
+
+static void
+pool_kick(void)
+{
+	if (kick == NULL)
+		kick = kore_timer_add(pool_kicked, 0, NULL, KORE_TIMER_ONESHOT);
+}
+
+static void
+pool_kicked(void *arg, u_int64_t now)
+{
+	int		i;
+
+	(void)arg;
+	(void)now;
+	kick = NULL;
+	for (i = 0; i < pool_size; i++) {
+		if (pool[i].state == CONN_READY && pool[i].unsynced > 0)
+			(void)conn_sync(&pool[i]);
+	}
+}
+
 static void
 pool_tick(void *arg, u_int64_t now)
 {
@@ -930,7 +962,7 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 	if (q->readonly && q->caller != KB_STEP_CALLER_TIMEOUT &&
 	    !(q->group && q->caller == 0) && c->unsynced < DB_BATCH_MAX) {
 		if (c->unsynced++ == 0)
-			conn_watch(c, 1);
+			pool_kick();
 		return (1);
 	}
 	return (conn_sync(c));
@@ -975,8 +1007,7 @@ conn_flush(struct db_conn *c)
 {
 	switch (PQflush(c->pg)) {
 	case 0:
-		conn_watch(c, c->unsynced > 0 ||
-		    (c->count > 0 && !PQisBusy(c->pg)));
+		conn_watch(c, c->count > 0 && !PQisBusy(c->pg));
 		break;
 	case 1:
 		conn_watch(c, 1);
@@ -1118,8 +1149,7 @@ conn_read(struct db_conn *c)
 		return;
 	pool_drain();
 	if (c->state == CONN_READY && nulls <= DB_MAX_NULLS)
-		conn_watch(c, c->unsynced > 0 ||
-		    (c->count > 0 && !PQisBusy(c->pg)));
+		conn_watch(c, c->count > 0 && !PQisBusy(c->pg));
 }
 
 /* Forget the results of an attempt, before the query is sent again. */
