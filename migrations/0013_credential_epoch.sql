@@ -6,10 +6,9 @@
 -- or a tenant selection (keys, tenants, memberships, a user's lock) bumps
 -- the one epoch in the same transaction.  The gate reads the epoch with
 -- its resolution, in the same snapshot, and remembers both.  A request
--- served from that memory runs kb_credentials_current() in its first
--- statement: when the epoch moved on (or the key's expiry passed), the
--- statement fails with SQLSTATE KB001 before anything of the request ran,
--- and the server resolves the caller again.  So a revocation takes effect
+-- served from that memory checks the epoch in its first statement: when
+-- it moved on (or the key's expiry passed), the statement fails before
+-- anything of the request ran, and the server resolves the caller again.  So a revocation takes effect
 -- for the next statement that starts after it commits, as without a cache.
 
 CREATE TABLE kb_credential_epoch (
@@ -47,27 +46,9 @@ CREATE TRIGGER kb_credential_epoch
     FOR EACH ROW WHEN (OLD.locked_until IS DISTINCT FROM NEW.locked_until)
     EXECUTE FUNCTION kb_credential_epoch_bump();
 
--- Fails with KB001 unless the epoch is still p_epoch and p_valid_until
--- (the key's expiry, or NULL) has not passed.
-CREATE FUNCTION kb_credentials_current(p_epoch bigint,
-    p_valid_until timestamptz) RETURNS boolean
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-	IF p_valid_until <= now() OR NOT EXISTS (SELECT 1
-	    FROM kb_credential_epoch e WHERE e.epoch = p_epoch) THEN
-		RAISE EXCEPTION 'the credentials changed'
-		    USING ERRCODE = 'KB001';
-	END IF;
-	RETURN true;
-END
-$$;
-
 REVOKE EXECUTE ON FUNCTION kb_credential_epoch_bump() FROM PUBLIC;
--- The check runs first in a request's first statement, where a batch of
--- reads may still be in the previous request's role: the request roles
--- may run it.  The epoch is a counter and tells nothing else.
-REVOKE EXECUTE ON FUNCTION kb_credentials_current(bigint, timestamptz)
-    FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION kb_credentials_current(bigint, timestamptz)
-    TO anon, authenticated, service_role;
+-- The check (server/kb_caller.c) runs first in a request's first
+-- statement, where a batch of reads may still be in the previous
+-- request's role: the request roles may read the epoch.  It is a counter
+-- and tells nothing else.
 GRANT SELECT ON kb_credential_epoch TO anon, authenticated, service_role;

@@ -20,9 +20,9 @@
  * credential epoch it was read with (migration 0013).  A request to a
  * public operation (anon in x-kb-roles: the Tables API, RPC) whose
  * credentials are remembered skips the lookup; its first statement then
- * carries kb_credentials_current(epoch), which fails if any key, tenant
- * or membership changed since (kb_db.c), and kb_auth_recheck resolves the
- * caller again before anything of the request ran.  Only public
+ * carries a check of the epoch (kb_caller.c), which fails if any key,
+ * tenant or membership changed since, and kb_auth_recheck resolves the
+ * caller again before anything of the request ran (kb_db.c).  Only public
  * operations: one that runs no SQL at all answers no differently to a key
  * than to anon.  A revoked key is refused by the first statement that
  * starts after the revocation committed, as without the cache.
@@ -548,8 +548,20 @@ kb_ctx_verify(struct kb_ctx *ctx, void (*fn)(struct kb_ctx *, int, void *),
 struct recheck {
 	void		(*fn)(struct kb_ctx *, int, void *);
 	void		 *arg;
-	const char	 *claims;	/* before */
+	/* Who the request's statements were built for. */
+	const char	 *sub;
+	const char	 *tenant;
+	const char	 *key_id;
+	const char	 *pg_role;
 };
+
+static int
+same_str(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return (a == b);
+	return (strcmp(a, b) == 0);
+}
 
 void
 kb_auth_recheck(struct kb_ctx *ctx, void (*fn)(struct kb_ctx *, int, void *),
@@ -560,7 +572,10 @@ kb_auth_recheck(struct kb_ctx *ctx, void (*fn)(struct kb_ctx *, int, void *),
 	rc = kb_ctx_alloc(ctx, sizeof(*rc));
 	rc->fn = fn;
 	rc->arg = arg;
-	rc->claims = kb_caller_claims(ctx);
+	rc->sub = ctx->caller.sub;
+	rc->tenant = ctx->caller.tenant;
+	rc->key_id = ctx->caller.key_id;
+	rc->pg_role = kb_caller_pg_role(&ctx->caller);
 	cred_forget(ctx->cred_args);
 	ctx->cred_unverified = 0;
 	kb_db_query(ctx, &resolve_caller, 5, ctx->cred_args, auth_rechecked,
@@ -569,9 +584,10 @@ kb_auth_recheck(struct kb_ctx *ctx, void (*fn)(struct kb_ctx *, int, void *),
 
 /*
  * The caller resolved again.  The request goes on if it still may call
- * the operation as the same caller (same claims: the statements it built
- * are still right); if the claims changed (a membership, a tenant) it is
- * answered 409, to be sent again.
+ * the operation as the same user or key in the same tenant and role (the
+ * statements it built are still right; the caller step's role and claims
+ * are rebuilt, kb_db.c); if that changed, it is answered 409, to be sent
+ * again.
  */
 static void
 auth_rechecked(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
@@ -588,7 +604,10 @@ auth_rechecked(struct kb_ctx *ctx, struct kb_db_result *r, void *arg)
 		rc->fn(ctx, 0, rc->arg);
 		return;
 	}
-	if (strcmp(rc->claims, kb_caller_claims(ctx)) != 0) {
+	if (!same_str(rc->sub, ctx->caller.sub) ||
+	    !same_str(rc->tenant, ctx->caller.tenant) ||
+	    !same_str(rc->key_id, ctx->caller.key_id) ||
+	    strcmp(rc->pg_role, kb_caller_pg_role(&ctx->caller)) != 0) {
 		kb_respond_error(ctx, 409, "CREDENTIALS_CHANGED", "the key, "
 		    "tenant or membership of this request changed while it "
 		    "ran; nothing was done, send it again");

@@ -29,24 +29,32 @@ static struct kb_stmt	set_caller_timeout = KB_STMT_RO(
     "pg_catalog.set_config('statement_timeout', $3, true)");
 
 /*
- * The same for a caller from the gate's credential cache: the check comes
- * first, so it runs before (and as the server's role, not) the caller's.
- * The epoch and expiry it checks are the last two parameters.
+ * The same for a caller from the gate's credential cache, checked first:
+ * the statement fails unless the credential epoch (migration 0013) is
+ * still the one the cache read and the key's expiry (or NULL) has not
+ * passed.  Plain SQL, one index probe, no function call: it fails by
+ * asking for an impossible statement timeout, with a message that names
+ * KB_CHECK_MARK, which is how kb_db.c tells it apart.  The epoch and the
+ * expiry are the last two parameters.
  */
-#define CHECK_SQL	"SELECT kb_credentials_current"
-static struct kb_stmt	check_caller = KB_STMT_RO(
-    CHECK_SQL "($1::bigint, $2::timestamptz)");
+#define CHECK(e, v)							\
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM kb_credential_epoch kb_e "	\
+    "WHERE kb_e.epoch = " e "::bigint) AND (" v "::timestamptz IS NULL "	\
+    "OR " v "::timestamptz > pg_catalog.now()) THEN '' ELSE "		\
+    "pg_catalog.set_config('statement_timeout', '" KB_CHECK_MARK		\
+    ": the credentials changed', true) END"
+static struct kb_stmt	check_caller = KB_STMT_RO(CHECK("$1", "$2"));
 static struct kb_stmt	set_caller_chk = KB_STMT_RO(
-    CHECK_SQL "($3::bigint, $4::timestamptz), "
+    CHECK("$3", "$4") ", "
     "pg_catalog.set_config('role', $1, true), "
     "pg_catalog.set_config('request.jwt.claims', $2, true)");
 static struct kb_stmt	set_caller_ro_chk = KB_STMT_RO(
-    CHECK_SQL "($3::bigint, $4::timestamptz), "
+    CHECK("$3", "$4") ", "
     "pg_catalog.set_config('role', $1, true), "
     "pg_catalog.set_config('request.jwt.claims', $2, true), "
     "pg_catalog.set_config('transaction_read_only', 'on', true)");
 static struct kb_stmt	set_caller_timeout_chk = KB_STMT_RO(
-    CHECK_SQL "($4::bigint, $5::timestamptz), "
+    CHECK("$4", "$5") ", "
     "pg_catalog.set_config('role', $1, true), "
     "pg_catalog.set_config('request.jwt.claims', $2, true), "
     "pg_catalog.set_config('statement_timeout', $3, true)");

@@ -1235,7 +1235,8 @@ query_complete(struct kb_db_query *q, int unavailable, const char *why)
 		}
 		if (ctx != NULL && q->check) {
 			if (!r.ok && r.step == 0 &&
-			    strcmp(r.sqlstate, "KB001") == 0) {
+			    strcmp(r.sqlstate, "22023") == 0 &&
+			    strstr(r.message, KB_CHECK_MARK) != NULL) {
 				/* The cached caller changed: ask again. */
 				query_park(q);
 				return;
@@ -1299,6 +1300,14 @@ query_rechecked(struct kb_ctx *ctx, int ok, void *arg)
 			continue;
 		}
 		st = &q->steps[0];
+		if (q->caller != 0) {
+			/* The claims may have changed (a tenant role). */
+			kore_free(st->values[0]);
+			kore_free(st->values[1]);
+			st->values[0] = kore_strdup(
+			    kb_caller_pg_role(kb_ctx_caller(ctx)));
+			st->values[1] = kore_strdup(kb_caller_claims(ctx));
+		}
 		kore_free(st->values[st->nparams - 2]);
 		kore_free(st->values[st->nparams - 1]);
 		st->values[st->nparams - 2] = ctx->cred_epoch == NULL ? NULL :

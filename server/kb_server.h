@@ -79,7 +79,7 @@ struct kb_config {
 	"service_keys,service_key_events,client_keys,admin_setup,"	\
 	"email_tokens,email_send_limits,mail_outbox,mail_outbox_notify,"	\
 	"kb_migrations,kb_resolve_caller,kb_schema_notify,"		\
-	"kb_credential_epoch,kb_credential_epoch_bump,kb_credentials_current,"	\
+	"kb_credential_epoch,kb_credential_epoch_bump,"				\
 	"rpc_executions,rpc_execution_logs"
 
 extern struct kb_config	kb_config;

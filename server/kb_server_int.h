@@ -112,7 +112,12 @@ int		kb_auth_gate(struct kb_ctx *);
  */
 void		kb_auth_recheck(struct kb_ctx *,
 		    void (*)(struct kb_ctx *, int, void *), void *);
-/* The statement that checks a cached caller (kb_caller.c). */
+/*
+ * The statement that checks a cached caller (kb_caller.c); it fails with
+ * SQLSTATE 22023 and a message naming KB_CHECK_MARK when the caller
+ * changed (kb_db_check_failed).
+ */
+#define KB_CHECK_MARK	"KB001"
 void		kb_db_step_check(struct kb_ctx *, struct kb_db_step *);
 /* The rest of a request once the gate let it through (kb_main.c). */
 void		kb_ctx_proceed(struct kb_ctx *);

@@ -1268,6 +1268,185 @@ test_ck_isolation(void **state)
 	    ka.id, tenant_a), 1);
 }
 
+/* ---- the gate's credential cache (server/kb_auth.c) ---- */
+
+#define PROBE		"/api/v1/tables/kb_cache_probe"
+
+/*
+ * A table for the Tables API (a public operation, where the gate serves
+ * keys from its cache): one row every caller sees, one only a tenant
+ * admin's claims see (RLS on auth.jwt()).
+ */
+static void
+probe_table(void)
+{
+	struct resp	r;
+	int		i;
+
+	sql_exec("CREATE TABLE IF NOT EXISTS kb_cache_probe (id int PRIMARY "
+	    "KEY, who text NOT NULL)", NULL, NULL);
+	sql_exec("INSERT INTO kb_cache_probe VALUES (1, 'all'), (2, 'admins')"
+	    " ON CONFLICT DO NOTHING", NULL, NULL);
+	sql_exec("ALTER TABLE kb_cache_probe ENABLE ROW LEVEL SECURITY",
+	    NULL, NULL);
+	sql_exec("DROP POLICY IF EXISTS probe_read ON kb_cache_probe", NULL,
+	    NULL);
+	sql_exec("CREATE POLICY probe_read ON kb_cache_probe FOR SELECT USING "
+	    "(who = 'all' OR auth.jwt() ->> 'tenant_role' = 'admin')", NULL,
+	    NULL);
+	sql_exec("GRANT SELECT ON kb_cache_probe TO anon, authenticated, "
+	    "service_role", NULL, NULL);
+	sql_exec("CREATE OR REPLACE FUNCTION kb_cache_fn() RETURNS int "
+	    "LANGUAGE sql AS 'SELECT 1'", NULL, NULL);
+	/* The schema cache reloads after the DDL. */
+	for (i = 0; i < 100; i++) {
+		call("GET", PROBE "/1", adm.auth, NULL, NULL, &r);
+		if (r.status == 200 || i == 99)
+			break;
+		resp_free(&r);
+		usleep(50000);
+	}
+	if (r.status != 200)
+		fprintf(stderr, "probe: %ld %s\n", r.status, r.body);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+}
+
+/* Several times, so both workers answer from what they remember. */
+static void
+expect_n(int n, const char *path, const char *cred, const char *tenant,
+    long status, const char *code)
+{
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		if (code != NULL)
+			expect_error("GET", path, cred, tenant, NULL, status,
+			    code);
+		else
+			expect_status("GET", path, cred, tenant, NULL, status);
+	}
+}
+
+/*
+ * A key the gate remembers is refused by the very next request once it
+ * is revoked, disabled, narrowed or expired, and served again at once
+ * when it is widened or enabled: the request's first statement checks
+ * the credential epoch, and a stale answer is resolved again.
+ */
+static void
+test_cache_key_changes(void **state)
+{
+	struct key	 k;
+	struct resp	 r;
+	char		 before[32], after[32];
+	const char	*h[4];
+
+	(void)state;
+	probe_table();
+	create_key(SK, adm.auth, NULL,
+	    "{\"name\":\"cached\",\"scopes\":[\"tables:*\",\"rpc:call\"]}", &k);
+	expect_n(8, PROBE "/1", k.auth, NULL, 200, NULL);
+	expect_status("GET", PROBE "/export", k.auth, NULL, NULL, 200);
+	h[0] = "Content-Type: application/json";
+	h[1] = "Prefer: respond-async";
+	h[2] = k.auth;
+	h[3] = NULL;
+	assert_int_equal(http("POST", "/api/v1/rpc/public/kb_cache_fn", h,
+	    "{}", 2, &r), 202);
+	resp_free(&r);
+
+	/* Narrowed, then widened: each takes effect at once. */
+	assert_int_equal(sql_value("SELECT epoch FROM kb_credential_epoch",
+	    before, sizeof(before)), 0);
+	sql_exec("UPDATE service_keys SET scopes = '{keys:read}' WHERE id = $1",
+	    k.id, NULL);
+	assert_int_equal(sql_value("SELECT epoch FROM kb_credential_epoch",
+	    after, sizeof(after)), 0);
+	assert_true(strtoll(after, NULL, 10) > strtoll(before, NULL, 10));
+	expect_n(6, PROBE "/1", k.auth, NULL, 403, "INSUFFICIENT_SCOPE");
+	sql_exec("UPDATE service_keys SET scopes = '{tables:read,rpc:call}' "
+	    "WHERE id = $1", k.id, NULL);
+	expect_n(6, PROBE "/1", k.auth, NULL, 200, NULL);
+
+	/* Disabled and enabled through the API. */
+	assert_int_equal(call("POST", path_of(SK, k.id, "disable"), adm.auth,
+	    NULL, NULL, &r), 200);
+	resp_free(&r);
+	expect_n(6, PROBE "/1", k.auth, NULL, 401, "KEY_INACTIVE");
+	assert_int_equal(call("POST", path_of(SK, k.id, "enable"), adm.auth,
+	    NULL, NULL, &r), 200);
+	resp_free(&r);
+	expect_n(6, PROBE "/1", k.auth, NULL, 200, NULL);
+
+	/* Revoked: refused, streamed exports and background calls too. */
+	assert_int_equal(call("POST", path_of(SK, k.id, "revoke"), adm.auth,
+	    NULL, "{\"reason\":\"cache test\"}", &r), 200);
+	resp_free(&r);
+	expect_error("GET", PROBE "/export", k.auth, NULL, NULL, 401,
+	    "KEY_INACTIVE");
+	h[0] = "Content-Type: application/json";
+	h[1] = "Prefer: respond-async";
+	h[2] = k.auth;
+	h[3] = NULL;
+	http("POST", "/api/v1/rpc/public/kb_cache_fn", h, "{}", 2, &r);
+	assert_error(&r, 401, "KEY_INACTIVE");
+	resp_free(&r);
+	expect_n(6, PROBE "/1", k.auth, NULL, 401, "KEY_INACTIVE");
+	expect_n(2, PROBE "/export", k.auth, NULL, 401, "KEY_INACTIVE");
+}
+
+/* An expiry passes with no change to any row: the check sees the time. */
+static void
+test_cache_key_expiry(void **state)
+{
+	struct key	 k;
+
+	(void)state;
+	probe_table();
+	create_key(SK, adm.auth, NULL,
+	    "{\"name\":\"expiring\",\"scopes\":[\"tables:read\"]}", &k);
+	sql_exec("UPDATE service_keys SET expires_at = now() + interval "
+	    "'2 seconds' WHERE id = $1", k.id, NULL);
+	expect_n(6, PROBE "/1", k.auth, NULL, 200, NULL);
+	sleep(3);
+	expect_n(6, PROBE "/1", k.auth, NULL, 401, "KEY_INACTIVE");
+}
+
+/*
+ * A user selecting a tenant is remembered with the tenant role; when it
+ * changes, the request goes on with the new claims (RLS sees them), and
+ * a membership that ends refuses the next request.
+ */
+static void
+test_cache_tenant_role(void **state)
+{
+	struct resp	r;
+
+	(void)state;
+	probe_table();
+	assert_int_equal(call("GET", PROBE "?order=id", ma.auth, slug_a,
+	    NULL, &r), 200);
+	assert_int_equal(json_array_size(r.json), 1);
+	resp_free(&r);
+	expect_n(4, PROBE "/1", ma.auth, slug_a, 200, NULL);
+	sql_exec("UPDATE tenant_members SET role = 'admin' WHERE tenant_id = $1"
+	    " AND user_id = $2", tenant_a, ma.id);
+	assert_int_equal(call("GET", PROBE "?order=id", ma.auth, slug_a,
+	    NULL, &r), 200);
+	assert_int_equal(json_array_size(r.json), 2);
+	resp_free(&r);
+	expect_n(4, PROBE "/2", ma.auth, slug_a, 200, NULL);
+	sql_exec("UPDATE tenant_members SET role = 'member' WHERE "
+	    "tenant_id = $1 AND user_id = $2", tenant_a, ma.id);
+	expect_n(4, PROBE "/2", ma.auth, slug_a, 404, NULL);
+	sql_exec("DELETE FROM tenant_members WHERE tenant_id = $1 AND "
+	    "user_id = $2", tenant_a, ma.id);
+	expect_n(4, PROBE "/1", ma.auth, slug_a, 403, "TENANT_FORBIDDEN");
+	add_member(tenant_a, &ma, "member");
+	expect_n(4, PROBE "/1", ma.auth, slug_a, 200, NULL);
+}
+
 int
 main(void)
 {
@@ -1285,6 +1464,9 @@ main(void)
 		cmocka_unit_test(test_sk_list_paging),
 		cmocka_unit_test(test_ck_crud),
 		cmocka_unit_test(test_ck_isolation),
+		cmocka_unit_test(test_cache_key_changes),
+		cmocka_unit_test(test_cache_key_expiry),
+		cmocka_unit_test(test_cache_tenant_role),
 	};
 	int	failed;
 
