@@ -74,12 +74,12 @@ static const char *const *scopes_parse(struct kb_ctx *, const char *);
  */
 static struct kb_stmt resolve_caller = KB_STMT_RO(
 	"SELECT r.status, r.sub, r.role, r.tenant_id, r.tenant_role,"
-	" r.scopes, r.key_id, e.epoch, CASE $1"
-	" WHEN 'service' THEN (SELECT least(k.expires_at, k.grace_until)"
-	" FROM service_keys k WHERE k.id = r.key_id)"
+	" r.scopes, r.key_id, (SELECT e.epoch FROM kb_credential_epoch e),"
+	" CASE $1 WHEN 'service' THEN (SELECT least(k.expires_at,"
+	" k.grace_until) FROM service_keys k WHERE k.id = r.key_id)"
 	" WHEN 'client' THEN (SELECT k.expires_at FROM client_keys k"
 	" WHERE k.id = r.key_id) END"
-	" FROM kb_resolve_caller($1, $2, $3, $4, $5) r, kb_credential_epoch e");
+	" FROM kb_resolve_caller($1, $2, $3, $4, $5) r");
 
 #define CRED_SLOTS	1024
 #define CRED_TTL_MS	60000
