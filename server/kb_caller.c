@@ -116,6 +116,7 @@ kb_db_step_caller_ro(struct kb_ctx *ctx, struct kb_db_step *step)
 {
 	kb_db_step_caller(ctx, step);
 	step->stmt = step->check ? &set_caller_ro_chk : &set_caller_ro;
+	step->unchecked = step->check ? &set_caller_ro : NULL;
 }
 
 void
@@ -141,6 +142,7 @@ kb_db_step_caller_timeout(struct kb_ctx *ctx, int timeout_ms,
 	if (ctx->cred_unverified) {
 		vals[n++] = ctx->cred_epoch;
 		vals[n++] = ctx->cred_valid_until;
+		step->unchecked = step->stmt;
 		step->stmt = timeout_ms > 0 ? &set_caller_timeout_chk :
 		    &set_caller_chk;
 		step->check = 1;

@@ -69,6 +69,7 @@ enum expect_kind {
 /* One statement of a query: a prepared one, or dynamic SQL. */
 struct db_step {
 	struct kb_stmt		*stmt;		/* NULL: sql */
+	struct kb_stmt		*unchecked;	/* kb_db_step.unchecked */
 	char			*sql;
 	int			 nparams;
 	char			**values;
@@ -105,6 +106,7 @@ struct expect {
 	enum expect_kind	 kind;
 	int			 got;		/* a result arrived */
 	int			 step;
+	int			 stmt;		/* EXPECT_PREPARE: its id */
 	struct kb_db_query	*q;
 };
 
@@ -121,6 +123,7 @@ struct db_conn {
 	int			 inflight;	/* queries sent, not done */
 	int			 unsynced;	/* read-only, awaiting Sync */
 	int			 role_set;	/* a group set the batch's role */
+	char			 epoch[24];	/* the batch checked this epoch */
 	int			 listening;	/* carries the LISTENs */
 	struct expect		 ring[DB_RING];
 	size_t			 head;
@@ -136,6 +139,8 @@ static void	conn_fail(struct db_conn *, const char *);
 static void	conn_read(struct db_conn *);
 static void	conn_flush(struct db_conn *);
 static int	conn_send(struct db_conn *, struct kb_db_query *);
+static int	send_prepared(struct db_conn *, struct kb_db_query *, int, int,
+		    const char *, int, char **);
 static int	conn_sync(struct db_conn *);
 static void	conn_watch(struct db_conn *, int);
 static void	query_complete(struct kb_db_query *, int, const char *);
@@ -250,18 +255,27 @@ kb_db_healthy(void)
 	return (0);
 }
 
+/* A statement's number on every connection, given at its first use. */
+static int
+stmt_id(struct kb_stmt *stmt)
+{
+	if (stmt->id == 0) {
+		if (stmt_next >= DB_MAX_STMTS)
+			fatal("kb_db_query: more than %d statements",
+			    DB_MAX_STMTS);
+		stmt->id = stmt_next++;
+	}
+	return (stmt->id);
+}
+
 static void
 step_set(struct db_step *st, struct kb_stmt *stmt, const char *sql,
     int nparams, const char *const *values)
 {
 	int		i;
 
-	if (stmt != NULL && stmt->id == 0) {
-		if (stmt_next >= DB_MAX_STMTS)
-			fatal("kb_db_query: more than %d statements",
-			    DB_MAX_STMTS);
-		stmt->id = stmt_next++;
-	}
+	if (stmt != NULL)
+		(void)stmt_id(stmt);
 	st->stmt = stmt;
 	st->sql = (stmt == NULL) ? kore_strdup(sql) : NULL;
 	st->nparams = nparams;
@@ -416,6 +430,7 @@ db_run(struct kb_ctx *ctx, const struct kb_db_step *steps, int nsteps,
 			stmt = stmt_cached(steps[i].sql, steps[i].readonly);
 		step_set(&q->steps[i + first], stmt, steps[i].sql,
 		    steps[i].nparams, steps[i].values);
+		q->steps[i + first].unchecked = steps[i].unchecked;
 		if (steps[i].stmt != NULL ? !steps[i].stmt->readonly :
 		    !steps[i].readonly)
 			q->readonly = 0;
@@ -748,6 +763,7 @@ conn_connect(struct db_conn *c)
 	c->inflight = 0;
 	c->unsynced = 0;
 	c->role_set = 0;
+	c->epoch[0] = '\0';
 	memset(c->prepared, 0, sizeof(c->prepared));
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_fail(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -879,6 +895,7 @@ conn_fail(struct db_conn *c, const char *why)
 	c->inflight = 0;
 	c->unsynced = 0;
 	c->role_set = 0;
+	c->epoch[0] = '\0';
 	listen_start();
 }
 
@@ -911,12 +928,33 @@ ring_push(struct db_conn *c, enum expect_kind kind, struct kb_db_query *q,
  * closes the open batch, sends its steps and its own Sync, so no other
  * request's statement ever runs in its transaction.
  */
+/* Bind and execute prepared statement `id`, preparing it first if need be. */
+static int
+send_prepared(struct db_conn *c, struct kb_db_query *q, int step, int id,
+    const char *sql, int nparams, char **values)
+{
+	char		 name[16];
+
+	(void)snprintf(name, sizeof(name), "kb%d", id);
+	if (!c->prepared[id]) {
+		if (!PQsendPrepare(c->pg, name, sql, 0, NULL))
+			return (0);
+		c->prepared[id] = 1;
+		ring_push(c, EXPECT_PREPARE, q, step);
+		c->ring[(c->head + c->count - 1) % DB_RING].stmt = id;
+	}
+	if (!PQsendQueryPrepared(c->pg, name, nparams,
+	    (const char *const *)values, NULL, NULL, 0))
+		return (0);
+	ring_push(c, EXPECT_QUERY, q, step);
+	return (1);
+}
+
 static int
 conn_send(struct db_conn *c, struct kb_db_query *q)
 {
 	struct db_step	*st;
-	char		 name[16];
-	int		 i, id;
+	int		 i, skip;
 
 	/*
 	 * What shares a batch of reads: plain read-only statements, and
@@ -933,8 +971,29 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 	    q->caller == KB_STEP_CALLER_TIMEOUT ||
 	    (c->role_set && q->caller == 0)) && !conn_sync(c))
 		return (0);
-	for (i = 0; i < q->nsteps; i++) {
+	/*
+	 * A cached caller's check (kb_auth.c) is needed once per batch: the
+	 * batch is one transaction, and every request in it was received
+	 * before any of its statements was sent, so an earlier statement
+	 * that checked the same epoch in it vouches for the rest (if that
+	 * check fails, the whole batch is aborted and sent again).  Only
+	 * keys without an expiry: an expiry is the key's own.
+	 */
+	st = &q->steps[0];
+	skip = q->check && c->unsynced > 0 && c->epoch[0] != '\0' &&
+	    st->nparams >= 2 && st->values[st->nparams - 1] == NULL &&
+	    st->values[st->nparams - 2] != NULL &&
+	    strcmp(st->values[st->nparams - 2], c->epoch) == 0 &&
+	    (q->prepended || st->unchecked != NULL);
+	for (i = skip && q->prepended; i < q->nsteps; i++) {
 		st = &q->steps[i];
+		if (i == 0 && skip) {
+			/* The caller's step without the check. */
+			if (!send_prepared(c, q, i, stmt_id(st->unchecked),
+			    st->unchecked->sql, st->nparams - 2, st->values))
+				goto fail;
+			continue;
+		}
 		if (st->stmt == NULL) {
 			if (!PQsendQueryParams(c->pg, st->sql, st->nparams,
 			    NULL, (const char *const *)st->values, NULL, NULL,
@@ -943,18 +1002,15 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 			ring_push(c, EXPECT_QUERY, q, i);
 			continue;
 		}
-		id = st->stmt->id;
-		(void)snprintf(name, sizeof(name), "kb%d", id);
-		if (!c->prepared[id]) {
-			if (!PQsendPrepare(c->pg, name, st->stmt->sql, 0, NULL))
-				goto fail;
-			c->prepared[id] = 1;
-			ring_push(c, EXPECT_PREPARE, q, i);
-		}
-		if (!PQsendQueryPrepared(c->pg, name, st->nparams,
-		    (const char *const *)st->values, NULL, NULL, 0))
+		if (!send_prepared(c, q, i, st->stmt->id, st->stmt->sql,
+		    st->nparams, st->values))
 			goto fail;
-		ring_push(c, EXPECT_QUERY, q, i);
+	}
+	if (q->check && !skip) {
+		st = &q->steps[0];
+		(void)snprintf(c->epoch, sizeof(c->epoch), "%s",
+		    st->values[st->nparams - 2] ? st->values[st->nparams - 2] :
+		    "");
 	}
 	c->inflight++;
 	if (q->caller != 0)
@@ -992,6 +1048,7 @@ conn_sync(struct db_conn *c)
 	ring_push(c, EXPECT_SYNC, NULL, 0);
 	c->unsynced = 0;
 	c->role_set = 0;
+	c->epoch[0] = '\0';
 	conn_flush(c);
 	return (c->state == CONN_READY);
 }
@@ -1126,7 +1183,7 @@ conn_read(struct db_conn *c)
 		q = e->q;
 		st = PQresultStatus(r);
 		if (e->kind == EXPECT_PREPARE && st != PGRES_COMMAND_OK)
-			c->prepared[q->steps[e->step].stmt->id] = 0;
+			c->prepared[e->stmt] = 0;
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 			if (e->kind == EXPECT_QUERY) {
 				last_ok = kore_time_ms();

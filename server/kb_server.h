@@ -345,9 +345,12 @@ struct kb_db_step {
 	/*
 	 * Set by kb_db_step_caller* and kb_db_step_check: this step checks
 	 * a cached caller (kb_auth.c); its last two values are the epoch and
-	 * the expiry it checks.
+	 * the expiry it checks.  `unchecked` is the same step without the
+	 * check (its first nparams - 2 values), which kb_db.c sends when an
+	 * earlier statement of the same batch checked the same epoch.
 	 */
 	int			 check;
+	struct kb_stmt		*unchecked;
 };
 
 #define KB_STEP_CALLER		1

@@ -935,10 +935,16 @@ render_body(struct bld *b, struct kb_sbuf *sb, const struct kb_node *root)
 	}
 	switch (p->format) {
 	case KB_TABLES_OBJECT:
+		/*
+		 * The one row's object; with more rows the answer is 406 and
+		 * the body is not used.  Not json_agg(...)->0, which builds
+		 * the array only to parse it again.
+		 */
 		kb_sbuf_puts(sb, p->strip_nulls ?
-		    "pg_catalog.json_strip_nulls(pg_catalog.json_agg("
-		    "_postgrest_t)->0)::text" :
-		    "(pg_catalog.json_agg(_postgrest_t)->0)::text");
+		    "pg_catalog.min(pg_catalog.json_strip_nulls("
+		    "pg_catalog.row_to_json(_postgrest_t))::text COLLATE \"C\")" :
+		    "pg_catalog.min(pg_catalog.row_to_json(_postgrest_t)::text "
+		    "COLLATE \"C\")");
 		break;
 	case KB_TABLES_CSV:
 		kb_sbuf_printf(sb, "$%d::text || COALESCE(E'\\n' || "
