@@ -124,6 +124,10 @@ struct db_conn {
 	int			 unsynced;	/* read-only, awaiting Sync */
 	int			 role_set;	/* a group set the batch's role */
 	char			 epoch[24];	/* the batch checked this epoch */
+	/* The caller step the batch ran last: statement, role, claims. */
+	struct kb_stmt		*last_stmt;
+	char			 last_role[32];
+	char			 last_claims[1024];
 	int			 listening;	/* carries the LISTENs */
 	struct expect		 ring[DB_RING];
 	size_t			 head;
@@ -764,6 +768,7 @@ conn_connect(struct db_conn *c)
 	c->unsynced = 0;
 	c->role_set = 0;
 	c->epoch[0] = '\0';
+	c->last_stmt = NULL;
 	memset(c->prepared, 0, sizeof(c->prepared));
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_fail(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -896,6 +901,7 @@ conn_fail(struct db_conn *c, const char *why)
 	c->unsynced = 0;
 	c->role_set = 0;
 	c->epoch[0] = '\0';
+	c->last_stmt = NULL;
 	listen_start();
 }
 
@@ -954,7 +960,8 @@ static int
 conn_send(struct db_conn *c, struct kb_db_query *q)
 {
 	struct db_step	*st;
-	int		 i, skip;
+	struct kb_stmt	*base;
+	int		 i, skip, same;
 
 	/*
 	 * What shares a batch of reads: plain read-only statements, and
@@ -985,7 +992,34 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 	    st->values[st->nparams - 2] != NULL &&
 	    strcmp(st->values[st->nparams - 2], c->epoch) == 0 &&
 	    (q->prepended || st->unchecked != NULL);
-	for (i = skip && q->prepended; i < q->nsteps; i++) {
+	/*
+	 * A caller step identical to the one the batch ran last (same
+	 * statement, role and claims: the same key or session, one after
+	 * the other in one transaction) would set what is already set: the
+	 * group starts with its second step.  Only the same principal's
+	 * groups share their settings this way.
+	 */
+	st = &q->steps[0];
+	base = q->check && !q->prepended ? st->unchecked : st->stmt;
+	same = q->caller == KB_STEP_CALLER && q->readonly && q->nsteps > 1 &&
+	    c->unsynced > 0 && c->role_set && base != NULL &&
+	    base == c->last_stmt && (!q->check || skip) &&
+	    st->values[0] != NULL && st->values[1] != NULL &&
+	    strcmp(st->values[0], c->last_role) == 0 &&
+	    strcmp(st->values[1], c->last_claims) == 0;
+	if (!same && q->caller == KB_STEP_CALLER && q->readonly &&
+	    base != NULL && st->values[0] != NULL && st->values[1] != NULL &&
+	    strlen(st->values[0]) < sizeof(c->last_role) &&
+	    strlen(st->values[1]) < sizeof(c->last_claims)) {
+		c->last_stmt = base;
+		(void)kore_strlcpy(c->last_role, st->values[0],
+		    sizeof(c->last_role));
+		(void)kore_strlcpy(c->last_claims, st->values[1],
+		    sizeof(c->last_claims));
+	} else if (!same && q->caller != 0) {
+		c->last_stmt = NULL;
+	}
+	for (i = same ? 1 : (skip && q->prepended); i < q->nsteps; i++) {
 		st = &q->steps[i];
 		if (i == 0 && skip) {
 			/* The caller's step without the check. */
@@ -1049,6 +1083,7 @@ conn_sync(struct db_conn *c)
 	c->unsynced = 0;
 	c->role_set = 0;
 	c->epoch[0] = '\0';
+	c->last_stmt = NULL;
 	conn_flush(c);
 	return (c->state == CONN_READY);
 }

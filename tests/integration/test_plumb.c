@@ -202,6 +202,44 @@ test_group_no_leak(void **state)
 	(void)pids;
 }
 
+/*
+ * Groups of one batch share their caller step only when it is the same
+ * principal's (kb_db.c): hammer two users' groups and a service key's
+ * through the same backends at once; every answer must carry its own
+ * caller's role and claims.
+ */
+static void
+test_group_callers_apart(void **state)
+{
+	(void)state;
+	assert_int_equal(sh("rm -f build/plumb-c*.out; "
+	    "urls() { i=0; while [ $i -lt 400 ]; do echo \"url = "
+	    "\\\"$BASE_URL$1\\\"\"; i=$((i+1)); done; }; "
+	    "urls '/__test/db/caller?cred=jwt&role=authenticated&"
+	    "sub=5f0c3e1a-1111-4222-8333-444455556666' > build/plumb-c1.cfg; "
+	    "urls '/__test/db/caller?cred=jwt&role=authenticated&"
+	    "sub=6a1d4f2b-2222-4333-8444-555566667777' > build/plumb-c2.cfg; "
+	    "urls '/__test/db/caller?cred=service&role=service_role' "
+	    "> build/plumb-c3.cfg; "
+	    "for n in 1 2 3; do curl -s -Z --parallel-max 16 "
+	    "-K build/plumb-c$n.cfg > build/plumb-c$n.out 2>/dev/null & "
+	    "done; wait"), 0);
+	assert_int_equal(sh("test $(grep -o '5f0c3e1a-1111-4222-8333-"
+	    "444455556666\",\"authenticated\"' build/plumb-c1.out | wc -l) "
+	    "-eq 400"), 0);
+	assert_int_equal(sh("! grep -q -e 6a1d4f2b -e service_role "
+	    "build/plumb-c1.out"), 0);
+	assert_int_equal(sh("test $(grep -o '6a1d4f2b-2222-4333-8444-"
+	    "555566667777\",\"authenticated\"' build/plumb-c2.out | wc -l) "
+	    "-eq 400"), 0);
+	assert_int_equal(sh("! grep -q -e 5f0c3e1a -e service_role "
+	    "build/plumb-c2.out"), 0);
+	assert_int_equal(sh("test $(grep -o '\\[\"service_role\",null,' "
+	    "build/plumb-c3.out | wc -l) -eq 400"), 0);
+	assert_int_equal(sh("! grep -q -e 5f0c3e1a -e 6a1d4f2b "
+	    "build/plumb-c3.out"), 0);
+}
+
 static void
 test_group_error_aborts(void **state)
 {
@@ -830,6 +868,7 @@ main(void)
 		cmocka_unit_test(test_group_role_applies),
 		cmocka_unit_test(test_group_caller),
 		cmocka_unit_test(test_group_no_leak),
+		cmocka_unit_test(test_group_callers_apart),
 		cmocka_unit_test(test_group_error_aborts),
 		cmocka_unit_test(test_roles_privileges),
 		cmocka_unit_test(test_roles_rls),
