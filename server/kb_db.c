@@ -939,17 +939,27 @@ static int
 send_prepared(struct db_conn *c, struct kb_db_query *q, int step, int id,
     const char *sql, int nparams, char **values)
 {
-	char		 name[16];
+	char		 name[16], *p;
+	int		 n;
 
-	(void)snprintf(name, sizeof(name), "kb%d", id);
+	/* "kb<id>", without printf: once per statement sent. */
+	p = name + sizeof(name) - 1;
+	*p = '\0';
+	n = id;
+	do {
+		*--p = '0' + n % 10;
+		n /= 10;
+	} while (n > 0);
+	*--p = 'b';
+	*--p = 'k';
 	if (!c->prepared[id]) {
-		if (!PQsendPrepare(c->pg, name, sql, 0, NULL))
+		if (!PQsendPrepare(c->pg, p, sql, 0, NULL))
 			return (0);
 		c->prepared[id] = 1;
 		ring_push(c, EXPECT_PREPARE, q, step);
 		c->ring[(c->head + c->count - 1) % DB_RING].stmt = id;
 	}
-	if (!PQsendQueryPrepared(c->pg, name, nparams,
+	if (!PQsendQueryPrepared(c->pg, p, nparams,
 	    (const char *const *)values, NULL, NULL, 0))
 		return (0);
 	ring_push(c, EXPECT_QUERY, q, step);

@@ -396,6 +396,17 @@ kb_ctx_proceed(struct kb_ctx *ctx)
 	}
 }
 
+/* "/<in>/<name>", the JSON pointer errors name: per parameter, no printf. */
+static void
+param_pointer(char *buf, size_t len, const char *in, const char *name)
+{
+	size_t	n;
+
+	(void)kore_strlcpy(buf, in, len);
+	n = strlen(buf);
+	(void)kore_strlcpy(buf + n, name, len - n);
+}
+
 /*
  * Collect, decode, coerce and validate every declared parameter.  All
  * failures go to `errs`.  Returns 0 only when it already answered.
@@ -415,7 +426,7 @@ ctx_params(struct kb_ctx *ctx, struct kb_errors *errs)
 		v = NULL;
 		switch (p->in) {
 		case KB_IN_PATH:
-			(void)snprintf(ptr, sizeof(ptr), "/path/%s", p->name);
+			param_pointer(ptr, sizeof(ptr), "/path/", p->name);
 			for (j = 0; j < item->nparam_names; j++) {
 				if (strcmp(item->param_names[j], p->name) == 0)
 					break;
@@ -436,7 +447,7 @@ ctx_params(struct kb_ctx *ctx, struct kb_errors *errs)
 				continue;
 			break;
 		case KB_IN_QUERY:
-			(void)snprintf(ptr, sizeof(ptr), "/query/%s", p->name);
+			param_pointer(ptr, sizeof(ptr), "/query/", p->name);
 			qs = ctx->req->query_string;
 			while (qs != NULL && query_next(&qs,
 			    p->name, &key, &val)) {
@@ -458,7 +469,7 @@ ctx_params(struct kb_ctx *ctx, struct kb_errors *errs)
 			}
 			break;
 		case KB_IN_HEADER:
-			(void)snprintf(ptr, sizeof(ptr), "/header/%s", p->name);
+			param_pointer(ptr, sizeof(ptr), "/header/", p->name);
 			if (http_request_header(ctx->req, p->name, &hv))
 				v = kb_param_coerce(p, hv, strlen(hv), NULL,
 				    ptr, errs);
