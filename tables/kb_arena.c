@@ -169,7 +169,8 @@ sbuf_grow(struct kb_sbuf *sb, size_t more)
 
 	if (sb->len + more + 1 <= sb->cap)
 		return;
-	cap = sb->cap ? sb->cap : 128;
+	/* A statement's text is some hundreds of bytes: start there. */
+	cap = sb->cap ? sb->cap : 512;
 	while (cap < sb->len + more + 1) {
 		if (cap > SIZE_MAX / 4)
 			abort();
@@ -204,16 +205,34 @@ kb_sbuf_putc(struct kb_sbuf *sb, char c)
 }
 
 void
+kb_sbuf_putuint(struct kb_sbuf *sb, unsigned long long v)
+{
+	char	buf[24], *p = buf + sizeof(buf);
+
+	do {
+		*--p = '0' + v % 10;
+		v /= 10;
+	} while (v > 0);
+	kb_sbuf_add(sb, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+void
 kb_sbuf_printf(struct kb_sbuf *sb, const char *fmt, ...)
 {
 	va_list	ap;
+	char	tmp[128];
 	int	n;
 
+	/* Formatted once when it fits in tmp, as it nearly always does. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		abort();
+	if ((size_t)n < sizeof(tmp)) {
+		kb_sbuf_add(sb, tmp, (size_t)n);
+		return;
+	}
 	sbuf_grow(sb, (size_t)n);
 	va_start(ap, fmt);
 	vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
@@ -232,13 +251,20 @@ kb_sbuf_str(struct kb_sbuf *sb)
 static void
 sql_quoted(struct kb_sbuf *sb, const char *s, char q, int backslash)
 {
-	const char	*p;
+	const char	 stop[3] = { q, backslash ? '\\' : '\0', '\0' };
+	size_t		 n;
 
 	kb_sbuf_putc(sb, q);
-	for (p = s; *p != '\0'; p++) {
-		if (*p == q || (backslash && *p == '\\'))
-			kb_sbuf_putc(sb, *p);
-		kb_sbuf_putc(sb, *p);
+	while (*s != '\0') {
+		/* A run that needs no doubling goes in at once. */
+		n = strcspn(s, stop);
+		kb_sbuf_add(sb, s, n);
+		s += n;
+		if (*s == '\0')
+			break;
+		kb_sbuf_putc(sb, *s);
+		kb_sbuf_putc(sb, *s);
+		s++;
 	}
 	kb_sbuf_putc(sb, q);
 }

@@ -42,6 +42,8 @@ void	kb_sbuf_init(struct kb_sbuf *, struct kb_arena *);
 void	kb_sbuf_add(struct kb_sbuf *, const char *, size_t);
 void	kb_sbuf_puts(struct kb_sbuf *, const char *);
 void	kb_sbuf_putc(struct kb_sbuf *, char);
+/* A non-negative number in decimal, without printf. */
+void	kb_sbuf_putuint(struct kb_sbuf *, unsigned long long);
 void	kb_sbuf_printf(struct kb_sbuf *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* The string so far, NUL-terminated (never NULL). */

@@ -110,7 +110,9 @@ table_ref(struct kb_sbuf *sb, const struct kb_table *t)
 static void
 node_alias(struct kb_sbuf *sb, const struct kb_node *n)
 {
-	kb_sbuf_printf(sb, "\"t%d\"", n->id);
+	kb_sbuf_add(sb, "\"t", 2);
+	kb_sbuf_putuint(sb, (unsigned)n->id);
+	kb_sbuf_putc(sb, '"');
 }
 
 static void
@@ -168,7 +170,10 @@ static void
 render_value(struct bld *b, struct kb_sbuf *sb, const char *v,
     const char *type)
 {
-	kb_sbuf_printf(sb, "$%d::%s", param(b, v), type);
+	kb_sbuf_putc(sb, '$');
+	kb_sbuf_putuint(sb, (unsigned)param(b, v));
+	kb_sbuf_add(sb, "::", 2);
+	kb_sbuf_puts(sb, type);
 }
 
 static void
@@ -1114,8 +1119,10 @@ plan_read(struct bld *b)
 	kb_sbuf_puts(&from, " FROM ");
 	table_ref(&from, root->table);
 	kb_sbuf_puts(&from, " AS \"t0\"");
-	if (*w != '\0')
-		kb_sbuf_printf(&from, " WHERE %s", w);
+	if (*w != '\0') {
+		kb_sbuf_add(&from, " WHERE ", 7);
+		kb_sbuf_puts(&from, w);
+	}
 
 	kb_sbuf_init(&sb, b->a);
 	if (p->stream) {
