@@ -34,6 +34,8 @@
 #include <kore/kore.h>
 #include <kore/http.h>
 
+#include <openssl/rand.h>
+
 #include "kb_server.h"
 #include "kb_server_int.h"
 
@@ -306,6 +308,7 @@ step_set(struct db_step *st, struct kb_stmt *stmt, const char *sql,
 
 struct db_cached {
 	char		*sql;
+	size_t		 len;
 	uint32_t	 hash;
 	struct kb_stmt	 stmt;
 };
@@ -316,26 +319,43 @@ static int		 cache_count;
 static struct kb_stmt *
 stmt_cached(const char *sql, int readonly)
 {
+	static uint64_t		 seed;
 	struct db_cached	*e;
-	uint32_t		 h = 2166136261u;
-	const char		*p;
-	size_t			 i;
+	uint64_t		 h, w;
+	size_t			 i, len;
 
-	for (p = sql; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	h = (h ^ (uint32_t)readonly) * 16777619u;
+	/*
+	 * Eight bytes a step, from a per-worker random seed: the texts come
+	 * from requests, and a fixed hash would let crafted ones collide.
+	 */
+	if (seed == 0 && RAND_bytes((unsigned char *)&seed,
+	    sizeof(seed)) != 1)
+		fatal("stmt_cached: no randomness");
+	len = strlen(sql);
+	h = seed ^ (len * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)readonly;
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, sql + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, sql + i, len - i);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 29;
 	for (i = h % DB_CACHE_SLOTS;; i = (i + 1) % DB_CACHE_SLOTS) {
 		if ((e = cache_slots[i]) == NULL)
 			break;
-		if (e->hash == h && e->stmt.readonly == readonly &&
-		    strcmp(e->sql, sql) == 0)
+		if (e->hash == (uint32_t)h && e->len == len &&
+		    e->stmt.readonly == readonly &&
+		    memcmp(e->sql, sql, len) == 0)
 			return (&e->stmt);
 	}
 	if (cache_count >= DB_CACHE_MAX || stmt_next >= DB_MAX_STMTS)
 		return (NULL);
 	e = kore_calloc(1, sizeof(*e));
 	e->sql = kore_strdup(sql);
-	e->hash = h;
+	e->len = len;
+	e->hash = (uint32_t)h;
 	e->stmt.sql = e->sql;
 	e->stmt.readonly = readonly;
 	cache_slots[i] = e;
