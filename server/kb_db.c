@@ -1351,6 +1351,14 @@ query_complete(struct kb_db_query *q, int unavailable, const char *why)
 				    (strncmp(r.sqlstate, "08", 2) == 0 &&
 				    strcmp(r.sqlstate, "08P01") != 0))
 					r.unavailable = 1;
+				/*
+				 * Never run: other statements of its batch kept
+				 * failing (a restart in progress), so it was
+				 * aborted each time it was sent.  Not its fault,
+				 * nor the server's: try again shortly.
+				 */
+				if (st == PGRES_PIPELINE_ABORTED)
+					r.unavailable = 1;
 			} else if (!r.ok) {
 				r.message = "query failed";
 			}
