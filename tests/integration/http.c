@@ -101,6 +101,78 @@ http_post_json(const char *path, const char *json, struct resp *r)
 	return (http("POST", path, h, json, strlen(json), r));
 }
 
+/* "Authorization: Bearer <bearer>" into `buf`, or NULL without a bearer. */
+static const char *
+bearer_header(const char *bearer, char *buf, size_t len)
+{
+	if (bearer == NULL)
+		return (NULL);
+	snprintf(buf, len, "Authorization: Bearer %s", bearer);
+	return (buf);
+}
+
+long
+http_post_as(const char *path, const char *bearer, const char *body,
+    struct resp *r)
+{
+	char		 auth[8300];
+	const char	*h[3] = { "Content-Type: application/json", NULL, NULL };
+
+	h[1] = bearer_header(bearer, auth, sizeof(auth));
+	if (body == NULL)
+		body = "";
+	return (http("POST", path, h, body, strlen(body), r));
+}
+
+long
+http_get_as(const char *path, const char *bearer, struct resp *r)
+{
+	char		 auth[8300];
+	const char	*h[2] = { NULL, NULL };
+
+	h[0] = bearer_header(bearer, auth, sizeof(auth));
+	return (http("GET", path, h, NULL, 0, r));
+}
+
+const char *
+jstr(json_t *o, const char *key)
+{
+	return (json_string_value(json_object_get(o, key)));
+}
+
+/* base64url (unpadded) JSON, decoded and parsed. */
+static json_t *
+b64url_json(const char *in, size_t len)
+{
+	char		 b[4096];
+	unsigned char	 d[4096];
+	size_t		 i;
+	int		 n;
+
+	assert_true(len + 4 < sizeof(b));
+	for (i = 0; i < len; i++)
+		b[i] = in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i];
+	while (i % 4)
+		b[i++] = '=';
+	b[i] = '\0';
+	n = EVP_DecodeBlock(d, (unsigned char *)b, (int)i);
+	assert_true(n > 0);
+	while (n > 0 && d[n - 1] == '\0')
+		n--;
+	return (json_loadb((char *)d, (size_t)n, 0, NULL));
+}
+
+json_t *
+jwt_claims(const char *jwt)
+{
+	const char	*p = strchr(jwt, '.'), *q;
+
+	assert_non_null(p);
+	q = strchr(p + 1, '.');
+	assert_non_null(q);
+	return (b64url_json(p + 1, (size_t)(q - p - 1)));
+}
+
 void
 resp_free(struct resp *r)
 {

@@ -31,6 +31,21 @@ long		http_post_json(const char *path, const char *json,
 		    struct resp *r);
 void		resp_free(struct resp *);
 
+/*
+ * POST a JSON body (NULL: an empty one) or GET, with `bearer` as
+ * "Authorization: Bearer <bearer>" when it is not NULL.
+ */
+long		http_post_as(const char *path, const char *bearer,
+		    const char *body, struct resp *r);
+long		http_get_as(const char *path, const char *bearer,
+		    struct resp *r);
+
+/* A string member of a JSON object, or NULL. */
+const char	*jstr(json_t *o, const char *key);
+
+/* The claims of a JWT (not verified), parsed; json_decref them. */
+json_t		*jwt_claims(const char *jwt);
+
 /* The value of response header `name` (case-insensitive), or NULL. */
 const char	*resp_header(struct resp *, const char *name, char *buf,
 		    size_t len);

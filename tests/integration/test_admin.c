@@ -40,42 +40,6 @@ static char	admin_email[128];
 
 /* ---- helpers ---- */
 
-static long
-post(const char *path, const char *bearer, const char *body, struct resp *r)
-{
-	char		 auth[8300];
-	const char	*h[3] = { "Content-Type: application/json", NULL, NULL };
-
-	if (bearer != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
-		    bearer);
-		h[1] = auth;
-	}
-	if (body == NULL)
-		body = "";
-	return (http("POST", path, h, body, strlen(body), r));
-}
-
-static long
-get(const char *path, const char *bearer, struct resp *r)
-{
-	char		 auth[8300];
-	const char	*h[2] = { NULL, NULL };
-
-	if (bearer != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
-		    bearer);
-		h[0] = auth;
-	}
-	return (http("GET", path, h, NULL, 0, r));
-}
-
-static const char *
-jstr(json_t *o, const char *key)
-{
-	return (json_string_value(json_object_get(o, key)));
-}
-
 struct sess {
 	char	access[4096];
 	char	refresh[128];
@@ -117,7 +81,7 @@ signup(const char *email, struct sess *s)
 
 	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
 	    email, PW);
-	if (post("/api/v1/auth/signup", NULL, body, &r) != 201)
+	if (http_post_as("/api/v1/auth/signup", NULL, body, &r) != 201)
 		fprintf(stderr, "signup %s: %ld %s\n", email, r.status, r.body);
 	assert_int_equal(r.status, 201);
 	sess_from(&r, s);
@@ -131,7 +95,7 @@ login(const char *path, const char *email, const char *pw, struct resp *r)
 
 	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
 	    email, pw);
-	return (post(path, NULL, body, r));
+	return (http_post_as(path, NULL, body, r));
 }
 
 static void
@@ -153,7 +117,7 @@ refresh(const char *path, const char *token, struct resp *r)
 	char	body[512];
 
 	snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}", token);
-	return (post(path, NULL, body, r));
+	return (http_post_as(path, NULL, body, r));
 }
 
 static long
@@ -164,7 +128,7 @@ setup(const char *email, const char *token, struct resp *r)
 	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\","
 	    "\"name\":\"Ada Admin\",\"setup_token\":\"%s\"}", email, PW,
 	    token);
-	return (post("/api/v1/admin/setup", NULL, body, r));
+	return (http_post_as("/api/v1/admin/setup", NULL, body, r));
 }
 
 static const char *
@@ -219,42 +183,10 @@ sql_long(const char *fmt, ...)
 	return (strtol(admin_sql(buf, sizeof(buf), "%s", sql), NULL, 10));
 }
 
-static json_t *
-b64url_json(const char *in, size_t len)
-{
-	char		 b[4096];
-	unsigned char	 d[4096];
-	size_t		 i;
-	int		 n;
-
-	assert_true(len + 4 < sizeof(b));
-	for (i = 0; i < len; i++)
-		b[i] = in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i];
-	while (i % 4)
-		b[i++] = '=';
-	b[i] = '\0';
-	n = EVP_DecodeBlock(d, (unsigned char *)b, (int)i);
-	assert_true(n > 0);
-	while (n > 0 && d[n - 1] == '\0')
-		n--;
-	return (json_loadb((char *)d, (size_t)n, 0, NULL));
-}
-
-static json_t *
-claims_of(const char *jwt)
-{
-	const char	*p = strchr(jwt, '.'), *q;
-
-	assert_non_null(p);
-	q = strchr(p + 1, '.');
-	assert_non_null(q);
-	return (b64url_json(p + 1, (size_t)(q - p - 1)));
-}
-
 static void
 assert_role(const char *jwt, const char *role)
 {
-	json_t	*c = claims_of(jwt);
+	json_t	*c = jwt_claims(jwt);
 
 	assert_non_null(c);
 	assert_string_equal(jstr(c, "role"), role);
@@ -278,7 +210,7 @@ needs_setup(void)
 	struct resp	r;
 	int		v;
 
-	assert_int_equal(get("/api/v1/admin/setup/status", NULL, &r), 200);
+	assert_int_equal(http_get_as("/api/v1/admin/setup/status", NULL, &r), 200);
 	assert_true(json_is_boolean(json_object_get(r.json, "needs_setup")));
 	v = json_is_true(json_object_get(r.json, "needs_setup"));
 	assert_int_equal(json_object_size(r.json), 1);
@@ -301,18 +233,18 @@ test_setup_bad_input(void **state)
 {
 	struct resp	r;
 
-	post("/api/v1/admin/setup", NULL, "{\"email\":", &r);
+	http_post_as("/api/v1/admin/setup", NULL, "{\"email\":", &r);
 	assert_error(&r, 400, "INVALID_JSON");
 	resp_free(&r);
 
-	post("/api/v1/admin/setup", NULL, "{}", &r);
+	http_post_as("/api/v1/admin/setup", NULL, "{}", &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	assert_true(error_has_path(&r, "/body/email"));
 	assert_true(error_has_path(&r, "/body/password"));
 	assert_true(error_has_path(&r, "/body/setup_token"));
 	resp_free(&r);
 
-	post("/api/v1/admin/setup", NULL, "{\"email\":\"nope\","
+	http_post_as("/api/v1/admin/setup", NULL, "{\"email\":\"nope\","
 	    "\"password\":\"short\",\"setup_token\":\"\",\"role\":\"x\"}", &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	assert_true(error_has_path(&r, "/body/email"));
@@ -321,21 +253,21 @@ test_setup_bad_input(void **state)
 	assert_true(error_has_path(&r, "/body/role"));
 	resp_free(&r);
 
-	post("/api/v1/admin/login", NULL, "{\"email\":\"a@example.com\"}", &r);
+	http_post_as("/api/v1/admin/login", NULL, "{\"email\":\"a@example.com\"}", &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	assert_true(error_has_path(&r, "/body/password"));
 	resp_free(&r);
 
-	post("/api/v1/admin/login", NULL, "not json", &r);
+	http_post_as("/api/v1/admin/login", NULL, "not json", &r);
 	assert_error(&r, 400, "INVALID_JSON");
 	resp_free(&r);
 
-	post("/api/v1/admin/refresh", NULL, "{}", &r);
+	http_post_as("/api/v1/admin/refresh", NULL, "{}", &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	assert_true(error_has_path(&r, "/body/refresh_token"));
 	resp_free(&r);
 
-	post("/api/v1/admin/refresh", NULL, "[", &r);
+	http_post_as("/api/v1/admin/refresh", NULL, "[", &r);
 	assert_error(&r, 400, "INVALID_JSON");
 	resp_free(&r);
 
@@ -490,12 +422,12 @@ test_login(void **state)
 
 	admin_login_ok(admin_email, &a);
 	assert_role(a.access, "admin");
-	c = claims_of(a.access);
+	c = jwt_claims(a.access);
 	assert_string_equal(jstr(c, "sub"), a.user_id);
 	assert_non_null(jstr(c, "sid"));
 	json_decref(c);
 
-	assert_int_equal(get("/api/v1/admin/me", a.access, &r), 200);
+	assert_int_equal(http_get_as("/api/v1/admin/me", a.access, &r), 200);
 	assert_string_equal(jstr(r.json, "id"), a.user_id);
 	assert_string_equal(jstr(r.json, "email"), admin_email);
 	assert_string_equal(jstr(r.json, "role"), "admin");
@@ -645,7 +577,7 @@ test_instance_admin(void **state)
 	    "SELECT count(*) FROM u", email), 1);
 	admin_login_ok(email, &a);
 	assert_role(a.access, "instance_admin");
-	assert_int_equal(get("/api/v1/admin/me", a.access, &r), 200);
+	assert_int_equal(http_get_as("/api/v1/admin/me", a.access, &r), 200);
 	assert_string_equal(jstr(r.json, "role"), "instance_admin");
 	assert_true(json_is_null(json_object_get(r.json, "name")));
 	resp_free(&r);
@@ -666,20 +598,20 @@ test_roles(void **state)
 	signup(email, &u);
 	assert_role(u.access, "authenticated");
 
-	get("/api/v1/admin/me", u.access, &r);
+	http_get_as("/api/v1/admin/me", u.access, &r);
 	assert_error(&r, 403, "FORBIDDEN");
 	resp_free(&r);
-	post("/api/v1/admin/logout", u.access, NULL, &r);
+	http_post_as("/api/v1/admin/logout", u.access, NULL, &r);
 	assert_error(&r, 403, "FORBIDDEN");
 	resp_free(&r);
 
-	get("/api/v1/admin/me", NULL, &r);
+	http_get_as("/api/v1/admin/me", NULL, &r);
 	assert_error(&r, 401, "UNAUTHORIZED");
 	resp_free(&r);
-	post("/api/v1/admin/logout", NULL, NULL, &r);
+	http_post_as("/api/v1/admin/logout", NULL, NULL, &r);
 	assert_error(&r, 401, "UNAUTHORIZED");
 	resp_free(&r);
-	get("/api/v1/admin/me", "not.a.token", &r);
+	http_get_as("/api/v1/admin/me", "not.a.token", &r);
 	assert_error(&r, 401, "INVALID_TOKEN");
 	resp_free(&r);
 
@@ -693,7 +625,7 @@ test_roles(void **state)
 
 	/* The public ones take an administrator's token too. */
 	admin_login_ok(admin_email, &a);
-	assert_int_equal(get("/api/v1/admin/setup/status", a.access, &r),
+	assert_int_equal(http_get_as("/api/v1/admin/setup/status", a.access, &r),
 	    200);
 	resp_free(&r);
 }
@@ -713,7 +645,7 @@ test_refresh(void **state)
 	resp_free(&r);
 	assert_role(b.access, "admin");
 	assert_string_not_equal(a.refresh, b.refresh);
-	assert_int_equal(get("/api/v1/admin/me", b.access, &r), 200);
+	assert_int_equal(http_get_as("/api/v1/admin/me", b.access, &r), 200);
 	resp_free(&r);
 	assert_int_equal(sql_count("SELECT count(*) FROM audit_log WHERE "
 	    "action = 'admin.refresh' AND actor_id = '%s'", a.user_id) >= 1,
@@ -726,7 +658,7 @@ test_refresh(void **state)
 	refresh("/api/v1/admin/refresh", b.refresh, &r);
 	assert_error(&r, 401, "INVALID_REFRESH_TOKEN");
 	resp_free(&r);
-	get("/api/v1/admin/me", b.access, &r);
+	http_get_as("/api/v1/admin/me", b.access, &r);
 	assert_error(&r, 401, "UNAUTHORIZED");
 	resp_free(&r);
 
@@ -749,7 +681,7 @@ test_refresh_demoted(void **state)
 	    "'admin' WHERE id = '%s' RETURNING 1) SELECT count(*) FROM u",
 	    u.user_id), 1);
 	admin_login_ok(email, &a);
-	assert_int_equal(get("/api/v1/admin/me", a.access, &r), 200);
+	assert_int_equal(http_get_as("/api/v1/admin/me", a.access, &r), 200);
 	resp_free(&r);
 
 	assert_int_equal(sql_count("WITH u AS (UPDATE users SET role = "
@@ -762,7 +694,7 @@ test_refresh_demoted(void **state)
 	    "action = 'admin.refresh.rejected' AND details->>'user_id' = "
 	    "'%s'", u.user_id), 1);
 	/* Its access token still says admin, but /admin/me checks. */
-	get("/api/v1/admin/me", a.access, &r);
+	http_get_as("/api/v1/admin/me", a.access, &r);
 	assert_error(&r, 401, "UNAUTHORIZED");
 	resp_free(&r);
 	/* And the login is refused like a wrong password. */
@@ -779,7 +711,7 @@ test_logout(void **state)
 
 	admin_login_ok(admin_email, &a);
 	admin_login_ok(admin_email, &other);
-	assert_int_equal(post("/api/v1/admin/logout", a.access, NULL, &r),
+	assert_int_equal(http_post_as("/api/v1/admin/logout", a.access, NULL, &r),
 	    204);
 	assert_int_equal(r.len, 0);
 	resp_free(&r);
@@ -792,15 +724,15 @@ test_logout(void **state)
 	refresh("/api/v1/auth/refresh", a.refresh, &r);
 	assert_error(&r, 401, "INVALID_REFRESH_TOKEN");
 	resp_free(&r);
-	get("/api/v1/admin/me", a.access, &r);
+	http_get_as("/api/v1/admin/me", a.access, &r);
 	assert_error(&r, 401, "UNAUTHORIZED");
 	resp_free(&r);
-	post("/api/v1/admin/logout", a.access, NULL, &r);
+	http_post_as("/api/v1/admin/logout", a.access, NULL, &r);
 	assert_error(&r, 401, "UNAUTHORIZED");
 	resp_free(&r);
 
 	/* The other session is untouched. */
-	assert_int_equal(get("/api/v1/admin/me", other.access, &r), 200);
+	assert_int_equal(http_get_as("/api/v1/admin/me", other.access, &r), 200);
 	resp_free(&r);
 	assert_int_equal(refresh("/api/v1/admin/refresh", other.refresh, &r),
 	    200);
@@ -826,19 +758,19 @@ test_login_mfa(void **state)
 	admin_login_ok(email, &a);
 
 	/* An administrator's token may manage its own 2FA. */
-	assert_int_equal(post("/api/v1/auth/2fa/setup", a.access, NULL, &r),
+	assert_int_equal(http_post_as("/api/v1/auth/2fa/setup", a.access, NULL, &r),
 	    200);
 	snprintf(secret, sizeof(secret), "%s", jstr(r.json, "secret"));
 	resp_free(&r);
 	totp_code(secret, (long long)time(NULL) / 30, code);
 	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
-	assert_int_equal(post("/api/v1/auth/2fa/enable", a.access, body, &r),
+	assert_int_equal(http_post_as("/api/v1/auth/2fa/enable", a.access, body, &r),
 	    200);
 	codes = json_object_get(r.json, "recovery_codes");
 	snprintf(rc, sizeof(rc), "%s",
 	    json_string_value(json_array_get(codes, 0)));
 	resp_free(&r);
-	assert_int_equal(get("/api/v1/admin/me", a.access, &r), 200);
+	assert_int_equal(http_get_as("/api/v1/admin/me", a.access, &r), 200);
 	assert_true(json_is_true(json_object_get(r.json, "totp_enabled")));
 	resp_free(&r);
 
@@ -848,11 +780,11 @@ test_login_mfa(void **state)
 	snprintf(body, sizeof(body), "{\"challenge_token\":\"%s\","
 	    "\"code\":\"%s\"}", jstr(r.json, "challenge_token"), rc);
 	resp_free(&r);
-	assert_int_equal(post("/api/v1/auth/2fa/verify", NULL, body, &r), 200);
+	assert_int_equal(http_post_as("/api/v1/auth/2fa/verify", NULL, body, &r), 200);
 	sess_from(&r, &b);
 	resp_free(&r);
 	assert_role(b.access, "admin");
-	assert_int_equal(get("/api/v1/admin/me", b.access, &r), 200);
+	assert_int_equal(http_get_as("/api/v1/admin/me", b.access, &r), 200);
 	resp_free(&r);
 	assert_int_equal(refresh("/api/v1/admin/refresh", b.refresh, &r),
 	    200);
@@ -873,13 +805,13 @@ test_login_mfa_non_admin(void **state)
 
 	email_new("mfauser", email, sizeof(email));
 	signup(email, &u);
-	assert_int_equal(post("/api/v1/auth/2fa/setup", u.access, NULL, &r),
+	assert_int_equal(http_post_as("/api/v1/auth/2fa/setup", u.access, NULL, &r),
 	    200);
 	snprintf(secret, sizeof(secret), "%s", jstr(r.json, "secret"));
 	resp_free(&r);
 	totp_code(secret, (long long)time(NULL) / 30, code);
 	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
-	assert_int_equal(post("/api/v1/auth/2fa/enable", u.access, body, &r),
+	assert_int_equal(http_post_as("/api/v1/auth/2fa/enable", u.access, body, &r),
 	    200);
 	resp_free(&r);
 	login("/api/v1/admin/login", email, PW, &r);
@@ -1054,7 +986,7 @@ test_session_expiry(void **state)
 	 * Expired sessions are not listed: signup's (31 days old) is not;
 	 * the 29-day-old one and the one with an old refresh token are.
 	 */
-	assert_int_equal(get("/api/v1/auth/sessions", u.access, &r), 200);
+	assert_int_equal(http_get_as("/api/v1/auth/sessions", u.access, &r), 200);
 	assert_int_equal(json_array_size(r.json), 2);
 	resp_free(&r);
 

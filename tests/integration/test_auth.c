@@ -29,22 +29,6 @@
 /* ---- helpers ---- */
 
 static long
-post(const char *path, const char *bearer, const char *body, struct resp *r)
-{
-	char		 auth[8300];
-	const char	*h[3] = { "Content-Type: application/json", NULL, NULL };
-
-	if (bearer != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
-		    bearer);
-		h[1] = auth;
-	}
-	if (body == NULL)
-		body = "";
-	return (http("POST", path, h, body, strlen(body), r));
-}
-
-static long
 req(const char *method, const char *path, const char *bearer,
     const char *body, struct resp *r)
 {
@@ -57,12 +41,6 @@ req(const char *method, const char *path, const char *bearer,
 		h[1] = auth;
 	}
 	return (http(method, path, h, body, body ? strlen(body) : 0, r));
-}
-
-static const char *
-jstr(json_t *o, const char *key)
-{
-	return (json_string_value(json_object_get(o, key)));
 }
 
 /* A session object: copies of its tokens and user id. */
@@ -97,7 +75,7 @@ signup(const char *email, const char *pw, struct sess *s)
 
 	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
 	    email, pw);
-	if (post("/api/v1/auth/signup", NULL, body, &r) != 201)
+	if (http_post_as("/api/v1/auth/signup", NULL, body, &r) != 201)
 		fprintf(stderr, "signup %s: %ld %s\n", email, r.status, r.body);
 	assert_int_equal(r.status, 201);
 	sess_from(&r, s);
@@ -111,7 +89,7 @@ signin(const char *email, const char *pw, struct resp *r)
 
 	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
 	    email, pw);
-	return (post("/api/v1/auth/signin", NULL, body, r));
+	return (http_post_as("/api/v1/auth/signin", NULL, body, r));
 }
 
 static void
@@ -132,7 +110,7 @@ refresh(const char *token, struct resp *r)
 	char	body[512];
 
 	snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}", token);
-	return (post("/api/v1/auth/refresh", NULL, body, r));
+	return (http_post_as("/api/v1/auth/refresh", NULL, body, r));
 }
 
 static long
@@ -184,39 +162,6 @@ b64url(const unsigned char *in, size_t len, char *out)
 		out[j++] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
 	}
 	out[j] = '\0';
-}
-
-static json_t *
-b64url_json(const char *in, size_t len)
-{
-	char		 b[4096];
-	unsigned char	 d[4096];
-	size_t		 i;
-	int		 n;
-
-	assert_true(len + 4 < sizeof(b));
-	for (i = 0; i < len; i++)
-		b[i] = in[i] == '-' ? '+' : in[i] == '_' ? '/' : in[i];
-	while (i % 4)
-		b[i++] = '=';
-	b[i] = '\0';
-	n = EVP_DecodeBlock(d, (unsigned char *)b, (int)i);
-	assert_true(n > 0);
-	while (n > 0 && d[n - 1] == '\0')
-		n--;
-	return (json_loadb((char *)d, (size_t)n, 0, NULL));
-}
-
-/* The claims of a token the server issued. */
-static json_t *
-claims_of(const char *jwt)
-{
-	const char	*p = strchr(jwt, '.'), *q;
-
-	assert_non_null(p);
-	q = strchr(p + 1, '.');
-	assert_non_null(q);
-	return (b64url_json(p + 1, (size_t)(q - p - 1)));
 }
 
 /*
@@ -302,7 +247,7 @@ test_signup(void **state)
 	time_t		 now = time(NULL);
 	char		 buf[256];
 
-	assert_int_equal(post("/api/v1/auth/signup", NULL,
+	assert_int_equal(http_post_as("/api/v1/auth/signup", NULL,
 	    "{\"email\":\"Ada.Signup@Example.COM\",\"password\":\"" PW "\","
 	    "\"data\":{\"full_name\":\"Ada\"}}", &r), 201);
 	assert_string_equal(jstr(r.json, "token_type"), "bearer");
@@ -321,7 +266,7 @@ test_signup(void **state)
 	assert_null(json_object_get(user, "password"));
 	assert_null(json_object_get(user, "password_hash"));
 
-	claims = claims_of(jstr(r.json, "access_token"));
+	claims = jwt_claims(jstr(r.json, "access_token"));
 	assert_string_equal(jstr(claims, "sub"), jstr(user, "id"));
 	assert_string_equal(jstr(claims, "role"), "authenticated");
 	assert_non_null(jstr(claims, "sid"));
@@ -345,7 +290,7 @@ test_signup_duplicate(void **state)
 
 	signup("dup@example.com", PW, &s);
 	/* The same address in other case is the same address. */
-	post("/api/v1/auth/signup", NULL,
+	http_post_as("/api/v1/auth/signup", NULL,
 	    "{\"email\":\"DUP@example.com\",\"password\":\"other password\"}",
 	    &r);
 	assert_error(&r, 409, "EMAIL_EXISTS");
@@ -364,20 +309,20 @@ test_signup_bad_input(void **state)
 	char		*body, *big;
 	size_t		 i;
 
-	post("/api/v1/auth/signup", NULL,
+	http_post_as("/api/v1/auth/signup", NULL,
 	    "{\"email\":\"short@example.com\",\"password\":\"1234567\"}", &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	assert_true(error_has_path(&r, "/body/password"));
 	resp_free(&r);
 
-	post("/api/v1/auth/signup", NULL,
+	http_post_as("/api/v1/auth/signup", NULL,
 	    "{\"email\":\"not-an-address\",\"password\":\"" PW "\"}", &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	assert_true(error_has_path(&r, "/body/email"));
 	resp_free(&r);
 
 	/* Both problems at once; and an unknown field. */
-	post("/api/v1/auth/signup", NULL,
+	http_post_as("/api/v1/auth/signup", NULL,
 	    "{\"email\":\"x\",\"password\":\"short\",\"admin\":true}", &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	assert_true(error_has_path(&r, "/body/email"));
@@ -385,7 +330,7 @@ test_signup_bad_input(void **state)
 	assert_true(error_has_path(&r, "/body/admin"));
 	resp_free(&r);
 
-	post("/api/v1/auth/signup", NULL, "{\"email\":\"a@example.com\"}", &r);
+	http_post_as("/api/v1/auth/signup", NULL, "{\"email\":\"a@example.com\"}", &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	assert_true(error_has_path(&r, "/body/password"));
 	resp_free(&r);
@@ -397,7 +342,7 @@ test_signup_bad_input(void **state)
 	big[1025] = '\0';
 	snprintf(body, 8000, "{\"email\":\"long@example.com\","
 	    "\"password\":\"%s\"}", big);
-	post("/api/v1/auth/signup", NULL, body, &r);
+	http_post_as("/api/v1/auth/signup", NULL, body, &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	assert_true(error_has_path(&r, "/body/password"));
 	resp_free(&r);
@@ -408,7 +353,7 @@ test_signup_bad_input(void **state)
 	big[1200] = '\0';
 	snprintf(body, 8000, "{\"email\":\"long@example.com\","
 	    "\"password\":\"%s\"}", big);
-	post("/api/v1/auth/signup", NULL, body, &r);
+	http_post_as("/api/v1/auth/signup", NULL, body, &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	assert_true(error_has_path(&r, "/body/password"));
 	resp_free(&r);
@@ -418,14 +363,14 @@ test_signup_bad_input(void **state)
 	big[1024] = '\0';
 	snprintf(body, 8000, "{\"email\":\"long@example.com\","
 	    "\"password\":\"%s\"}", big);
-	assert_int_equal(post("/api/v1/auth/signup", NULL, body, &r), 201);
+	assert_int_equal(http_post_as("/api/v1/auth/signup", NULL, body, &r), 201);
 	resp_free(&r);
 	assert_int_equal(signin("long@example.com", big, &r), 200);
 	resp_free(&r);
 	free(big);
 	free(body);
 
-	post("/api/v1/auth/signup", NULL, "{\"email\":", &r);
+	http_post_as("/api/v1/auth/signup", NULL, "{\"email\":", &r);
 	assert_error(&r, 400, "INVALID_JSON");
 	resp_free(&r);
 
@@ -444,7 +389,7 @@ test_signup_disabled(void **state)
 	http_get("/api/v1/auth/config", &r);
 	assert_true(json_is_false(json_object_get(r.json, "signup_enabled")));
 	resp_free(&r);
-	post("/api/v1/auth/signup", NULL,
+	http_post_as("/api/v1/auth/signup", NULL,
 	    "{\"email\":\"closed@example.com\",\"password\":\"" PW "\"}", &r);
 	assert_error(&r, 403, "SIGNUP_DISABLED");
 	resp_free(&r);
@@ -475,7 +420,7 @@ test_signin(void **state)
 	/* A new session each time. */
 	assert_string_not_equal(a.refresh, b.refresh);
 	{
-		json_t	*ca = claims_of(a.access), *cb = claims_of(b.access);
+		json_t	*ca = jwt_claims(a.access), *cb = jwt_claims(b.access);
 
 		assert_string_not_equal(jstr(ca, "sid"), jstr(cb, "sid"));
 		json_decref(ca);
@@ -637,8 +582,8 @@ test_refresh_rotation(void **state)
 	assert_string_not_equal(a.refresh, b.refresh);
 	assert_string_equal(a.user_id, b.user_id);
 	/* Same session, new access token. */
-	ca = claims_of(a.access);
-	cb = claims_of(b.access);
+	ca = jwt_claims(a.access);
+	cb = jwt_claims(b.access);
 	assert_string_equal(jstr(ca, "sid"), jstr(cb, "sid"));
 	assert_string_not_equal(jstr(ca, "jti"), jstr(cb, "jti"));
 	json_decref(ca);
@@ -669,11 +614,11 @@ test_refresh_rotation(void **state)
 	assert_error(&r, 401, "INVALID_REFRESH_TOKEN");
 	assert_unauthorized(&r);
 	resp_free(&r);
-	post("/api/v1/auth/refresh", NULL, "{\"refresh_token\":\"\"}", &r);
+	http_post_as("/api/v1/auth/refresh", NULL, "{\"refresh_token\":\"\"}", &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	assert_true(error_has_path(&r, "/body/refresh_token"));
 	resp_free(&r);
-	post("/api/v1/auth/refresh", NULL, "{}", &r);
+	http_post_as("/api/v1/auth/refresh", NULL, "{}", &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	resp_free(&r);
 }
@@ -727,7 +672,7 @@ test_signout(void **state)
 
 	signup("signout@example.com", PW, &a);
 	signin_ok("signout@example.com", PW, &other);
-	assert_int_equal(post("/api/v1/auth/signout", a.access, NULL, &r),
+	assert_int_equal(http_post_as("/api/v1/auth/signout", a.access, NULL, &r),
 	    204);
 	assert_int_equal(r.len, 0);
 	resp_free(&r);
@@ -738,7 +683,7 @@ test_signout(void **state)
 	get_user(a.access, &r);
 	assert_error(&r, 401, "UNAUTHORIZED");
 	resp_free(&r);
-	post("/api/v1/auth/signout", a.access, NULL, &r);
+	http_post_as("/api/v1/auth/signout", a.access, NULL, &r);
 	assert_error(&r, 401, "UNAUTHORIZED");
 	resp_free(&r);
 
@@ -747,7 +692,7 @@ test_signout(void **state)
 	resp_free(&r);
 
 	/* Without a token. */
-	post("/api/v1/auth/signout", NULL, NULL, &r);
+	http_post_as("/api/v1/auth/signout", NULL, NULL, &r);
 	assert_error(&r, 401, "UNAUTHORIZED");
 	assert_unauthorized(&r);
 	resp_free(&r);
@@ -865,7 +810,7 @@ test_bad_tokens(void **state)
 	resp_free(&r);
 
 	/* Our own forgery with the right key works: the forge is sound. */
-	c = claims_of(a.access);
+	c = jwt_claims(a.access);
 	forge(hs, c, 1, tok, sizeof(tok));
 	assert_int_equal(get_user(tok, &r), 200);
 	resp_free(&r);
@@ -880,7 +825,7 @@ test_bad_tokens(void **state)
 	json_decref(c);
 
 	/* Tampered: another role under the original signature. */
-	c = claims_of(a.access);
+	c = jwt_claims(a.access);
 	json_object_set_new(c, "role", json_string("service_role"));
 	forge(hs, c, 1, tok, sizeof(tok));
 	p = strrchr(tok, '.');
@@ -898,7 +843,7 @@ test_bad_tokens(void **state)
 	json_decref(c);
 
 	/* A valid signature over a role that may not call the operation. */
-	c = claims_of(a.access);
+	c = jwt_claims(a.access);
 	json_object_set_new(c, "role", json_string("anon"));
 	forge(hs, c, 1, tok, sizeof(tok));
 	get_user(tok, &r);
@@ -907,7 +852,7 @@ test_bad_tokens(void **state)
 	json_decref(c);
 
 	/* A valid token whose session does not exist. */
-	c = claims_of(a.access);
+	c = jwt_claims(a.access);
 	json_object_set_new(c, "sid",
 	    json_string("00000000-0000-4000-8000-000000000000"));
 	forge(hs, c, 1, tok, sizeof(tok));
@@ -920,7 +865,7 @@ test_bad_tokens(void **state)
 	get_user(tok, &r);
 	assert_error(&r, 401, "UNAUTHORIZED");
 	resp_free(&r);
-	post("/api/v1/auth/signout", tok, NULL, &r);
+	http_post_as("/api/v1/auth/signout", tok, NULL, &r);
 	assert_error(&r, 401, "UNAUTHORIZED");
 	resp_free(&r);
 	json_decref(c);
@@ -936,7 +881,7 @@ test_bad_tokens(void **state)
 static const char *
 sid_of(const char *access, char *buf, size_t len)
 {
-	json_t	*c = claims_of(access);
+	json_t	*c = jwt_claims(access);
 
 	snprintf(buf, len, "%s", jstr(c, "sid"));
 	json_decref(c);
@@ -1007,7 +952,7 @@ test_sessions_list(void **state)
 	assert_int_equal(refresh(a.refresh, &r), 200);
 	sess_from(&r, &a);
 	resp_free(&r);
-	assert_int_equal(post("/api/v1/auth/signout", b.access, NULL, &r),
+	assert_int_equal(http_post_as("/api/v1/auth/signout", b.access, NULL, &r),
 	    204);
 	resp_free(&r);
 	assert_int_equal(list_sessions(a.access, &r), 200);
@@ -1188,7 +1133,7 @@ reauth(const char *bearer, const char *pw, struct resp *r)
 	char	body[2048];
 
 	snprintf(body, sizeof(body), "{\"password\":\"%s\"}", pw);
-	return (post("/api/v1/auth/reauthenticate", bearer, body, r));
+	return (http_post_as("/api/v1/auth/reauthenticate", bearer, body, r));
 }
 
 static void
@@ -1240,7 +1185,7 @@ test_reauthenticate(void **state)
 	    "id = '%s'", a.user_id), 0);
 
 	/* Bad input, no token. */
-	post("/api/v1/auth/reauthenticate", a.access, "{}", &r);
+	http_post_as("/api/v1/auth/reauthenticate", a.access, "{}", &r);
 	assert_error(&r, 400, "VALIDATION_FAILED");
 	assert_true(error_has_path(&r, "/body/password"));
 	resp_free(&r);
@@ -1277,7 +1222,7 @@ test_reauthenticate(void **state)
 	    "failed_signins = 0 WHERE email = 'reauth@example.com'"), 0);
 
 	/* A signed-out session cannot reauthenticate. */
-	assert_int_equal(post("/api/v1/auth/signout", b.access, NULL, &r),
+	assert_int_equal(http_post_as("/api/v1/auth/signout", b.access, NULL, &r),
 	    204);
 	resp_free(&r);
 	reauth(b.access, PW, &r);
@@ -1386,7 +1331,7 @@ mfa_code(const char *path, const char *bearer, const char *code,
 	char	body[128];
 
 	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
-	return (post(path, bearer, body, r));
+	return (http_post_as(path, bearer, body, r));
 }
 
 static long
@@ -1396,7 +1341,7 @@ mfa_verify(const char *challenge, const char *code, struct resp *r)
 
 	snprintf(body, sizeof(body),
 	    "{\"challenge_token\":\"%s\",\"code\":\"%s\"}", challenge, code);
-	return (post("/api/v1/auth/2fa/verify", NULL, body, r));
+	return (http_post_as("/api/v1/auth/2fa/verify", NULL, body, r));
 }
 
 static void
@@ -1440,7 +1385,7 @@ mfa_on(struct sess *s, char *secret, size_t slen, char codes[10][16])
 	size_t		i;
 	json_t		*list;
 
-	assert_int_equal(post("/api/v1/auth/2fa/setup", s->access, NULL, &r),
+	assert_int_equal(http_post_as("/api/v1/auth/2fa/setup", s->access, NULL, &r),
 	    200);
 	snprintf(secret, slen, "%s", jstr(r.json, "secret"));
 	assert_int_equal(strlen(secret), 32);
@@ -1498,7 +1443,7 @@ test_mfa_flow(void **state)
 	assert_int_equal(req("GET", "/api/v1/auth/2fa/status", NULL, NULL,
 	    &r), 401);
 	resp_free(&r);
-	assert_int_equal(post("/api/v1/auth/2fa/setup", NULL, NULL, &r), 401);
+	assert_int_equal(http_post_as("/api/v1/auth/2fa/setup", NULL, NULL, &r), 401);
 	resp_free(&r);
 	assert_int_equal(mfa_code("/api/v1/auth/2fa/enable", NULL, "123456",
 	    &r), 401);
@@ -1525,7 +1470,7 @@ test_mfa_flow(void **state)
 	st = mfa_on(&a, secret, sizeof(secret), codes);
 
 	/* Already on: setup and enable are refused. */
-	assert_int_equal(post("/api/v1/auth/2fa/setup", a.access, NULL, &r),
+	assert_int_equal(http_post_as("/api/v1/auth/2fa/setup", a.access, NULL, &r),
 	    409);
 	assert_error(&r, 409, "MFA_ALREADY_ENABLED");
 	resp_free(&r);
@@ -1656,7 +1601,7 @@ test_mfa_disable_totp(void **state)
 
 	signup("mfa2@example.com", PW, &a);
 	/* A second setup before enabling replaces the pending secret. */
-	assert_int_equal(post("/api/v1/auth/2fa/setup", a.access, NULL, &r),
+	assert_int_equal(http_post_as("/api/v1/auth/2fa/setup", a.access, NULL, &r),
 	    200);
 	resp_free(&r);
 	st = mfa_on(&a, secret, sizeof(secret), codes);
@@ -1720,7 +1665,7 @@ test_tenant_scoped_token(void **state)
 	    "\"password\":\"%s\"}", PW);
 	post_tenant("/api/v1/auth/signin", "scope-a", body, &r);
 	assert_int_equal(r.status, 200);
-	c = claims_of(jstr(r.json, "access_token"));
+	c = jwt_claims(jstr(r.json, "access_token"));
 	assert_string_equal(json_string_value(json_object_get(c, "tenant")),
 	    ta);
 	json_decref(c);
@@ -1750,7 +1695,7 @@ test_tenant_scoped_token(void **state)
 	    s.refresh);
 	post_tenant("/api/v1/auth/refresh", ta, body, &r);
 	assert_int_equal(r.status, 200);
-	c = claims_of(jstr(r.json, "access_token"));
+	c = jwt_claims(jstr(r.json, "access_token"));
 	assert_string_equal(json_string_value(json_object_get(c, "tenant")),
 	    ta);
 	json_decref(c);
@@ -1758,9 +1703,9 @@ test_tenant_scoped_token(void **state)
 	    jstr(r.json, "refresh_token"));
 	resp_free(&r);
 	{
-		post("/api/v1/auth/refresh", NULL, body, &r);
+		http_post_as("/api/v1/auth/refresh", NULL, body, &r);
 		assert_int_equal(r.status, 200);
-		c = claims_of(jstr(r.json, "access_token"));
+		c = jwt_claims(jstr(r.json, "access_token"));
 		assert_null(json_object_get(c, "tenant"));
 		json_decref(c);
 		resp_free(&r);

@@ -34,28 +34,6 @@
 
 /* ---- helpers ---- */
 
-static long
-post(const char *path, const char *bearer, const char *body, struct resp *r)
-{
-	char		 auth[8300];
-	const char	*h[3] = { "Content-Type: application/json", NULL, NULL };
-
-	if (bearer != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
-		    bearer);
-		h[1] = auth;
-	}
-	if (body == NULL)
-		body = "";
-	return (http("POST", path, h, body, strlen(body), r));
-}
-
-static const char *
-jstr(json_t *o, const char *key)
-{
-	return (json_string_value(json_object_get(o, key)));
-}
-
 struct sess {
 	char	access[4096];
 	char	refresh[128];
@@ -94,7 +72,7 @@ signup(const char *email, struct sess *s)
 
 	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
 	    email, PW);
-	if (post("/api/v1/auth/signup", NULL, body, &r) != 201)
+	if (http_post_as("/api/v1/auth/signup", NULL, body, &r) != 201)
 		fprintf(stderr, "signup %s: %ld %s\n", email, r.status, r.body);
 	assert_int_equal(r.status, 201);
 	sess_from(&r, s);
@@ -107,7 +85,7 @@ post_email(const char *path, const char *email, struct resp *r)
 	char	body[512];
 
 	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email);
-	return (post(path, NULL, body, r));
+	return (http_post_as(path, NULL, body, r));
 }
 
 static long
@@ -116,7 +94,7 @@ post_token(const char *path, const char *token, struct resp *r)
 	char	body[512];
 
 	snprintf(body, sizeof(body), "{\"token\":\"%s\"}", token);
-	return (post(path, NULL, body, r));
+	return (http_post_as(path, NULL, body, r));
 }
 
 /* A request endpoint: always 202 with the same body. */
@@ -396,7 +374,7 @@ signin(const char *email, const char *pw, struct resp *r)
 
 	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
 	    email, pw);
-	return (post("/api/v1/auth/signin", NULL, body, r));
+	return (http_post_as("/api/v1/auth/signin", NULL, body, r));
 }
 
 static long
@@ -406,7 +384,7 @@ otp_verify(const char *email, const char *code, struct resp *r)
 
 	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"code\":\"%s\"}",
 	    email, code);
-	return (post("/api/v1/auth/otp/verify", NULL, body, r));
+	return (http_post_as("/api/v1/auth/otp/verify", NULL, body, r));
 }
 
 /* Forget the rate limit of `email` so the next request sends again. */
@@ -504,13 +482,13 @@ test_verify_bad_tokens(void **state)
 		post_token("/api/v1/auth/verify-email", bad[i], &r);
 		expect_error(r.status, &r, 400, "VALIDATION_FAILED");
 	}
-	assert_int_equal(post("/api/v1/auth/verify-email", NULL, "{}", &r),
+	assert_int_equal(http_post_as("/api/v1/auth/verify-email", NULL, "{}", &r),
 	    400);
 	assert_true(error_has_path(&r, "/body/token"));
 	resp_free(&r);
-	expect_error(post("/api/v1/auth/verify-email", NULL, "{\"token\":",
+	expect_error(http_post_as("/api/v1/auth/verify-email", NULL, "{\"token\":",
 	    &r), &r, 400, "INVALID_JSON");
-	expect_error(post("/api/v1/auth/verify-email", NULL,
+	expect_error(http_post_as("/api/v1/auth/verify-email", NULL,
 	    "{\"token\":42}", &r), &r, 400, "VALIDATION_FAILED");
 
 	/* Well formed, unknown. */
@@ -737,13 +715,13 @@ mfa_on(struct sess *s, char *rc, size_t len)
 	struct resp	r;
 	char		secret[64], code[7], body[64];
 
-	assert_int_equal(post("/api/v1/auth/2fa/setup", s->access, NULL, &r),
+	assert_int_equal(http_post_as("/api/v1/auth/2fa/setup", s->access, NULL, &r),
 	    200);
 	snprintf(secret, sizeof(secret), "%s", jstr(r.json, "secret"));
 	resp_free(&r);
 	totp_code(secret, (long long)time(NULL) / 30, code);
 	snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
-	if (post("/api/v1/auth/2fa/enable", s->access, body, &r) != 200)
+	if (http_post_as("/api/v1/auth/2fa/enable", s->access, body, &r) != 200)
 		fprintf(stderr, "2fa enable: %ld %s\n", r.status, r.body);
 	assert_int_equal(r.status, 200);
 	snprintf(rc, len, "%s", json_string_value(json_array_get(
@@ -760,7 +738,7 @@ mfa_finish(const char *challenge, const char *rc, const char *user_id)
 
 	snprintf(body, sizeof(body),
 	    "{\"challenge_token\":\"%s\",\"code\":\"%s\"}", challenge, rc);
-	if (post("/api/v1/auth/2fa/verify", NULL, body, &r) != 200)
+	if (http_post_as("/api/v1/auth/2fa/verify", NULL, body, &r) != 200)
 		fprintf(stderr, "2fa verify: %ld %s\n", r.status, r.body);
 	assert_int_equal(r.status, 200);
 	sess_from(&r, &s);
@@ -816,7 +794,7 @@ reset_confirm(const char *tok, const char *pw, struct resp *r)
 
 	snprintf(body, sizeof(body), "{\"token\":\"%s\",\"password\":\"%s\"}",
 	    tok, pw);
-	return (post("/api/v1/auth/password/reset/confirm", NULL, body, r));
+	return (http_post_as("/api/v1/auth/password/reset/confirm", NULL, body, r));
 }
 
 static void
@@ -845,7 +823,7 @@ test_password_reset(void **state)
 	assert_true(error_has_path(&r, "/body/password"));
 	expect_error(r.status, &r, 400, "VALIDATION_FAILED");
 	snprintf(body, sizeof(body), "{\"token\":\"%s\"}", tok);
-	post("/api/v1/auth/password/reset/confirm", NULL, body, &r);
+	http_post_as("/api/v1/auth/password/reset/confirm", NULL, body, &r);
 	expect_error(r.status, &r, 400, "VALIDATION_FAILED");
 	expect_error(reset_confirm(
 	    "kbpr_CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC", PW2, &r), &r,
@@ -862,7 +840,7 @@ test_password_reset(void **state)
 	/* Every session ended; only the new password works. */
 	expect_error(get_user(s.access, &r), &r, 401, "UNAUTHORIZED");
 	snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}", s.refresh);
-	expect_error(post("/api/v1/auth/refresh", NULL, body, &r), &r, 401,
+	expect_error(http_post_as("/api/v1/auth/refresh", NULL, body, &r), &r, 401,
 	    "INVALID_REFRESH_TOKEN");
 	expect_error(signin(email, PW, &r), &r, 401, "INVALID_CREDENTIALS");
 	assert_int_equal(signin(email, PW2, &r), 200);

@@ -46,12 +46,6 @@ static char		 slug_a[64], slug_b[64];
 
 /* ---- helpers ---- */
 
-static const char *
-jstr(json_t *o, const char *key)
-{
-	return (json_string_value(json_object_get(o, key)));
-}
-
 /*
  * One request with a credential header line (or NULL), a tenant to send
  * in X-FB-Tenant (or NULL) and a JSON body (or NULL).

@@ -44,12 +44,6 @@ call(const char *method, const char *path, const char *as, const char *body,
 	return (http(method, path, h, body, body ? strlen(body) : 0, r));
 }
 
-static const char *
-jstr(json_t *o, const char *key)
-{
-	return (json_string_value(json_object_get(o, key)));
-}
-
 static void
 token(const char *email, char *out, size_t len)
 {

@@ -78,12 +78,6 @@ expect(long status, const char *method, const char *path, const char *as,
 	resp_free(&r);
 }
 
-static const char *
-jstr(json_t *o, const char *key)
-{
-	return (json_string_value(json_object_get(o, key)));
-}
-
 /* One value from SQL, asserted to succeed. */
 static void
 sql_ok(const char *sql, char *out, size_t len)
