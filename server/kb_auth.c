@@ -115,8 +115,9 @@ cred_hash(const char *const *args)
 	return (h);
 }
 
+/* Equal strings, or both NULL. */
 static int
-cred_same(const char *a, const char *b)
+same_str(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)
 		return (a == b);
@@ -134,8 +135,7 @@ cred_slot(const char *const *args, int *hit)
 	e = &cred_cache[h % CRED_SLOTS];
 	*hit = e->expires > kore_time_ms() && e->hash == h;
 	for (i = 0; i < CRED_NARGS && *hit; i++)
-		*hit = cred_same(e->args[i], args[i]);
-	e->hash = h;
+		*hit = same_str(e->args[i], args[i]);
 	return (e);
 }
 
@@ -170,6 +170,7 @@ cred_store(struct kb_ctx *ctx, PGresult *res)
 
 	e = cred_slot(ctx->cred_args, &hit);
 	cred_clear(e);
+	e->hash = cred_hash(ctx->cred_args);
 	for (i = 0; i < CRED_NARGS; i++)
 		e->args[i] = cred_dup(ctx->cred_args[i]);
 	for (i = 0; i < CRED_NVALS - 1; i++) {
@@ -554,14 +555,6 @@ struct recheck {
 	const char	 *key_id;
 	const char	 *pg_role;
 };
-
-static int
-same_str(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return (a == b);
-	return (strcmp(a, b) == 0);
-}
 
 void
 kb_auth_recheck(struct kb_ctx *ctx, void (*fn)(struct kb_ctx *, int, void *),

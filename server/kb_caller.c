@@ -16,17 +16,20 @@
 #include "kb_server.h"
 #include "kb_server_int.h"
 
-static struct kb_stmt	set_caller = KB_STMT_RO(
-    "SELECT pg_catalog.set_config('role', $1, true), "
-    "pg_catalog.set_config('request.jwt.claims', $2, true)");
-static struct kb_stmt	set_caller_ro = KB_STMT_RO(
-    "SELECT pg_catalog.set_config('role', $1, true), "
-    "pg_catalog.set_config('request.jwt.claims', $2, true), "
-    "pg_catalog.set_config('transaction_read_only', 'on', true)");
+/*
+ * The caller step: the role and claims ($1, $2), for a read-only group
+ * also transaction_read_only, or a statement timeout ($3).
+ */
+#define SET_CALLER							\
+    "pg_catalog.set_config('role', $1, true), "				\
+    "pg_catalog.set_config('request.jwt.claims', $2, true)"
+#define SET_RO	", pg_catalog.set_config('transaction_read_only', 'on', true)"
+#define SET_TMO	", pg_catalog.set_config('statement_timeout', $3, true)"
+
+static struct kb_stmt	set_caller = KB_STMT_RO("SELECT " SET_CALLER);
+static struct kb_stmt	set_caller_ro = KB_STMT_RO("SELECT " SET_CALLER SET_RO);
 static struct kb_stmt	set_caller_timeout = KB_STMT_RO(
-    "SELECT pg_catalog.set_config('role', $1, true), "
-    "pg_catalog.set_config('request.jwt.claims', $2, true), "
-    "pg_catalog.set_config('statement_timeout', $3, true)");
+    "SELECT " SET_CALLER SET_TMO);
 
 /*
  * The same for a caller from the gate's credential cache, checked first:
@@ -45,19 +48,11 @@ static struct kb_stmt	set_caller_timeout = KB_STMT_RO(
     ": the credentials changed', true) END"
 static struct kb_stmt	check_caller = KB_STMT_RO(CHECK("$1", "$2"));
 static struct kb_stmt	set_caller_chk = KB_STMT_RO(
-    CHECK("$3", "$4") ", "
-    "pg_catalog.set_config('role', $1, true), "
-    "pg_catalog.set_config('request.jwt.claims', $2, true)");
+    CHECK("$3", "$4") ", " SET_CALLER);
 static struct kb_stmt	set_caller_ro_chk = KB_STMT_RO(
-    CHECK("$3", "$4") ", "
-    "pg_catalog.set_config('role', $1, true), "
-    "pg_catalog.set_config('request.jwt.claims', $2, true), "
-    "pg_catalog.set_config('transaction_read_only', 'on', true)");
+    CHECK("$3", "$4") ", " SET_CALLER SET_RO);
 static struct kb_stmt	set_caller_timeout_chk = KB_STMT_RO(
-    CHECK("$4", "$5") ", "
-    "pg_catalog.set_config('role', $1, true), "
-    "pg_catalog.set_config('request.jwt.claims', $2, true), "
-    "pg_catalog.set_config('statement_timeout', $3, true)");
+    CHECK("$4", "$5") ", " SET_CALLER SET_TMO);
 
 const char *
 kb_caller_pg_role(const struct kb_caller *c)

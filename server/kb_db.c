@@ -148,6 +148,11 @@ static int	conn_send(struct db_conn *, struct kb_db_query *);
 static int	send_prepared(struct db_conn *, struct kb_db_query *, int, int,
 		    const char *, int, char **);
 static int	conn_sync(struct db_conn *);
+static void	batch_reset(struct db_conn *);
+static int	batch_vouches(const struct db_conn *,
+		    const struct kb_db_query *);
+static int	batch_same_caller(struct db_conn *, const struct kb_db_query *,
+		    int);
 static void	conn_watch(struct db_conn *, int);
 static void	query_complete(struct kb_db_query *, int, const char *);
 static void	query_free(struct kb_db_query *);
@@ -785,10 +790,7 @@ conn_connect(struct db_conn *c)
 	c->count = 0;
 	c->head = 0;
 	c->inflight = 0;
-	c->unsynced = 0;
-	c->role_set = 0;
-	c->epoch[0] = '\0';
-	c->last_stmt = NULL;
+	batch_reset(c);
 	memset(c->prepared, 0, sizeof(c->prepared));
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_fail(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -918,10 +920,7 @@ conn_fail(struct db_conn *c, const char *why)
 	c->count = 0;
 	c->head = 0;
 	c->inflight = 0;
-	c->unsynced = 0;
-	c->role_set = 0;
-	c->epoch[0] = '\0';
-	c->last_stmt = NULL;
+	batch_reset(c);
 	listen_start();
 }
 
@@ -954,6 +953,78 @@ ring_push(struct db_conn *c, enum expect_kind kind, struct kb_db_query *q,
  * closes the open batch, sends its steps and its own Sync, so no other
  * request's statement ever runs in its transaction.
  */
+/*
+ * What a batch of reads carries from one group to the next, all of it
+ * ending with the batch's Sync: whether a group set the role, the epoch
+ * a cached caller's check confirmed, and the caller step sent last.
+ */
+static void
+batch_reset(struct db_conn *c)
+{
+	c->unsynced = 0;
+	c->role_set = 0;
+	c->epoch[0] = '\0';
+	c->last_stmt = NULL;
+}
+
+/*
+ * A cached caller's check (kb_auth.c) is needed once per batch: the
+ * batch is one transaction, and every request in it was received before
+ * any of its statements was sent, so an earlier statement that checked
+ * the same epoch in it vouches for the rest (if that check fails, the
+ * whole batch is aborted and sent again).  Only keys without an expiry:
+ * an expiry is the key's own.
+ */
+static int
+batch_vouches(const struct db_conn *c, const struct kb_db_query *q)
+{
+	const struct db_step	*st = &q->steps[0];
+
+	return (q->check && c->unsynced > 0 && c->epoch[0] != '\0' &&
+	    st->nparams >= 2 && st->values[st->nparams - 1] == NULL &&
+	    st->values[st->nparams - 2] != NULL &&
+	    strcmp(st->values[st->nparams - 2], c->epoch) == 0 &&
+	    (q->prepended || st->unchecked != NULL));
+}
+
+/*
+ * A caller step identical to the one the batch ran last (same statement,
+ * role and claims: the same key or session, one after the other in one
+ * transaction) would set what is already set: 1 when the group may start
+ * with its second step.  Remembers the step otherwise.  Only the same
+ * principal's groups share their settings this way.
+ */
+static int
+batch_same_caller(struct db_conn *c, const struct kb_db_query *q, int vouched)
+{
+	const struct db_step	*st = &q->steps[0];
+	struct kb_stmt		*base;
+
+	if (q->caller != KB_STEP_CALLER || !q->readonly) {
+		if (q->caller != 0)
+			c->last_stmt = NULL;
+		return (0);
+	}
+	base = q->check && !q->prepended ? st->unchecked : st->stmt;
+	if (base == NULL || st->values[0] == NULL || st->values[1] == NULL) {
+		c->last_stmt = NULL;
+		return (0);
+	}
+	if (q->nsteps > 1 && c->unsynced > 0 && c->role_set &&
+	    base == c->last_stmt && (!q->check || vouched) &&
+	    strcmp(st->values[0], c->last_role) == 0 &&
+	    strcmp(st->values[1], c->last_claims) == 0)
+		return (1);
+	if (kore_strlcpy(c->last_role, st->values[0], sizeof(c->last_role)) >=
+	    sizeof(c->last_role) || kore_strlcpy(c->last_claims,
+	    st->values[1], sizeof(c->last_claims)) >= sizeof(c->last_claims)) {
+		c->last_stmt = NULL;	/* too long to compare: never shared */
+		return (0);
+	}
+	c->last_stmt = base;
+	return (0);
+}
+
 /* Bind and execute prepared statement `id`, preparing it first if need be. */
 static int
 send_prepared(struct db_conn *c, struct kb_db_query *q, int step, int id,
@@ -990,7 +1061,6 @@ static int
 conn_send(struct db_conn *c, struct kb_db_query *q)
 {
 	struct db_step	*st;
-	struct kb_stmt	*base;
 	int		 i, skip, same;
 
 	/*
@@ -1008,47 +1078,8 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 	    q->caller == KB_STEP_CALLER_TIMEOUT ||
 	    (c->role_set && q->caller == 0)) && !conn_sync(c))
 		return (0);
-	/*
-	 * A cached caller's check (kb_auth.c) is needed once per batch: the
-	 * batch is one transaction, and every request in it was received
-	 * before any of its statements was sent, so an earlier statement
-	 * that checked the same epoch in it vouches for the rest (if that
-	 * check fails, the whole batch is aborted and sent again).  Only
-	 * keys without an expiry: an expiry is the key's own.
-	 */
-	st = &q->steps[0];
-	skip = q->check && c->unsynced > 0 && c->epoch[0] != '\0' &&
-	    st->nparams >= 2 && st->values[st->nparams - 1] == NULL &&
-	    st->values[st->nparams - 2] != NULL &&
-	    strcmp(st->values[st->nparams - 2], c->epoch) == 0 &&
-	    (q->prepended || st->unchecked != NULL);
-	/*
-	 * A caller step identical to the one the batch ran last (same
-	 * statement, role and claims: the same key or session, one after
-	 * the other in one transaction) would set what is already set: the
-	 * group starts with its second step.  Only the same principal's
-	 * groups share their settings this way.
-	 */
-	st = &q->steps[0];
-	base = q->check && !q->prepended ? st->unchecked : st->stmt;
-	same = q->caller == KB_STEP_CALLER && q->readonly && q->nsteps > 1 &&
-	    c->unsynced > 0 && c->role_set && base != NULL &&
-	    base == c->last_stmt && (!q->check || skip) &&
-	    st->values[0] != NULL && st->values[1] != NULL &&
-	    strcmp(st->values[0], c->last_role) == 0 &&
-	    strcmp(st->values[1], c->last_claims) == 0;
-	if (!same && q->caller == KB_STEP_CALLER && q->readonly &&
-	    base != NULL && st->values[0] != NULL && st->values[1] != NULL &&
-	    strlen(st->values[0]) < sizeof(c->last_role) &&
-	    strlen(st->values[1]) < sizeof(c->last_claims)) {
-		c->last_stmt = base;
-		(void)kore_strlcpy(c->last_role, st->values[0],
-		    sizeof(c->last_role));
-		(void)kore_strlcpy(c->last_claims, st->values[1],
-		    sizeof(c->last_claims));
-	} else if (!same && q->caller != 0) {
-		c->last_stmt = NULL;
-	}
+	skip = batch_vouches(c, q);
+	same = batch_same_caller(c, q, skip);
 	for (i = same ? 1 : (skip && q->prepended); i < q->nsteps; i++) {
 		st = &q->steps[i];
 		if (i == 0 && skip) {
@@ -1110,10 +1141,7 @@ conn_sync(struct db_conn *c)
 		return (0);
 	}
 	ring_push(c, EXPECT_SYNC, NULL, 0);
-	c->unsynced = 0;
-	c->role_set = 0;
-	c->epoch[0] = '\0';
-	c->last_stmt = NULL;
+	batch_reset(c);
 	conn_flush(c);
 	return (c->state == CONN_READY);
 }

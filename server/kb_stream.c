@@ -147,6 +147,7 @@ static struct kb_stream	*stream_new(struct kb_ctx *, int, const char *,
 			    const char *);
 static void		 stream_start(struct kb_stream *);
 static void		 stream_verified(struct kb_ctx *, int, void *);
+static void		 stream_free(struct kb_stream *);
 
 void
 kb_stream_copy(struct kb_ctx *ctx, int status, const char *content_type,
@@ -210,13 +211,10 @@ stream_verified(struct kb_ctx *ctx, int ok, void *arg)
 {
 	struct kb_stream	*st = arg;
 
-	if (ok) {
+	if (ok)
 		stream_start(st);
-		return;
-	}
-	ctx->stream = st;
-	TAILQ_INSERT_TAIL(&streams, st, list);
-	kb_stream_detach(ctx);
+	else
+		stream_free(st);
 }
 
 /* A stream for the request, or NULL when HEAD was answered at once. */
@@ -329,8 +327,6 @@ void
 kb_stream_detach(struct kb_ctx *ctx)
 {
 	struct kb_stream	*st;
-	struct chunk		*ch;
-	int			 i;
 
 	if ((st = ctx->stream) == NULL)
 		return;
@@ -340,6 +336,21 @@ kb_stream_detach(struct kb_ctx *ctx)
 		    "rows, %llu bytes", ctx->request_id,
 		    (unsigned long long)st->rows,
 		    (unsigned long long)st->bytes);
+	TAILQ_REMOVE(&streams, st, list);
+	if (TAILQ_EMPTY(&streams) && tick != NULL) {
+		kore_timer_remove(tick);
+		tick = NULL;
+	}
+	stream_free(st);
+}
+
+/* A stream's connection and memory (it is on no list any more). */
+static void
+stream_free(struct kb_stream *st)
+{
+	struct chunk	*ch;
+	int		 i;
+
 	stream_close_pg(st);
 	/* Chunks still queued belong to Kore now; they free themselves. */
 	while ((ch = TAILQ_FIRST(&st->queued)) != NULL) {
@@ -359,12 +370,7 @@ kb_stream_detach(struct kb_ctx *ctx)
 	kore_free(st->head);
 	kore_free(st->sep);
 	kore_free(st->tail);
-	TAILQ_REMOVE(&streams, st, list);
 	kore_free(st);
-	if (TAILQ_EMPTY(&streams) && tick != NULL) {
-		kore_timer_remove(tick);
-		tick = NULL;
-	}
 }
 
 /* The client connection, while it is there to write to. */
