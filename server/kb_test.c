@@ -164,7 +164,8 @@ test_schema(struct kb_ctx *ctx, const struct kb_catalog *s, void *arg)
 
 static struct kb_stmt	test_claims = KB_STMT_RO(
     "SELECT current_user::text, auth.uid()::text, auth.role(), "
-    "auth.tenant_id()::text, auth.jwt()::text");
+    "auth.tenant_id()::text, auth.jwt()::text, "
+    "pg_catalog.pg_backend_pid()::text");
 
 static void
 test_caller(struct kb_ctx *ctx)

@@ -1441,6 +1441,44 @@ test_cache_tenant_role(void **state)
 	expect_n(4, PROBE "/1", ma.auth, slug_a, 200, NULL);
 }
 
+/*
+ * A remembered tenant selection whose slug now names another tenant
+ * (the first renamed, a new one given its slug): the statements the
+ * request built were for the old tenant, so it is answered 409
+ * CREDENTIALS_CHANGED once per worker that remembered it, and the next
+ * request acts in the new tenant.
+ */
+static void
+test_cache_identity_changed(void **state)
+{
+	struct resp	r;
+	char		slug[64], old_id[64], new_id[64];
+	int		i, n409;
+
+	(void)state;
+	probe_table();
+	snprintf(slug, sizeof(slug), "swap-%ld", (long)getpid());
+	make_tenant(slug, old_id, sizeof(old_id));
+	add_member(old_id, &ma, "member");
+	expect_n(12, PROBE "/1", ma.auth, slug, 200, NULL);
+
+	sql_exec("UPDATE tenants SET slug = slug || '-old' WHERE id = $1",
+	    old_id, NULL);
+	make_tenant(slug, new_id, sizeof(new_id));
+	add_member(new_id, &ma, "member");
+	for (n409 = 0, i = 0; i < 12; i++) {
+		call("GET", PROBE "/1", ma.auth, slug, NULL, &r);
+		if (r.status == 409) {
+			assert_error(&r, 409, "CREDENTIALS_CHANGED");
+			n409++;
+		} else
+			assert_int_equal(r.status, 200);
+		resp_free(&r);
+	}
+	assert_in_range(n409, 1, 2);	/* one per worker that remembered */
+	expect_n(4, PROBE "/1", ma.auth, slug, 200, NULL);
+}
+
 int
 main(void)
 {
@@ -1461,6 +1499,7 @@ main(void)
 		cmocka_unit_test(test_cache_key_changes),
 		cmocka_unit_test(test_cache_key_expiry),
 		cmocka_unit_test(test_cache_tenant_role),
+		cmocka_unit_test(test_cache_identity_changed),
 	};
 	int	failed;
 

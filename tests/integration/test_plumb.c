@@ -238,6 +238,11 @@ test_group_callers_apart(void **state)
 	    "build/plumb-c3.out | wc -l) -eq 400"), 0);
 	assert_int_equal(sh("! grep -q -e 5f0c3e1a -e 6a1d4f2b "
 	    "build/plumb-c3.out"), 0);
+	/* And the two users' groups ran on the same backends. */
+	assert_int_equal(sh("for n in 1 2; do grep -o '\"[0-9]*\"\\]' "
+	    "build/plumb-c$n.out | sort -u > build/plumb-c$n.pids; done; "
+	    "test $(comm -12 build/plumb-c1.pids build/plumb-c2.pids | "
+	    "wc -l) -ge 1"), 0);
 }
 
 static void
