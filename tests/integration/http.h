@@ -43,6 +43,20 @@ long		http_get_as(const char *path, const char *bearer,
 /* A string member of a JSON object, or NULL. */
 const char	*jstr(json_t *o, const char *key);
 
+/* A session answered by sign-up, sign-in or refresh. */
+struct sess {
+	char	access[4096];
+	char	refresh[128];
+	char	user_id[64];
+};
+
+/* The session in `r` (asserts it is there). */
+void		sess_from(struct resp *r, struct sess *s);
+/* Sign up `email` with `pw` (asserts 201) into `s`. */
+void		signup(const char *email, const char *pw, struct sess *s);
+/* POST /api/v1/auth/signin with `email` and `pw`. */
+long		signin(const char *email, const char *pw, struct resp *r);
+
 /* The claims of a JWT (not verified), parsed; json_decref them. */
 json_t		*jwt_claims(const char *jwt);
 

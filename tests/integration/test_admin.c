@@ -40,29 +40,6 @@ static char	admin_email[128];
 
 /* ---- helpers ---- */
 
-struct sess {
-	char	access[4096];
-	char	refresh[128];
-	char	user_id[64];
-};
-
-static void
-sess_from(struct resp *r, struct sess *s)
-{
-	json_t	*user;
-
-	assert_non_null(r->json);
-	assert_non_null(jstr(r->json, "access_token"));
-	assert_non_null(jstr(r->json, "refresh_token"));
-	snprintf(s->access, sizeof(s->access), "%s",
-	    jstr(r->json, "access_token"));
-	snprintf(s->refresh, sizeof(s->refresh), "%s",
-	    jstr(r->json, "refresh_token"));
-	user = json_object_get(r->json, "user");
-	assert_non_null(jstr(user, "id"));
-	snprintf(s->user_id, sizeof(s->user_id), "%s", jstr(user, "id"));
-}
-
 /* A unique address for this run. */
 static void
 email_new(const char *tag, char *out, size_t len)
@@ -71,21 +48,6 @@ email_new(const char *tag, char *out, size_t len)
 
 	snprintf(out, len, "%s-%ld-%d-%d@example.com", tag, (long)time(NULL),
 	    (int)getpid(), n++);
-}
-
-static void
-signup(const char *email, struct sess *s)
-{
-	struct resp	r;
-	char		body[512];
-
-	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
-	    email, PW);
-	if (http_post_as("/api/v1/auth/signup", NULL, body, &r) != 201)
-		fprintf(stderr, "signup %s: %ld %s\n", email, r.status, r.body);
-	assert_int_equal(r.status, 201);
-	sess_from(&r, s);
-	resp_free(&r);
 }
 
 static long
@@ -312,7 +274,7 @@ test_setup_email_exists(void **state)
 	char		email[128];
 
 	email_new("taken", email, sizeof(email));
-	signup(email, &u);
+	signup(email, PW, &u);
 	setup(email, setup_token(), &r);
 	assert_error(&r, 409, "EMAIL_EXISTS");
 	resp_free(&r);
@@ -470,7 +432,7 @@ test_login_non_admin(void **state)
 
 	email_new("user", email, sizeof(email));
 	email_new("nobody", unknown, sizeof(unknown));
-	signup(email, &u);
+	signup(email, PW, &u);
 
 	login("/api/v1/admin/login", email, PW, &ra);
 	assert_error(&ra, 401, "INVALID_CREDENTIALS");
@@ -532,8 +494,8 @@ test_login_timing(void **state)
 	email_new("timing", user, sizeof(user));
 	email_new("timing", other, sizeof(other));
 	email_new("timing-none", unknown, sizeof(unknown));
-	signup(user, &u);
-	signup(other, &v);
+	signup(user, PW, &u);
+	signup(other, PW, &v);
 	email[0] = user;	pw[0] = PW;
 	email[1] = other;	pw[1] = "wrong password!";
 	email[2] = unknown;	pw[2] = PW;
@@ -571,7 +533,7 @@ test_instance_admin(void **state)
 	char		 email[128];
 
 	email_new("iadmin", email, sizeof(email));
-	signup(email, &u);
+	signup(email, PW, &u);
 	assert_int_equal(sql_count("WITH u AS (UPDATE users SET role = "
 	    "'instance_admin' WHERE email = '%s' RETURNING 1) "
 	    "SELECT count(*) FROM u", email), 1);
@@ -595,7 +557,7 @@ test_roles(void **state)
 	char		email[128];
 
 	email_new("plain", email, sizeof(email));
-	signup(email, &u);
+	signup(email, PW, &u);
 	assert_role(u.access, "authenticated");
 
 	http_get_as("/api/v1/admin/me", u.access, &r);
@@ -676,7 +638,7 @@ test_refresh_demoted(void **state)
 	char		email[128];
 
 	email_new("demoted", email, sizeof(email));
-	signup(email, &u);
+	signup(email, PW, &u);
 	assert_int_equal(sql_count("WITH u AS (UPDATE users SET role = "
 	    "'admin' WHERE id = '%s' RETURNING 1) SELECT count(*) FROM u",
 	    u.user_id), 1);
@@ -751,7 +713,7 @@ test_login_mfa(void **state)
 	json_t		*codes;
 
 	email_new("mfaadmin", email, sizeof(email));
-	signup(email, &u);
+	signup(email, PW, &u);
 	assert_int_equal(sql_count("WITH u AS (UPDATE users SET role = "
 	    "'admin' WHERE id = '%s' RETURNING 1) SELECT count(*) FROM u",
 	    u.user_id), 1);
@@ -804,7 +766,7 @@ test_login_mfa_non_admin(void **state)
 	char		 email[128], secret[64], code[7], body[128];
 
 	email_new("mfauser", email, sizeof(email));
-	signup(email, &u);
+	signup(email, PW, &u);
 	assert_int_equal(http_post_as("/api/v1/auth/2fa/setup", u.access, NULL, &r),
 	    200);
 	snprintf(secret, sizeof(secret), "%s", jstr(r.json, "secret"));
@@ -862,7 +824,7 @@ test_rehash(void **state)
 	char		email[128], aemail[128];
 
 	email_new("rehash", email, sizeof(email));
-	signup(email, &u);
+	signup(email, PW, &u);
 	assert_int_equal(upgraded(u.user_id), 1);
 	plant_weak(u.user_id);
 	assert_int_equal(upgraded(u.user_id), 0);
@@ -913,7 +875,7 @@ test_rehash(void **state)
 
 	/* The same at /admin/login. */
 	email_new("rehashadmin", aemail, sizeof(aemail));
-	signup(aemail, &a);
+	signup(aemail, PW, &a);
 	assert_int_equal(sql_count("WITH u AS (UPDATE users SET role = "
 	    "'admin' WHERE id = '%s' RETURNING 1) SELECT count(*) FROM u",
 	    a.user_id), 1);
@@ -945,7 +907,7 @@ test_session_expiry(void **state)
 
 	/* A session older than KB_SESSION_TTL (30 days by default). */
 	email_new("expired", email, sizeof(email));
-	signup(email, &u);
+	signup(email, PW, &u);
 	assert_int_equal(sql_count("WITH s AS (UPDATE sessions SET "
 	    "created_at = now() - interval '31 days' WHERE user_id = '%s' "
 	    "RETURNING 1) SELECT count(*) FROM s", u.user_id), 1);

@@ -44,54 +44,6 @@ req(const char *method, const char *path, const char *bearer,
 }
 
 /* A session object: copies of its tokens and user id. */
-struct sess {
-	char	access[4096];
-	char	refresh[128];
-	char	user_id[64];
-};
-
-static void
-sess_from(struct resp *r, struct sess *s)
-{
-	json_t	*user;
-
-	assert_non_null(r->json);
-	assert_non_null(jstr(r->json, "access_token"));
-	assert_non_null(jstr(r->json, "refresh_token"));
-	snprintf(s->access, sizeof(s->access), "%s",
-	    jstr(r->json, "access_token"));
-	snprintf(s->refresh, sizeof(s->refresh), "%s",
-	    jstr(r->json, "refresh_token"));
-	user = json_object_get(r->json, "user");
-	assert_non_null(jstr(user, "id"));
-	snprintf(s->user_id, sizeof(s->user_id), "%s", jstr(user, "id"));
-}
-
-static void
-signup(const char *email, const char *pw, struct sess *s)
-{
-	struct resp	r;
-	char		body[512];
-
-	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
-	    email, pw);
-	if (http_post_as("/api/v1/auth/signup", NULL, body, &r) != 201)
-		fprintf(stderr, "signup %s: %ld %s\n", email, r.status, r.body);
-	assert_int_equal(r.status, 201);
-	sess_from(&r, s);
-	resp_free(&r);
-}
-
-static long
-signin(const char *email, const char *pw, struct resp *r)
-{
-	char	body[2048];
-
-	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
-	    email, pw);
-	return (http_post_as("/api/v1/auth/signin", NULL, body, r));
-}
-
 static void
 signin_ok(const char *email, const char *pw, struct sess *s)
 {

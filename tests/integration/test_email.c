@@ -34,26 +34,6 @@
 
 /* ---- helpers ---- */
 
-struct sess {
-	char	access[4096];
-	char	refresh[128];
-	char	user_id[64];
-};
-
-static void
-sess_from(struct resp *r, struct sess *s)
-{
-	assert_non_null(r->json);
-	assert_non_null(jstr(r->json, "access_token"));
-	assert_non_null(jstr(r->json, "refresh_token"));
-	snprintf(s->access, sizeof(s->access), "%s",
-	    jstr(r->json, "access_token"));
-	snprintf(s->refresh, sizeof(s->refresh), "%s",
-	    jstr(r->json, "refresh_token"));
-	snprintf(s->user_id, sizeof(s->user_id), "%s",
-	    jstr(json_object_get(r->json, "user"), "id"));
-}
-
 /* A fresh address per call: the rate limit is per address. */
 static const char *
 new_email(const char *tag, char *buf, size_t len)
@@ -62,21 +42,6 @@ new_email(const char *tag, char *buf, size_t len)
 
 	snprintf(buf, len, "%s-%d-%d@example.com", tag, (int)getpid(), ++n);
 	return (buf);
-}
-
-static void
-signup(const char *email, struct sess *s)
-{
-	struct resp	r;
-	char		body[512];
-
-	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
-	    email, PW);
-	if (http_post_as("/api/v1/auth/signup", NULL, body, &r) != 201)
-		fprintf(stderr, "signup %s: %ld %s\n", email, r.status, r.body);
-	assert_int_equal(r.status, 201);
-	sess_from(&r, s);
-	resp_free(&r);
 }
 
 static long
@@ -368,16 +333,6 @@ get_user(const char *bearer, struct resp *r)
 }
 
 static long
-signin(const char *email, const char *pw, struct resp *r)
-{
-	char	body[512];
-
-	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
-	    email, pw);
-	return (http_post_as("/api/v1/auth/signin", NULL, body, r));
-}
-
-static long
 otp_verify(const char *email, const char *code, struct resp *r)
 {
 	char	body[512];
@@ -414,7 +369,7 @@ test_signup_verification(void **state)
 	struct resp	 r;
 	char		 email[128], tok[128], *m;
 
-	signup(new_email("verify", email, sizeof(email)), &s);
+	signup(new_email("verify", email, sizeof(email)), PW, &s);
 	m = mail_next(email);
 	assert_header(m, "Subject: Confirm your e-mail address\r\n");
 	assert_header(m, "From: korebase@test.invalid\r\n");
@@ -497,7 +452,7 @@ test_verify_bad_tokens(void **state)
 	    "INVALID_EMAIL_TOKEN");
 
 	/* Expired. */
-	signup(new_email("vexp", email, sizeof(email)), &s);
+	signup(new_email("vexp", email, sizeof(email)), PW, &s);
 	m = mail_next(email);
 	mail_link(m, "/api/v1/auth/verify-email", "kbev_", tok, sizeof(tok));
 	free(m);
@@ -524,7 +479,7 @@ test_verify_resend(void **state)
 	struct resp	 r, r2;
 	char		 email[128], unknown[128], tok1[128], tok2[128], *m;
 
-	signup(new_email("resend", email, sizeof(email)), &s);
+	signup(new_email("resend", email, sizeof(email)), PW, &s);
 	m = mail_next(email);
 	mail_link(m, "/api/v1/auth/verify-email", "kbev_", tok1, sizeof(tok1));
 	free(m);
@@ -581,7 +536,7 @@ test_email_change(void **state)
 	char		 body[256], auth[4200], *m;
 	const char	*h[3] = { "Content-Type: application/json", auth, NULL };
 
-	signup(new_email("change", email, sizeof(email)), &s);
+	signup(new_email("change", email, sizeof(email)), PW, &s);
 	m = mail_next(email);
 	mail_link(m, "/api/v1/auth/verify-email", "kbev_", tok, sizeof(tok));
 	free(m);
@@ -652,7 +607,7 @@ test_magiclink(void **state)
 	struct resp	 r, r2;
 	char		 email[128], unknown[128], tok[128];
 
-	signup(new_email("magic", email, sizeof(email)), &s);
+	signup(new_email("magic", email, sizeof(email)), PW, &s);
 	mail_skip(email, 1);
 	magic_token(email, tok, sizeof(tok));
 
@@ -753,7 +708,7 @@ test_magiclink_mfa(void **state)
 	struct resp	 r;
 	char		 email[128], tok[128], rc[32], challenge[256];
 
-	signup(new_email("magicmfa", email, sizeof(email)), &s);
+	signup(new_email("magicmfa", email, sizeof(email)), PW, &s);
 	mail_skip(email, 1);
 	mfa_on(&s, rc, sizeof(rc));
 	magic_token(email, tok, sizeof(tok));
@@ -805,7 +760,7 @@ test_password_reset(void **state)
 	char		 email[128], unknown[128], tok[128], body[256];
 	int		 i;
 
-	signup(new_email("reset", email, sizeof(email)), &s);
+	signup(new_email("reset", email, sizeof(email)), PW, &s);
 	mail_skip(email, 1);
 	reset_token(email, tok, sizeof(tok));
 
@@ -904,7 +859,7 @@ test_otp(void **state)
 	char		 email[128], upper[128], code[7], wrong[7];
 	size_t		 i;
 
-	signup(new_email("otp", email, sizeof(email)), &s);
+	signup(new_email("otp", email, sizeof(email)), PW, &s);
 	mail_skip(email, 1);
 	otp_code("/api/v1/auth/otp/signin", email, code);
 
@@ -945,7 +900,7 @@ test_otp_attempts(void **state)
 	char		 email[128], code[7], code2[7], wrong[7];
 	int		 i;
 
-	signup(new_email("otpmax", email, sizeof(email)), &s);
+	signup(new_email("otpmax", email, sizeof(email)), PW, &s);
 	mail_skip(email, 1);
 	otp_code("/api/v1/auth/otp/signin", email, code);
 
@@ -998,7 +953,7 @@ test_otp_unknown_and_mfa(void **state)
 
 	/* Unknown: the same answer as a known address; no mail, no user. */
 	new_email("nootp", unknown, sizeof(unknown));
-	signup(new_email("otpmfa", email, sizeof(email)), &s);
+	signup(new_email("otpmfa", email, sizeof(email)), PW, &s);
 	mail_skip(email, 1);
 	assert_int_equal(post_email("/api/v1/auth/otp/signin", unknown, &r),
 	    202);
@@ -1061,7 +1016,7 @@ test_retry(void **state)
 	char		 email[128], email2[128], path[1024], code[7], *m;
 	FILE		*f;
 
-	signup(new_email("retry", email, sizeof(email)), &s);
+	signup(new_email("retry", email, sizeof(email)), PW, &s);
 	mail_skip(email, 1);
 
 	/* The SMTP server refuses (451): attempts grow, the error is kept. */
@@ -1089,7 +1044,7 @@ test_retry(void **state)
 	resp_free(&r);
 
 	/* Refused every time: failed after KB_MAIL_MAX_ATTEMPTS (4). */
-	signup(new_email("failed", email2, sizeof(email2)), &s);
+	signup(new_email("failed", email2, sizeof(email2)), PW, &s);
 	mail_skip(email2, 1);
 	assert_non_null(f = fopen(path, "w"));
 	fclose(f);
@@ -1112,7 +1067,7 @@ test_no_duplicates(void **state)
 	int		 i;
 
 	for (i = 0; i < 12; i++) {
-		signup(new_email("burst", email[i], sizeof(email[i])), &s[i]);
+		signup(new_email("burst", email[i], sizeof(email[i])), PW, &s[i]);
 		request_ok("/api/v1/auth/magiclink", email[i]);
 	}
 	mail_settle();

@@ -125,7 +125,7 @@ user(struct who *w, const char *name)
 }
 
 static void
-signin(struct who *w)
+signin_who(struct who *w)
 {
 	struct resp	r;
 	char		body[512];
@@ -177,7 +177,7 @@ setup(void **state)
 	    "id = '%s'", root.id);
 	if (psql(sql) != 0)
 		return (-1);
-	signin(&root);
+	signin_who(&root);
 	snprintf(ta_slug, sizeof(ta_slug), "acme-%d", rand() % 100000);
 	snprintf(tb_slug, sizeof(tb_slug), "globex-%d", rand() % 100000);
 	tenant(ta_slug, alice.id, ta_id, sizeof(ta_id));
