@@ -182,6 +182,25 @@ signin(const char *email, const char *pw, struct resp *r)
 	return (http_post_as("/api/v1/auth/signin", NULL, body, r));
 }
 
+void
+user_token(const char *email, const char *pw, char *out, size_t len,
+    char *id, size_t idlen)
+{
+	struct resp	r;
+	char		body[512];
+
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
+	    email, pw);
+	http_post_as("/api/v1/auth/signup", NULL, body, &r);	/* or 409 */
+	resp_free(&r);
+	assert_int_equal(signin(email, pw, &r), 200);
+	snprintf(out, len, "%s", jstr(r.json, "access_token"));
+	if (id != NULL)
+		snprintf(id, idlen, "%s",
+		    jstr(json_object_get(r.json, "user"), "id"));
+	resp_free(&r);
+}
+
 /* base64url (unpadded) JSON, decoded and parsed. */
 static json_t *
 b64url_json(const char *in, size_t len)

@@ -57,6 +57,13 @@ void		signup(const char *email, const char *pw, struct sess *s);
 /* POST /api/v1/auth/signin with `email` and `pw`. */
 long		signin(const char *email, const char *pw, struct resp *r);
 
+/*
+ * An access token for `email` (signed up first if it is new) into `out`,
+ * and its user id into `id` unless that is NULL.
+ */
+void		user_token(const char *email, const char *pw, char *out,
+		    size_t len, char *id, size_t idlen);
+
 /* The claims of a JWT (not verified), parsed; json_decref them. */
 json_t		*jwt_claims(const char *jwt);
 

@@ -44,22 +44,6 @@ call(const char *method, const char *path, const char *as, const char *body,
 	return (http(method, path, h, body, body ? strlen(body) : 0, r));
 }
 
-static void
-token(const char *email, char *out, size_t len)
-{
-	struct resp	r;
-	char		body[256];
-
-	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
-	    email, PW);
-	call("POST", "/api/v1/auth/signup", NULL, body, &r);
-	resp_free(&r);
-	call("POST", "/api/v1/auth/signin", NULL, body, &r);
-	assert_int_equal(r.status, 200);
-	snprintf(out, len, "%s", jstr(r.json, "access_token"));
-	resp_free(&r);
-}
-
 /* 1 if the table exists. */
 static int
 table_exists(const char *name)
@@ -115,14 +99,14 @@ setup(void **state)
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
 	snprintf(pfx, sizeof(pfx), "t%d", rand() % 1000000);
 	snprintf(email, sizeof(email), "%s-admin@mig.test", pfx);
-	token(email, admin, sizeof(admin));
+	user_token(email, PW, admin, sizeof(admin), NULL, 0);
 	snprintf(sql, sizeof(sql), "UPDATE users SET role = 'admin' WHERE "
 	    "email = '%s'", email);
 	if (psql(sql) != 0)
 		return (-1);
-	token(email, admin, sizeof(admin));
+	user_token(email, PW, admin, sizeof(admin), NULL, 0);
 	snprintf(email, sizeof(email), "%s-user@mig.test", pfx);
-	token(email, user, sizeof(user));
+	user_token(email, PW, user, sizeof(user), NULL, 0);
 	plant_service_key(NULL, "{migrations:read}", rkey, sizeof(rkey));
 	plant_service_key(NULL, "{migrations:*}", wkey, sizeof(wkey));
 	return (0);

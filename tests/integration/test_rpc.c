@@ -128,27 +128,6 @@ static const char setup_sql[] =
 "CREATE FUNCTION rpc_hidden.f() RETURNS integer\n"
 "  LANGUAGE sql AS $$ SELECT 1 $$;\n";
 
-static void
-token(const char *email, char *out, size_t len, char *id, size_t idlen)
-{
-	struct resp	r;
-	char		body[256];
-	const char	*h[2] = { "Content-Type: application/json", NULL };
-
-	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
-	    email, PW);
-	http("POST", "/api/v1/auth/signup", h, body, strlen(body), &r);
-	resp_free(&r);
-	http("POST", "/api/v1/auth/signin", h, body, strlen(body), &r);
-	assert_int_equal(r.status, 200);
-	snprintf(out, len, "%s", json_string_value(json_object_get(r.json,
-	    "access_token")));
-	if (id != NULL)
-		snprintf(id, idlen, "%s", json_string_value(json_object_get(
-		    json_object_get(r.json, "user"), "id")));
-	resp_free(&r);
-}
-
 /* One call: `as` a token or key (NULL: anon), optional body and Prefer. */
 static long
 call(const char *as, const char *method, const char *path, const char *body,
@@ -196,13 +175,14 @@ setup(void **state)
 
 	(void)state;
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
-	token("rpc-admin@rpc.test", admin, sizeof(admin), NULL, 0);
+	user_token("rpc-admin@rpc.test", PW, admin, sizeof(admin), NULL, 0);
 	if (psql("UPDATE users SET role = 'admin' WHERE email = "
 	    "'rpc-admin@rpc.test'") != 0)
 		return (-1);
-	token("rpc-admin@rpc.test", admin, sizeof(admin), NULL, 0);
-	token("rpc-a@rpc.test", user_a, sizeof(user_a), a_id, sizeof(a_id));
-	token("rpc-b@rpc.test", user_b, sizeof(user_b), NULL, 0);
+	user_token("rpc-admin@rpc.test", PW, admin, sizeof(admin), NULL, 0);
+	user_token("rpc-a@rpc.test", PW, user_a, sizeof(user_a), a_id,
+	    sizeof(a_id));
+	user_token("rpc-b@rpc.test", PW, user_b, sizeof(user_b), NULL, 0);
 	plant_service_key(NULL, "{rpc:call,rpc:read}", key, sizeof(key));
 	plant_service_key(NULL, "{rpc:call,rpc:read}", key2, sizeof(key2));
 	plant_service_key(NULL, "{tables:*}", nokey, sizeof(nokey));

@@ -37,39 +37,18 @@ run(const char *as, const char *body, struct resp *r)
 	return (http("POST", SQL, h, body, strlen(body), r));
 }
 
-static void
-token(const char *email, char *out, size_t len, char *id, size_t idlen)
-{
-	struct resp	r;
-	char		body[256];
-	const char	*h[2] = { "Content-Type: application/json", NULL };
-
-	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\"}",
-	    email, PW);
-	http("POST", "/api/v1/auth/signup", h, body, strlen(body), &r);
-	resp_free(&r);
-	http("POST", "/api/v1/auth/signin", h, body, strlen(body), &r);
-	assert_int_equal(r.status, 200);
-	snprintf(out, len, "%s", json_string_value(json_object_get(r.json,
-	    "access_token")));
-	if (id != NULL)
-		snprintf(id, idlen, "%s", json_string_value(json_object_get(
-		    json_object_get(r.json, "user"), "id")));
-	resp_free(&r);
-}
-
 static int
 setup(void **state)
 {
 	(void)state;
 	srand((unsigned)time(NULL) ^ (unsigned)getpid());
-	token("sql-admin@sql.test", admin, sizeof(admin), admin_id,
+	user_token("sql-admin@sql.test", PW, admin, sizeof(admin), admin_id,
 	    sizeof(admin_id));
 	if (psql("UPDATE users SET role = 'admin' WHERE email = "
 	    "'sql-admin@sql.test'") != 0)
 		return (-1);
-	token("sql-admin@sql.test", admin, sizeof(admin), NULL, 0);
-	token("sql-user@sql.test", user, sizeof(user), NULL, 0);
+	user_token("sql-admin@sql.test", PW, admin, sizeof(admin), NULL, 0);
+	user_token("sql-user@sql.test", PW, user, sizeof(user), NULL, 0);
 	plant_service_key(NULL, "{sql:execute}", key, sizeof(key));
 	plant_service_key(NULL, "{tables:*}", nokey, sizeof(nokey));
 	if (psql("CREATE TABLE sql_t (id int PRIMARY KEY, note text); "
