@@ -9,6 +9,9 @@
 
 #include "kb_arena.h"
 
+static void	sbuf_grow(struct kb_sbuf *, size_t);
+static void	sbuf_vprintf(struct kb_sbuf *, const char *, va_list);
+
 #define ARENA_BLOCK	8192
 #define ARENA_ALIGN	16
 
@@ -115,23 +118,12 @@ kb_arena_printf(struct kb_arena *a, const char *fmt, ...)
 {
 	struct kb_sbuf	sb;
 	va_list		ap;
-	char		tmp[256];
-	int		n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		abort();
-	if ((size_t)n < sizeof(tmp))
-		return (kb_arena_strndup(a, tmp, (size_t)n));
 	kb_sbuf_init(&sb, a);
-	sb.cap = (size_t)n + 1;
-	sb.data = kb_arena_alloc(a, sb.cap);
 	va_start(ap, fmt);
-	vsnprintf(sb.data, sb.cap, fmt, ap);
+	sbuf_vprintf(&sb, fmt, ap);
 	va_end(ap);
-	return (sb.data);
+	return ((char *)kb_sbuf_str(&sb));
 }
 
 void *
@@ -220,13 +212,23 @@ void
 kb_sbuf_printf(struct kb_sbuf *sb, const char *fmt, ...)
 {
 	va_list	ap;
-	char	tmp[128];
+
+	va_start(ap, fmt);
+	sbuf_vprintf(sb, fmt, ap);
+	va_end(ap);
+}
+
+static void
+sbuf_vprintf(struct kb_sbuf *sb, const char *fmt, va_list ap)
+{
+	va_list	aq;
+	char	tmp[256];
 	int	n;
 
 	/* Formatted once when it fits in tmp, as it nearly always does. */
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
+	va_copy(aq, ap);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, aq);
+	va_end(aq);
 	if (n < 0)
 		abort();
 	if ((size_t)n < sizeof(tmp)) {
@@ -234,9 +236,7 @@ kb_sbuf_printf(struct kb_sbuf *sb, const char *fmt, ...)
 		return;
 	}
 	sbuf_grow(sb, (size_t)n);
-	va_start(ap, fmt);
 	vsnprintf(sb->data + sb->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
 	sb->len += (size_t)n;
 }
 
