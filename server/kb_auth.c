@@ -124,16 +124,16 @@ same_str(const char *a, const char *b)
 	return (strcmp(a, b) == 0);
 }
 
+/* The slot for `args`, whether it holds them (*hit), and their hash. */
 static struct cred_entry *
-cred_slot(const char *const *args, int *hit)
+cred_slot(const char *const *args, int *hit, u_int32_t *hash)
 {
 	struct cred_entry	*e;
-	u_int32_t		 h;
 	int			 i;
 
-	h = cred_hash(args);
-	e = &cred_cache[h % CRED_SLOTS];
-	*hit = e->expires > kore_time_ms() && e->hash == h;
+	*hash = cred_hash(args);
+	e = &cred_cache[*hash % CRED_SLOTS];
+	*hit = e->expires > kore_time_ms() && e->hash == *hash;
 	for (i = 0; i < CRED_NARGS && *hit; i++)
 		*hit = same_str(e->args[i], args[i]);
 	return (e);
@@ -166,11 +166,12 @@ static void
 cred_store(struct kb_ctx *ctx, PGresult *res)
 {
 	struct cred_entry	*e;
+	u_int32_t		 h;
 	int			 i, hit;
 
-	e = cred_slot(ctx->cred_args, &hit);
+	e = cred_slot(ctx->cred_args, &hit, &h);
 	cred_clear(e);
-	e->hash = cred_hash(ctx->cred_args);
+	e->hash = h;
 	for (i = 0; i < CRED_NARGS; i++)
 		e->args[i] = cred_dup(ctx->cred_args[i]);
 	for (i = 0; i < CRED_NVALS - 1; i++) {
@@ -187,9 +188,10 @@ static void
 cred_forget(const char *const *args)
 {
 	struct cred_entry	*e;
+	u_int32_t		 h;
 	int			 hit;
 
-	e = cred_slot(args, &hit);
+	e = cred_slot(args, &hit, &h);
 	if (hit)
 		cred_clear(e);
 }
@@ -199,10 +201,11 @@ static int
 cred_recall(struct kb_ctx *ctx)
 {
 	struct cred_entry	*e;
+	u_int32_t		 h;
 	int			 hit;
 	char		       **v;
 
-	e = cred_slot(ctx->cred_args, &hit);
+	e = cred_slot(ctx->cred_args, &hit, &h);
 	if (!hit)
 		return (0);
 	v = e->vals;

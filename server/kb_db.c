@@ -777,7 +777,14 @@ conn_connect(struct db_conn *c)
 	const char	*vals[4];
 	char		 opts[64];
 
-	(void)snprintf(opts, sizeof(opts), "-c statement_timeout=%d",
+	/*
+	 * No JIT: the pool runs short statements, prepared and executed
+	 * again and again, and JIT compiles at every execution of a plan
+	 * whose estimate passes jit_above_cost (~170 ms for the gate's
+	 * resolver before its estimate was fixed).  Exports, on connections
+	 * of their own (kb_stream.c), keep the server's setting.
+	 */
+	(void)snprintf(opts, sizeof(opts), "-c statement_timeout=%d -c jit=off",
 	    kb_config.db_timeout_ms);
 	vals[0] = kb_config.database_url;
 	vals[1] = "korebase";

@@ -86,6 +86,24 @@ row_value(struct resp *r, size_t row, size_t col)
 
 /* ---- transaction groups ---- */
 
+/*
+ * The pool's sessions: JIT off (it compiled at every execution of a
+ * prepared statement priced past jit_above_cost), and the statement
+ * timeout of KB_DB_TIMEOUT_MS.
+ */
+static void
+test_pool_session_settings(void **state)
+{
+	struct resp	r;
+
+	assert_int_equal(run("{\"steps\": [{\"sql\": \"SELECT "
+	    "current_setting('jit'), current_setting('statement_timeout') "
+	    "<> '0'\", \"readonly\": true}]}", &r), 200);
+	assert_string_equal(row_value(&r, 0, 0), "off");
+	assert_string_equal(row_value(&r, 0, 1), "t");
+	resp_free(&r);
+}
+
 static void
 test_group_role_applies(void **state)
 {
@@ -872,6 +890,7 @@ main(void)
 	const struct CMUnitTest group_tests[] = {
 		cmocka_unit_test(test_group_role_applies),
 		cmocka_unit_test(test_group_caller),
+		cmocka_unit_test(test_pool_session_settings),
 		cmocka_unit_test(test_group_no_leak),
 		cmocka_unit_test(test_group_callers_apart),
 		cmocka_unit_test(test_group_error_aborts),
