@@ -50,6 +50,7 @@
 #define DB_MAX_STMTS		1024
 #define DB_BATCH_MAX		64	/* read-only queries per Sync */
 #define DB_MAX_ABORTS		3	/* re-sends after a batch aborted */
+#define DB_MAX_RECHECKS		3	/* re-sends after a caller changed */
 #define DB_MAX_NULLS		8	/* NULLs in a row: libpq has no more */
 #define DB_PING_MS		1000	/* ping an idle database this often */
 #define DB_MAX_STEPS		32	/* steps in one transaction group */
@@ -1460,7 +1461,7 @@ query_rechecked(struct kb_ctx *ctx, int ok, void *arg)
 			query_free(q);
 			continue;
 		}
-		if (q->rechecks++ >= DB_MAX_ABORTS) {
+		if (q->rechecks++ >= DB_MAX_RECHECKS) {
 			query_complete(q, 1, "the caller kept changing");
 			continue;
 		}
@@ -1475,8 +1476,7 @@ query_rechecked(struct kb_ctx *ctx, int ok, void *arg)
 		}
 		kore_free(st->values[st->nparams - 2]);
 		kore_free(st->values[st->nparams - 1]);
-		st->values[st->nparams - 2] = ctx->cred_epoch == NULL ? NULL :
-		    kore_strdup(ctx->cred_epoch);
+		st->values[st->nparams - 2] = kore_strdup(ctx->cred_epoch);
 		st->values[st->nparams - 1] = ctx->cred_valid_until == NULL ?
 		    NULL : kore_strdup(ctx->cred_valid_until);
 		query_reset(q);
