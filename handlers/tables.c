@@ -260,6 +260,8 @@ tables_run(struct kb_ctx *ctx, struct tables_call *t)
 	steps[1].readonly = t->plan->read_only;
 	/* Always four text columns: safe to keep prepared. */
 	steps[1].cache = 1;
+	/* A read by id: answered together with others like it. */
+	steps[1].batch_sql = t->plan->batch_sql;
 	kb_db_run(ctx, steps, 2, tables_done, t);
 }
 

@@ -76,6 +76,7 @@ struct db_step {
 	char			*sql;
 	int			 nparams;
 	char			**values;
+	struct kb_stmt		*batch;		/* kb_db_step.batch_sql */
 };
 
 struct kb_db_query {
@@ -99,6 +100,7 @@ struct kb_db_query {
 	int				 errstep;
 	int				 retried;
 	int				 aborts;	/* batch aborted, re-sent */
+	int				 nobatch;	/* not coalesced again */
 	u_int64_t			 deadline;	/* while waiting */
 	int				 waiting;
 	TAILQ_ENTRY(kb_db_query)	 clist;		/* ctx->queries */
@@ -111,6 +113,9 @@ struct expect {
 	int			 step;
 	int			 stmt;		/* EXPECT_PREPARE: its id */
 	struct kb_db_query	*q;
+	/* A coalesced statement: the queries it answers, q first. */
+	struct kb_db_query	**members;
+	int			 nmembers;
 };
 
 struct db_conn {
@@ -126,12 +131,20 @@ struct db_conn {
 	int			 inflight;	/* queries sent, not done */
 	int			 unsynced;	/* read-only, awaiting Sync */
 	int			 role_set;	/* a group set the batch's role */
+	int			 read_due;	/* a read waits for the Sync */
 	char			 epoch[24];	/* the batch checked this epoch */
 	/* The caller step the batch ran last: statement, role, claims. */
 	struct kb_stmt		*last_stmt;
 	char			 last_role[32];
 	char			 last_claims[1024];
 	int			 listening;	/* carries the LISTENs */
+	/*
+	 * Reads by id waiting to go out as one statement (coal_flush): the
+	 * same statement and values but the key, the same caller, one after
+	 * the other in the open batch.
+	 */
+	struct kb_db_query	*coal[DB_BATCH_MAX];
+	int			 ncoal;
 	struct expect		 ring[DB_RING];
 	size_t			 head;
 	size_t			 count;
@@ -149,6 +162,11 @@ static int	conn_send(struct db_conn *, struct kb_db_query *);
 static int	send_prepared(struct db_conn *, struct kb_db_query *, int, int,
 		    const char *, int, char **);
 static int	conn_sync(struct db_conn *);
+static int	coal_flush(struct db_conn *);
+static int	coal_joins(const struct db_conn *, const struct kb_db_query *);
+static void	coal_results(struct expect *, PGresult *);
+static void	query_ended(struct db_conn *, struct kb_db_query *);
+static void	query_lost(struct kb_db_query *);
 static void	batch_reset(struct db_conn *);
 static int	batch_vouches(const struct db_conn *,
 		    const struct kb_db_query *);
@@ -167,7 +185,9 @@ static void	pool_tick(void *, u_int64_t);
 static void	pool_kick(void);
 static void	pool_kicked(void *, u_int64_t);
 static void	pool_drain(void);
-static struct db_conn	*pool_pick(int);
+static struct db_conn	*pool_pick(int, const struct kb_db_query *);
+static int	batch_joins(const struct db_conn *,
+		    const struct kb_db_query *);
 static int	query_need(const struct kb_db_query *);
 static u_int64_t	 db_hang_ms(void);
 
@@ -461,6 +481,12 @@ db_run(struct kb_ctx *ctx, const struct kb_db_step *steps, int nsteps,
 		step_set(&q->steps[i + first], stmt, steps[i].sql,
 		    steps[i].nparams, steps[i].values);
 		q->steps[i + first].unchecked = steps[i].unchecked;
+		if (steps[i].batch_sql != NULL && steps[i].nparams > 0 &&
+		    steps[i].values[0] != NULL)
+			q->steps[i + first].batch =
+			    stmt_cached(steps[i].batch_sql, 1);
+		if (q->steps[i + first].batch != NULL)
+			(void)stmt_id(q->steps[i + first].batch);
 		if (steps[i].stmt != NULL ? !steps[i].stmt->readonly :
 		    !steps[i].readonly)
 			q->readonly = 0;
@@ -520,7 +546,7 @@ listen_start(void)
 	int		 i;
 
 	if (nlistens == 0 || listener != NULL || (c = pool_pick(
-	    (nlistens + 1) * 4)) == NULL)
+	    (nlistens + 1) * 4, NULL)) == NULL)
 		return;
 	listener = c;
 	c->listening = 1;
@@ -614,7 +640,7 @@ query_dispatch(struct kb_db_query *q)
 {
 	struct db_conn		*c;
 
-	if ((c = pool_pick(query_need(q))) != NULL && conn_send(c, q))
+	if ((c = pool_pick(query_need(q), q)) != NULL && conn_send(c, q))
 		return;
 
 	if (q->retried && !kb_db_available()) {
@@ -634,11 +660,14 @@ query_need(const struct kb_db_query *q)
 }
 
 /*
- * The ready connection with the fewest queries in flight that has room
- * for `need` more ring entries, or NULL.
+ * The connection for `q` (NULL: a statement of our own): one whose open
+ * batch of reads it can join, so that the requests of one turn of the
+ * event loop share one batch, one send and one wake-up of the backend;
+ * else the ready connection with the fewest queries in flight.  Either
+ * must have room for `need` more ring entries.
  */
 static struct db_conn *
-pool_pick(int need)
+pool_pick(int need, const struct kb_db_query *q)
 {
 	struct db_conn	*best;
 	int		 i;
@@ -649,6 +678,8 @@ pool_pick(int need)
 		    pool[i].inflight >= DB_MAX_INFLIGHT ||
 		    DB_RING - pool[i].count < (size_t)need)
 			continue;
+		if (q != NULL && batch_joins(&pool[i], q))
+			return (&pool[i]);
 		if (best == NULL || pool[i].inflight < best->inflight)
 			best = &pool[i];
 	}
@@ -662,7 +693,7 @@ pool_drain(void)
 	struct db_conn		*c;
 
 	while ((q = TAILQ_FIRST(&waitq)) != NULL) {
-		if ((c = pool_pick(query_need(q))) == NULL)
+		if ((c = pool_pick(query_need(q), q)) == NULL)
 			return;
 		TAILQ_REMOVE(&waitq, q, wlist);
 		q->waiting = 0;
@@ -701,6 +732,10 @@ pool_kicked(void *arg, u_int64_t now)
 	for (i = 0; i < pool_size; i++) {
 		if (pool[i].state == CONN_READY && pool[i].unsynced > 0)
 			(void)conn_sync(&pool[i]);
+		if (pool[i].state == CONN_READY && pool[i].read_due) {
+			pool[i].read_due = 0;
+			conn_read(&pool[i]);
+		}
 	}
 }
 
@@ -748,7 +783,7 @@ pool_tick(void *arg, u_int64_t now)
 
 	/* Keep kb_db_healthy() fresh when there is no traffic. */
 	if (now - last_ok >= DB_PING_MS && now - last_ping >= DB_PING_MS &&
-	    (c = pool_pick(4)) != NULL) {
+	    (c = pool_pick(4, NULL)) != NULL) {
 		last_ping = now;
 		q = query_new(NULL, &ping_stmt, 0, NULL, NULL, NULL);
 		if (conn_send(c, q)) {
@@ -860,6 +895,7 @@ conn_connect_poll(struct db_conn *c)
 			return;
 		}
 		c->state = CONN_READY;
+		c->read_due = 0;
 		c->since = kore_time_ms();
 		c->backoff = 0;
 		last_ok = c->since;
@@ -883,9 +919,9 @@ static void
 conn_fail(struct db_conn *c, const char *why)
 {
 	struct expect		*e;
-	struct kb_db_query	*q;
 	char			 msg[256];
 	size_t			 i;
+	int			 n;
 
 	(void)snprintf(msg, sizeof(msg), "%s", why ? why : "unknown error");
 	msg[strcspn(msg, "\n")] = '\0';
@@ -915,21 +951,38 @@ conn_fail(struct db_conn *c, const char *why)
 		/* A query's last step stands for the whole query. */
 		if (e->kind != EXPECT_QUERY || e->step != e->q->nsteps - 1)
 			continue;
-		q = e->q;
-		if ((q->ctx != NULL || q->icb != NULL) && q->readonly &&
-		    !q->retried && q->icb != listen_done) {
-			query_reset(q);
-			q->retried = 1;
-			query_dispatch(q);
+		if (e->members != NULL) {
+			for (n = 0; n < e->nmembers; n++)
+				query_lost(e->members[n]);
+			kore_free(e->members);
+			e->members = NULL;
 		} else {
-			query_complete(q, 1, "the database connection was lost");
+			query_lost(e->q);
 		}
 	}
+	/* Reads by id that were still to go out. */
+	for (n = 0; n < c->ncoal; n++)
+		query_lost(c->coal[n]);
+	c->ncoal = 0;
 	c->count = 0;
 	c->head = 0;
 	c->inflight = 0;
 	batch_reset(c);
 	listen_start();
+}
+
+/* A query whose connection was lost: a read goes again, once. */
+static void
+query_lost(struct kb_db_query *q)
+{
+	if ((q->ctx != NULL || q->icb != NULL) && q->readonly &&
+	    !q->retried && q->icb != listen_done) {
+		query_reset(q);
+		q->retried = 1;
+		query_dispatch(q);
+	} else {
+		query_complete(q, 1, "the database connection was lost");
+	}
 }
 
 static int
@@ -944,7 +997,127 @@ ring_push(struct db_conn *c, enum expect_kind kind, struct kb_db_query *q,
 	e->got = 0;
 	e->step = step;
 	e->q = q;
+	e->members = NULL;
+	e->nmembers = 0;
 	c->count++;
+	return (1);
+}
+
+/*
+ * Coalesced reads by id.  Reads of one table by id, by the same caller,
+ * that follow one another in a batch differ only in their key (values[0]
+ * of their statement; the tables planner gives the statement for many
+ * keys, kb_db_step.batch_sql).  They go out as that one statement, with
+ * the array of their keys, and each gets its own row back as a one-row
+ * result of its own, as if it had run alone: PostgreSQL parses, binds
+ * and executes once for all of them.  They run in the same transaction,
+ * role and claims as they would have one after the other.  If the
+ * statement fails (a key that is not of the key's type), each is sent
+ * again alone, so each gets its own answer.
+ */
+static u_int8_t	batch_broken[DB_MAX_STMTS];
+static u_int64_t	coal_stmts, coal_reads;
+
+void
+kb_db_coalesced(u_int64_t *stmts, u_int64_t *reads)
+{
+	*stmts = coal_stmts;
+	*reads = coal_reads;
+}
+
+static int
+coalescible(const struct kb_db_query *q)
+{
+	return (q->nsteps == 2 && q->steps[1].batch != NULL &&
+	    q->steps[1].stmt != NULL && !batch_broken[q->steps[1].batch->id] &&
+	    !q->nobatch &&
+	    q->readonly && q->group && q->caller == KB_STEP_CALLER &&
+	    !q->prepended);
+}
+
+/* Whether `q` starts a run of reads by id on `c` (it stays in the batch). */
+static int
+coal_opens(const struct db_conn *c, const struct kb_db_query *q)
+{
+	return (coalescible(q) && c->unsynced < DB_BATCH_MAX);
+}
+
+/* Whether `q`, with the same caller as the run, joins it. */
+static int
+coal_joins(const struct db_conn *c, const struct kb_db_query *q)
+{
+	const struct db_step	*a = &c->coal[0]->steps[1], *b;
+	int			 i;
+
+	if (!coal_opens(c, q) || c->ncoal >= DB_BATCH_MAX)
+		return (0);
+	b = &q->steps[1];
+	if (b->batch != a->batch || b->nparams != a->nparams)
+		return (0);
+	for (i = 1; i < b->nparams; i++) {
+		if (a->values[i] == NULL || b->values[i] == NULL ?
+		    a->values[i] != b->values[i] :
+		    strcmp(a->values[i], b->values[i]) != 0)
+			return (0);
+	}
+	return (1);
+}
+
+/* Send the run of reads by id: alone, or as the statement for all keys. */
+static int
+coal_flush(struct db_conn *c)
+{
+	struct kb_db_query	*q = c->coal[0];
+	struct db_step		*st = &q->steps[1];
+	struct kore_buf		*keys;
+	struct expect		*e;
+	char			**values, *k;
+	int			 i, n, ok;
+
+	/* On failure, conn_fail finds them all in c->coal still. */
+	n = c->ncoal;
+	if (n == 1) {
+		if (!send_prepared(c, q, 1, st->stmt->id, st->stmt->sql,
+		    st->nparams, st->values)) {
+			conn_fail(c, PQerrorMessage(c->pg));
+			return (0);
+		}
+		c->ncoal = 0;
+		return (1);
+	}
+	/* The keys as an array literal: {"k1","k2",...}, quoted. */
+	keys = kore_buf_alloc(64 * n);
+	kore_buf_append(keys, "{", 1);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			kore_buf_append(keys, ",", 1);
+		kore_buf_append(keys, "\"", 1);
+		for (k = c->coal[i]->steps[1].values[0]; *k != '\0'; k++) {
+			if (*k == '"' || *k == '\\')
+				kore_buf_append(keys, "\\", 1);
+			kore_buf_append(keys, k, 1);
+		}
+		kore_buf_append(keys, "\"", 1);
+	}
+	kore_buf_append(keys, "}", 2);
+	values = kore_calloc(st->nparams, sizeof(*values));
+	memcpy(values, st->values, st->nparams * sizeof(*values));
+	values[0] = (char *)keys->data;
+	ok = send_prepared(c, q, 1, stmt_id(st->batch), st->batch->sql,
+	    st->nparams, values);
+	kore_free(values);
+	kore_buf_free(keys);
+	if (!ok) {
+		conn_fail(c, PQerrorMessage(c->pg));
+		return (0);
+	}
+	c->ncoal = 0;
+	coal_stmts++;
+	coal_reads += n;
+	e = &c->ring[(c->head + c->count - 1) % DB_RING];
+	e->members = kore_calloc(n, sizeof(*e->members));
+	memcpy(e->members, c->coal, n * sizeof(*e->members));
+	e->nmembers = n;
 	return (1);
 }
 
@@ -973,6 +1146,21 @@ batch_reset(struct db_conn *c)
 	c->role_set = 0;
 	c->epoch[0] = '\0';
 	c->last_stmt = NULL;
+}
+
+/*
+ * Whether `q` can go into the open batch of reads on `c` and leave it
+ * open (conn_send's rules): read-only, no statement timeout, and either
+ * the caller's step first or no caller at all in a batch that has not
+ * set one.
+ */
+static int
+batch_joins(const struct db_conn *c, const struct kb_db_query *q)
+{
+	return (c->unsynced > 0 && c->unsynced < DB_BATCH_MAX &&
+	    q->readonly && q->caller != KB_STEP_CALLER_TIMEOUT &&
+	    !(c->role_set && q->caller == 0) &&
+	    !(q->group && q->caller == 0));
 }
 
 /*
@@ -1069,7 +1257,7 @@ static int
 conn_send(struct db_conn *c, struct kb_db_query *q)
 {
 	struct db_step	*st;
-	int		 i, skip, same;
+	int		 i, skip, same, last;
 
 	/*
 	 * What shares a batch of reads: plain read-only statements, and
@@ -1088,7 +1276,23 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 		return (0);
 	skip = batch_vouches(c, q);
 	same = batch_same_caller(c, q, skip);
-	for (i = same ? 1 : (skip && q->prepended); i < q->nsteps; i++) {
+	if (c->ncoal > 0) {
+		if (same && coal_joins(c, q)) {
+			/* Goes out with the reads by id before it. */
+			c->coal[c->ncoal++] = q;
+			goto queued;
+		}
+		if (!coal_flush(c))
+			return (0);
+	}
+	/*
+	 * A read by id keeps its statement back: the reads like it that
+	 * follow join it (coal_flush).
+	 */
+	last = q->nsteps;
+	if (coal_opens(c, q))
+		last--;
+	for (i = same ? 1 : (skip && q->prepended); i < last; i++) {
 		st = &q->steps[i];
 		if (i == 0 && skip) {
 			/* The caller's step without the check. */
@@ -1115,6 +1319,9 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 		    st->values[st->nparams - 2] ? st->values[st->nparams - 2] :
 		    "");
 	}
+	if (last < q->nsteps)
+		c->coal[c->ncoal++] = q;
+queued:
 	c->inflight++;
 	if (q->caller != 0)
 		c->role_set = 1;
@@ -1144,6 +1351,8 @@ fail:
 static int
 conn_sync(struct db_conn *c)
 {
+	if (c->ncoal > 0 && !coal_flush(c))
+		return (0);
 	if (!PQpipelineSync(c->pg)) {
 		conn_fail(c, PQerrorMessage(c->pg));
 		return (0);
@@ -1200,6 +1409,17 @@ conn_event(void *arg, int error)
 		if (c->state != CONN_READY)
 			return;
 	}
+	/*
+	 * libpq flushes its output whenever it reads (PQconsumeInput), so a
+	 * read now would send the open batch without its Sync, which then
+	 * goes out alone: two sends, and two wake-ups of the backend, per
+	 * batch.  The kick that closes the batch is due on this same turn of
+	 * the loop; it reads after the Sync.
+	 */
+	if (c->unsynced > 0 && !error) {
+		c->read_due = 1;
+		return;
+	}
 	if ((flags & KORE_EVENT_READ) || error || c->count > 0)
 		conn_read(c);
 	if (error && c->state == CONN_READY)
@@ -1210,11 +1430,11 @@ conn_event(void *arg, int error)
 static void
 conn_read(struct db_conn *c)
 {
-	struct kb_db_query	*q;
+	struct kb_db_query	*q, **members;
 	struct expect		*e;
 	PGresult		*r;
 	ExecStatusType		 st;
-	int			 nulls;
+	int			 nulls, i, n;
 
 	if (!PQconsumeInput(c->pg)) {
 		conn_fail(c, PQerrorMessage(c->pg));
@@ -1247,18 +1467,16 @@ conn_read(struct db_conn *c)
 			c->count--;
 			if (e->kind == EXPECT_QUERY &&
 			    e->step == e->q->nsteps - 1) {
-				c->inflight--;
-				q = e->q;
-				if (q->readonly && q->err == NULL &&
-				    q->res != NULL && PQresultStatus(q->res) ==
-				    PGRES_PIPELINE_ABORTED &&
-				    q->aborts++ < DB_MAX_ABORTS) {
-					/* Another query failed its batch. */
-					query_reset(q);
-					query_dispatch(q);
-				} else {
-					query_complete(q, 0, NULL);
+				members = e->members;
+				n = e->nmembers;
+				e->members = NULL;
+				if (members == NULL) {
+					query_ended(c, e->q);
+					continue;
 				}
+				for (i = 0; i < n; i++)
+					query_ended(c, members[i]);
+				kore_free(members);
 			}
 			continue;
 		}
@@ -1283,8 +1501,25 @@ conn_read(struct db_conn *c)
 		e->got = 1;
 		q = e->q;
 		st = PQresultStatus(r);
+		if (e->members != NULL) {
+			coal_results(e, r);
+			continue;
+		}
 		if (e->kind == EXPECT_PREPARE && st != PGRES_COMMAND_OK)
 			c->prepared[e->stmt] = 0;
+		if (e->kind == EXPECT_PREPARE && st != PGRES_COMMAND_OK &&
+		    st != PGRES_PIPELINE_ABORTED && e->step == 1 &&
+		    q->steps[1].batch != NULL &&
+		    e->stmt == q->steps[1].batch->id) {
+			/*
+			 * The statement for many keys does not parse (a key
+			 * type it cannot make an array of): never again, and
+			 * its queries go again alone.
+			 */
+			batch_broken[e->stmt] = 1;
+			PQclear(r);
+			continue;
+		}
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 			if (e->kind == EXPECT_QUERY) {
 				last_ok = kore_time_ms();
@@ -1308,6 +1543,64 @@ conn_read(struct db_conn *c)
 	pool_drain();
 	if (c->state == CONN_READY && nulls <= DB_MAX_NULLS)
 		conn_watch(c, c->count > 0 && !PQisBusy(c->pg));
+}
+
+/* The last statement of `q` is done: answer it, or send it again. */
+static void
+query_ended(struct db_conn *c, struct kb_db_query *q)
+{
+	c->inflight--;
+	if (q->readonly && q->err == NULL && q->res != NULL &&
+	    PQresultStatus(q->res) == PGRES_PIPELINE_ABORTED &&
+	    q->aborts++ < DB_MAX_ABORTS) {
+		/* Another query failed its batch. */
+		query_reset(q);
+		query_dispatch(q);
+	} else {
+		query_complete(q, 0, NULL);
+	}
+}
+
+/*
+ * The result of coalesced reads by id: row i is member i's answer, a
+ * one-row result of its own.  If the statement failed, each is sent
+ * again alone (nobatch) and gets its own answer then; if it was aborted
+ * by another statement of the batch, each goes again as it would have.
+ */
+static void
+coal_results(struct expect *e, PGresult *r)
+{
+	struct kb_db_query	*m;
+	PGresult		*one;
+	ExecStatusType		 st;
+	int			 i, j, ok;
+
+	st = PQresultStatus(r);
+	ok = st == PGRES_TUPLES_OK && PQntuples(r) == e->nmembers;
+	if (ok)
+		last_ok = kore_time_ms();
+	for (i = 0; i < e->nmembers; i++) {
+		m = e->members[i];
+		if (m->res != NULL)
+			continue;
+		if (!ok) {
+			if (st != PGRES_PIPELINE_ABORTED)
+				m->nobatch = 1;
+			m->res = PQmakeEmptyPGresult(NULL,
+			    PGRES_PIPELINE_ABORTED);
+			continue;
+		}
+		if ((one = PQcopyResult(r, PG_COPYRES_ATTRS)) == NULL)
+			fatal("coal_results: out of memory");
+		for (j = 0; j < PQnfields(r); j++) {
+			if (!PQsetvalue(one, 0, j, PQgetvalue(r, i, j),
+			    PQgetisnull(r, i, j) ? -1 :
+			    PQgetlength(r, i, j)))
+				fatal("coal_results: out of memory");
+		}
+		m->res = one;
+	}
+	PQclear(r);
 }
 
 /* Forget the results of an attempt, before the query is sent again. */

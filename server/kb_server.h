@@ -351,6 +351,15 @@ struct kb_db_step {
 	 */
 	int			 check;
 	struct kb_stmt		*unchecked;
+	/*
+	 * A read that others like it can join (kb_db.c coalesces them): the
+	 * same statement for an array of keys as $1, where this step's key
+	 * is values[0] and its other values are the same; it answers one
+	 * row per key, in their order, each the row this step answers.  For
+	 * the last step of a group of two that starts with the caller's
+	 * step (kb_db_step_caller_ro); NULL otherwise.
+	 */
+	const char		*batch_sql;
 };
 
 #define KB_STEP_CALLER		1
@@ -404,6 +413,11 @@ int	kb_db_available(void);
  * timeout + 1 s).  Costs no query per caller.
  */
 int	kb_db_healthy(void);
+/*
+ * This worker's coalesced reads by id so far: the statements sent for
+ * several keys, and the reads they answered.
+ */
+void	kb_db_coalesced(u_int64_t *stmts, u_int64_t *reads);
 
 /*
  * The mail sender (kb_mail.c): a helper thread per worker that delivers

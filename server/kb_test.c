@@ -26,6 +26,9 @@
  *					(current_user), err (a division by 0),
  *					users (korebase's own table), sleep
  *					(N tenths of a second, then a row)
+ *	GET  /__test/db/coalesced	this worker's coalesced reads by id
+ *					(kb_db_coalesced): pid, statements,
+ *					reads
  *	GET  /__test/db/caller?cred=C&role=R&sub=S&tenant=T
  *					kb_db_step_caller for a caller made up
  *					of these, then what SQL sees of it
@@ -97,6 +100,14 @@ kb_test_handle(struct kb_ctx *ctx)
 		steps[0].values = vals;
 		steps[1].stmt = &test_whoami;
 		kb_db_run(ctx, steps, 2, test_done, NULL);
+	} else if (strcmp(req->path, "/__test/db/coalesced") == 0) {
+		u_int64_t	stmts, reads;
+
+		kb_db_coalesced(&stmts, &reads);
+		kb_respond_json(ctx, 200, json_pack("{sI sI sI}",
+		    "pid", (json_int_t)getpid(),
+		    "statements", (json_int_t)stmts,
+		    "reads", (json_int_t)reads));
 	} else if (strcmp(req->path, "/__test/db/caller") == 0) {
 		test_caller(ctx);
 	} else if (strcmp(req->path, "/__test/stream") == 0) {

@@ -1618,6 +1618,39 @@ exposed(const struct kb_catalog *schema, const char *name,
 	return (0);
 }
 
+/*
+ * A read by id can be answered together with other reads like it
+ * (kb_db.c coalesces them): the same statement for an array of keys, $1,
+ * one row per key in their order, each row what the statement answers
+ * for that key alone.  The key is the statement's only use of $1.
+ */
+static void
+batch_form(struct bld *b)
+{
+	struct kb_tables_plan	*p = b->plan;
+	struct kb_sbuf		 sb;
+	const char		*at;
+
+	if (!p->by_id || p->stream || p->count_sql != NULL ||
+	    (p->method != KB_TABLES_GET && p->method != KB_TABLES_HEAD) ||
+	    b->id_cond == NULL || p->nparams < 1 ||
+	    p->params[0] != b->req->id ||
+	    (at = strstr(p->sql, b->id_cond)) == NULL)
+		return;
+	kb_sbuf_init(&sb, b->a);
+	kb_sbuf_puts(&sb, "SELECT kb_b.* FROM pg_catalog.unnest($1::");
+	kb_sbuf_puts(&sb, p->table->pk[0]->type);
+	kb_sbuf_puts(&sb, "[]) WITH ORDINALITY AS kb_k(k, n) CROSS JOIN "
+	    "LATERAL (");
+	kb_sbuf_add(&sb, p->sql, (size_t)(at - p->sql));
+	kb_sbuf_puts(&sb, "\"t0\".");
+	kb_sql_ident(&sb, p->table->pk[0]->name);
+	kb_sbuf_puts(&sb, " = kb_k.k");
+	kb_sbuf_puts(&sb, at + strlen(b->id_cond));
+	kb_sbuf_puts(&sb, ") AS kb_b ORDER BY kb_k.n");
+	p->batch_sql = kb_sbuf_str(&sb);
+}
+
 struct kb_tables_plan *
 kb_tables_plan(const struct kb_catalog *schema,
     const struct kb_tables_request *req, struct kb_tables_error *err)
@@ -1791,6 +1824,7 @@ kb_tables_plan(const struct kb_catalog *schema,
 	p->params = b.params;
 	p->nparams = b.nparams;
 	p->applied = applied(&b, &pr);
+	batch_form(&b);
 	p->location_prefix = req->location_base ? req->location_base :
 	    "/api/v1/tables/";
 	if (p->stream) {

@@ -145,6 +145,13 @@ struct kb_tables_plan {
 	 */
 	const char		*count_sql;
 	int			 count_nparams;
+	/*
+	 * A read by id: the same statement for many keys, or NULL.  $1 is
+	 * an array of keys (params[0] of each such plan), the other
+	 * parameters are this plan's; it answers one row per key, in their
+	 * order, each the row `sql` answers for that key.
+	 */
+	const char		*batch_sql;
 	int			 read_only;	/* no writes: GET, HEAD, export */
 	/*
 	 * A write answered as one object (Accept: vnd.pgrst.object+json,
