@@ -56,6 +56,8 @@
 #define DB_MAX_STEPS		32	/* steps in one transaction group */
 #define DB_MAX_LISTEN		8	/* channels LISTENed to */
 #define DB_HEALTH_MS		3000	/* least time a ping may take */
+#define PREP_SENT		1	/* db_conn.prepared[] */
+#define PREP_DONE		2
 
 enum conn_state {
 	CONN_DOWN = 0,
@@ -100,7 +102,6 @@ struct kb_db_query {
 	int				 errstep;
 	int				 retried;
 	int				 aborts;	/* batch aborted, re-sent */
-	int				 nobatch;	/* not coalesced again */
 	u_int64_t			 deadline;	/* while waiting */
 	int				 waiting;
 	TAILQ_ENTRY(kb_db_query)	 clist;		/* ctx->queries */
@@ -148,7 +149,14 @@ struct db_conn {
 	struct expect		 ring[DB_RING];
 	size_t			 head;
 	size_t			 count;
+	/*
+	 * Per statement: 0 not prepared, PREP_SENT its Parse is out (in
+	 * batch parse_batch[id]), PREP_DONE confirmed.  Batches are counted
+	 * by their Syncs.
+	 */
 	u_int8_t		 prepared[DB_MAX_STMTS];
+	u_int32_t		 parse_batch[DB_MAX_STMTS];
+	u_int32_t		 batchno;
 };
 
 static void	conn_event(void *, int);
@@ -1030,7 +1038,7 @@ coalescible(const struct kb_db_query *q)
 {
 	return (q->nsteps == 2 && q->steps[1].batch != NULL &&
 	    q->steps[1].stmt != NULL && !batch_broken[q->steps[1].batch->id] &&
-	    !q->nobatch &&
+	    q->aborts == 0 &&
 	    q->readonly && q->group && q->caller == KB_STEP_CALLER &&
 	    !q->prepended);
 }
@@ -1158,7 +1166,8 @@ static int
 batch_joins(const struct db_conn *c, const struct kb_db_query *q)
 {
 	return (c->unsynced > 0 && c->unsynced < DB_BATCH_MAX &&
-	    q->readonly && q->caller != KB_STEP_CALLER_TIMEOUT &&
+	    q->readonly && q->aborts == 0 &&
+	    q->caller != KB_STEP_CALLER_TIMEOUT &&
 	    !(c->role_set && q->caller == 0) &&
 	    !(q->group && q->caller == 0));
 }
@@ -1239,10 +1248,23 @@ send_prepared(struct db_conn *c, struct kb_db_query *q, int step, int id,
 	} while (n > 0);
 	*--p = 'b';
 	*--p = 'k';
-	if (!c->prepared[id]) {
+	/*
+	 * A Parse still out in an earlier batch may yet be aborted by a
+	 * failure there, and a Bind to it from this batch would then fail:
+	 * until it is confirmed, other batches send the text unnamed.
+	 */
+	if (c->prepared[id] == PREP_SENT && c->parse_batch[id] != c->batchno) {
+		if (!PQsendQueryParams(c->pg, sql, nparams, NULL,
+		    (const char *const *)values, NULL, NULL, 0))
+			return (0);
+		ring_push(c, EXPECT_QUERY, q, step);
+		return (1);
+	}
+	if (c->prepared[id] == 0) {
 		if (!PQsendPrepare(c->pg, p, sql, 0, NULL))
 			return (0);
-		c->prepared[id] = 1;
+		c->prepared[id] = PREP_SENT;
+		c->parse_batch[id] = c->batchno;
 		ring_push(c, EXPECT_PREPARE, q, step);
 		c->ring[(c->head + c->count - 1) % DB_RING].stmt = id;
 	}
@@ -1268,9 +1290,12 @@ conn_send(struct db_conn *c, struct kb_db_query *q)
 	 * A group that also sets a statement timeout keeps the batch to
 	 * itself (the timeout is not put back either), and so do a group
 	 * that does not start with the caller's step (it may set anything)
-	 * and anything that writes.
+	 * and anything that writes.  So does a read that another statement
+	 * of its batch aborted: alone, nothing but its own failure can stop
+	 * it, and a stream of failing requests cannot keep other requests'
+	 * reads from running.
 	 */
-	if (c->unsynced > 0 && (!q->readonly ||
+	if (c->unsynced > 0 && (!q->readonly || q->aborts > 0 ||
 	    q->caller == KB_STEP_CALLER_TIMEOUT ||
 	    (c->role_set && q->caller == 0)) && !conn_sync(c))
 		return (0);
@@ -1325,7 +1350,8 @@ queued:
 	c->inflight++;
 	if (q->caller != 0)
 		c->role_set = 1;
-	if (q->readonly && q->caller != KB_STEP_CALLER_TIMEOUT &&
+	if (q->readonly && q->aborts == 0 &&
+	    q->caller != KB_STEP_CALLER_TIMEOUT &&
 	    !(q->group && q->caller == 0) && c->unsynced < DB_BATCH_MAX) {
 		if (c->unsynced++ == 0)
 			pool_kick();
@@ -1358,6 +1384,7 @@ conn_sync(struct db_conn *c)
 		return (0);
 	}
 	ring_push(c, EXPECT_SYNC, NULL, 0);
+	c->batchno++;
 	batch_reset(c);
 	conn_flush(c);
 	return (c->state == CONN_READY);
@@ -1505,8 +1532,9 @@ conn_read(struct db_conn *c)
 			coal_results(e, r);
 			continue;
 		}
-		if (e->kind == EXPECT_PREPARE && st != PGRES_COMMAND_OK)
-			c->prepared[e->stmt] = 0;
+		if (e->kind == EXPECT_PREPARE)
+			c->prepared[e->stmt] = st == PGRES_COMMAND_OK ?
+			    PREP_DONE : 0;
 		if (e->kind == EXPECT_PREPARE && st != PGRES_COMMAND_OK &&
 		    st != PGRES_PIPELINE_ABORTED && e->step == 1 &&
 		    q->steps[1].batch != NULL &&
@@ -1563,9 +1591,9 @@ query_ended(struct db_conn *c, struct kb_db_query *q)
 
 /*
  * The result of coalesced reads by id: row i is member i's answer, a
- * one-row result of its own.  If the statement failed, each is sent
- * again alone (nobatch) and gets its own answer then; if it was aborted
- * by another statement of the batch, each goes again as it would have.
+ * one-row result of its own.  If the statement failed, or another
+ * statement of the batch aborted it, each is sent again as an aborted
+ * read is: alone, where it gets its own answer.
  */
 static void
 coal_results(struct expect *e, PGresult *r)
@@ -1584,8 +1612,6 @@ coal_results(struct expect *e, PGresult *r)
 		if (m->res != NULL)
 			continue;
 		if (!ok) {
-			if (st != PGRES_PIPELINE_ABORTED)
-				m->nobatch = 1;
 			m->res = PQmakeEmptyPGresult(NULL,
 			    PGRES_PIPELINE_ABORTED);
 			continue;

@@ -34,6 +34,86 @@ append(char *data, size_t size, size_t n, void *arg)
 	return (len);
 }
 
+void
+http_burst(struct burst *b, size_t n, long parallel)
+{
+	struct buf		*bufs;
+	struct curl_slist	**hl;
+	CURLM			*m;
+	CURL			*c;
+	CURLMsg			*msg;
+	char			 url[8192], auth[8300];
+	const char		*base;
+	size_t			 i;
+	int			 running, left;
+
+	base = getenv("BASE_URL");
+	assert_non_null(base);
+	bufs = calloc(n, sizeof(*bufs));
+	hl = calloc(n, sizeof(*hl));
+	assert_non_null(bufs);
+	assert_non_null(hl);
+	m = curl_multi_init();
+	curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, parallel);
+	for (i = 0; i < n; i++) {
+		snprintf(url, sizeof(url), "%s%s", base, b[i].path);
+		c = curl_easy_init();
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, append);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &bufs[i]);
+		curl_easy_setopt(c, CURLOPT_PRIVATE, (char *)&b[i]);
+		if (b[i].bearer != NULL) {
+			snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
+			    b[i].bearer);
+			hl[i] = curl_slist_append(NULL, auth);
+			curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl[i]);
+		}
+		curl_multi_add_handle(m, c);
+	}
+	do {
+		curl_multi_perform(m, &running);
+		while ((msg = curl_multi_info_read(m, &left)) != NULL) {
+			struct burst	*one;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&one);
+			one->status = -1;
+			if (msg->data.result == CURLE_OK)
+				curl_easy_getinfo(msg->easy_handle,
+				    CURLINFO_RESPONSE_CODE, &one->status);
+			curl_multi_remove_handle(m, msg->easy_handle);
+			curl_easy_cleanup(msg->easy_handle);
+		}
+		if (running > 0)
+			curl_multi_poll(m, NULL, 0, 1000, NULL);
+	} while (running > 0);
+	curl_multi_cleanup(m);
+	for (i = 0; i < n; i++) {
+		b[i].body = bufs[i].p != NULL ? bufs[i].p : strdup("");
+		b[i].json = json_loads(b[i].body, 0, NULL);
+		curl_slist_free_all(hl[i]);
+	}
+	free(bufs);
+	free(hl);
+}
+
+void
+burst_free(struct burst *b, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		free(b[i].body);
+		json_decref(b[i].json);
+		b[i].body = NULL;
+		b[i].json = NULL;
+	}
+}
+
 long
 http(const char *method, const char *path, const char *const *headers,
     const char *body, size_t blen, struct resp *r)

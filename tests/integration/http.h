@@ -27,6 +27,21 @@ long		http(const char *method, const char *path,
 		    const char *const *headers, const char *body, size_t blen,
 		    struct resp *r);
 long		http_get(const char *path, struct resp *r);
+
+/*
+ * GETs sent at once, up to `parallel` at a time on as many connections:
+ * each of `n` gets its own status, body (NUL-terminated) and, if the
+ * body is JSON, json.  Free with burst_free.
+ */
+struct burst {
+	const char	*path;
+	const char	*bearer;	/* NULL: none */
+	long		 status;
+	char		*body;
+	json_t		*json;
+};
+void		http_burst(struct burst *, size_t n, long parallel);
+void		burst_free(struct burst *, size_t n);
 long		http_post_json(const char *path, const char *json,
 		    struct resp *r);
 void		resp_free(struct resp *);

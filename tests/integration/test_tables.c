@@ -454,6 +454,144 @@ test_tenants(void **state)
 
 /* ---- exports ---- */
 
+/*
+ * Reads by id arriving together are coalesced into one statement per run
+ * of the same caller, table and query (kb_db.c): hammer one table with
+ * the service key, two users under RLS and two query shapes at once,
+ * with keys that are not integers and keys that match nothing among
+ * them, and check every answer is its own.
+ */
+#define CO_ROWS		200
+#define CO_KINDS	6
+
+static long long
+coalesced(void)
+{
+	struct burst	b[64];
+	long long	pids[8] = { 0 }, stmts[8] = { 0 }, sum = 0;
+	size_t		i, j;
+
+	/* New connections, so that both workers answer some. */
+	for (i = 0; i < 64; i++) {
+		memset(&b[i], 0, sizeof(b[i]));
+		b[i].path = "/__test/db/coalesced";
+	}
+	http_burst(b, 64, 64);
+	for (i = 0; i < 64; i++) {
+		long long pid, n;
+
+		assert_int_equal(b[i].status, 200);
+		pid = json_integer_value(json_object_get(b[i].json, "pid"));
+		n = json_integer_value(json_object_get(b[i].json,
+		    "statements"));
+		for (j = 0; j < 8 && pids[j] != 0 && pids[j] != pid; j++)
+			;
+		assert_true(j < 8);
+		pids[j] = pid;
+		if (n > stmts[j])
+			stmts[j] = n;
+	}
+	burst_free(b, 64);
+	for (j = 0; j < 8; j++)
+		sum += stmts[j];
+	return (sum);
+}
+
+static void
+test_read_by_id_coalesced(void **state)
+{
+	static struct burst	 b[CO_ROWS * CO_KINDS];
+	static char		 paths[CO_ROWS * CO_KINDS][64];
+	char			 sql[512], want[64];
+	const char		*as;
+	long long		 before;
+	size_t			 i, n;
+	int			 id, kind;
+
+	(void)state;
+	snprintf(sql, sizeof(sql), "CREATE TABLE coal (id int PRIMARY KEY,"
+	    " owner uuid, name text NOT NULL);"
+	    " ALTER TABLE coal ENABLE ROW LEVEL SECURITY;"
+	    " CREATE POLICY seen ON coal FOR SELECT"
+	    " USING (owner IS NULL OR owner = auth.uid());"
+	    " GRANT SELECT ON coal TO authenticated, service_role;"
+	    " INSERT INTO coal SELECT i, CASE WHEN i %% 5 = 0 THEN '%s'::uuid"
+	    " END, 'n' || i FROM generate_series(1, %d) i", alice_id, CO_ROWS);
+	assert_int_equal(psql(sql), 0);
+	wait_table("coal");
+	before = coalesced();
+
+	n = 0;
+	for (id = 1; id <= CO_ROWS; id++) {
+		for (kind = 0; kind < CO_KINDS; kind++) {
+			as = kind == 2 ? alice : kind == 3 ? bob : skey;
+			if (kind == 1)
+				snprintf(paths[n], sizeof(paths[n]),
+				    T "coal/%d?select=name", id);
+			else if (kind == 4)
+				/* Not an integer: 400, alone or coalesced. */
+				snprintf(paths[n], sizeof(paths[n]),
+				    T "coal/%d%s", id, id % 2 ? "x" : ".5");
+			else if (kind == 5)
+				snprintf(paths[n], sizeof(paths[n]),
+				    T "coal/%d", id + 100000);
+			else
+				snprintf(paths[n], sizeof(paths[n]),
+				    T "coal/%d", id);
+			memset(&b[n], 0, sizeof(b[n]));
+			b[n].path = paths[n];
+			b[n].bearer = as;
+			n++;
+		}
+	}
+	http_burst(b, n, 32);
+
+	for (i = 0; i < n; i++) {
+		id = (int)(i / CO_KINDS) + 1;
+		kind = (int)(i % CO_KINDS);
+		snprintf(want, sizeof(want), "n%d", id);
+		if (b[i].status != (kind == 4 ? 400 : kind == 5 ||
+		    (kind == 3 && id % 5 == 0) ? 404 : 200))
+			fail_msg("%s as %d: %ld %s", b[i].path, kind,
+			    b[i].status, b[i].body);
+		switch (kind) {
+		case 0:
+		case 2:
+			assert_int_equal(b[i].status, 200);
+			assert_int_equal(json_integer_value(json_object_get(
+			    b[i].json, "id")), id);
+			assert_string_equal(str(b[i].json, "name"), want);
+			assert_int_equal(json_object_size(b[i].json), 3);
+			break;
+		case 1:
+			assert_int_equal(b[i].status, 200);
+			assert_string_equal(str(b[i].json, "name"), want);
+			assert_int_equal(json_object_size(b[i].json), 1);
+			break;
+		case 3:
+			/* bob does not see alice's rows. */
+			if (id % 5 == 0) {
+				assert_int_equal(b[i].status, 404);
+			} else {
+				assert_int_equal(b[i].status, 200);
+				assert_int_equal(json_integer_value(
+				    json_object_get(b[i].json, "id")), id);
+			}
+			break;
+		case 4:
+			assert_int_equal(b[i].status, 400);
+			assert_string_equal(str(b[i].json, "code"), "22P02");
+			break;
+		case 5:
+			assert_int_equal(b[i].status, 404);
+			break;
+		}
+	}
+	burst_free(b, n);
+	/* And some of them were answered together. */
+	assert_true(coalesced() > before);
+}
+
 static void
 test_export(void **state)
 {
@@ -559,6 +697,7 @@ main(void)
 		cmocka_unit_test(test_writes),
 		cmocka_unit_test(test_rls),
 		cmocka_unit_test(test_tenants),
+		cmocka_unit_test(test_read_by_id_coalesced),
 		cmocka_unit_test(test_export),
 		cmocka_unit_test(test_errors_and_injection),
 	};
