@@ -68,6 +68,48 @@ print_error(const struct kb_tables_error *e)
 	json_decref(j);
 }
 
+/*
+ * A read by id's statement for many keys (kb_db.c coalesces reads with
+ * it), given this key twice: each row must be what the plan's own
+ * statement answers.
+ */
+static void
+batch_check(PGconn *db, const struct kb_tables_plan *plan, PGresult *one)
+{
+	PGresult	*r;
+	const char	**params;
+	char		 keys[256];
+	int		 i, c, row, same;
+
+	snprintf(keys, sizeof(keys), "{\"%s\",\"%s\"}", plan->params[0],
+	    plan->params[0]);
+	params = calloc((size_t)plan->nparams, sizeof(*params));
+	for (i = 0; i < plan->nparams; i++)
+		params[i] = plan->params[i];
+	params[0] = keys;
+	r = PQexecParams(db, plan->batch_sql, plan->nparams, NULL, params,
+	    NULL, NULL, 0);
+	free(params);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 2 ||
+	    PQnfields(r) != PQnfields(one)) {
+		printf("   batch: failed: %s", PQresultStatus(r) ==
+		    PGRES_TUPLES_OK ? "wrong shape\n" : PQerrorMessage(db));
+		PQclear(r);
+		return;
+	}
+	same = 1;
+	for (row = 0; row < 2; row++) {
+		for (c = 0; c < PQnfields(one); c++) {
+			if (PQgetisnull(r, row, c) != PQgetisnull(one, 0, c) ||
+			    strcmp(PQgetvalue(r, row, c),
+			    PQgetvalue(one, 0, c)) != 0)
+				same = 0;
+		}
+	}
+	printf("   batch: %s\n", same ? "the same rows" : "DIFFERENT rows");
+	PQclear(r);
+}
+
 static void
 run(PGconn *db, struct kb_catalog *schema, char *line)
 {
@@ -208,6 +250,8 @@ run(PGconn *db, struct kb_catalog *schema, char *line)
 			printf("   %.*s\n", (int)resp.body_len, resp.body);
 		if (plan->needs_one_row && (resp.is_error || !commit))
 			commit = 0;
+		if (plan->batch_sql != NULL)
+			batch_check(db, plan, r);
 	}
 	PQclear(r);
 	PQclear(rc);

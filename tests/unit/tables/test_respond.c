@@ -893,6 +893,61 @@ object_and_by_id_responses(void **state)
 	kb_tables_plan_free(p);
 }
 
+/* Which plans others can join (kb_db.c coalesces reads by id). */
+static void
+batch_forms(void **state)
+{
+	struct kb_tables_plan	*p;
+	struct rq		 r = { KB_TABLES_GET, "projects", "7", 0,
+				    "select=id,name", NULL, NULL, NULL, NULL,
+				    NULL };
+
+	(void)state;
+	p = must_plan(&r);
+	assert_non_null(p->batch_sql);
+	assert_string_equal(p->params[0], "7");
+	assert_non_null(strstr(p->batch_sql,
+	    "pg_catalog.unnest($1::integer[]) WITH ORDINALITY AS kb_k(k, n)"));
+	assert_non_null(strstr(p->batch_sql, "\"t0\".\"id\" = kb_k.k"));
+	assert_null(strstr(p->batch_sql, "$1::integer)"));
+	assert_non_null(strstr(p->batch_sql, "ORDER BY kb_k.n"));
+	kb_tables_plan_free(p);
+
+	/* A tenant's read by id: its other values stay parameters. */
+	r.tenant = "11111111-1111-1111-1111-111111111111";
+	r.table = "tasks";
+	r.query = NULL;
+	p = must_plan(&r);
+	assert_non_null(p->batch_sql);
+	assert_true(p->nparams >= 2);
+	kb_tables_plan_free(p);
+	r.tenant = NULL;
+	r.table = "projects";
+
+	/* Not a read by id, or not a plain one: no batch form. */
+	r.id = NULL;
+	p = must_plan(&r);
+	assert_null(p->batch_sql);
+	kb_tables_plan_free(p);
+	r.id = "7";
+	r.prefer = "count=planned";
+	p = must_plan(&r);
+	assert_null(p->batch_sql);
+	kb_tables_plan_free(p);
+	r.prefer = NULL;
+	r.method = KB_TABLES_PATCH;
+	r.query = NULL;
+	r.body = "{\"name\":\"x\"}";
+	p = must_plan(&r);
+	assert_null(p->batch_sql);
+	kb_tables_plan_free(p);
+	r.method = KB_TABLES_DELETE;
+	r.body = NULL;
+	p = must_plan(&r);
+	assert_null(p->batch_sql);
+	kb_tables_plan_free(p);
+}
+
 static const char *
 header(const struct kb_tables_response *resp, const char *name)
 {
@@ -1066,6 +1121,7 @@ main(void)
 		cmocka_unit_test(strip_nulls),
 		cmocka_unit_test(ranges_and_counts),
 		cmocka_unit_test(object_and_by_id_responses),
+		cmocka_unit_test(batch_forms),
 		cmocka_unit_test(write_responses),
 		cmocka_unit_test(error_status),
 	};
