@@ -486,7 +486,10 @@ ratio() {
 say "korebase bench $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(nproc) CPUs;" \
     "wrk -t$THREADS -c$CONNS -d${DURATION}s x$ROUNDS (median), hello workers $WORKERS," \
     "pgbench -S -M prepared -c$DB_CONNS -j2 -T$DURATION"
-say "server $SERVER_URL"
+# The kernel's autogroup puts PostgreSQL (started with its own session)
+# and the processes started from this shell in two scheduling groups;
+# docs/performance.md tells what that does to the tail latency here.
+say "server $SERVER_URL; kernel $(uname -r), sched_autogroup_enabled=$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo -)"
 say ""
 say "$(printf '%-10s %-40s %12s %10s %8s' name what req/s p99_ms errors)"
 for n in "${NAMES[@]}"; do
