@@ -196,6 +196,7 @@ static void	pool_drain(void);
 static struct db_conn	*pool_pick(int, const struct kb_db_query *);
 static int	batch_joins(const struct db_conn *,
 		    const struct kb_db_query *);
+static int	batch_keeps(const struct kb_db_query *);
 static int	query_need(const struct kb_db_query *);
 static u_int64_t	 db_hang_ms(void);
 
@@ -561,6 +562,9 @@ listen_start(void)
 	for (i = 0; i < nlistens; i++) {
 		struct kb_db_query	*q;
 
+		/* A failed send made another connection the listener. */
+		if (c->state != CONN_READY || listener != c)
+			return;
 		q = query_new(NULL, &listens[i].stmt, 0, NULL, NULL,
 		    &listens[i]);
 		q->icb = listen_done;
@@ -795,7 +799,7 @@ pool_tick(void *arg, u_int64_t now)
 		last_ping = now;
 		q = query_new(NULL, &ping_stmt, 0, NULL, NULL, NULL);
 		if (conn_send(c, q)) {
-			if (c->ping_at == 0)
+			if (c->state == CONN_READY && c->ping_at == 0)
 				c->ping_at = now;
 		} else {
 			query_free(q);
@@ -1038,8 +1042,7 @@ coalescible(const struct kb_db_query *q)
 {
 	return (q->nsteps == 2 && q->steps[1].batch != NULL &&
 	    q->steps[1].stmt != NULL && !batch_broken[q->steps[1].batch->id] &&
-	    q->aborts == 0 &&
-	    q->readonly && q->group && q->caller == KB_STEP_CALLER &&
+	    batch_keeps(q) && q->group && q->caller == KB_STEP_CALLER &&
 	    !q->prepended);
 }
 
@@ -1130,7 +1133,10 @@ coal_flush(struct db_conn *c)
 }
 
 /*
- * Queue `q` on `c`.  Returns 0 if libpq refused it (the conn is failed).
+ * Queue `q` on `c`.  Returns 0 if `q` was not queued: libpq refused it
+ * and the connection failed; the caller still owns `q`.  Once `q` is
+ * queued, a failure of the connection is conn_fail's to handle (it sends
+ * `q` again or answers it), so that returns 1: `q` is taken care of.
  *
  * Read-only statements are batched: they go out without a Sync, and one
  * Sync follows from the next event-loop iteration (EPOLLOUT), so a busy
@@ -1158,17 +1164,26 @@ batch_reset(struct db_conn *c)
 
 /*
  * Whether `q` can go into the open batch of reads on `c` and leave it
- * open (conn_send's rules): read-only, no statement timeout, and either
- * the caller's step first or no caller at all in a batch that has not
- * set one.
+ * open (conn_send's rules): batch_keeps, and no plain statement after a
+ * group that set a role.
  */
 static int
 batch_joins(const struct db_conn *c, const struct kb_db_query *q)
 {
 	return (c->unsynced > 0 && c->unsynced < DB_BATCH_MAX &&
-	    q->readonly && q->aborts == 0 &&
+	    batch_keeps(q) && !(c->role_set && q->caller == 0));
+}
+
+/*
+ * Whether `q` leaves a batch of reads open behind it: read-only, not
+ * sent again after an abort (that goes alone), no statement timeout, and
+ * not a group that does not start with the caller's step.
+ */
+static int
+batch_keeps(const struct kb_db_query *q)
+{
+	return (q->readonly && q->aborts == 0 &&
 	    q->caller != KB_STEP_CALLER_TIMEOUT &&
-	    !(c->role_set && q->caller == 0) &&
 	    !(q->group && q->caller == 0));
 }
 
@@ -1350,14 +1365,14 @@ queued:
 	c->inflight++;
 	if (q->caller != 0)
 		c->role_set = 1;
-	if (q->readonly && q->aborts == 0 &&
-	    q->caller != KB_STEP_CALLER_TIMEOUT &&
-	    !(q->group && q->caller == 0) && c->unsynced < DB_BATCH_MAX) {
+	if (batch_keeps(q) && c->unsynced < DB_BATCH_MAX) {
 		if (c->unsynced++ == 0)
 			pool_kick();
 		return (1);
 	}
-	return (conn_sync(c));
+	/* Queued: if the Sync fails, conn_fail has dealt with q. */
+	(void)conn_sync(c);
+	return (1);
 
 fail:
 	/* Take back what went into the ring for this query. */
