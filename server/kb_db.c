@@ -1592,7 +1592,9 @@ conn_read(struct db_conn *c)
 static void
 query_ended(struct db_conn *c, struct kb_db_query *q)
 {
-	c->inflight--;
+	/* 0 already if an earlier query's re-send failed the connection. */
+	if (c->inflight > 0)
+		c->inflight--;
 	if (q->readonly && q->err == NULL && q->res != NULL &&
 	    PQresultStatus(q->res) == PGRES_PIPELINE_ABORTED &&
 	    q->aborts++ < DB_MAX_ABORTS) {
