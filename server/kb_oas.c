@@ -70,6 +70,7 @@ static json_t		*oas_column(const struct kb_table *,
 			    const struct kb_column *);
 static json_t		*oas_type(const struct kb_column *);
 static json_t		*oas_scalar(const char *, char);
+static void		 oas_enum(json_t *, const struct kb_column *, int);
 static int		 oas_retarget(json_t *, const char *, const char *);
 static json_t		*oas_share(json_t *, const char *, json_t *,
 			    const char *);
@@ -568,6 +569,27 @@ oas_column(const struct kb_table *t, const struct kb_column *c)
 	return (p);
 }
 
+/*
+ * An enum's labels as the schema's "enum", so typed clients get the
+ * values; a nullable column's list also holds null (OpenAPI 3.0.3: with
+ * "nullable", null is valid only if the enum lists it).
+ */
+static void
+oas_enum(json_t *s, const struct kb_column *c, int nullable)
+{
+	json_t	*e;
+	size_t	 i;
+
+	if (c->nenum == 0)
+		return;
+	e = json_array();
+	for (i = 0; i < c->nenum; i++)
+		json_array_append_new(e, json_string(c->enum_labels[i]));
+	if (nullable)
+		json_array_append_new(e, json_null());
+	json_object_set_new(s, "enum", e);
+}
+
 /* The JSON Schema of a column's values, as to_json() writes them. */
 static json_t *
 oas_type(const struct kb_column *c)
@@ -578,10 +600,12 @@ oas_type(const struct kb_column *c)
 
 	if (c->is_array) {
 		/* The element's category is not in the model: by name. */
-		return (json_pack("{s:s, s:o}", "type", "array", "items",
-		    oas_scalar(c->base_type, 0)));
+		s = oas_scalar(c->base_type, 0);
+		oas_enum(s, c, 0);
+		return (json_pack("{s:s, s:o}", "type", "array", "items", s));
 	}
 	s = oas_scalar(c->base_type, c->category);
+	oas_enum(s, c, c->nullable);
 	ty = c->type;
 	n = 0;
 	if (strncmp(ty, "character varying(", 18) == 0)

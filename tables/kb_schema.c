@@ -49,6 +49,10 @@ const char KB_SCHEMA_CATALOG_SQL[] =
 	"            pg_catalog.quote_ident(r.relname), a.attname))\n"
 	"        END AS default_expr,\n"
 	"        dt.typelem, dt.oid AS dtoid,\n"
+	"        (SELECT pg_catalog.json_agg(e.enumlabel ORDER BY e.enumsortorder)\n"
+	"            FROM pg_catalog.pg_enum e WHERE e.enumtypid =\n"
+	"            CASE WHEN dt.typtype = 'e' THEN dt.oid ELSE dt.typelem END)\n"
+	"            AS enum_labels,\n"
 	"        pg_catalog.col_description(a.attrelid, a.attnum) AS description\n"
 	"    FROM rels r\n"
 	"    JOIN pg_catalog.pg_attribute a ON a.attrelid = r.oid\n"
@@ -117,6 +121,7 @@ const char KB_SCHEMA_CATALOG_SQL[] =
 	"        'identity', c.attidentity,\n"
 	"        'generated', c.attgenerated <> '' OR c.attidentity = 'a',\n"
 	"        'default', c.default_expr,\n"
+	"        'enum', c.enum_labels,\n"
 	"        'position', c.attnum,\n"
 	"        'description', c.description) ORDER BY c.attnum), '[]')\n"
 	"        FROM cols c WHERE c.attrelid = r.oid),\n"
@@ -166,6 +171,7 @@ static int	fail(struct build *, const char *, ...)
 static int	get_str(struct build *, json_t *, const char *, int,
 		    char **);
 static int	get_bool(struct build *, json_t *, const char *, int *);
+static int	get_labels(struct build *, json_t *, struct kb_column *);
 static int	get_char(struct build *, json_t *, const char *, char *);
 static int	build_table(struct build *, json_t *, struct kb_table *);
 static int	build_uniques(struct build *, json_t *, struct kb_table *);
@@ -207,6 +213,36 @@ get_str(struct build *b, json_t *obj, const char *key, int nullable,
 	if (strlen(json_string_value(v)) != json_string_length(v))
 		return (fail(b, "\"%s\" contains NUL", key));
 	*out = kb_arena_strdup(b->arena, json_string_value(v));
+	return (0);
+}
+
+/*
+ * An enum's labels ("enum": its values in their order, the element's for
+ * an array of an enum), or none.
+ */
+static int
+get_labels(struct build *b, json_t *obj, struct kb_column *c)
+{
+	json_t	*v, *l;
+	size_t	 i;
+
+	v = json_object_get(obj, "enum");
+	c->enum_labels = NULL;
+	c->nenum = 0;
+	if (v == NULL || json_is_null(v))
+		return (0);
+	if (!json_is_array(v))
+		return (fail(b, "\"enum\" must be an array"));
+	c->enum_labels = kb_arena_alloc(b->arena,
+	    (json_array_size(v) + 1) * sizeof(*c->enum_labels));
+	json_array_foreach(v, i, l) {
+		if (!json_is_string(l) ||
+		    strlen(json_string_value(l)) != json_string_length(l))
+			return (fail(b, "an enum label must be a string"));
+		c->enum_labels[i] = kb_arena_strdup(b->arena,
+		    json_string_value(l));
+	}
+	c->nenum = json_array_size(v);
 	return (0);
 }
 
@@ -345,7 +381,8 @@ build_table(struct build *b, json_t *jt, struct kb_table *t)
 		    get_bool(b, jc, "generated", &c->generated) == -1 ||
 		    get_char(b, jc, "identity", &c->identity) == -1 ||
 		    get_str(b, jc, "default", 1, &c->default_expr) == -1 ||
-		    get_str(b, jc, "description", 1, &c->description) == -1)
+		    get_str(b, jc, "description", 1, &c->description) == -1 ||
+		    get_labels(b, jc, c) == -1)
 			return (-1);
 		if (c->name[0] == '\0' || c->type[0] == '\0')
 			return (fail(b, "%s: empty column name or type",

@@ -42,6 +42,9 @@ struct kb_column {
 	 * under Prefer: missing=default.  Catalog text, never request input.
 	 */
 	char		*default_expr;
+	/* An enum's labels in their order (an array's element's), or none. */
+	char		**enum_labels;
+	size_t		 nenum;
 };
 
 /* A foreign key: from `table` (ncols columns) to `ref` (same count). */

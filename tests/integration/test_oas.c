@@ -128,6 +128,7 @@ setup(void **state)
 	    " price numeric(10,2), in_stock bool NOT NULL DEFAULT true,"
 	    " isbn uuid, published timestamptz DEFAULT now(), meta jsonb,"
 	    " tags text[], ratings int[], mood oas_mood, weight real,"
+	    " moods oas_mood[] NOT NULL DEFAULT '{}',"
 	    " twice numeric GENERATED ALWAYS AS (price * 2) STORED);"
 	    " CREATE TABLE oas_pairs (a int, b text, note text,"
 	    " PRIMARY KEY (a, b));"
@@ -292,7 +293,7 @@ test_paths(void **state)
 static void
 test_schemas(void **state)
 {
-	json_t	*d, *s, *p, *req, *fk;
+	json_t	*d, *s, *p, *req, *fk, *e;
 	size_t	 i;
 	int	 id, author, title, other;
 
@@ -343,6 +344,18 @@ test_schemas(void **state)
 	p = prop(d, "oas_books", "mood");
 	assert_string_equal(str(p, "type"), "string");
 	assert_string_equal(str(p, "x-kb-type"), "oas_mood");
+	/* The enum's labels, in order; null too, the column is nullable. */
+	e = json_object_get(p, "enum");
+	assert_int_equal(json_array_size(e), 3);
+	assert_string_equal(json_string_value(json_array_get(e, 0)), "happy");
+	assert_string_equal(json_string_value(json_array_get(e, 1)), "sad");
+	assert_true(json_is_null(json_array_get(e, 2)));
+	p = prop(d, "oas_books", "moods");
+	assert_string_equal(str(p, "type"), "array");
+	e = json_object_get(json_object_get(p, "items"), "enum");
+	assert_int_equal(json_array_size(e), 2);
+	assert_string_equal(json_string_value(json_array_get(e, 1)), "sad");
+	assert_null(json_object_get(prop(d, "oas_books", "title"), "enum"));
 	assert_true(json_is_true(json_object_get(prop(d, "oas_books",
 	    "twice"), "readOnly")));
 

@@ -83,6 +83,13 @@ columns(void **state)
 	c = kb_table_column(t, "feeling");
 	assert_int_equal(c->category, 'E');
 	assert_string_equal(c->default_expr, "'ok'::mood");
+	/* An enum's labels, in their order. */
+	assert_int_equal(c->nenum, 3);
+	assert_string_equal(c->enum_labels[0], "sad");
+	assert_string_equal(c->enum_labels[1], "ok");
+	assert_string_equal(c->enum_labels[2], "happy");
+	assert_int_equal(kb_table_column(t, "meta")->nenum, 0);
+	assert_int_equal(kb_table_column(t, "tags")->nenum, 0);
 	assert_string_equal(kb_table_column(t, "budget")->type,
 	    "numeric(10,2)");
 	/* A domain: its own name as type, the base's as base_type. */
@@ -244,6 +251,12 @@ bad_documents(void **state)
 		"{\"schemas\":[],\"tables\":[],\"functions\":[{\"schema\":\"s\","
 		    "\"name\":\"f\",\"ret_type\":\"int\",\"args\":[{}]}]}",
 		"{\"schemas\":[],\"tables\":[],\"functions\":{}}",
+		"{\"schemas\":[],\"tables\":[{\"schema\":\"s\",\"name\":\"t\","
+		    "\"columns\":[{\"name\":\"a\",\"type\":\"e\","
+		    "\"enum\":\"x\"}]}]}",
+		"{\"schemas\":[],\"tables\":[{\"schema\":\"s\",\"name\":\"t\","
+		    "\"columns\":[{\"name\":\"a\",\"type\":\"e\","
+		    "\"enum\":[\"x\",1]}]}]}",
 	};
 	struct kb_catalog	*s;
 	json_t			*doc;
