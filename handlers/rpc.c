@@ -29,7 +29,10 @@
  * writing the function's NOTICEs, WARNINGs and INFOs to
  * rpc_execution_logs as they arrive and the outcome to the row.  When
  * the worker stops, running calls are canceled and waiting ones marked
- * failed (rpc_teardown).
+ * failed (rpc_teardown).  A worker that dies cannot do that: every row
+ * is under a lease (migrations/0014_rpc_lease.sql) that the worker
+ * holding the call renews, and a `running` row whose lease ran out is
+ * marked failed by any worker (kb_rpc_lease).
  */
 
 #include <sys/queue.h>
@@ -209,6 +212,7 @@ static void	job_run(void *);
 static void	job_done(struct kb_ctx *, void *);
 static void	job_free(struct rpc_job *);
 static void	rpc_teardown(void);
+static void	lease_done(struct kb_db_result *, void *);
 
 /* ---- listing ---- */
 
@@ -1353,6 +1357,73 @@ job_run(void *arg)
  * as failed, and kb_work_shutdown joins them at once instead of after
  * the call), and record as failed those that never started.
  */
+/*
+ * The lease.  Every third of KB_RPC_LEASE_S each worker renews the rows
+ * of the calls it holds, running or waiting ($1), and marks failed the
+ * `running` rows nobody renewed for a whole lease ($2 s): their worker
+ * died.  One statement, on the pool; the rows of the calls it holds are
+ * never the lost ones.
+ */
+static struct kb_stmt lease_stmt = KB_STMT(
+	"WITH beat AS (UPDATE rpc_executions SET heartbeat_at = now()"
+	" WHERE id = ANY ($1::uuid[]) AND status = 'running' RETURNING 1),"
+	" lost AS (UPDATE rpc_executions SET status = 'failed',"
+	" finished_at = now(), error = 'the server process that held the"
+	" call stopped (its lease ran out)' WHERE status = 'running'"
+	" AND heartbeat_at < now() - make_interval(secs => $2::int)"
+	" AND NOT (id = ANY ($1::uuid[])) RETURNING id)"
+	" SELECT (SELECT count(*) FROM beat), (SELECT count(*) FROM lost)");
+
+static int	lease_busy;
+
+/* Every third of KB_RPC_LEASE_S, from kb_janitor.c's timer. */
+void
+kb_rpc_lease(void)
+{
+	struct rpc_job	*j;
+	struct kb_sbuf	 ids;
+	struct kb_arena	*arena;
+	const char	*v[2];
+	char		 secs[16];
+	int		 n = 0;
+
+	if (lease_busy)
+		return;
+	arena = kb_arena_new();
+	kb_sbuf_init(&ids, arena);
+	kb_sbuf_putc(&ids, '{');
+	if (bg.init) {
+		TAILQ_FOREACH(j, &bg.active, alist)
+			kb_sbuf_printf(&ids, "%s%s", n++ ? "," : "", j->id);
+		TAILQ_FOREACH(j, &bg.pending, list)
+			kb_sbuf_printf(&ids, "%s%s", n++ ? "," : "", j->id);
+	}
+	kb_sbuf_putc(&ids, '}');
+	(void)snprintf(secs, sizeof(secs), "%d", kb_config.rpc_lease_s);
+	v[0] = kb_sbuf_str(&ids);
+	v[1] = secs;
+	lease_busy = 1;
+	kb_db_query_internal(&lease_stmt, 2, v, lease_done, NULL);
+	kb_arena_free(arena);
+}
+
+static void
+lease_done(struct kb_db_result *r, void *arg)
+{
+	(void)arg;
+	lease_busy = 0;
+	if (!r->ok) {
+		if (!r->unavailable)
+			kb_log("warning", "rpc lease: %s (%s)", r->message,
+			    r->sqlstate);
+	} else if (PQntuples(r->res) == 1 &&
+	    strcmp(PQgetvalue(r->res, 0, 1), "0") != 0) {
+		kb_log("warning", "rpc: %s executions marked failed: the "
+		    "server process that held them stopped",
+		    PQgetvalue(r->res, 0, 1));
+	}
+}
+
 static void
 rpc_teardown(void)
 {

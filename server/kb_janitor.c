@@ -11,6 +11,10 @@
  *   7 days; sign-in failure counters idle for a day and not locked; RPC
  *   executions finished more than KB_RPC_RETENTION_DAYS ago (30), their
  *   logs with them.  The audit log is kept.
+ *
+ * Its module also keeps the RPC lease's timer (every third of
+ * KB_RPC_LEASE_S, handlers/rpc.c): a worker renews the calls it holds
+ * and marks failed the running ones whose worker died.
  */
 
 #include <sys/types.h>
@@ -58,9 +62,20 @@ static void	janitor_done(struct kb_db_result *, void *);
 
 static struct kore_timer	*janitor_timer;
 
+/* The RPC lease (handlers/rpc.c): renewed every third of its length. */
+static void
+lease_tick(void *arg, u_int64_t now)
+{
+	(void)arg;
+	(void)now;
+	kb_rpc_lease();
+}
+
 void
 kb_janitor_init(void)
 {
+	(void)kore_timer_add(lease_tick, kb_config.rpc_lease_s * 1000 / 3,
+	    NULL, 0);
 	if (kb_config.janitor_ms <= 0)
 		return;
 	janitor_timer = kore_timer_add(janitor_tick,

@@ -43,6 +43,7 @@ struct kb_config {
 	int		sql_timeout_ms;	/* KB_SQL_TIMEOUT_MS: POST /sql */
 	int		janitor_ms;	/* KB_JANITOR_INTERVAL_MS, 0: off */
 	int		rpc_retention_days; /* KB_RPC_RETENTION_DAYS */
+	int		rpc_lease_s;	/* KB_RPC_LEASE_S */
 	const char	*tables_schemas; /* KB_TABLES_SCHEMAS: exposed */
 	const char	*tables_exclude; /* KB_TABLES_EXCLUDE: never exposed */
 	/* E-mail flows (handlers/email.c) and the sender (kb_mail.c). */
@@ -291,6 +292,13 @@ struct kb_db_result {
 
 typedef void	(*kb_db_cb)(struct kb_ctx *, struct kb_db_result *, void *);
 typedef void	(*kb_db_icb)(struct kb_db_result *, void *);
+/*
+ * A statement of the server's own, outside any request (the schema
+ * cache's catalog query, the janitor, the RPC lease): `icb` always runs,
+ * with `unavailable` set if the database could not be reached within 1 s.
+ */
+void	kb_db_query_internal(struct kb_stmt *, int, const char *const *,
+	    kb_db_icb, void *);
 
 /*
  * Run `stmt` with text parameters (NULL for SQL NULL; values are copied)
@@ -429,6 +437,7 @@ void	kb_db_coalesced(u_int64_t *stmts, u_int64_t *reads);
 #define KB_MAIL_KEY_LABEL	"kb-mail-body-key"
 
 void	kb_mail_init(void);		/* per worker */
+void	kb_rpc_lease(void);		/* handlers/rpc.c: renew, sweep */
 void	kb_mail_shutdown(void);
 
 void	kb_db_init(void);		/* per worker */

@@ -131,8 +131,6 @@ void		kb_json_escape(const char *, char *, size_t);
 void	kb_ctx_wakeup(struct kb_ctx *);
 void	kb_db_detach(struct kb_ctx *);
 int	kb_db_pending(struct kb_ctx *);
-void	kb_db_query_internal(struct kb_stmt *, int, const char *const *,
-	    kb_db_icb, void *);
 void	kb_db_listen(const char *, void (*)(const char *, void *), void *);
 void	kb_ctx_write_headers(struct kb_ctx *, const char *);
 int	kb_stream_pending(struct kb_ctx *);

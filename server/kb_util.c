@@ -85,6 +85,7 @@ kb_config_load(void)
 	    30, 1, 3650);
 	kb_config.rpc_async_timeout_ms = (int)env_long(
 	    "KB_RPC_ASYNC_TIMEOUT_MS", 3600000, 0, INT_MAX);
+	kb_config.rpc_lease_s = (int)env_long("KB_RPC_LEASE_S", 60, 3, 86400);
 	v = getenv("KB_TABLES_SCHEMAS");
 	kb_config.tables_schemas = (v && *v) ? v : "public";
 	v = getenv("KB_TABLES_EXCLUDE");

@@ -132,7 +132,7 @@ sed -e "s|^\([[:space:]]*bind[[:space:]]*\).*|\1127.0.0.1 $PORT|" \
 flags="-f -n -r"
 # KB_PRELOAD: e.g. libasan for the AddressSanitizer build (make test-asan).
 LD_PRELOAD=${KB_PRELOAD:-} ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} \
-    KB_SQL_TIMEOUT_MS=1500 KB_JANITOR_INTERVAL_MS=2000 \
+    KB_SQL_TIMEOUT_MS=1500 KB_JANITOR_INTERVAL_MS=2000 KB_RPC_LEASE_S=3 \
     KB_DB_POOL=2 KB_SMTP_URL="smtp://127.0.0.1:$SMTP_PORT" \
     KB_SMTP_FROM=korebase@test.invalid KB_PUBLIC_URL="http://127.0.0.1:$PORT" \
     KB_MAIL_POLL_MS=200 KB_MAIL_RETRY_BASE_MS=300 KB_MAIL_MAX_ATTEMPTS=4 \

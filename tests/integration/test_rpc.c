@@ -114,6 +114,8 @@ static const char setup_sql[] =
 "    RAISE NOTICE 'done';\n"
 "    RETURN n * 2;\n"
 "  END $$;\n"
+"CREATE FUNCTION rpc_sleep(s float8) RETURNS integer\n"
+"  LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(s); RETURN 1; END $$;\n"
 "CREATE FUNCTION rpc_slow_note(body text) RETURNS integer\n"
 "  LANGUAGE plpgsql AS $$ DECLARE id integer; BEGIN\n"
 "    PERFORM pg_sleep(0.2);\n"
@@ -879,6 +881,59 @@ wait_execution(const char *as, const char *id)
 	return (NULL);
 }
 
+/*
+ * The lease (run.sh: KB_RPC_LEASE_S=3, renewed every second): a row left
+ * `running` by a worker that died is marked failed; a call that runs
+ * longer than the lease is renewed and finishes.
+ */
+static void
+test_async_lease(void **state)
+{
+	struct resp	 r;
+	json_t		*e;
+	char		 sql[512], id[64], path[128], v[16];
+	int		 i, seen_running = 0;
+
+	(void)state;
+	/* What a dead worker leaves: running, not renewed for an hour. */
+	snprintf(sql, sizeof(sql), "INSERT INTO rpc_executions (namespace,"
+	    " name, caller_sub, caller_role, heartbeat_at) VALUES ('public',"
+	    " 'rpc_slow', '%s', 'authenticated', now() - interval '1 hour')"
+	    " RETURNING id", a_id);
+	assert_int_equal(sql_value(sql, id, sizeof(id)), 0);
+	e = wait_execution(user_a, id);
+	assert_string_equal(str(e, "status"), "failed");
+	assert_non_null(strstr(str(e, "error"), "lease ran out"));
+	assert_non_null(str(e, "finished_at"));
+	json_decref(e);
+
+	/* A call that outlives the lease stays running and succeeds. */
+	assert_int_equal(call(user_a, "POST", "public/rpc_sleep",
+	    "{\"s\":4.5}", "respond-async", &r), 202);
+	snprintf(id, sizeof(id), "%s", str(r.json, "id"));
+	resp_free(&r);
+	snprintf(path, sizeof(path), "executions/%s", id);
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(get(user_a, path, &r), 200);
+		if (strcmp(str(r.json, "status"), "running") != 0) {
+			resp_free(&r);
+			break;
+		}
+		seen_running++;
+		resp_free(&r);
+		usleep(100000);
+	}
+	assert_true(seen_running >= 30);
+	e = wait_execution(user_a, id);
+	assert_string_equal(str(e, "status"), "succeeded");
+	json_decref(e);
+	/* Renewed while it ran, well after it started. */
+	snprintf(sql, sizeof(sql), "SELECT heartbeat_at > created_at +"
+	    " interval '2 seconds' FROM rpc_executions WHERE id = '%s'", id);
+	assert_int_equal(sql_value(sql, v, sizeof(v)), 0);
+	assert_string_equal(v, "t");
+}
+
 static void
 test_async(void **state)
 {
@@ -1101,6 +1156,7 @@ main(void)
 		cmocka_unit_test(test_async),
 		cmocka_unit_test(test_async_failed),
 		cmocka_unit_test(test_async_many),
+		cmocka_unit_test(test_async_lease),
 	};
 	int	failed;
 
