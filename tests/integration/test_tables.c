@@ -590,6 +590,24 @@ test_read_by_id_coalesced(void **state)
 	burst_free(b, n);
 	/* And some of them were answered together. */
 	assert_true(coalesced() > before);
+
+	/* One session's reads alone coalesce too (the same caller step). */
+	before = coalesced();
+	for (i = 0; i < 400; i++) {
+		snprintf(paths[i], sizeof(paths[i]), T "coal/%d",
+		    (int)(i % CO_ROWS) + 1);
+		memset(&b[i], 0, sizeof(b[i]));
+		b[i].path = paths[i];
+		b[i].bearer = alice;
+	}
+	http_burst(b, 400, 32);
+	for (i = 0; i < 400; i++) {
+		assert_int_equal(b[i].status, 200);
+		assert_int_equal(json_integer_value(json_object_get(b[i].json,
+		    "id")), (int)(i % CO_ROWS) + 1);
+	}
+	burst_free(b, 400);
+	assert_true(coalesced() > before);
 }
 
 static void
