@@ -47,6 +47,8 @@
 #include <kore/kore.h>
 #include <kore/http.h>
 
+#include <openssl/crypto.h>
+
 #include "kb_auth.h"
 #include "kb_server.h"
 #include "kb_server_int.h"
@@ -694,12 +696,67 @@ auth_allowed(struct kb_ctx *ctx, int respond)
 	return (KB_GATE_DONE);
 }
 
+/*
+ * Verified access tokens, per worker: the claims of the last tokens that
+ * passed kb_jwt_verify, by the SHA-256 of the token, until they expire.
+ * A token's signature, issuer, audience, iat and nbf do not change with
+ * time once they passed; only exp does, and it is checked on every hit.
+ * Only tokens that verified are kept, so no request can fill this with
+ * junk, and a slot is compared in constant time.
+ */
+#define JWT_CACHE_SLOTS		1024
+
+struct jwt_entry {
+	char		 digest[KB_TOKEN_HASH_LEN];
+	int		 used;
+	int64_t		 exp;
+	char		*sub;
+	char		*role;
+	char		*sid;
+	char		*tenant;
+};
+
+static struct jwt_entry	jwt_cache[JWT_CACHE_SLOTS];
+
+static struct jwt_entry *
+jwt_slot(const char *digest)
+{
+	u_int32_t	h = 0;
+	int		i;
+
+	/* The digest is lower-case hex: its first 8 digits will do. */
+	for (i = 0; i < 8; i++)
+		h = h << 4 | (u_int32_t)(digest[i] <= '9' ? digest[i] - '0' :
+		    digest[i] - 'a' + 10);
+	return (&jwt_cache[h % JWT_CACHE_SLOTS]);
+}
+
+static void
+jwt_remember(struct jwt_entry *e, const char *digest,
+    const struct kb_jwt_claims *claims)
+{
+	kore_free(e->sub);
+	kore_free(e->role);
+	kore_free(e->sid);
+	kore_free(e->tenant);
+	memcpy(e->digest, digest, sizeof(e->digest));
+	e->used = 1;
+	e->exp = claims->exp;
+	e->sub = kore_strdup(claims->sub);
+	e->role = kore_strdup(claims->role);
+	e->sid = claims->sid ? kore_strdup(claims->sid) : NULL;
+	e->tenant = claims->tenant ? kore_strdup(claims->tenant) : NULL;
+}
+
 /* Verify a Bearer access token into ctx->caller; 0 when it answered 401. */
 static int
 auth_bearer(struct kb_ctx *ctx, const char *authz)
 {
 	struct kb_jwt_claims	 claims;
+	struct jwt_entry	*e;
 	const char		*token;
+	char			 digest[KB_TOKEN_HASH_LEN];
+	time_t			 now;
 	int			 rc;
 
 	if (strncasecmp(authz, "Bearer ", 7) != 0) {
@@ -711,8 +768,30 @@ auth_bearer(struct kb_ctx *ctx, const char *authz)
 	while (*token == ' ')
 		token++;
 
+	now = time(NULL);
+	e = NULL;
+	if (kb_token_hash(token, strlen(token), digest, sizeof(digest)) ==
+	    KB_TOKEN_OK) {
+		e = jwt_slot(digest);
+		if (e->used && CRYPTO_memcmp(e->digest, digest,
+		    sizeof(e->digest)) == 0) {
+			if ((int64_t)now >= e->exp) {
+				kb_respond_error(ctx, 401, "TOKEN_EXPIRED",
+				    "the access token has expired; refresh it");
+				return (0);
+			}
+			ctx->caller.sub = kb_ctx_strdup(ctx, e->sub);
+			ctx->caller.role = kb_ctx_strdup(ctx, e->role);
+			ctx->caller.sid = e->sid ?
+			    kb_ctx_strdup(ctx, e->sid) : NULL;
+			ctx->caller.tenant = e->tenant ?
+			    kb_ctx_strdup(ctx, e->tenant) : NULL;
+			ctx->caller.exp = e->exp;
+			return (1);
+		}
+	}
 	memset(&claims, 0, sizeof(claims));
-	rc = kb_jwt_verify(&jwt, token, time(NULL), &claims);
+	rc = kb_jwt_verify(&jwt, token, now, &claims);
 	if (rc != KB_JWT_OK) {
 		kb_jwt_claims_free(&claims);
 		if (rc == KB_JWT_EXPIRED)
@@ -729,6 +808,8 @@ auth_bearer(struct kb_ctx *ctx, const char *authz)
 	ctx->caller.tenant = claims.tenant ?
 	    kb_ctx_strdup(ctx, claims.tenant) : NULL;
 	ctx->caller.exp = claims.exp;
+	if (e != NULL)
+		jwt_remember(e, digest, &claims);
 	kb_jwt_claims_free(&claims);
 	return (1);
 }

@@ -617,6 +617,47 @@ test_gate_bad_tokens(void **state)
 	resp_free(&r);
 }
 
+/*
+ * Verified tokens are remembered per worker (kb_auth.c): a remembered
+ * token still expires on time, and a token that differs in its signature
+ * only is verified, not taken for the remembered one.
+ */
+static void
+test_gate_token_cache(void **state)
+{
+	struct resp	 r;
+	char		*tok, *forged;
+	size_t		 n;
+	int		 i;
+
+	tok = token_for("22222222-2222-2222-2222-222222222222",
+	    "authenticated", 3, "authenticated");
+	/* Many requests: each worker verifies it once, then remembers. */
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(get_with_token("/api/v1/settings/app.name",
+		    tok, &r), 200);
+		resp_free(&r);
+	}
+	forged = strdup(tok);
+	assert_non_null(forged);
+	n = strlen(forged);
+	forged[n - 2] = forged[n - 2] == 'A' ? 'B' : 'A';
+	for (i = 0; i < 4; i++) {
+		get_with_token("/api/v1/settings/app.name", forged, &r);
+		assert_error(&r, 401, "INVALID_TOKEN");
+		resp_free(&r);
+	}
+	free(forged);
+	/* Past its exp: refused by every worker that remembered it. */
+	sleep(4);
+	for (i = 0; i < 20; i++) {
+		get_with_token("/api/v1/settings/app.name", tok, &r);
+		assert_error(&r, 401, "TOKEN_EXPIRED");
+		resp_free(&r);
+	}
+	free(tok);
+}
+
 /* ---- migrations ---- */
 
 static int
@@ -819,6 +860,7 @@ main(void)
 	const struct CMUnitTest gate_tests[] = {
 		cmocka_unit_test(test_gate_valid_token),
 		cmocka_unit_test(test_gate_bad_tokens),
+		cmocka_unit_test(test_gate_token_cache),
 	};
 	const struct CMUnitTest migration_tests[] = {
 		cmocka_unit_test(test_migrations_idempotent),
