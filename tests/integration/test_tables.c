@@ -464,35 +464,45 @@ test_tenants(void **state)
 #define CO_ROWS		200
 #define CO_KINDS	6
 
+/*
+ * The workers' coalesced statements so far, summed.  Each answer comes
+ * from one worker, the one that accepted its connection: ask on new
+ * connections until two workers answered (or ten rounds went by).
+ */
 static long long
 coalesced(void)
 {
 	struct burst	b[64];
 	long long	pids[8] = { 0 }, stmts[8] = { 0 }, sum = 0;
-	size_t		i, j;
+	size_t		i, j, npids = 0;
+	int		round;
 
-	/* New connections, so that both workers answer some. */
-	for (i = 0; i < 64; i++) {
-		memset(&b[i], 0, sizeof(b[i]));
-		b[i].path = "/__test/db/coalesced";
-	}
-	http_burst(b, 64, 64);
-	for (i = 0; i < 64; i++) {
-		long long pid, n;
+	for (round = 0; round < 10 && npids < 2; round++) {
+		for (i = 0; i < 64; i++) {
+			memset(&b[i], 0, sizeof(b[i]));
+			b[i].path = "/__test/db/coalesced";
+		}
+		http_burst(b, 64, 64);
+		for (i = 0; i < 64; i++) {
+			long long pid, n;
 
-		assert_int_equal(b[i].status, 200);
-		pid = json_integer_value(json_object_get(b[i].json, "pid"));
-		n = json_integer_value(json_object_get(b[i].json,
-		    "statements"));
-		for (j = 0; j < 8 && pids[j] != 0 && pids[j] != pid; j++)
-			;
-		assert_true(j < 8);
-		pids[j] = pid;
-		if (n > stmts[j])
-			stmts[j] = n;
+			assert_int_equal(b[i].status, 200);
+			pid = json_integer_value(json_object_get(b[i].json,
+			    "pid"));
+			n = json_integer_value(json_object_get(b[i].json,
+			    "statements"));
+			for (j = 0; j < npids && pids[j] != pid; j++)
+				;
+			if (j == npids) {
+				assert_true(npids < 8);
+				pids[npids++] = pid;
+			}
+			if (n > stmts[j])
+				stmts[j] = n;
+		}
+		burst_free(b, 64);
 	}
-	burst_free(b, 64);
-	for (j = 0; j < 8; j++)
+	for (j = 0; j < npids; j++)
 		sum += stmts[j];
 	return (sum);
 }
