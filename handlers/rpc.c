@@ -571,13 +571,7 @@ array_elem(struct kb_sbuf *b, json_t *v)
 		s = dump;
 		break;
 	}
-	kb_sbuf_putc(b, '"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			kb_sbuf_putc(b, '\\');
-		kb_sbuf_putc(b, *s);
-	}
-	kb_sbuf_putc(b, '"');
+	kb_sql_array_elem(b, s);
 	free(dump);
 	return (0);
 }

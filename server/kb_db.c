@@ -38,6 +38,7 @@
 
 #include "kb_server.h"
 #include "kb_server_int.h"
+#include "kb_arena.h"
 
 #define DB_EVENT_TYPE		100
 #define DB_MAX_INFLIGHT		128	/* queries per connection */
@@ -1080,9 +1081,10 @@ coal_flush(struct db_conn *c)
 {
 	struct kb_db_query	*q = c->coal[0];
 	struct db_step		*st = &q->steps[1];
-	struct kore_buf		*keys;
+	struct kb_arena		*arena;
+	struct kb_sbuf		 keys;
 	struct expect		*e;
-	char			**values, *k;
+	char			**values;
 	int			 i, n, ok;
 
 	/* On failure, conn_fail finds them all in c->coal still. */
@@ -1096,28 +1098,23 @@ coal_flush(struct db_conn *c)
 		c->ncoal = 0;
 		return (1);
 	}
-	/* The keys as an array literal: {"k1","k2",...}, quoted. */
-	keys = kore_buf_alloc(64 * n);
-	kore_buf_append(keys, "{", 1);
+	/* The keys as an array literal: {"k1","k2",...}. */
+	arena = kb_arena_new();
+	kb_sbuf_init(&keys, arena);
+	kb_sbuf_putc(&keys, '{');
 	for (i = 0; i < n; i++) {
 		if (i > 0)
-			kore_buf_append(keys, ",", 1);
-		kore_buf_append(keys, "\"", 1);
-		for (k = c->coal[i]->steps[1].values[0]; *k != '\0'; k++) {
-			if (*k == '"' || *k == '\\')
-				kore_buf_append(keys, "\\", 1);
-			kore_buf_append(keys, k, 1);
-		}
-		kore_buf_append(keys, "\"", 1);
+			kb_sbuf_putc(&keys, ',');
+		kb_sql_array_elem(&keys, c->coal[i]->steps[1].values[0]);
 	}
-	kore_buf_append(keys, "}", 2);
+	kb_sbuf_putc(&keys, '}');
 	values = kore_calloc(st->nparams, sizeof(*values));
 	memcpy(values, st->values, st->nparams * sizeof(*values));
-	values[0] = (char *)keys->data;
+	values[0] = (char *)kb_sbuf_str(&keys);
 	ok = send_prepared(c, q, 1, stmt_id(st->batch), st->batch->sql,
 	    st->nparams, values);
 	kore_free(values);
-	kore_buf_free(keys);
+	kb_arena_free(arena);
 	if (!ok) {
 		conn_fail(c, PQerrorMessage(c->pg));
 		return (0);

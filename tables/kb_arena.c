@@ -248,8 +248,13 @@ kb_sbuf_str(struct kb_sbuf *sb)
 	return (sb->data);
 }
 
+/*
+ * `s` between `q`s; each `q` (and backslash, if `backslash`) in it is
+ * doubled, or preceded by `esc` when that is not 0.
+ */
 static void
-sql_quoted(struct kb_sbuf *sb, const char *s, char q, int backslash)
+sql_quoted(struct kb_sbuf *sb, const char *s, char q, int backslash,
+    char esc)
 {
 	const char	 stop[3] = { q, backslash ? '\\' : '\0', '\0' };
 	size_t		 n;
@@ -262,7 +267,7 @@ sql_quoted(struct kb_sbuf *sb, const char *s, char q, int backslash)
 		s += n;
 		if (*s == '\0')
 			break;
-		kb_sbuf_putc(sb, *s);
+		kb_sbuf_putc(sb, esc != 0 ? esc : *s);
 		kb_sbuf_putc(sb, *s);
 		s++;
 	}
@@ -272,7 +277,7 @@ sql_quoted(struct kb_sbuf *sb, const char *s, char q, int backslash)
 void
 kb_sql_ident(struct kb_sbuf *sb, const char *name)
 {
-	sql_quoted(sb, name, '"', 0);
+	sql_quoted(sb, name, '"', 0, 0);
 }
 
 void
@@ -280,5 +285,11 @@ kb_sql_literal(struct kb_sbuf *sb, const char *s)
 {
 	/* E'' whatever standard_conforming_strings says */
 	kb_sbuf_putc(sb, 'E');
-	sql_quoted(sb, s, '\'', 1);
+	sql_quoted(sb, s, '\'', 1, 0);
+}
+
+void
+kb_sql_array_elem(struct kb_sbuf *sb, const char *s)
+{
+	sql_quoted(sb, s, '"', 1, '\\');
 }

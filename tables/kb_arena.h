@@ -58,5 +58,11 @@ const char *kb_sbuf_str(struct kb_sbuf *);
  */
 void	kb_sql_ident(struct kb_sbuf *, const char *);
 void	kb_sql_literal(struct kb_sbuf *, const char *);
+/*
+ * One element of an array literal ({"a","b\\"c"}): "text" with quotes and
+ * backslashes escaped by a backslash.  Request values may go in here:
+ * the literal itself is always a $n parameter.
+ */
+void	kb_sql_array_elem(struct kb_sbuf *, const char *);
 
 #endif /* !KB_ARENA_H */

@@ -6,6 +6,7 @@
 
 #include "kb_tables_test.h"
 #include "kb_tables.h"
+#include "kb_arena.h"
 
 static struct kb_catalog	*sample;
 
@@ -831,10 +832,32 @@ injection(void **state)
 	    "\"public\".\"projects\" AS \"t0\""), "");
 }
 
+/* The quoting of identifiers, literals and array elements. */
+static void
+quoting(void **state)
+{
+	struct kb_arena	*a = kb_arena_new();
+	struct kb_sbuf	 sb;
+
+	(void)state;
+	kb_sbuf_init(&sb, a);
+	kb_sql_ident(&sb, "we\"ird");
+	kb_sbuf_putc(&sb, ' ');
+	kb_sql_literal(&sb, "it's a \\ path");
+	kb_sbuf_putc(&sb, ' ');
+	kb_sql_array_elem(&sb, "a\"b\\c,{d} e");
+	kb_sbuf_putc(&sb, ' ');
+	kb_sql_array_elem(&sb, "");
+	assert_string_equal(kb_sbuf_str(&sb), "\"we\"\"ird\" "
+	    "E'it''s a \\\\ path' \"a\\\"b\\\\c,{d} e\" \"\"");
+	kb_arena_free(a);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest	tests[] = {
+		cmocka_unit_test(quoting),
 		cmocka_unit_test(comparison_operators),
 		cmocka_unit_test(pattern_operators),
 		cmocka_unit_test(in_and_is),
