@@ -27,6 +27,7 @@
 #include <sys/queue.h>
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,6 +348,11 @@ struct db_cached {
 	size_t		 len;
 	uint32_t	 hash;
 	struct kb_stmt	 stmt;
+	/*
+	 * Its statement for many keys (kb_db_step.batch_sql), once looked
+	 * up: a function of this text, so hashed once, not per request.
+	 */
+	struct kb_stmt	*batch;
 };
 
 static struct db_cached	*cache_slots[DB_CACHE_SLOTS];
@@ -397,6 +403,20 @@ stmt_cached(const char *sql, int readonly)
 	cache_slots[i] = e;
 	cache_count++;
 	return (&e->stmt);
+}
+
+/* The statement for many keys of cached statement `stmt`, or NULL. */
+static struct kb_stmt *
+stmt_batch(struct kb_stmt *stmt, const char *batch_sql)
+{
+	struct db_cached	*e;
+
+	e = (struct db_cached *)((char *)stmt -
+	    offsetof(struct db_cached, stmt));
+	if (e->batch == NULL &&
+	    (e->batch = stmt_cached(batch_sql, 1)) != NULL)
+		(void)stmt_id(e->batch);
+	return (e->batch);
 }
 
 static struct kb_db_query *
@@ -491,12 +511,11 @@ db_run(struct kb_ctx *ctx, const struct kb_db_step *steps, int nsteps,
 		step_set(&q->steps[i + first], stmt, steps[i].sql,
 		    steps[i].nparams, steps[i].values);
 		q->steps[i + first].unchecked = steps[i].unchecked;
-		if (steps[i].batch_sql != NULL && steps[i].nparams > 0 &&
+		if (steps[i].batch_sql != NULL && stmt != NULL &&
+		    steps[i].stmt == NULL && steps[i].nparams > 0 &&
 		    steps[i].values[0] != NULL)
-			q->steps[i + first].batch =
-			    stmt_cached(steps[i].batch_sql, 1);
-		if (q->steps[i + first].batch != NULL)
-			(void)stmt_id(q->steps[i + first].batch);
+			q->steps[i + first].batch = stmt_batch(stmt,
+			    steps[i].batch_sql);
 		if (steps[i].stmt != NULL ? !steps[i].stmt->readonly :
 		    !steps[i].readonly)
 			q->readonly = 0;

@@ -364,8 +364,9 @@ struct kb_db_step {
 	 * same statement for an array of keys as $1, where this step's key
 	 * is values[0] and its other values are the same; it answers one
 	 * row per key, in their order, each the row this step answers.  For
-	 * the last step of a group of two that starts with the caller's
-	 * step (kb_db_step_caller_ro); NULL otherwise.
+	 * the last step, dynamic SQL with `cache` set, of a group of two
+	 * that starts with the caller's step (kb_db_step_caller_ro); NULL
+	 * otherwise.
 	 */
 	const char		*batch_sql;
 };
